@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for building (`build`) or testing (`test`) Multi-Shot
+# Studio, skipping every step whose right version is already present, so a warm machine
+# is ready in seconds. Only package registries are used (crates.io, npm, Debian).
+#
+#   scripts/ensure-tools.sh build   wasm target, Trunk, wasm-bindgen CLI, wasm-opt
+#   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+# The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$PWD/node_modules/.bin:$CARGO_BIN:$PATH"
+
+say() { printf '\033[1m[tools]\033[0m %s\n' "$*"; }
+
+ensure_wasm_target() {
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then return; fi
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+ensure_trunk() {
+  if [ "$(trunk --version 2>/dev/null)" = "trunk $TRUNK_VERSION" ]; then return; fi
+  say "installing Trunk $TRUNK_VERSION (about 9 minutes on 2 cores)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+}
+
+ensure_wasm_bindgen() {
+  if [ -z "$WASM_BINDGEN_VERSION" ]; then
+    echo "no wasm-bindgen version in Cargo.lock" >&2
+    exit 1
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WASM_BINDGEN_VERSION" ] &&
+    command -v wasm-bindgen-test-runner >/dev/null; then return; fi
+  say "installing the wasm-bindgen CLI $WASM_BINDGEN_VERSION (about 3 minutes)"
+  # Not --locked: the CLI's own lock file names a crate version the registry lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+}
+
+ensure_npm_packages() {
+  local stamp=node_modules/.installed-from-lock
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then return; fi
+  say "installing npm packages (binaryen for wasm-opt, playwright-core)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+}
+
+ensure_browser() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  say "installing Chromium and ChromeDriver from Debian"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+}
+
+case "${1:-build}" in
+  build)
+    ensure_wasm_target
+    ensure_npm_packages
+    ensure_wasm_bindgen
+    ensure_trunk
+    ;;
+  test)
+    ensure_wasm_target
+    ensure_npm_packages
+    ensure_browser
+    ensure_wasm_bindgen
+    ensure_trunk
+    ;;
+  *)
+    echo "usage: $0 build|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,20 @@
+//! Thin glue over browser APIs, tested in headless Chromium with wasm-bindgen-test.
+//! Each function turns a web API into plain Rust values for [`crate::core`].
+
+pub mod assess;
+pub mod decode;
+pub mod file;
+pub mod object_url;
+pub mod remote;
+
+use wasm_bindgen::{JsCast, JsValue};
+
+/// A JavaScript exception or rejection as readable text.
+pub(crate) fn js_error_text(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    value
+        .as_string()
+        .unwrap_or_else(|| "unknown error".to_owned())
+}

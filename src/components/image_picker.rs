@@ -1,0 +1,205 @@
+use leptos::ev;
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos_use_document::use_document;
+use leptos_use_drop_zone::{
+    use_drop_zone_with_options, UseDropZoneEvent, UseDropZoneOptions, UseDropZoneReturn,
+};
+use leptos_use_event_listener::use_event_listener;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
+
+use crate::core::image_url::parse_image_url;
+
+/// The four ways an image comes in: the **Image file** picker, a drop anywhere on the
+/// area, a paste (Ctrl/Cmd+V) anywhere on the page, and the **Image URL** field (loaded
+/// on Enter or when the field is left).
+#[component]
+pub fn ImagePicker(
+    /// Receives a file the user picked, dropped or pasted.
+    #[prop(into)]
+    on_file: Callback<SendWrapper<web_sys::File>>,
+    /// Receives an image URL that passed [`parse_image_url`].
+    #[prop(into)]
+    on_url: Callback<String>,
+    /// Shown inside the drop area, below the controls (preview, verdict).
+    children: Children,
+) -> impl IntoView {
+    let zone = NodeRef::<Div>::new();
+    let url_text = RwSignal::new(String::new());
+    let url_error = RwSignal::new(None::<String>);
+    // The last address loaded, so leaving the field unchanged does not load it again.
+    let last_loaded = StoredValue::new(String::new());
+
+    let load_url = move |force: bool| {
+        let text = url_text.get_untracked();
+        if text.trim().is_empty() {
+            url_error.set(None);
+            return;
+        }
+        match parse_image_url(&text) {
+            Ok(url) => {
+                url_error.set(None);
+                if force || last_loaded.with_value(|last| *last != url) {
+                    last_loaded.set_value(url.clone());
+                    on_url.run(url);
+                }
+            }
+            Err(error) => url_error.set(Some(error.to_string())),
+        }
+    };
+    let take_file = move |file: web_sys::File| {
+        last_loaded.set_value(String::new());
+        on_file.run(SendWrapper::new(file));
+    };
+
+    let UseDropZoneReturn {
+        is_over_drop_zone, ..
+    } = use_drop_zone_with_options(
+        zone,
+        UseDropZoneOptions::default().on_drop(move |drop: UseDropZoneEvent| {
+            if let Some(file) = drop.files.into_iter().next() {
+                take_file(file);
+            } else if let Some(text) = drop.event.data_transfer().and_then(|d| dropped_url(&d)) {
+                // An image dragged from another page arrives as its address.
+                url_text.set(text);
+                load_url(true);
+            }
+        }),
+    );
+
+    // A file dropped beside the area must not make the browser leave the page for it.
+    let _ = use_event_listener(use_document(), ev::dragover, |e| e.prevent_default());
+    let _ = use_event_listener(use_document(), ev::drop, |e| e.prevent_default());
+
+    let _ = use_event_listener(
+        use_document(),
+        ev::paste,
+        move |e: web_sys::ClipboardEvent| {
+            let Some(data) = e.clipboard_data() else {
+                return;
+            };
+            if let Some(file) = data.files().and_then(|files| files.get(0)) {
+                e.prevent_default();
+                take_file(file);
+                return;
+            }
+            // Text pasted into a field stays there; elsewhere an address is loaded.
+            if is_editable(e.target()) {
+                return;
+            }
+            if let Ok(text) = data.get_data("text") {
+                if parse_image_url(&text).is_ok() {
+                    e.prevent_default();
+                    url_text.set(text.trim().to_owned());
+                    load_url(true);
+                }
+            }
+        },
+    );
+
+    let on_file_change = move |e: ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&e);
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            take_file(file);
+        }
+        // Lets the same file be picked again after a change.
+        input.set_value("");
+    };
+
+    view! {
+        <div
+            node_ref=zone
+            class="ms-drop"
+            class:is-over=move || is_over_drop_zone.get()
+        >
+            <div class="ms-drop-target">
+                <svg class="ms-drop-icon" viewBox="0 0 24 24" aria-hidden="true">
+                    <path d="M12 16V4m0 0-4 4m4-4 4 4M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3" />
+                </svg>
+                <p class="ms-drop-title">
+                    {move || {
+                        if is_over_drop_zone.get() {
+                            "Drop to check this image"
+                        } else {
+                            "Drop an image here, or paste it (Ctrl+V / ⌘V)"
+                        }
+                    }}
+                </p>
+                <input
+                    id="ms-image-file"
+                    class="ms-visually-hidden"
+                    type="file"
+                    accept="image/png,image/jpeg"
+                    aria-label="Image file"
+                    on:change=on_file_change
+                />
+                <label for="ms-image-file" class="ms-button">
+                    "Choose image file…"
+                </label>
+            </div>
+            <div class="ms-url">
+                <label for="ms-image-url">"Image URL"</label>
+                <div class="ms-url-row">
+                    <input
+                        id="ms-image-url"
+                        type="url"
+                        inputmode="url"
+                        autocomplete="url"
+                        spellcheck="false"
+                        placeholder="https://example.com/photo.jpg"
+                        aria-describedby="ms-image-url-help"
+                        aria-invalid=move || url_error.with(Option::is_some).to_string()
+                        prop:value=url_text
+                        on:input=move |e| url_text.set(event_target_value(&e))
+                        on:keydown=move |e: ev::KeyboardEvent| {
+                            if e.key() == "Enter" {
+                                e.prevent_default();
+                                load_url(true);
+                            }
+                        }
+                        on:blur=move |_| load_url(false)
+                    />
+                    <button type="button" class="ms-button" on:click=move |_| load_url(true)>
+                        "Load"
+                    </button>
+                </div>
+                <p id="ms-image-url-help" class="ms-hint">
+                    "A public address WaveSpeed can fetch. Press Enter to check it."
+                </p>
+                {move || {
+                    url_error
+                        .get()
+                        .map(|message| {
+                            view! {
+                                <p class="ms-alert" role="alert">
+                                    <strong>"Image URL: "</strong>
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+            {children()}
+        </div>
+    }
+}
+
+/// The address of an image dragged in from another page (`text/uri-list`, first line
+/// that is not a comment), if it is a web address.
+fn dropped_url(data: &web_sys::DataTransfer) -> Option<String> {
+    let list = data.get_data("text/uri-list").ok()?;
+    let first = list
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    parse_image_url(first).ok()
+}
+
+/// The event happened in a text field, where a paste belongs to the field.
+fn is_editable(target: Option<web_sys::EventTarget>) -> bool {
+    let Some(element) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else {
+        return false;
+    };
+    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA") || element.is_content_editable()
+}

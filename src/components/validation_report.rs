@@ -1,0 +1,80 @@
+use leptos::prelude::*;
+
+use crate::core::assessment::{Assessment, Source, Step};
+
+/// The verdict on the chosen image: every broken rule in its own `role="alert"` element
+/// with what was measured, the rules that could not be checked, or a clear "ready".
+#[component]
+pub fn ValidationReport(
+    /// The chosen image's assessment, if an image is chosen.
+    #[prop(into)]
+    assessment: Signal<Option<Assessment>>,
+) -> impl IntoView {
+    move || {
+        assessment.with(|a| {
+            let a = a.as_ref()?;
+            let report = a.report();
+            let alerts = report
+                .violations
+                .iter()
+                .map(|v| {
+                    view! {
+                        <p class="ms-alert" role="alert" data-rule=format!("{:?}", v.rule())>
+                            <strong>{v.rule().name()}": "</strong>
+                            {v.to_string()}
+                        </p>
+                    }
+                })
+                .collect_view();
+            let unchecked = a.unchecked();
+            let note = (!unchecked.is_empty()).then(|| {
+                let names: Vec<_> = unchecked.iter().map(|r| r.name().to_lowercase()).collect();
+                let why = match a.source {
+                    Source::Url(_) => "the image’s server does not let the browser read the file",
+                    Source::File { .. } => "the browser could not read it",
+                };
+                view! {
+                    <p class="ms-note">
+                        {format!(
+                            "Not checked here: {} — {why}. WaveSpeed checks it when you generate.",
+                            names.join(" and ")
+                        )}
+                    </p>
+                }
+            });
+            let disagreement = (a.header_disagrees())
+                .then(|| {
+                    view! {
+                        <p class="ms-note">
+                            {format!(
+                                "The file’s header says {}, but it decodes as {}; the decoded size is what counts.",
+                                a.header_dimensions.map(|d| d.to_string()).unwrap_or_default(),
+                                a.facts.dimensions.map(|d| d.to_string()).unwrap_or_default(),
+                            )}
+                        </p>
+                    }
+                });
+            let status = match a.step {
+                Step::Reading | Step::Decoding => Some(view! {
+                    <p class="ms-status" role="status">"Checking the image…"</p>
+                }.into_any()),
+                Step::Done if report.passes() => Some(view! {
+                    <p class="ms-ok" role="status">
+                        "✓ This image meets every requirement"
+                        {(!unchecked.is_empty()).then_some(" that could be checked")}
+                        "."
+                    </p>
+                }.into_any()),
+                Step::Done => None,
+            };
+            Some(view! {
+                <div class="ms-report">
+                    {alerts}
+                    {disagreement}
+                    {note}
+                    {status}
+                </div>
+            })
+        })
+    }
+}

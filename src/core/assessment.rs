@@ -1,0 +1,252 @@
+//! The life of one chosen image, from "just picked" to a verdict: what is known at each
+//! step, which step comes next, and whether the image may be sent.
+//!
+//! A local file is judged in two steps: its leading bytes (type, byte size, header
+//! dimensions — a cheap early answer) and then the browser's decode (the verdict on
+//! dimensions). An image URL is judged by loading it as an image and, where the server
+//! allows the browser to read it (CORS), by its bytes.
+
+use super::rules::{check, Facts, Report, Rule};
+use super::sniff::{Dimensions, Format, Sniffed};
+
+/// Where the image came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A local file (picked, dropped or pasted).
+    File {
+        /// The file's name as the browser gives it (display only; never trusted).
+        name: String,
+        /// The MIME type the browser declares (display only; never trusted).
+        declared_type: String,
+    },
+    /// A web address WaveSpeed will fetch itself.
+    Url(String),
+}
+
+/// How far the assessment has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Reading the file's leading bytes / fetching the URL.
+    Reading,
+    /// The browser is decoding the image to measure it.
+    Decoding,
+    /// All that can be known is known.
+    Done,
+}
+
+/// What became of the attempt to read an image URL's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteBytes {
+    /// The bytes could be read: their format and total size.
+    Read {
+        /// The format by content.
+        format: Format,
+        /// The total size in bytes (from `Content-Length` or by counting).
+        byte_size: u64,
+    },
+    /// The server does not let a page read the file (no CORS), or the request failed;
+    /// type and size cannot be checked here.
+    Unreadable,
+}
+
+/// Everything known about the chosen image, and the step under way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    /// Where it came from.
+    pub source: Source,
+    /// The step under way.
+    pub step: Step,
+    /// What is known so far.
+    pub facts: Facts,
+    /// The dimensions the header gave, kept to tell a lying header apart.
+    pub header_dimensions: Option<Dimensions>,
+}
+
+impl Assessment {
+    /// A file was chosen: its byte size is known at once.
+    pub fn for_file(name: String, declared_type: String, byte_size: u64) -> Self {
+        Self {
+            source: Source::File {
+                name,
+                declared_type,
+            },
+            step: Step::Reading,
+            facts: Facts {
+                byte_size: Some(byte_size),
+                ..Facts::default()
+            },
+            header_dimensions: None,
+        }
+    }
+
+    /// An image URL was entered; the URL has already passed
+    /// [`crate::core::image_url::parse_image_url`].
+    pub fn for_url(url: String) -> Self {
+        Self {
+            source: Source::Url(url),
+            step: Step::Reading,
+            facts: Facts::default(),
+            header_dimensions: None,
+        }
+    }
+
+    /// The file's leading bytes were read and sniffed. Moves on to decoding when the
+    /// browser can decode this kind of file, else the verdict is in.
+    pub fn with_head(mut self, sniffed: &Sniffed) -> Self {
+        self.facts.format = Some(sniffed.format);
+        if let Ok(size) = sniffed.header {
+            self.header_dimensions = Some(size);
+            self.facts.dimensions = Some(size);
+        }
+        self.step = if decodable_kind(sniffed.format) {
+            Step::Decoding
+        } else {
+            Step::Done
+        };
+        self
+    }
+
+    /// The browser decoded the image (or failed to): the verdict on dimensions.
+    pub fn with_decoded(mut self, decoded: Option<Dimensions>) -> Self {
+        self.facts.dimensions = decoded;
+        self.facts.undecodable = decoded.is_none();
+        self.step = Step::Done;
+        self
+    }
+
+    /// A URL's bytes were read (or could not be).
+    pub fn with_remote_bytes(mut self, remote: RemoteBytes) -> Self {
+        if let RemoteBytes::Read { format, byte_size } = remote {
+            self.facts.format = Some(format);
+            self.facts.byte_size = Some(byte_size);
+        }
+        self
+    }
+
+    /// The rules checked against what is known now.
+    pub fn report(&self) -> Report {
+        check(&self.facts)
+    }
+
+    /// Rules that could not be checked, once all that can be known is known.
+    pub fn unchecked(&self) -> Vec<Rule> {
+        if self.step == Step::Done {
+            self.report().unchecked
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The image may be sent: the verdict is in and no rule is broken. (Rules that could
+    /// not be checked do not block: the user is told and may go on.)
+    pub fn is_ready(&self) -> bool {
+        self.step == Step::Done && self.report().passes()
+    }
+
+    /// The header gave one size and the decode another (beyond an EXIF turn): the file
+    /// lies about itself. The decoded size is the one that counts.
+    pub fn header_disagrees(&self) -> bool {
+        match (self.step, self.header_dimensions, self.facts.dimensions) {
+            (Step::Done, Some(header), Some(decoded)) => {
+                header != decoded && header.transposed() != decoded
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Formats the browser can decode to measure, so that every broken rule is listed even
+/// for a refused type. Text, documents and archives are never handed to the decoder.
+fn decodable_kind(format: Format) -> bool {
+    matches!(
+        format,
+        Format::Png | Format::Jpeg | Format::Gif | Format::WebP | Format::Bmp | Format::Avif
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sniff::sniff;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        b.extend_from_slice(&width.to_be_bytes());
+        b.extend_from_slice(&height.to_be_bytes());
+        b
+    }
+
+    fn file(bytes: u64) -> Assessment {
+        Assessment::for_file("photo.png".into(), "image/png".into(), bytes)
+    }
+
+    #[test]
+    fn a_file_goes_head_then_decode_then_verdict() {
+        let a = file(5000).with_head(&sniff(&png(800, 600)));
+        assert_eq!(a.step, Step::Decoding);
+        assert_eq!(a.facts.dimensions, Some(Dimensions::new(800, 600)));
+        assert!(!a.is_ready(), "not ready before the decode");
+        let a = a.with_decoded(Some(Dimensions::new(800, 600)));
+        assert!(a.is_ready());
+        assert!(!a.header_disagrees());
+    }
+
+    #[test]
+    fn the_decoded_size_is_the_verdict() {
+        let a = file(5000)
+            .with_head(&sniff(&png(800, 600)))
+            .with_decoded(Some(Dimensions::new(200, 150)));
+        assert!(!a.is_ready());
+        assert!(a.header_disagrees());
+        assert_eq!(a.report().violations.len(), 1);
+    }
+
+    #[test]
+    fn a_file_that_does_not_decode_is_refused() {
+        let a = file(5000)
+            .with_head(&sniff(&png(800, 600)))
+            .with_decoded(None);
+        assert!(!a.is_ready());
+        assert_eq!(a.report().violations[0].rule(), Rule::Readable);
+    }
+
+    #[test]
+    fn text_is_never_decoded_and_refused_at_once() {
+        let a = file(20).with_head(&sniff(b"hello, I am a text file"));
+        assert_eq!(a.step, Step::Done);
+        assert!(!a.is_ready());
+        assert_eq!(a.report().violations[0].rule(), Rule::FileType);
+        assert!(a.unchecked().is_empty());
+    }
+
+    #[test]
+    fn a_gif_is_decoded_so_its_size_is_reported_too() {
+        let a = file(20).with_head(&sniff(b"GIF89a\x10\0\x10\0"));
+        assert_eq!(a.step, Step::Decoding);
+        let a = a.with_decoded(Some(Dimensions::new(16, 16)));
+        let rules: Vec<_> = a.report().violations.iter().map(|v| v.rule()).collect();
+        assert_eq!(rules, [Rule::FileType, Rule::Dimensions]);
+    }
+
+    #[test]
+    fn a_url_without_cors_passes_with_type_and_size_unchecked() {
+        let a = Assessment::for_url("https://example.com/a.jpg".into())
+            .with_remote_bytes(RemoteBytes::Unreadable)
+            .with_decoded(Some(Dimensions::new(1024, 768)));
+        assert!(a.is_ready());
+        assert_eq!(a.unchecked(), [Rule::FileType, Rule::FileSize]);
+    }
+
+    #[test]
+    fn a_url_with_cors_is_fully_checked() {
+        let a = Assessment::for_url("https://example.com/a.jpg".into())
+            .with_remote_bytes(RemoteBytes::Read {
+                format: Format::WebP,
+                byte_size: 11_000_000,
+            })
+            .with_decoded(Some(Dimensions::new(1024, 768)));
+        assert!(!a.is_ready());
+        let rules: Vec<_> = a.report().violations.iter().map(|v| v.rule()).collect();
+        assert_eq!(rules, [Rule::FileType, Rule::FileSize]);
+    }
+}

@@ -1,0 +1,124 @@
+//! The image URL a user types: trimmed, and accepted only when WaveSpeed could fetch it
+//! (an absolute `http:` or `https:` address with a host).
+
+/// Why a typed image URL is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImageUrlError {
+    /// Nothing was typed.
+    #[error("Enter the address of an image, starting with https://.")]
+    Empty,
+    /// Not an http(s) address (e.g. `file:`, `data:`, `javascript:` or a bare name).
+    #[error("“{0}” is not a web address; it must start with https:// (or http://).")]
+    NotWeb(String),
+    /// `https://` with no host after it.
+    #[error("The address has no host name after “//”.")]
+    NoHost,
+    /// Spaces or control characters inside the address.
+    #[error("The address contains spaces or control characters.")]
+    BadCharacters,
+}
+
+/// Checks and normalises a typed image URL: surrounding whitespace is dropped, the
+/// scheme must be `http` or `https` (any case), a host must follow, and no whitespace or
+/// control character may remain inside.
+pub fn parse_image_url(input: &str) -> Result<String, ImageUrlError> {
+    let url = input.trim();
+    if url.is_empty() {
+        return Err(ImageUrlError::Empty);
+    }
+    let rest = strip_prefix_ignore_case(url, "https://")
+        .or_else(|| strip_prefix_ignore_case(url, "http://"))
+        .ok_or_else(|| ImageUrlError::NotWeb(shorten(url)))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ImageUrlError::BadCharacters);
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(ImageUrlError::NoHost);
+    }
+    Ok(url.to_owned())
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// At most 60 characters of a refused value, to quote it in a message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        s.chars().take(MAX).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn web_addresses_are_accepted_and_trimmed() {
+        assert_eq!(
+            parse_image_url("  https://example.com/a.png \n"),
+            Ok("https://example.com/a.png".into())
+        );
+        assert_eq!(
+            parse_image_url("HTTP://127.0.0.1:9/x"),
+            Ok("HTTP://127.0.0.1:9/x".into())
+        );
+        assert_eq!(
+            parse_image_url("https://u:p@host/x?q#f"),
+            Ok("https://u:p@host/x?q#f".into())
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_broken_addresses_are_refused() {
+        assert_eq!(parse_image_url(""), Err(ImageUrlError::Empty));
+        assert_eq!(parse_image_url("   "), Err(ImageUrlError::Empty));
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:image/png;base64,AA",
+            "example.com/a.png",
+            "ftp://x/y",
+        ] {
+            assert!(
+                matches!(parse_image_url(bad), Err(ImageUrlError::NotWeb(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_image_url("https:///path"), Err(ImageUrlError::NoHost));
+        assert_eq!(
+            parse_image_url("https://:80/path"),
+            Err(ImageUrlError::NoHost)
+        );
+        assert_eq!(
+            parse_image_url("https://exa mple.com/"),
+            Err(ImageUrlError::BadCharacters)
+        );
+    }
+
+    #[test]
+    fn a_long_refused_value_is_shortened_in_the_message() {
+        let long = "x".repeat(500);
+        let message = parse_image_url(&long).unwrap_err().to_string();
+        assert!(message.chars().count() < 140, "{message}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_accepts_only_web_urls(s in "\\PC{0,80}") {
+            if let Ok(url) = parse_image_url(&s) {
+                let lower = url.to_ascii_lowercase();
+                prop_assert!(lower.starts_with("https://") || lower.starts_with("http://"));
+                prop_assert!(!url.chars().any(char::is_whitespace));
+            }
+        }
+    }
+}

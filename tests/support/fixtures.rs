@@ -1,0 +1,241 @@
+//! Test images made from scratch, so no binary is committed and every case says what it
+//! is for. PNG is written by hand (stored deflate: exact and dependency-free); JPEG uses
+//! the `jpeg-encoder` crate. The same catalogue feeds the browser tests and, written to
+//! disk by `examples/make_fixtures.rs`, the end-to-end tests.
+#![allow(dead_code)]
+
+/// The limit from the product page, repeated here on purpose: the fixtures must not
+/// follow the app's constant if it drifts.
+pub const TEN_MIB: usize = 10 * 1024 * 1024;
+
+/// One test file and the rules it must break (by the names the app shows).
+pub struct Fixture {
+    /// File name, with the extension a user would see.
+    pub name: &'static str,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Headings of the alerts it must raise, in order; empty for a valid image.
+    pub broken: &'static [&'static str],
+    /// The displayed size the app must report, when it decodes.
+    pub size: Option<(u32, u32)>,
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in bytes.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    (b << 16) | a
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A colourful test picture: a diagonal gradient with a bright disc as its "subject".
+pub fn pixel(x: u32, y: u32, width: u32, height: u32) -> [u8; 3] {
+    let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+    let (dx, dy) = (fx - 0.5, (fy - 0.55) * height as f32 / width as f32);
+    if dx * dx + dy * dy < 0.03 {
+        return [250, 196, 72];
+    }
+    [
+        (40.0 + 120.0 * fx) as u8,
+        (60.0 + 80.0 * fy) as u8,
+        (170.0 + 70.0 * (1.0 - fx)) as u8,
+    ]
+}
+
+fn rgb(width: u32, height: u32) -> Vec<u8> {
+    let mut data = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            data.extend_from_slice(&pixel(x, y, width, height));
+        }
+    }
+    data
+}
+
+/// A valid RGB PNG of the given size.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let pixels = rgb(width, height);
+    let mut raw = Vec::with_capacity(pixels.len() + height as usize);
+    for row in pixels.chunks(width as usize * 3) {
+        raw.push(0); // filter: none
+        raw.extend_from_slice(row);
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<_> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
+
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A PNG grown to exactly `len` bytes with a private ancillary chunk (ignored by
+/// decoders) before IEND.
+pub fn png_padded_to(width: u32, height: u32, len: usize) -> Vec<u8> {
+    let base = png(width, height);
+    let iend = base.len() - 12;
+    let padding = len
+        .checked_sub(base.len() + 12)
+        .expect("target smaller than the image");
+    let mut out = base[..iend].to_vec();
+    chunk(&mut out, b"ruSt", &vec![0; padding]);
+    out.extend_from_slice(&base[iend..]);
+    assert_eq!(out.len(), len);
+    out
+}
+
+/// The EXIF APP1 payload carrying only an orientation (1–8), big-endian.
+pub fn exif_orientation(orientation: u16) -> Vec<u8> {
+    let mut b = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    b.extend_from_slice(&orientation.to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    b
+}
+
+/// A valid baseline JPEG of the given size, with an EXIF orientation when given.
+pub fn jpeg(width: u16, height: u16, orientation: Option<u16>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
+    if let Some(o) = orientation {
+        encoder
+            .add_app_segment(1, &exif_orientation(o))
+            .expect("EXIF segment");
+    }
+    encoder
+        .encode(
+            &rgb(width.into(), height.into()),
+            width,
+            height,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .expect("JPEG encoding");
+    out
+}
+
+/// A JPEG grown to exactly `len` bytes with zeros after its end marker (decoders stop
+/// at the marker).
+pub fn jpeg_padded_to(width: u16, height: u16, len: usize) -> Vec<u8> {
+    let mut out = jpeg(width, height, None);
+    assert!(out.len() <= len, "target smaller than the image");
+    out.resize(len, 0);
+    out
+}
+
+/// A 16 × 16 GIF (one colour).
+pub fn gif() -> Vec<u8> {
+    let mut b = b"GIF89a\x10\0\x10\0\x80\0\0\xff\0\0\0\0\0".to_vec();
+    b.extend_from_slice(b",\0\0\0\0\x10\0\x10\0\0\x02\x16\x8c\x8f\xa9\xcb\xed\x0f\xa3\x9c\xb4\xda\x8b\xb3\xde\xbc\xfb\x0f\x86\xe2H\x96\x01\0;");
+    b
+}
+
+/// The same PNG with its image data replaced by bytes that do not inflate.
+pub fn png_corrupt(width: u32, height: u32) -> Vec<u8> {
+    let mut b = png(width, height);
+    // IDAT data starts after signature (8) + IHDR chunk (25) + IDAT length and type (8).
+    let start = 8 + 25 + 8;
+    for (i, byte) in b[start..start + 64].iter_mut().enumerate() {
+        *byte = 0xA5 ^ i as u8;
+    }
+    b
+}
+
+/// Every case the tests check, with the rules it must break.
+pub fn catalogue() -> Vec<Fixture> {
+    vec![
+        Fixture { name: "valid.png", bytes: png(640, 480), broken: &[], size: Some((640, 480)) },
+        Fixture { name: "valid.jpg", bytes: jpeg(800, 600, None), broken: &[], size: Some((800, 600)) },
+        Fixture { name: "exactly-300.png", bytes: png(300, 300), broken: &[], size: Some((300, 300)) },
+        Fixture { name: "ratio-1-2.5.png", bytes: png(300, 750), broken: &[], size: Some((300, 750)) },
+        Fixture { name: "ratio-2.5-1.png", bytes: png(750, 300), broken: &[], size: Some((750, 300)) },
+        Fixture {
+            name: "exactly-10mib.png",
+            bytes: png_padded_to(400, 400, TEN_MIB),
+            broken: &[],
+            size: Some((400, 400)),
+        },
+        // Stored 600 × 400, EXIF orientation 6 (turn 90°): shown 400 × 600.
+        Fixture {
+            name: "exif-rotated.jpg",
+            bytes: jpeg(600, 400, Some(6)),
+            broken: &[],
+            size: Some((400, 600)),
+        },
+        Fixture { name: "gif-named.png", bytes: gif(), broken: &["File type", "Minimum size"], size: Some((16, 16)) },
+        Fixture {
+            name: "text-named.jpg",
+            bytes: b"This is a text file, not a photo.\n".to_vec(),
+            broken: &["File type"],
+            size: None,
+        },
+        Fixture {
+            name: "svg-named.png",
+            bytes: br#"<svg xmlns="http://www.w3.org/2000/svg" width="900" height="900"><script>alert(1)</script></svg>"#.to_vec(),
+            broken: &["File type"],
+            size: None,
+        },
+        Fixture { name: "empty.png", bytes: Vec::new(), broken: &["File type"], size: None },
+        Fixture {
+            name: "too-big.jpg",
+            bytes: jpeg_padded_to(1200, 900, TEN_MIB + 1),
+            broken: &["File size"],
+            size: Some((1200, 900)),
+        },
+        Fixture { name: "too-small.png", bytes: png(299, 400), broken: &["Minimum size"], size: Some((299, 400)) },
+        Fixture { name: "too-wide.png", bytes: png(1000, 300), broken: &["Aspect ratio"], size: Some((1000, 300)) },
+        Fixture {
+            name: "narrow-and-small.png",
+            bytes: png(280, 900),
+            broken: &["Minimum size", "Aspect ratio"],
+            size: Some((280, 900)),
+        },
+        Fixture { name: "corrupt.png", bytes: png_corrupt(640, 480), broken: &["Readable image"], size: None },
+        Fixture {
+            name: "truncated.jpg",
+            bytes: jpeg(800, 600, None)[..200].to_vec(),
+            broken: &["Readable image"],
+            size: None,
+        },
+    ]
+}
