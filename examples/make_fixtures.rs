@@ -19,14 +19,15 @@ fn main() -> std::io::Result<()> {
     let mut manifest = String::from("[\n");
     let all = fixtures::catalogue();
     for (i, f) in all.iter().enumerate() {
-        std::fs::write(dir.join(f.name), &f.bytes)?;
+        let bytes = (f.make)();
+        std::fs::write(dir.join(f.name), &bytes)?;
         let broken: Vec<_> = f.broken.iter().map(|b| format!("\"{b}\"")).collect();
         let size = f.size.map_or("null".into(), |(w, h)| format!("[{w}, {h}]"));
         let _ = write!(
             manifest,
             "  {{\"name\": \"{}\", \"bytes\": {}, \"broken\": [{}], \"size\": {size}}}{}\n",
             f.name,
-            f.bytes.len(),
+            bytes.len(),
             broken.join(", "),
             if i + 1 < all.len() { "," } else { "" }
         );

@@ -1,0 +1,57 @@
+# Multi-Shot Studio. `make serve` and `make test` are the whole set-up: each installs
+# what it is missing first (scripts/ensure-tools.sh skips what is already there).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export TRUNK_SKIP_VERSION_CHECK := true
+
+# Where the release build is served from (GitHub Pages: /<repository>/).
+PUBLIC_URL ?= /
+FIXTURES := target/fixtures
+
+.PHONY: serve dist test lint test-native test-browser test-e2e fixtures tools test-tools clean
+
+## serve: install what is missing, then serve the app on http://127.0.0.1:8080
+serve: tools
+	trunk serve
+
+## dist: release build into dist/ (PUBLIC_URL=/sub/path/ for a sub-path)
+dist: tools
+	trunk build --release --public-url "$(PUBLIC_URL)"
+
+## test: install what the tests need, then run every layer
+test: test-tools lint test-native test-browser test-e2e
+
+## lint: formatting and clippy, native and wasm
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+## test-native: the pure core, natively (unit and property tests)
+test-native:
+	cargo test
+
+## test-browser: wasm-bindgen-test in headless Chromium (glue and components)
+test-browser:
+	cargo test --target wasm32-unknown-unknown --test web
+
+## test-e2e: Playwright against the release build
+test-e2e: fixtures
+	$(MAKE) --no-print-directory dist PUBLIC_URL=/
+	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
+## fixtures: write the test images to target/fixtures
+fixtures:
+	cargo run --quiet --example make_fixtures -- $(FIXTURES)
+
+tools:
+	scripts/ensure-tools.sh build
+
+test-tools:
+	scripts/ensure-tools.sh test
+
+clean:
+	cargo clean
+	rm -rf dist node_modules

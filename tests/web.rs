@@ -1,0 +1,307 @@
+//! Browser tests (wasm-bindgen-test in headless Chromium): the decode glue on real
+//! images, and the components mounted into a fresh element, driven as a user would.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use leptos::task::tick;
+use multishot_studio::browser::decode::{decoded_size_of_blob, decoded_size_of_url};
+use multishot_studio::browser::file::read_head;
+use multishot_studio::components::App;
+use multishot_studio::core::sniff::{sniff, Dimensions, Format};
+use support::fixtures::{self, catalogue};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn file(name: &str, bytes: &[u8], mime: &str) -> web_sys::File {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type(mime);
+    web_sys::File::new_with_u8_array_sequence_and_options(&parts, name, &options).expect("a File")
+}
+
+fn fixture_file(name: &str) -> web_sys::File {
+    let f = fixtures::by_name(name).expect("a fixture of that name");
+    // Declared type follows the name, as a browser would; the app must not trust it.
+    let mime = if name.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    file(f.name, &(f.make)(), mime)
+}
+
+// ---- decode glue -------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn a_png_decodes_to_its_size() {
+    let size = decoded_size_of_blob(&fixture_file("valid.png")).await;
+    assert_eq!(size, Ok(Dimensions::new(640, 480)));
+}
+
+#[wasm_bindgen_test]
+async fn a_jpeg_decodes_to_its_size() {
+    let size = decoded_size_of_blob(&fixture_file("valid.jpg")).await;
+    assert_eq!(size, Ok(Dimensions::new(800, 600)));
+}
+
+#[wasm_bindgen_test]
+async fn an_exif_rotated_jpeg_reports_its_displayed_size() {
+    // Stored 600 × 400 with orientation 6: shown turned, 400 × 600.
+    let f = fixture_file("exif-rotated.jpg");
+    assert_eq!(
+        decoded_size_of_blob(&f).await,
+        Ok(Dimensions::new(400, 600))
+    );
+    // The header parser agrees, and the <img> path too.
+    let head = read_head(&f, 4096).await.expect("head");
+    assert_eq!(sniff(&head).header, Ok(Dimensions::new(400, 600)));
+    let url = web_sys::Url::create_object_url_with_blob(&f).expect("blob URL");
+    assert_eq!(
+        decoded_size_of_url(&url).await,
+        Ok(Dimensions::new(400, 600))
+    );
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_and_truncated_images_are_refused() {
+    for name in ["corrupt.png", "truncated.jpg"] {
+        let result = decoded_size_of_blob(&fixture_file(name)).await;
+        assert!(result.is_err(), "{name} decoded as {result:?}");
+    }
+    let text = file("note.png", b"not an image", "image/png");
+    assert!(decoded_size_of_blob(&text).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn read_head_reads_only_the_head() {
+    let big = fixture_file("too-big.jpg");
+    let head = read_head(&big, 1024).await.expect("head");
+    assert_eq!(head.len(), 1024);
+    assert_eq!(sniff(&head).format, Format::Jpeg);
+    let tiny = file("x.png", b"abc", "image/png");
+    assert_eq!(read_head(&tiny, 1024).await.expect("head"), b"abc");
+}
+
+// ---- components ---------------------------------------------------------------------
+
+/// The app mounted into a fresh element, unmounted when dropped.
+struct Mounted {
+    root: web_sys::HtmlElement,
+    _handle: leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.root.remove();
+    }
+}
+
+/// Mounts the app and lets its effects run (listeners attach in effects).
+async fn mount_app() -> Mounted {
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let handle = leptos::mount::mount_to(root.clone(), || view! { <App /> }.into_any());
+    tick().await;
+    Mounted {
+        root,
+        _handle: handle,
+    }
+}
+
+impl Mounted {
+    fn query(&self, selector: &str) -> Option<web_sys::HtmlElement> {
+        self.root
+            .query_selector(selector)
+            .unwrap()
+            .map(|e| e.unchecked_into())
+    }
+
+    fn alert_headings(&self) -> Vec<String> {
+        let list = self.root.query_selector_all("[role=alert] strong").unwrap();
+        (0..list.length())
+            .filter_map(|i| list.item(i))
+            .filter_map(|n| n.text_content())
+            .map(|t| t.trim_end_matches(": ").trim_end_matches(':').to_owned())
+            .collect()
+    }
+
+    fn generate_enabled(&self) -> bool {
+        let button: web_sys::HtmlButtonElement = self
+            .query("button.ms-primary")
+            .expect("Generate button")
+            .unchecked_into();
+        assert_eq!(button.text_content().as_deref(), Some("Generate"));
+        !button.disabled()
+    }
+
+    /// Waits (up to 10 s) until the verdict is in: no "Checking…" status left.
+    async fn verdict(&self) {
+        tick().await;
+        for _ in 0..400 {
+            let checking = self.query(".ms-status").is_some();
+            if !checking && self.query(".ms-report").is_some() {
+                return;
+            }
+            TimeoutFuture::new(25).await;
+        }
+        panic!("no verdict after 10 s: {}", self.root.inner_html());
+    }
+
+    fn pick(&self, file: &web_sys::File) {
+        let input: web_sys::HtmlInputElement = self
+            .query("input[type=file]")
+            .expect("file input")
+            .unchecked_into();
+        assert_eq!(
+            input.get_attribute("aria-label").as_deref(),
+            Some("Image file")
+        );
+        let transfer = web_sys::DataTransfer::new().unwrap();
+        transfer.items().add_with_file(file).unwrap();
+        input.set_files(transfer.files().as_ref());
+        input
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_fixture_gets_its_alerts_and_generate_follows() {
+    let app = mount_app().await;
+    assert!(!app.generate_enabled(), "nothing chosen yet");
+    for f in catalogue() {
+        app.pick(&fixture_file(f.name));
+        app.verdict().await;
+        let want: Vec<String> = f.broken.iter().map(|s| s.to_string()).collect();
+        assert_eq!(app.alert_headings(), want, "{}", f.name);
+        assert_eq!(app.generate_enabled(), f.broken.is_empty(), "{}", f.name);
+        if let Some((w, h)) = f.size {
+            let pixels = app
+                .query("[data-fact=pixels]")
+                .expect("pixel size")
+                .inner_text();
+            assert_eq!(pixels, format!("{w} × {h} px"), "{}", f.name);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_preview_shows_size_bytes_and_type() {
+    let app = mount_app().await;
+    app.pick(&fixture_file("valid.jpg"));
+    app.verdict().await;
+    let facts = |k: &str| app.query(&format!("[data-fact={k}]")).unwrap().inner_text();
+    assert_eq!(facts("pixels"), "800 × 600 px");
+    assert!(facts("bytes").ends_with("KB"), "{}", facts("bytes"));
+    assert_eq!(facts("type"), "image/jpeg");
+    assert!(app.query(".ms-preview img").is_some());
+    assert!(app.query(".ms-ok").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_dropped_file_is_checked() {
+    let app = mount_app().await;
+    let transfer = web_sys::DataTransfer::new().unwrap();
+    transfer
+        .items()
+        .add_with_file(&fixture_file("too-wide.png"))
+        .unwrap();
+    let init = web_sys::DragEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    init.set_data_transfer(Some(&transfer));
+    let zone = app.query(".ms-drop").expect("drop zone");
+    for kind in ["dragenter", "dragover"] {
+        let event = web_sys::DragEvent::new_with_event_init_dict(kind, &init).unwrap();
+        zone.dispatch_event(&event).unwrap();
+    }
+    tick().await;
+    assert!(zone.class_list().contains("is-over"), "visible drop state");
+    let drop = web_sys::DragEvent::new_with_event_init_dict("drop", &init).unwrap();
+    zone.dispatch_event(&drop).unwrap();
+    assert!(
+        drop.default_prevented(),
+        "the browser must not open the file"
+    );
+    app.verdict().await;
+    assert!(!zone.class_list().contains("is-over"));
+    assert_eq!(app.alert_headings(), ["Aspect ratio"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_pasted_image_is_checked() {
+    let app = mount_app().await;
+    let transfer = web_sys::DataTransfer::new().unwrap();
+    transfer
+        .items()
+        .add_with_file(&fixture_file("valid.png"))
+        .unwrap();
+    let init = web_sys::ClipboardEventInit::new();
+    init.set_bubbles(true);
+    init.set_clipboard_data(Some(&transfer));
+    let paste = web_sys::ClipboardEvent::new_with_event_init_dict("paste", &init).unwrap();
+    document().body().unwrap().dispatch_event(&paste).unwrap();
+    app.verdict().await;
+    assert_eq!(app.alert_headings(), Vec::<String>::new());
+    assert!(app.generate_enabled());
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_url_is_refused_in_an_alert_without_loading() {
+    let app = mount_app().await;
+    let input: web_sys::HtmlInputElement = app.query("#ms-image-url").unwrap().unchecked_into();
+    input.set_value("javascript:alert(1)");
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    init.set_bubbles(true);
+    let enter =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    input.dispatch_event(&enter).unwrap();
+    tick().await;
+    assert_eq!(app.alert_headings(), ["Image URL"]);
+    assert_eq!(input.get_attribute("aria-invalid").as_deref(), Some("true"));
+    assert!(app.query(".ms-preview").is_none(), "nothing was loaded");
+    assert!(!app.generate_enabled());
+}
+
+#[wasm_bindgen_test]
+async fn an_image_url_is_measured_by_loading_it() {
+    // A same-origin blob: URL stands in for a web address the browser can load.
+    let app = mount_app().await;
+    let f = fixture_file("valid.png");
+    let url = web_sys::Url::create_object_url_with_blob(&f).unwrap();
+    // blob: is not a web address WaveSpeed could fetch, so drive the glue directly.
+    let chosen = RwSignal::new(None);
+    multishot_studio::browser::assess::choose_url(chosen, url.clone());
+    for _ in 0..400 {
+        if chosen.with_untracked(|c: &Option<multishot_studio::browser::assess::Chosen>| {
+            c.as_ref().is_some_and(|c| {
+                c.assessment.step == multishot_studio::core::assessment::Step::Done
+            })
+        }) {
+            break;
+        }
+        TimeoutFuture::new(25).await;
+    }
+    let a = chosen.get_untracked().expect("chosen").assessment;
+    assert_eq!(a.facts.dimensions, Some(Dimensions::new(640, 480)));
+    // Same-origin bytes are readable: type and size were checked as well.
+    assert_eq!(a.facts.format, Some(Format::Png));
+    assert_eq!(
+        a.facts.byte_size,
+        Some(fixtures::png(640, 480).len() as u64)
+    );
+    assert!(a.is_ready());
+    drop(app);
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
