@@ -23,9 +23,9 @@ fn main() -> std::io::Result<()> {
         std::fs::write(dir.join(f.name), &bytes)?;
         let broken: Vec<_> = f.broken.iter().map(|b| format!("\"{b}\"")).collect();
         let size = f.size.map_or("null".into(), |(w, h)| format!("[{w}, {h}]"));
-        let _ = write!(
+        let _ = writeln!(
             manifest,
-            "  {{\"name\": \"{}\", \"bytes\": {}, \"broken\": [{}], \"size\": {size}}}{}\n",
+            "  {{\"name\": \"{}\", \"bytes\": {}, \"broken\": [{}], \"size\": {size}}}{}",
             f.name,
             bytes.len(),
             broken.join(", "),

@@ -4,6 +4,8 @@
 //! - `browser`: thin glue over web APIs (decode, file reads, fetch), tested in Chromium;
 //! - `components`: Leptos components that wire signals to the two.
 
+#![warn(missing_docs)]
+
 pub mod browser;
 pub mod components;
 pub mod core;
