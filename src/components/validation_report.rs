@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::core::assessment::{Assessment, Source, Step};
+use crate::core::assessment::{Assessment, Step};
 
 /// The verdict on the chosen image: every broken rule in its own `role="alert"` element
 /// with what was measured, the rules that could not be checked, or a clear "ready".
@@ -29,10 +29,7 @@ pub fn ValidationReport(
             let unchecked = a.unchecked();
             let note = (!unchecked.is_empty()).then(|| {
                 let names: Vec<_> = unchecked.iter().map(|r| r.name().to_lowercase()).collect();
-                let why = match a.source {
-                    Source::Url(_) => "the image’s server does not let the browser read the file",
-                    Source::File { .. } => "the browser could not read it",
-                };
+                let why = a.unchecked_reason();
                 view! {
                     <p class="ms-note">
                         {format!(

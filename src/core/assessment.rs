@@ -6,8 +6,13 @@
 //! dimensions). An image URL is judged by loading it as an image and, where the server
 //! allows the browser to read it (CORS), by its bytes.
 
-use super::rules::{check, Facts, Report, Rule};
+use super::rules::{check, Facts, Report, Rule, MAX_FILE_BYTES};
 use super::sniff::{Dimensions, Format, Sniffed};
+
+/// Files larger than this are not handed to the browser's decoder: they are refused for
+/// their size anyway, and decoding a huge file could exhaust the tab's memory. Their
+/// dimensions come from the header alone.
+pub const DECODE_BYTE_CAP: u64 = 4 * MAX_FILE_BYTES;
 
 /// Where the image came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,14 +96,16 @@ impl Assessment {
     }
 
     /// The file's leading bytes were read and sniffed. Moves on to decoding when the
-    /// browser can decode this kind of file, else the verdict is in.
+    /// browser can decode this kind of file and it is not over [`DECODE_BYTE_CAP`];
+    /// otherwise the verdict is in.
     pub fn with_head(mut self, sniffed: &Sniffed) -> Self {
         self.facts.format = Some(sniffed.format);
         if let Ok(size) = sniffed.header {
             self.header_dimensions = Some(size);
             self.facts.dimensions = Some(size);
         }
-        self.step = if decodable_kind(sniffed.format) {
+        let small_enough = self.facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP);
+        self.step = if decodable_kind(sniffed.format) && small_enough {
             Step::Decoding
         } else {
             Step::Done
@@ -134,6 +141,17 @@ impl Assessment {
             self.report().unchecked
         } else {
             Vec::new()
+        }
+    }
+
+    /// Why the [`Assessment::unchecked`] rules could not be checked, for the page.
+    pub fn unchecked_reason(&self) -> &'static str {
+        match self.source {
+            Source::Url(_) => "the image’s server does not let the browser read the file",
+            Source::File { .. } if self.facts.byte_size.is_some_and(|b| b > DECODE_BYTE_CAP) => {
+                "the file is too large to open here"
+            }
+            Source::File { .. } => "the browser could not read the file",
         }
     }
 
@@ -226,6 +244,24 @@ mod tests {
         let a = a.with_decoded(Some(Dimensions::new(16, 16)));
         let rules: Vec<_> = a.report().violations.iter().map(|v| v.rule()).collect();
         assert_eq!(rules, [Rule::FileType, Rule::Dimensions]);
+    }
+
+    #[test]
+    fn a_huge_file_is_not_decoded_and_keeps_its_header_size() {
+        let a = file(DECODE_BYTE_CAP + 1).with_head(&sniff(&png(800, 600)));
+        assert_eq!(a.step, Step::Done);
+        assert_eq!(a.facts.dimensions, Some(Dimensions::new(800, 600)));
+        let rules: Vec<_> = a.report().violations.iter().map(|v| v.rule()).collect();
+        assert_eq!(rules, [Rule::FileSize]);
+        // Without a size in the header, the size rules are said to be unchecked, and why.
+        let a = file(DECODE_BYTE_CAP + 1).with_head(&sniff(b"\x89PNG\r\n\x1a\n"));
+        assert_eq!(a.unchecked(), [Rule::Dimensions, Rule::AspectRatio]);
+        assert_eq!(a.unchecked_reason(), "the file is too large to open here");
+        // At the cap it is still decoded.
+        assert_eq!(
+            file(DECODE_BYTE_CAP).with_head(&sniff(&png(800, 600))).step,
+            Step::Decoding
+        );
     }
 
     #[test]

@@ -169,6 +169,19 @@ pub fn gif() -> Vec<u8> {
         .to_vec()
 }
 
+/// A 1 × 1 lossy WebP.
+pub fn webp() -> Vec<u8> {
+    b"RIFF\x22\0\0\0WEBPVP8 \x16\0\0\0\x30\x01\0\x9d\x01\x2a\x01\0\x01\0\x0e\xc0\xfe\x25\xa4\0\x03\x70\0\0\0\0"
+        .to_vec()
+}
+
+/// The start of a HEIC file (the browser cannot decode HEIC anyway).
+pub fn heic() -> Vec<u8> {
+    let mut b = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    b.extend_from_slice(&[0u8; 512]);
+    b
+}
+
 /// The same PNG with its image data replaced by bytes that do not inflate.
 pub fn png_corrupt(width: u32, height: u32) -> Vec<u8> {
     let mut b = png(width, height);
@@ -231,6 +244,18 @@ pub fn catalogue() -> Vec<Fixture> {
             make: || gif(),
             broken: &["File type", "Minimum size"],
             size: Some((1, 1)),
+        },
+        Fixture {
+            name: "webp-named.jpg",
+            make: webp,
+            broken: &["File type", "Minimum size"],
+            size: Some((1, 1)),
+        },
+        Fixture {
+            name: "heic-named.jpg",
+            make: heic,
+            broken: &["File type"],
+            size: None,
         },
         Fixture {
             name: "text-named.jpg",
