@@ -24,6 +24,13 @@ fn file(name: &str, bytes: &[u8], mime: &str) -> web_sys::File {
     web_sys::File::new_with_u8_array_sequence_and_options(&parts, name, &options).expect("a File")
 }
 
+/// A `DataTransfer` holding one file, as a drop or a paste carries it.
+fn transfer_of(file: &web_sys::File) -> web_sys::DataTransfer {
+    let transfer = web_sys::DataTransfer::new().unwrap();
+    transfer.items().add_with_file(file).unwrap();
+    transfer
+}
+
 fn fixture_file(name: &str) -> web_sys::File {
     let f = fixtures::by_name(name).expect("a fixture of that name");
     // Declared type follows the name, as a browser would; the app must not trust it.
@@ -163,9 +170,7 @@ impl Mounted {
             input.get_attribute("aria-label").as_deref(),
             Some("Image file")
         );
-        let transfer = web_sys::DataTransfer::new().unwrap();
-        transfer.items().add_with_file(file).unwrap();
-        input.set_files(transfer.files().as_ref());
+        input.set_files(transfer_of(file).files().as_ref());
         input
             .dispatch_event(&web_sys::Event::new("change").unwrap())
             .unwrap();
@@ -208,11 +213,7 @@ async fn the_preview_shows_size_bytes_and_type() {
 #[wasm_bindgen_test]
 async fn a_dropped_file_is_checked() {
     let app = mount_app().await;
-    let transfer = web_sys::DataTransfer::new().unwrap();
-    transfer
-        .items()
-        .add_with_file(&fixture_file("too-wide.png"))
-        .unwrap();
+    let transfer = transfer_of(&fixture_file("too-wide.png"));
     let init = web_sys::DragEventInit::new();
     init.set_bubbles(true);
     init.set_cancelable(true);
@@ -238,11 +239,7 @@ async fn a_dropped_file_is_checked() {
 #[wasm_bindgen_test]
 async fn a_pasted_image_is_checked() {
     let app = mount_app().await;
-    let transfer = web_sys::DataTransfer::new().unwrap();
-    transfer
-        .items()
-        .add_with_file(&fixture_file("valid.png"))
-        .unwrap();
+    let transfer = transfer_of(&fixture_file("valid.png"));
     let init = web_sys::ClipboardEventInit::new();
     init.set_bubbles(true);
     init.set_clipboard_data(Some(&transfer));

@@ -186,13 +186,7 @@ fn decodable_kind(format: Format) -> bool {
 mod tests {
     use super::*;
     use crate::core::sniff::sniff;
-
-    fn png(width: u32, height: u32) -> Vec<u8> {
-        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-        b.extend_from_slice(&width.to_be_bytes());
-        b.extend_from_slice(&height.to_be_bytes());
-        b
-    }
+    use crate::core::sniff::test_headers::png_head as png;
 
     fn file(bytes: u64) -> Assessment {
         Assessment::for_file("photo.png".into(), "image/png".into(), bytes)

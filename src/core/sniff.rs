@@ -390,11 +390,10 @@ pub fn exif_orientation(app1: &[u8]) -> Option<u16> {
     })
 }
 
+/// Hand-made headers for the tests of this module and of the ones that use it.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn png_head(width: u32, height: u32) -> Vec<u8> {
+pub(crate) mod test_headers {
+    pub(crate) fn png_head(width: u32, height: u32) -> Vec<u8> {
         let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         b.extend_from_slice(&width.to_be_bytes());
         b.extend_from_slice(&height.to_be_bytes());
@@ -402,7 +401,7 @@ mod tests {
         b
     }
 
-    fn jpeg_head(width: u16, height: u16, app1: Option<&[u8]>) -> Vec<u8> {
+    pub(crate) fn jpeg_head(width: u16, height: u16, app1: Option<&[u8]>) -> Vec<u8> {
         let mut b = vec![0xFF, 0xD8];
         b.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
         b.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
@@ -420,7 +419,7 @@ mod tests {
         b
     }
 
-    fn exif(orientation: u16, little: bool) -> Vec<u8> {
+    pub(crate) fn exif(orientation: u16, little: bool) -> Vec<u8> {
         let mut b = b"Exif\0\0".to_vec();
         let w16 = |v: u16| {
             if little {
@@ -447,6 +446,12 @@ mod tests {
         b.extend_from_slice(&w32(0));
         b
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_headers::{exif, jpeg_head, png_head};
+    use super::*;
 
     #[test]
     fn png_size_from_ihdr() {

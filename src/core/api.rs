@@ -1,0 +1,701 @@
+//! The WaveSpeed contract for Kling V1 AI Multi-Shot (see `shared/wavespeed-api.md`):
+//! paths built from a base and a task id, the request body, the response envelope in
+//! every known shape, and one error type that says what a person should do next.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The model's submit path.
+pub const SUBMIT_PATH: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
+/// The binary upload path (multipart field `file`).
+pub const UPLOAD_BINARY_PATH: &str = "/api/v3/media/upload/binary";
+/// The model's id as the API names it.
+pub const MODEL_ID: &str = "kwaivgi/kling-v1/ai-multi-shot";
+
+/// A task id as WaveSpeed gives it, checked so that it can only ever name a path segment
+/// under `/api/v3/predictions/` (no `/`, `?`, `#`, `..`, spaces).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaskId(String);
+
+impl TaskId {
+    /// The longest id accepted.
+    pub const MAX_LEN: usize = 128;
+
+    /// Accepts ids of letters, digits, `-`, `_` and `.` (not `.` or `..` alone), 1 to
+    /// [`TaskId::MAX_LEN`] characters.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw != "."
+            && raw != ".."
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ApiError::BadResponse(format!(
+                "the task id “{}” is not one WaveSpeed would give",
+                raw.chars().take(40).collect::<String>()
+            )))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TaskId {
+    type Error = ApiError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<TaskId> for String {
+    fn from(id: TaskId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `{base}{path}` with exactly one `/` between them.
+pub fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// The result URL for a task, built from the configured base (never from `urls.get`,
+/// which names WaveSpeed's own host and would bypass a proxy).
+pub fn result_url(base: &str, id: &TaskId) -> String {
+    join(base, &format!("/api/v3/predictions/{}/result", id.as_str()))
+}
+
+/// The submit body: exactly the documented fields (unknown ones are dropped by the
+/// server and still billed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubmitRequest {
+    /// An `https:` URL or a `data:image/...;base64,` URI.
+    pub image: String,
+    /// Ask for outputs as base64 instead of URLs.
+    pub enable_base64_output: bool,
+}
+
+impl SubmitRequest {
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        // Serialising two plain fields cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A task's status as the API names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Status {
+    /// Accepted, not started.
+    Created,
+    /// Running.
+    Processing,
+    /// Finished with outputs.
+    Completed,
+    /// Finished without outputs; `error` says why (refunded by WaveSpeed).
+    Failed,
+    /// Cancelled on the server.
+    Cancelled,
+    /// Timed out on the server.
+    Timeout,
+    /// Deleted on the server.
+    Deleted,
+    /// A status this client does not know: shown as it is, and polling goes on.
+    Other(String),
+}
+
+impl From<String> for Status {
+    fn from(raw: String) -> Self {
+        match raw.as_str() {
+            "created" => Status::Created,
+            "processing" => Status::Processing,
+            "completed" => Status::Completed,
+            "failed" => Status::Failed,
+            "cancelled" | "canceled" => Status::Cancelled,
+            "timeout" => Status::Timeout,
+            "deleted" => Status::Deleted,
+            _ => Status::Other(raw),
+        }
+    }
+}
+
+impl From<Status> for String {
+    fn from(status: Status) -> Self {
+        status.as_str().to_owned()
+    }
+}
+
+impl Status {
+    /// The name the API uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Created => "created",
+            Status::Processing => "processing",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::Timeout => "timeout",
+            Status::Deleted => "deleted",
+            Status::Other(raw) => raw,
+        }
+    }
+
+    /// No further change will come: stop polling.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Status::Completed
+                | Status::Failed
+                | Status::Cancelled
+                | Status::Timeout
+                | Status::Deleted
+        )
+    }
+}
+
+/// A prediction as the API reports it (submit reply and poll reply alike).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prediction {
+    /// The task id.
+    pub id: TaskId,
+    /// Where the task is.
+    pub status: Status,
+    /// One entry per shot: a URL, a data URI or raw base64 (see [`crate::core::output`]).
+    pub outputs: Vec<String>,
+    /// Parallel to `outputs`: the shot was flagged as NSFW.
+    pub has_nsfw_contents: Vec<bool>,
+    /// The server's error text, if any (shown as text, never as markup).
+    pub error: Option<String>,
+    /// Inference time in milliseconds, when reported.
+    pub inference_ms: Option<u64>,
+    /// When the task was created (ISO 8601 as sent).
+    pub created_at: Option<String>,
+}
+
+/// What went wrong talking to WaveSpeed (or a proxy), and so what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No reply: offline, DNS, CORS refused, connection reset.
+    #[error("Could not reach the server ({0}). Check your connection.")]
+    Network(String),
+    /// No reply in time.
+    #[error("The server did not answer in time.")]
+    TimedOut,
+    /// 401: the key is missing or wrong.
+    #[error("WaveSpeed refused the API key (401): {0}. Check the key and try again.")]
+    Unauthorized(String),
+    /// 403: the key lacks a permission.
+    #[error("WaveSpeed says this key may not do that (403): {0}.")]
+    Forbidden(String),
+    /// 429: over the account's rate.
+    #[error("Too many requests (429): {message}.")]
+    RateLimited {
+        /// Seconds to wait, from `Retry-After`, when sent.
+        retry_after_s: Option<u32>,
+        /// The server's message.
+        message: String,
+    },
+    /// 5xx: trouble on the server.
+    #[error("WaveSpeed had a problem (HTTP {status}): {message}.")]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Another 4xx: the request was refused.
+    #[error("WaveSpeed refused the request (HTTP {status}): {message}.")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// HTTP 200 whose envelope carries `code != 200`.
+    #[error("WaveSpeed answered with an error (code {code}): {message}.")]
+    Refused {
+        /// The envelope's code.
+        code: i64,
+        /// The envelope's message.
+        message: String,
+    },
+    /// A reply that is not the documented envelope (bad JSON, missing fields).
+    #[error("The server's reply could not be understood: {0}.")]
+    BadResponse(String),
+}
+
+impl ApiError {
+    /// Worth trying again by itself (a GET only: a submit is never retried).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Network(_)
+                | ApiError::TimedOut
+                | ApiError::RateLimited { .. }
+                | ApiError::Server { .. }
+        )
+    }
+
+    /// The delay the server asked for, in milliseconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited {
+                retry_after_s: Some(s),
+                ..
+            } => Some(u64::from(*s) * 1000),
+            _ => None,
+        }
+    }
+}
+
+/// The longest server text quoted in a message.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+fn clip(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() <= MAX_MESSAGE_CHARS {
+        text.to_owned()
+    } else {
+        text.chars().take(MAX_MESSAGE_CHARS).chain(['…']).collect()
+    }
+}
+
+/// The message of an error body: `message`, else `error`, else `detail` of a JSON body,
+/// else the body as text (clipped), else a generic phrase.
+fn error_message(body: &[u8]) -> String {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        for key in ["message", "error", "detail", "msg"] {
+            if let Some(text) = json
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|t| !t.trim().is_empty())
+            {
+                return clip(text);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        "no details given".to_owned()
+    } else {
+        clip(&text)
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by WaveSpeed and is ignored).
+pub fn parse_retry_after(header: Option<&str>) -> Option<u32> {
+    header?.trim().parse().ok()
+}
+
+/// Checks an HTTP reply and returns the envelope's `data`: maps non-2xx statuses, a
+/// body that is not JSON, and a 200 whose `code` is not 200 to [`ApiError`].
+pub fn parse_envelope(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    if !(200..300).contains(&http_status) {
+        let message = error_message(body);
+        return Err(match http_status {
+            401 => ApiError::Unauthorized(message),
+            403 => ApiError::Forbidden(message),
+            429 => ApiError::RateLimited {
+                retry_after_s: parse_retry_after(retry_after),
+                message,
+            },
+            500..=599 => ApiError::Server {
+                status: http_status,
+                message,
+            },
+            status => ApiError::Rejected { status, message },
+        });
+    }
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadResponse(format!("not JSON ({e})")))?;
+    if let Some(code) = json.get("code") {
+        let code = code
+            .as_i64()
+            .ok_or_else(|| ApiError::BadResponse("`code` is not a number".into()))?;
+        if code != 200 {
+            return Err(ApiError::Refused {
+                code,
+                message: error_message(body),
+            });
+        }
+    }
+    match json.get("data") {
+        Some(data) if data.is_object() => Ok(data.clone()),
+        _ => Err(ApiError::BadResponse("no `data` object".into())),
+    }
+}
+
+/// The outputs in either documented shape: an array of strings, or a single string.
+fn outputs_of(data: &Value) -> Result<Vec<String>, ApiError> {
+    match data.get("outputs") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(one)) if one.is_empty() => Ok(Vec::new()),
+        Some(Value::String(one)) => Ok(vec![one.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::BadResponse("an output is not a string".into()))
+            })
+            .collect(),
+        Some(_) => Err(ApiError::BadResponse(
+            "`outputs` is neither a list nor a string".into(),
+        )),
+    }
+}
+
+/// Parses a submit or poll reply into a [`Prediction`].
+pub fn parse_prediction(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<Prediction, ApiError> {
+    let data = parse_envelope(http_status, retry_after, body)?;
+    let id = data
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::BadResponse("no task id".into()))?;
+    let status = data
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::BadResponse("no status".into()))?;
+    let has_nsfw_contents = data
+        .get("has_nsfw_contents")
+        .and_then(Value::as_array)
+        .map(|flags| flags.iter().map(|f| f.as_bool().unwrap_or(false)).collect())
+        .unwrap_or_default();
+    Ok(Prediction {
+        id: TaskId::parse(id)?,
+        status: Status::from(status.to_owned()),
+        outputs: outputs_of(&data)?,
+        has_nsfw_contents,
+        error: data
+            .get("error")
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+            .map(clip),
+        inference_ms: data.pointer("/timings/inference").and_then(Value::as_u64),
+        created_at: data
+            .get("created_at")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+/// Parses an upload reply into the `download_url` to send as `image`.
+pub fn parse_upload(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let data = parse_envelope(http_status, retry_after, body)?;
+    let url = data
+        .get("download_url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::BadResponse("the upload reply has no download_url".into()))?;
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        Ok(url.to_owned())
+    } else {
+        Err(ApiError::BadResponse(
+            "the upload reply's download_url is not a web address".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DOC_REPLY: &str = r#"{"code":200,"message":"success","data":{"id":"abc123","model":"kwaivgi/kling-v1/ai-multi-shot",
+ "outputs":[],"urls":{"get":"https://api.wavespeed.ai/api/v3/predictions/abc123/result"},
+ "has_nsfw_contents":[],"status":"created","created_at":"2023-04-01T12:34:56.789Z","error":"",
+ "timings":{"inference":0}}}"#;
+
+    #[test]
+    fn the_documented_reply_parses() {
+        let p = parse_prediction(200, None, DOC_REPLY.as_bytes()).unwrap();
+        assert_eq!(p.id.as_str(), "abc123");
+        assert_eq!(p.status, Status::Created);
+        assert!(p.outputs.is_empty());
+        assert_eq!(p.error, None);
+        assert_eq!(p.inference_ms, Some(0));
+        assert_eq!(p.created_at.as_deref(), Some("2023-04-01T12:34:56.789Z"));
+    }
+
+    #[test]
+    fn completed_with_outputs_and_flags() {
+        let body = br#"{"code":200,"message":"success","data":{"id":"t1","status":"completed",
+            "outputs":["https://cdn.example/a.mp4","https://cdn.example/b.mp4"],
+            "has_nsfw_contents":[false,true],"error":"","timings":{"inference":81234}}}"#;
+        let p = parse_prediction(200, None, body).unwrap();
+        assert!(p.status.is_terminal());
+        assert_eq!(p.outputs.len(), 2);
+        assert_eq!(p.has_nsfw_contents, [false, true]);
+        assert_eq!(p.inference_ms, Some(81234));
+    }
+
+    #[test]
+    fn outputs_as_a_single_string_are_accepted() {
+        let body = br#"{"code":200,"data":{"id":"t1","status":"completed","outputs":"https://cdn.example/a.mp4"}}"#;
+        assert_eq!(
+            parse_prediction(200, None, body).unwrap().outputs,
+            ["https://cdn.example/a.mp4"]
+        );
+        let empty = br#"{"code":200,"data":{"id":"t1","status":"processing","outputs":""}}"#;
+        assert!(parse_prediction(200, None, empty)
+            .unwrap()
+            .outputs
+            .is_empty());
+        let null = br#"{"code":200,"data":{"id":"t1","status":"processing","outputs":null}}"#;
+        assert!(parse_prediction(200, None, null)
+            .unwrap()
+            .outputs
+            .is_empty());
+    }
+
+    #[test]
+    fn statuses() {
+        for (raw, terminal) in [
+            ("created", false),
+            ("processing", false),
+            ("completed", true),
+            ("failed", true),
+            ("cancelled", true),
+            ("timeout", true),
+            ("deleted", true),
+            ("queued", false),
+        ] {
+            let status = Status::from(raw.to_owned());
+            assert_eq!(status.is_terminal(), terminal, "{raw}");
+            assert_eq!(status.as_str(), raw);
+        }
+    }
+
+    #[test]
+    fn a_failed_task_keeps_its_error_text_verbatim() {
+        let body = br#"{"code":200,"data":{"id":"t1","status":"failed","outputs":[],"error":"<b>bad</b> input"}}"#;
+        let p = parse_prediction(200, None, body).unwrap();
+        assert_eq!(p.status, Status::Failed);
+        assert_eq!(p.error.as_deref(), Some("<b>bad</b> input"));
+    }
+
+    #[test]
+    fn http_errors_map_to_what_to_do() {
+        assert_eq!(
+            parse_envelope(401, None, br#"{"code":401,"message":"Invalid API key"}"#),
+            Err(ApiError::Unauthorized("Invalid API key".into()))
+        );
+        assert_eq!(
+            parse_envelope(403, None, br#"{"message":"no role","error_code":7}"#),
+            Err(ApiError::Forbidden("no role".into()))
+        );
+        assert_eq!(
+            parse_envelope(429, Some(" 7 "), b"slow down"),
+            Err(ApiError::RateLimited {
+                retry_after_s: Some(7),
+                message: "slow down".into()
+            })
+        );
+        assert_eq!(
+            parse_envelope(429, None, b""),
+            Err(ApiError::RateLimited {
+                retry_after_s: None,
+                message: "no details given".into()
+            })
+        );
+        assert_eq!(
+            parse_envelope(503, None, b"<html>Bad gateway</html>"),
+            Err(ApiError::Server {
+                status: 503,
+                message: "<html>Bad gateway</html>".into()
+            })
+        );
+        assert_eq!(
+            parse_envelope(400, None, br#"{"error":"image is required"}"#),
+            Err(ApiError::Rejected {
+                status: 400,
+                message: "image is required".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_200_with_another_code_is_an_error() {
+        assert_eq!(
+            parse_envelope(
+                200,
+                None,
+                br#"{"code":402,"message":"Insufficient balance"}"#
+            ),
+            Err(ApiError::Refused {
+                code: 402,
+                message: "Insufficient balance".into()
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_replies_are_bad_responses() {
+        for body in [
+            &b"{not json"[..],
+            b"[]",
+            br#"{"code":200}"#,
+            br#"{"code":"x","data":{}}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_envelope(200, None, body),
+                    Err(ApiError::BadResponse(_))
+                ),
+                "{body:?}"
+            );
+        }
+        let no_id = br#"{"code":200,"data":{"status":"created"}}"#;
+        assert!(matches!(
+            parse_prediction(200, None, no_id),
+            Err(ApiError::BadResponse(_))
+        ));
+        let bad_outputs = br#"{"code":200,"data":{"id":"t","status":"completed","outputs":[1]}}"#;
+        assert!(matches!(
+            parse_prediction(200, None, bad_outputs),
+            Err(ApiError::BadResponse(_))
+        ));
+    }
+
+    #[test]
+    fn transient_errors_are_the_retryable_ones() {
+        assert!(ApiError::Network("x".into()).is_transient());
+        assert!(ApiError::TimedOut.is_transient());
+        assert!(ApiError::Server {
+            status: 502,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(ApiError::RateLimited {
+            retry_after_s: None,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(!ApiError::Unauthorized(String::new()).is_transient());
+        assert!(!ApiError::Rejected {
+            status: 404,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(!ApiError::Refused {
+            code: 500,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(!ApiError::BadResponse(String::new()).is_transient());
+    }
+
+    #[test]
+    fn task_ids_cannot_escape_the_predictions_path() {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a?b", "a#b", "a b", "%2e%2e", "ä",
+        ] {
+            assert!(TaskId::parse(bad).is_err(), "{bad:?}");
+        }
+        let id = TaskId::parse("0a1b-2c_3.d").unwrap();
+        assert_eq!(
+            result_url("https://api.wavespeed.ai/", &id),
+            "https://api.wavespeed.ai/api/v3/predictions/0a1b-2c_3.d/result"
+        );
+        let long = "a".repeat(TaskId::MAX_LEN + 1);
+        assert!(TaskId::parse(&long).is_err());
+    }
+
+    #[test]
+    fn urls_join_with_one_slash() {
+        assert_eq!(
+            join("https://x.test", SUBMIT_PATH),
+            "https://x.test/api/v3/kwaivgi/kling-v1/ai-multi-shot"
+        );
+        assert_eq!(
+            join("https://x.test/proxy/", UPLOAD_BINARY_PATH),
+            "https://x.test/proxy/api/v3/media/upload/binary"
+        );
+    }
+
+    #[test]
+    fn the_submit_body_has_exactly_the_documented_fields() {
+        let body = SubmitRequest {
+            image: "https://x.test/a.png".into(),
+            enable_base64_output: true,
+        }
+        .to_json();
+        assert_eq!(
+            body,
+            r#"{"image":"https://x.test/a.png","enable_base64_output":true}"#
+        );
+    }
+
+    #[test]
+    fn upload_replies() {
+        let ok = br#"{"code":200,"message":"success","data":{"type":"image","download_url":"https://x.test/u/1.png","filename":"a.png","size":123}}"#;
+        assert_eq!(
+            parse_upload(200, None, ok),
+            Ok("https://x.test/u/1.png".into())
+        );
+        let js = br#"{"code":200,"data":{"download_url":"javascript:alert(1)"}}"#;
+        assert!(parse_upload(200, None, js).is_err());
+    }
+
+    #[test]
+    fn long_server_texts_are_clipped() {
+        let body = "x".repeat(5000);
+        let Err(ApiError::Server { message, .. }) = parse_envelope(500, None, body.as_bytes())
+        else {
+            panic!("expected a server error");
+        };
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    proptest! {
+        #[test]
+        fn any_reply_parses_or_errs_without_panicking(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_prediction(status, None, &body);
+            let _ = parse_upload(status, Some("x"), &body);
+        }
+
+        #[test]
+        fn any_accepted_task_id_stays_one_path_segment(raw in "[ -~]{0,40}") {
+            if let Ok(id) = TaskId::parse(&raw) {
+                let url = result_url("https://api.test", &id);
+                let tail = url.strip_prefix("https://api.test/api/v3/predictions/").unwrap();
+                prop_assert_eq!(tail.strip_suffix("/result"), Some(id.as_str()));
+                prop_assert!(!id.as_str().contains('/') && !id.as_str().contains('?') && id.as_str() != "..");
+            }
+        }
+    }
+}
