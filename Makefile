@@ -25,13 +25,13 @@ test: test-tools lint test-native test-browser test-e2e
 
 ## lint: formatting and clippy, native and wasm
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p multishot-studio --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 ## test-native: the pure core, natively (unit and property tests)
 test-native:
-	cargo test
+	cargo test --workspace
 
 ## test-browser: wasm-bindgen-test in headless Chromium (glue and components)
 test-browser:

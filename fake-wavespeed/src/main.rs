@@ -1,0 +1,708 @@
+//! A local fake of the WaveSpeed API (`shared/wavespeed-api.md`) for Kling V1 AI
+//! Multi-Shot, on 127.0.0.1. It speaks the contract strictly — CORS with a real
+//! preflight check, `Authorization` in direct mode, the exact envelope, both upload
+//! endpoints, status progression over several polls, real mp4 outputs and base64 ones —
+//! and takes faults per test through a control API under `/__fake/`.
+//!
+//! ```text
+//! fake-wavespeed [--port N] [--key KEY | --proxy | --sandbox] [--media DIR]
+//! ```
+//! `--key KEY`: direct mode, every API call must carry `Authorization: Bearer KEY`.
+//! `--proxy`: stands for a site owner's proxy (it holds the key): no key needed.
+//! `--sandbox`: like `--proxy`, and serves `/__sandbox/config.json` for `make serve`.
+//! The first line printed is `listening on http://127.0.0.1:PORT`.
+//!
+//! Control API: `POST /__fake/scenario` (JSON [`Scenario`]), `POST /__fake/reset`,
+//! `GET /__fake/log` (every request seen, as JSON).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+/// How tasks behave and which faults come next; set per test.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Scenario {
+    /// Status per poll (the last repeats); default created → processing → completed.
+    statuses: Option<Vec<String>>,
+    /// `data.error` of a failed (or any) task.
+    error: Option<String>,
+    /// How many shots a completed task has (1–3).
+    shots: Option<usize>,
+    /// Give `outputs` as one string instead of a list.
+    outputs_as_string: bool,
+    /// Give base64 outputs as `data:video/mp4;base64,…` instead of raw base64.
+    base64_as_data_uri: bool,
+    /// `has_nsfw_contents`.
+    nsfw: Vec<bool>,
+    /// Outputs to give verbatim instead of the sample shots (hostile-server tests).
+    outputs: Option<Vec<String>>,
+    /// Faults to answer with, per endpoint (`upload`, `submit`, `poll`), one per request
+    /// in order; when a queue is empty the endpoint behaves normally.
+    faults: HashMap<String, VecDeque<Fault>>,
+}
+
+/// One injected fault.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Fault {
+    /// HTTP status to answer with (default 200).
+    status: Option<u16>,
+    /// Body to send as it is (default: a JSON error envelope).
+    body: Option<String>,
+    /// `Retry-After` header.
+    retry_after: Option<String>,
+    /// Wait this long before answering (a "hang" is a long delay).
+    delay_ms: u64,
+    /// Answer 200 with `{"code": code, "message": …}`.
+    code: Option<i64>,
+    /// The message of the error envelope.
+    message: Option<String>,
+    /// Answer with a body that is not JSON.
+    bad_json: bool,
+}
+
+struct Task {
+    polls: usize,
+    base64: bool,
+    created_at: String,
+    scenario: Scenario,
+}
+
+#[derive(Default)]
+struct State {
+    scenario: Scenario,
+    tasks: HashMap<String, Task>,
+    uploads: Vec<(String, String, Vec<u8>)>,
+    pending_puts: HashMap<usize, (String, String)>,
+    log: Vec<Value>,
+    next_id: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Direct,
+    Proxy,
+    Sandbox,
+}
+
+struct Fake {
+    mode: Mode,
+    key: Option<String>,
+    media: PathBuf,
+    state: Mutex<State>,
+}
+
+type Reply = Response<std::io::Cursor<Vec<u8>>>;
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+fn json_reply(status: u16, body: &Value) -> Reply {
+    Response::from_data(body.to_string().into_bytes())
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"))
+}
+
+fn envelope(data: Value) -> Value {
+    json!({"code": 200, "message": "success", "data": data})
+}
+
+fn error(status: u16, message: &str) -> Reply {
+    json_reply(status, &json!({"code": status, "message": message}))
+}
+
+fn now_iso() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil date from days since 1970 (Howard Hinnant's algorithm).
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+impl Fake {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next fault queued for an endpoint, if any.
+    fn fault(&self, endpoint: &str) -> Option<Fault> {
+        self.state()
+            .scenario
+            .faults
+            .get_mut(endpoint)
+            .and_then(VecDeque::pop_front)
+    }
+
+    fn handle(&self, mut request: Request) {
+        let method = request.method().clone();
+        let url = request.url().to_owned();
+        let path = url.split('?').next().unwrap_or_default().to_owned();
+        let get = |name: &str| {
+            request
+                .headers()
+                .iter()
+                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                .map(|h| h.value.as_str().to_owned())
+        };
+        let auth = get("Authorization");
+        let origin = get("Origin");
+        let content_type = get("Content-Type").unwrap_or_default();
+        let host = get("Host").unwrap_or_else(|| "127.0.0.1".into());
+        let requested_headers = get("Access-Control-Request-Headers");
+        let mut body = Vec::new();
+        let _ = request.as_reader().read_to_end(&mut body);
+        let base = format!("http://{host}");
+
+        let mut entry = json!({
+            "method": method.as_str(),
+            "path": path,
+            "authorization": auth,
+            "origin": origin,
+            "content_type": content_type,
+            "at_ms": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        });
+        let (reply, delay) = self.route(
+            &method,
+            &path,
+            &body,
+            &content_type,
+            auth.as_deref(),
+            requested_headers.as_deref(),
+            &base,
+            &mut entry,
+        );
+        let reply = reply
+            .with_header(header("Access-Control-Allow-Origin", "*"))
+            .with_header(header("Access-Control-Expose-Headers", "Retry-After"))
+            .with_header(header("Cache-Control", "no-store"));
+        entry["status"] = json!(reply.status_code().0);
+        if !path.starts_with("/__fake/") {
+            self.state().log.push(entry);
+        }
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
+        let _ = request.respond(reply);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        auth: Option<&str>,
+        requested_headers: Option<&str>,
+        base: &str,
+        entry: &mut Value,
+    ) -> (Reply, u64) {
+        if *method == Method::Options {
+            entry["kind"] = json!("preflight");
+            return (self.preflight(requested_headers), 0);
+        }
+        // Control API and sandbox config.
+        match (method, path) {
+            (Method::Post, "/__fake/scenario") => {
+                return match serde_json::from_slice::<Scenario>(body) {
+                    Ok(scenario) => {
+                        self.state().scenario = scenario;
+                        (json_reply(200, &json!({"ok": true})), 0)
+                    }
+                    Err(e) => (error(400, &format!("bad scenario: {e}")), 0),
+                };
+            }
+            (Method::Post, "/__fake/reset") => {
+                let mut state = self.state();
+                let next_id = state.next_id;
+                *state = State {
+                    next_id,
+                    ..State::default()
+                };
+                return (json_reply(200, &json!({"ok": true})), 0);
+            }
+            (Method::Get, "/__fake/log") => {
+                return (json_reply(200, &Value::Array(self.state().log.clone())), 0)
+            }
+            (Method::Get, "/__sandbox/config.json") if self.mode == Mode::Sandbox => {
+                entry["kind"] = json!("config");
+                return (
+                    json_reply(200, &json!({"proxy_url": base, "sandbox": true})),
+                    0,
+                );
+            }
+            _ => {}
+        }
+        if let Some(rest) = path.strip_prefix("/outputs/") {
+            entry["kind"] = json!("output");
+            return (
+                self.serve_file(&self.media.join(rest.replace(['/', '\\'], "")), "video/mp4"),
+                0,
+            );
+        }
+        if let Some(rest) = path.strip_prefix("/media/") {
+            entry["kind"] = json!("media");
+            let index: Option<usize> = rest.split('/').next().and_then(|n| n.parse().ok());
+            let found = index.and_then(|i| self.state().uploads.get(i).cloned());
+            return match found {
+                Some((_, ctype, bytes)) => (
+                    Response::from_data(bytes).with_header(header("Content-Type", &ctype)),
+                    0,
+                ),
+                None => (error(404, "no such file"), 0),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/upload-put/") {
+            entry["kind"] = json!("upload-put");
+            if *method != Method::Put {
+                return (error(405, "PUT only"), 0);
+            }
+            if auth.is_some() {
+                // A presigned storage URL refuses requests that carry other credentials.
+                return (
+                    error(
+                        400,
+                        "the storage URL must not receive an Authorization header",
+                    ),
+                    0,
+                );
+            }
+            let slot: Option<usize> = rest.parse().ok();
+            let pending = slot.and_then(|s| self.state().pending_puts.remove(&s));
+            return match pending {
+                Some((name, ctype)) => {
+                    let mut state = self.state();
+                    if state.uploads.len() <= slot.unwrap_or_default() {
+                        state
+                            .uploads
+                            .resize(slot.unwrap_or_default() + 1, Default::default());
+                    }
+                    state.uploads[slot.unwrap_or_default()] = (name, ctype, body.to_vec());
+                    (Response::from_data(Vec::new()).with_status_code(200), 0)
+                }
+                None => (error(404, "no upload expected there"), 0),
+            };
+        }
+        if !path.starts_with("/api/") {
+            return (error(404, "not found"), 0);
+        }
+        // The API proper: check the key in direct mode.
+        if self.mode == Mode::Direct {
+            let expected = self.key.as_ref().map(|k| format!("Bearer {k}"));
+            if auth != expected.as_deref() {
+                entry["kind"] = json!("unauthorized");
+                return (error(401, "Invalid or missing API key"), 0);
+            }
+        }
+        let endpoint = match (method, path) {
+            (Method::Post, "/api/v3/media/upload/binary") => "upload",
+            (Method::Post, "/api/v3/media/uploads") => "upload-ticket",
+            (Method::Post, "/api/v3/kwaivgi/kling-v1/ai-multi-shot") => "submit",
+            (Method::Get, p) if p.starts_with("/api/v3/predictions/") && p.ends_with("/result") => {
+                "poll"
+            }
+            _ => {
+                entry["kind"] = json!("unknown");
+                return (error(404, "no such endpoint"), 0);
+            }
+        };
+        entry["kind"] = json!(endpoint);
+        if let Some(fault) = self.fault(endpoint) {
+            entry["fault"] = json!(true);
+            return (fault_reply(&fault), fault.delay_ms);
+        }
+        let reply = match endpoint {
+            "upload" => self.upload_binary(body, content_type, base),
+            "upload-ticket" => self.upload_ticket(body, base),
+            "submit" => self.submit(body, content_type, entry),
+            _ => {
+                let id = &path["/api/v3/predictions/".len()..path.len() - "/result".len()];
+                self.poll(id, base)
+            }
+        };
+        (reply, 0)
+    }
+
+    fn preflight(&self, requested: Option<&str>) -> Reply {
+        let allowed = ["authorization", "content-type"];
+        let ok = requested
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .all(|h| h.is_empty() || allowed.contains(&h.as_str()));
+        if !ok {
+            // No allow headers: the browser refuses the real request.
+            return Response::from_data(Vec::new()).with_status_code(403);
+        }
+        Response::from_data(Vec::new())
+            .with_status_code(204)
+            .with_header(header(
+                "Access-Control-Allow-Methods",
+                "GET, POST, PUT, OPTIONS",
+            ))
+            .with_header(header(
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type",
+            ))
+            .with_header(header("Access-Control-Max-Age", "600"))
+    }
+
+    fn serve_file(&self, path: &std::path::Path, ctype: &str) -> Reply {
+        match std::fs::read(path) {
+            Ok(bytes) => Response::from_data(bytes)
+                .with_header(header("Content-Type", ctype))
+                .with_header(header("Accept-Ranges", "none")),
+            Err(_) => error(404, "no such output"),
+        }
+    }
+
+    fn store_upload(&self, name: String, ctype: String, bytes: Vec<u8>) -> usize {
+        let mut state = self.state();
+        state.uploads.push((name, ctype, bytes));
+        state.uploads.len() - 1
+    }
+
+    fn upload_binary(&self, body: &[u8], content_type: &str, base: &str) -> Reply {
+        let Some(boundary) = content_type
+            .split("boundary=")
+            .nth(1)
+            .map(|b| b.trim_matches('"').to_owned())
+        else {
+            return error(400, "expected multipart/form-data");
+        };
+        let Some((name, ctype, bytes)) = multipart_file(body, &boundary) else {
+            return error(400, "the form has no `file` field");
+        };
+        if bytes.is_empty() {
+            return error(400, "the file is empty");
+        }
+        let size = bytes.len();
+        let index = self.store_upload(name.clone(), ctype, bytes);
+        json_reply(
+            200,
+            &envelope(json!({
+                "type": "image",
+                "download_url": format!("{base}/media/{index}/{name}"),
+                "filename": name,
+                "size": size,
+            })),
+        )
+    }
+
+    fn upload_ticket(&self, body: &[u8], base: &str) -> Reply {
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return error(400, "expected JSON");
+        };
+        let (Some(name), Some(_size), Some(ctype)) = (
+            request.get("filename").and_then(Value::as_str),
+            request.get("size").and_then(Value::as_u64),
+            request.get("content_type").and_then(Value::as_str),
+        ) else {
+            return error(400, "filename, size and content_type are required");
+        };
+        let mut state = self.state();
+        let slot = state.uploads.len() + state.pending_puts.len();
+        state
+            .pending_puts
+            .insert(slot, (name.to_owned(), ctype.to_owned()));
+        json_reply(
+            200,
+            &envelope(json!({
+                "upload": {
+                    "method": "PUT",
+                    "url": format!("{base}/upload-put/{slot}"),
+                    "headers": {"Content-Type": ctype},
+                    "expires_at": "2099-01-01T00:00:00.000Z",
+                },
+                "download_url": format!("{base}/media/{slot}/{name}"),
+            })),
+        )
+    }
+
+    fn submit(&self, body: &[u8], content_type: &str, entry: &mut Value) -> Reply {
+        if !content_type.starts_with("application/json") {
+            return error(400, "expected application/json");
+        }
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+            return error(400, "the body is not a JSON object");
+        };
+        let unknown: Vec<&String> = fields
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "image" | "enable_base64_output"))
+            .collect();
+        entry["unknown_fields"] = json!(unknown);
+        entry["body"] = Value::Object(fields.clone());
+        let image = fields
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let lower = image.to_ascii_lowercase();
+        if image.is_empty() {
+            return error(400, "image is required");
+        }
+        if !(lower.starts_with("https://")
+            || lower.starts_with("http://")
+            || lower.starts_with("data:image/"))
+        {
+            return error(400, "image must be a URL or a data URI");
+        }
+        let base64 = match fields.get("enable_base64_output") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return error(400, "enable_base64_output must be a boolean"),
+        };
+        let mut state = self.state();
+        state.next_id += 1;
+        let id = format!(
+            "{:016x}{:08x}",
+            0x5eed_0000_u64 + state.next_id,
+            std::process::id()
+        );
+        let created_at = now_iso();
+        let scenario = state.scenario.clone();
+        state.tasks.insert(
+            id.clone(),
+            Task {
+                polls: 0,
+                base64,
+                created_at: created_at.clone(),
+                scenario,
+            },
+        );
+        entry["task"] = json!(id);
+        json_reply(
+            200,
+            &envelope(prediction(&id, "created", json!([]), &created_at, "", &[])),
+        )
+    }
+
+    fn poll(&self, id: &str, base: &str) -> Reply {
+        let mut state = self.state();
+        let Some(task) = state.tasks.get_mut(id) else {
+            return error(404, "task not found");
+        };
+        task.polls += 1;
+        let statuses = task
+            .scenario
+            .statuses
+            .clone()
+            .unwrap_or_else(|| vec!["created".into(), "processing".into(), "completed".into()]);
+        let status = statuses
+            .get(task.polls - 1)
+            .or(statuses.last())
+            .cloned()
+            .unwrap_or_else(|| "completed".into());
+        let error_text = task.scenario.error.clone().unwrap_or_default();
+        let (outputs, nsfw) = if status == "completed" {
+            let shots = task.scenario.shots.unwrap_or(3).clamp(1, 3);
+            let list: Vec<String> = match &task.scenario.outputs {
+                Some(given) => given.clone(),
+                None if task.base64 => (1..=shots)
+                    .map(|k| {
+                        let bytes = std::fs::read(self.media.join(format!("shot-{k}.mp4")))
+                            .unwrap_or_default();
+                        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                        if task.scenario.base64_as_data_uri {
+                            format!("data:video/mp4;base64,{b64}")
+                        } else {
+                            b64
+                        }
+                    })
+                    .collect(),
+                None => (1..=shots)
+                    .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
+                    .collect(),
+            };
+            let outputs = if task.scenario.outputs_as_string {
+                json!(list.first().cloned().unwrap_or_default())
+            } else {
+                json!(list)
+            };
+            (outputs, task.scenario.nsfw.clone())
+        } else {
+            (json!([]), Vec::new())
+        };
+        let created_at = task.created_at.clone();
+        json_reply(
+            200,
+            &envelope(prediction(
+                id,
+                &status,
+                outputs,
+                &created_at,
+                &error_text,
+                &nsfw,
+            )),
+        )
+    }
+}
+
+fn prediction(
+    id: &str,
+    status: &str,
+    outputs: Value,
+    created_at: &str,
+    error_text: &str,
+    nsfw: &[bool],
+) -> Value {
+    json!({
+        "id": id,
+        "model": "kwaivgi/kling-v1/ai-multi-shot",
+        "outputs": outputs,
+        "urls": {"get": format!("https://api.wavespeed.ai/api/v3/predictions/{id}/result")},
+        "has_nsfw_contents": nsfw,
+        "status": status,
+        "created_at": created_at,
+        "error": error_text,
+        "timings": {"inference": if status == "completed" { 41_250 } else { 0 }},
+    })
+}
+
+fn fault_reply(fault: &Fault) -> Reply {
+    let status = fault.status.unwrap_or(200);
+    let message = fault
+        .message
+        .clone()
+        .unwrap_or_else(|| "injected fault".into());
+    let mut reply = if fault.bad_json {
+        Response::from_data(b"{\"code\":200,\"data\":{\"id\":".to_vec())
+            .with_status_code(status)
+            .with_header(header("Content-Type", "application/json"))
+    } else if let Some(body) = &fault.body {
+        Response::from_data(body.clone().into_bytes()).with_status_code(status)
+    } else if let Some(code) = fault.code {
+        json_reply(status, &json!({"code": code, "message": message}))
+    } else {
+        json_reply(status, &json!({"code": status, "message": message}))
+    };
+    if let Some(retry_after) = &fault.retry_after {
+        reply = reply.with_header(header("Retry-After", retry_after));
+    }
+    reply
+}
+
+/// The `file` part of a multipart body: (file name, content type, bytes).
+fn multipart_file(body: &[u8], boundary: &str) -> Option<(String, String, Vec<u8>)> {
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(at) = find(rest, &delimiter) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    parts.into_iter().skip(1).find_map(|part| {
+        let part = part.strip_prefix(b"\r\n")?;
+        let split = find(part, b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&part[..split]).to_string();
+        let data = part[split + 4..].strip_suffix(b"\r\n")?;
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?;
+        if !disposition.contains("name=\"file\"") {
+            return None;
+        }
+        let name = disposition
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("upload");
+        let name: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .collect();
+        let ctype = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        Some((
+            if name.is_empty() {
+                "upload".into()
+            } else {
+                name
+            },
+            ctype,
+            data.to_vec(),
+        ))
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut port = 0u16;
+    let mut mode = Mode::Sandbox;
+    let mut key = None;
+    let mut media = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/media"));
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            "--key" => {
+                mode = Mode::Direct;
+                key = args.next();
+            }
+            "--proxy" => mode = Mode::Proxy,
+            "--sandbox" => mode = Mode::Sandbox,
+            "--media" => media = args.next().map(PathBuf::from).unwrap_or(media),
+            other => {
+                eprintln!("unknown argument {other}; see the source's header for usage");
+                std::process::exit(2);
+            }
+        }
+    }
+    let server = match Server::http(("127.0.0.1", port)) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map(|a| a.port())
+        .unwrap_or(port);
+    println!("listening on http://127.0.0.1:{port}");
+    let fake = Arc::new(Fake {
+        mode,
+        key,
+        media,
+        state: Mutex::new(State::default()),
+    });
+    for request in server.incoming_requests() {
+        let fake = Arc::clone(&fake);
+        std::thread::spawn(move || fake.handle(request));
+    }
+}
