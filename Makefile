@@ -12,9 +12,15 @@ FIXTURES := target/fixtures
 
 .PHONY: serve dist test lint test-native test-browser test-e2e fixtures tools test-tools clean
 
-## serve: install what is missing, then serve the app on http://127.0.0.1:8080
+SANDBOX_PORT ?= 8787
+
+## serve: install what is missing, then serve the app on http://127.0.0.1:8080 with the
+## local sandbox (the fake WaveSpeed on 127.0.0.1:$(SANDBOX_PORT)) as its default proxy
 serve: tools
-	trunk serve
+	cargo build --quiet -p fake-wavespeed
+	target/debug/fake-wavespeed --sandbox --port $(SANDBOX_PORT) & fake=$$!; \
+	trap 'kill $$fake' EXIT INT TERM; \
+	trunk serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 
 ## dist: release build into dist/ (PUBLIC_URL=/sub/path/ for a sub-path)
 dist: tools
@@ -37,8 +43,9 @@ test-native:
 test-browser:
 	cargo test --target wasm32-unknown-unknown --test web
 
-## test-e2e: Playwright against the release build
+## test-e2e: Playwright against the release build and the fake WaveSpeed
 test-e2e: fixtures
+	cargo build --quiet -p fake-wavespeed
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 

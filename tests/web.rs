@@ -116,10 +116,20 @@ async fn mount_app() -> Mounted {
     document.body().unwrap().append_child(&root).unwrap();
     let handle = leptos::mount::mount_to(root.clone(), || view! { <App /> }.into_any());
     tick().await;
-    Mounted {
+    let mounted = Mounted {
         root,
         _handle: handle,
-    }
+    };
+    // A key, so that Generate depends on the image alone.
+    let key: web_sys::HtmlInputElement = mounted
+        .query("#ms-api-key")
+        .expect("API key field")
+        .unchecked_into();
+    key.set_value("sk-test");
+    key.dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    tick().await;
+    mounted
 }
 
 impl Mounted {

@@ -93,6 +93,8 @@ enum Mode {
 }
 
 struct Fake {
+    /// `http://127.0.0.1:PORT`: where uploads and outputs are served from.
+    own_base: String,
     mode: Mode,
     key: Option<String>,
     media: PathBuf,
@@ -173,11 +175,10 @@ impl Fake {
         let auth = get("Authorization");
         let origin = get("Origin");
         let content_type = get("Content-Type").unwrap_or_default();
-        let host = get("Host").unwrap_or_else(|| "127.0.0.1".into());
         let requested_headers = get("Access-Control-Request-Headers");
         let mut body = Vec::new();
         let _ = request.as_reader().read_to_end(&mut body);
-        let base = format!("http://{host}");
+        let base = self.own_base.clone();
 
         let mut entry = json!({
             "method": method.as_str(),
@@ -696,6 +697,7 @@ fn main() {
         .unwrap_or(port);
     println!("listening on http://127.0.0.1:{port}");
     let fake = Arc::new(Fake {
+        own_base: format!("http://127.0.0.1:{port}"),
         mode,
         key,
         media,

@@ -1,11 +1,15 @@
 //! Thin glue over browser APIs, tested in headless Chromium with wasm-bindgen-test.
 //! Each function turns a web API into plain Rust values for [`crate::core`].
 
+pub mod api_client;
 pub mod assess;
+pub mod config_loader;
 pub mod decode;
 pub mod file;
 pub mod object_url;
 pub mod remote;
+pub mod runner;
+pub mod storage;
 
 use wasm_bindgen::{JsCast, JsValue};
 

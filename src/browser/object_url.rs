@@ -29,3 +29,15 @@ impl ObjectUrl {
         &self.0 .0
     }
 }
+
+impl ObjectUrl {
+    /// Creates a URL for bytes of a known type (an inline output); `None` if the browser
+    /// refuses.
+    pub fn from_bytes(bytes: &[u8], mime: &str) -> Option<Self> {
+        let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime);
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+        Self::new(&blob)
+    }
+}

@@ -1,18 +1,111 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
-use super::{GeneratePanel, ImagePicker, ImagePreview, Requirements, ValidationReport};
+use super::{
+    ConnectionSettings, ConnectionState, GeneratePanel, ImagePicker, ImagePreview, JobProgress,
+    Requirements, ValidationReport,
+};
+use crate::browser::api_client::Connection;
 use crate::browser::assess::{choose_file, choose_url, Chosen};
-use crate::core::assessment::Assessment;
+use crate::browser::config_loader::load_settings;
+use crate::browser::runner::{ImageToSend, Jobs};
+use crate::core::assessment::Source;
+use crate::core::config::{parse_base_url, ConfigProblem, Settings, UploadMode};
+use crate::core::job::{Event, Policy};
 
-/// The whole page: choose an image, see whether WaveSpeed will take it, generate.
+/// The whole page: choose an image, see whether WaveSpeed will take it, connect,
+/// generate, watch the shots.
 #[component]
 pub fn App() -> impl IntoView {
     let chosen = RwSignal::new(None::<Chosen>);
     let assessment =
         Signal::derive(move || chosen.with(|c| c.as_ref().map(|c| c.assessment.clone())));
-    let ready =
-        Signal::derive(move || assessment.with(|a| a.as_ref().is_some_and(Assessment::is_ready)));
+    let settings = RwSignal::new(Settings::default());
+    let problems = RwSignal::new(Vec::<ConfigProblem>::new());
+    let connection_state = ConnectionState::new();
+    let jobs = Jobs::new();
+
+    spawn_local(async move {
+        let (loaded, found) = load_settings().await;
+        if let Some(proxy) = &loaded.proxy_url {
+            if connection_state.proxy.with_untracked(String::is_empty) {
+                connection_state.proxy.set(proxy.clone());
+            }
+        }
+        connection_state
+            .inline_upload
+            .set(loaded.upload == UploadMode::Inline);
+        settings.set(loaded);
+        problems.set(found);
+    });
+
+    let connection = Signal::derive(move || -> Result<Connection, String> {
+        let proxy = connection_state.proxy.get();
+        if !proxy.trim().is_empty() {
+            return parse_base_url(&proxy)
+                .map(|base| Connection { base, key: None })
+                .map_err(|why| format!("The proxy URL {why}."));
+        }
+        let key = connection_state.key.get();
+        if key.trim().is_empty() {
+            return Err("Enter your WaveSpeed API key, or a proxy URL, to generate.".into());
+        }
+        Ok(Connection {
+            base: settings.with(|s| s.api_base.clone()),
+            key: Some(key.trim().to_owned()),
+        })
+    });
+    let policy = move || Policy {
+        poll_interval_ms: settings.with_untracked(|s| s.poll_interval_ms),
+        ..Policy::default()
+    };
+    let busy = Signal::derive(move || {
+        jobs.view
+            .with(|v| v.as_ref().is_some_and(|v| v.run.is_busy()))
+    });
+
+    let generate = move |()| {
+        let Ok(connection) = connection.get_untracked() else {
+            return;
+        };
+        let Some(chosen) = chosen.get_untracked() else {
+            return;
+        };
+        if !chosen.assessment.is_ready() {
+            return;
+        }
+        let image = match (&chosen.assessment.source, chosen.file) {
+            (Source::Url(url), _) => ImageToSend::Url(url.clone()),
+            (Source::File { .. }, Some(file)) => ImageToSend::File(file),
+            (Source::File { .. }, None) => return,
+        };
+        let upload = if connection_state.inline_upload.get_untracked() {
+            UploadMode::Inline
+        } else {
+            UploadMode::Binary
+        };
+        jobs.start(
+            connection,
+            image,
+            upload,
+            connection_state.base64.get_untracked(),
+            policy(),
+        );
+    };
+    let user_event = move |event: Event| {
+        let base = jobs
+            .view
+            .with_untracked(|v| v.as_ref().map(|v| v.base.clone()));
+        let Some(base) = base else { return };
+        // The job keeps the base it was sent to; the key comes from the field.
+        let key = (base
+            != connection_state
+                .proxy
+                .with_untracked(|p| p.trim().trim_end_matches('/').to_owned()))
+        .then(|| connection_state.key.get_untracked().trim().to_owned());
+        jobs.on_user(event, Connection { base, key }, policy());
+    };
 
     view! {
         <div class="ms-app">
@@ -24,6 +117,16 @@ pub fn App() -> impl IntoView {
                     "professional pans, zooms and transitions across several shots. Your image is checked "
                     "right here in the browser before anything is sent or paid for."
                 </p>
+                {move || settings.with(|s| s.sandbox).then(|| view! {
+                    <p class="ms-note ms-sandbox" role="note">
+                        "Sandbox: sample shots, no cost — clear the proxy URL to use your own key."
+                    </p>
+                })}
+                {move || problems.with(|found| (!found.is_empty()).then(|| view! {
+                    <div class="ms-config-problems">
+                        {found.iter().map(|p| view! { <p class="ms-alert" role="alert">{p.to_string()}</p> }).collect_view()}
+                    </div>
+                }))}
             </header>
             <main class="ms-main">
                 <section class="ms-card ms-input" aria-labelledby="ms-choose-heading">
@@ -46,7 +149,24 @@ pub fn App() -> impl IntoView {
                         <span class="ms-step" aria-hidden="true">"2"</span>
                         "Generate"
                     </h2>
-                    <GeneratePanel assessment=assessment ready=ready />
+                    <details class="ms-connection" open=true>
+                        <summary>"Connection"</summary>
+                        <ConnectionSettings
+                            state=connection_state
+                            api_base=Signal::derive(move || settings.with(|s| s.api_base.clone()))
+                        />
+                    </details>
+                    <GeneratePanel
+                        assessment=assessment
+                        connection_problem=Signal::derive(move || connection.get().err())
+                        busy=busy
+                        on_generate=generate
+                    />
+                    <JobProgress
+                        job=jobs.view
+                        on_cancel=move |()| user_event(Event::Cancel)
+                        on_resume=move |()| user_event(Event::Resume)
+                    />
                 </section>
                 <Requirements />
             </main>

@@ -2,31 +2,48 @@ use leptos::prelude::*;
 
 use crate::core::assessment::{Assessment, Step};
 
-/// The **Generate** button, enabled only for an image that passed every rule, with a
-/// line saying what is missing otherwise.
+/// The **Generate** button, enabled only for an image that passed every rule and a
+/// connection that can send it, with a line saying what is missing otherwise.
 #[component]
 pub fn GeneratePanel(
     /// The chosen image's assessment, if an image is chosen.
     #[prop(into)]
     assessment: Signal<Option<Assessment>>,
-    /// The image passed every rule that could be checked and may be sent.
+    /// Why the connection cannot send (no key and no proxy, a bad proxy URL), if so.
     #[prop(into)]
-    ready: Signal<bool>,
+    connection_problem: Signal<Option<String>>,
+    /// A job is under way.
+    #[prop(into)]
+    busy: Signal<bool>,
+    /// Pressed Generate.
+    #[prop(into)]
+    on_generate: Callback<()>,
 ) -> impl IntoView {
-    let hint = move || {
-        assessment.with(|a| match a {
-            None => "Choose an image first: it is checked before anything is sent.",
-            Some(a) if a.step != Step::Done => "Checking the image…",
-            Some(a) if a.is_ready() => "The image is ready. One generation costs $0.07.",
-            Some(_) => "Fix the problems above, or choose another image.",
-        })
+    let image_ready = move || assessment.with(|a| a.as_ref().is_some_and(Assessment::is_ready));
+    let enabled = move || image_ready() && connection_problem.with(Option::is_none) && !busy.get();
+    let hint = move || -> String {
+        if busy.get() {
+            return "A job is under way.".into();
+        }
+        let image = assessment.with(|a| match a {
+            None => Some("Choose an image first: it is checked before anything is sent."),
+            Some(a) if a.step != Step::Done => Some("Checking the image…"),
+            Some(a) if a.is_ready() => None,
+            Some(_) => Some("Fix the problems above, or choose another image."),
+        });
+        match (image, connection_problem.get()) {
+            (Some(why), _) => why.into(),
+            (None, Some(why)) => why,
+            (None, None) => "The image is ready. One generation costs $0.07.".into(),
+        }
     };
     view! {
         <button
             type="button"
             class="ms-button ms-primary"
             aria-describedby="ms-generate-hint"
-            disabled=move || !ready.get()
+            disabled=move || !enabled()
+            on:click=move |_| on_generate.run(())
         >
             "Generate"
         </button>

@@ -98,6 +98,55 @@ pub enum Next {
     Keep,
 }
 
+/// A generation from the click on Generate to its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// Sending the local file to WaveSpeed's storage.
+    Uploading,
+    /// Sending the job (once; never retried by itself).
+    Submitting,
+    /// The upload failed: nothing was created or billed.
+    UploadFailed(ApiError),
+    /// The submit failed. When no reply arrived (`maybe_created`), the task may exist
+    /// at WaveSpeed: the user is told so instead of a blind retry.
+    SubmitFailed {
+        /// What went wrong.
+        error: ApiError,
+        /// The request may have reached WaveSpeed.
+        maybe_created: bool,
+    },
+    /// The task exists; waiting for its result.
+    Waiting(Box<Wait>),
+}
+
+impl Run {
+    /// The submit failed with `error`: says whether a task may exist nonetheless.
+    pub fn submit_failed(error: ApiError) -> Self {
+        let maybe_created = matches!(error, ApiError::Network(_) | ApiError::TimedOut);
+        Run::SubmitFailed {
+            error,
+            maybe_created,
+        }
+    }
+
+    /// The task id, once known.
+    pub fn task(&self) -> Option<&TaskId> {
+        match self {
+            Run::Waiting(wait) => Some(&wait.task),
+            _ => None,
+        }
+    }
+
+    /// Work is under way (Generate should not start another job).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Run::Uploading | Run::Submitting => true,
+            Run::Waiting(wait) => wait.phase == Phase::Polling,
+            _ => false,
+        }
+    }
+}
+
 impl Wait {
     /// Starts waiting for `task` (just submitted, or resumed after a reload): the first
     /// poll is due after one interval.
@@ -371,6 +420,31 @@ mod tests {
         let (w, next) = w.on(Event::Reply(p), 1, &P);
         assert!(matches!(w.phase, Phase::Stopped(ApiError::BadResponse(_))));
         assert_eq!(next, Next::Stop);
+    }
+
+    #[test]
+    fn a_submit_without_a_reply_may_have_created_a_task() {
+        assert_eq!(
+            Run::submit_failed(ApiError::TimedOut),
+            Run::SubmitFailed {
+                error: ApiError::TimedOut,
+                maybe_created: true
+            }
+        );
+        let refused = Run::submit_failed(ApiError::Unauthorized("x".into()));
+        assert!(matches!(
+            refused,
+            Run::SubmitFailed {
+                maybe_created: false,
+                ..
+            }
+        ));
+        assert!(!refused.is_busy());
+        assert!(Run::Submitting.is_busy());
+        let (w, _) = Wait::start(id(), 0, &P);
+        assert!(Run::Waiting(Box::new(w.clone())).is_busy());
+        let (w, _) = w.on(Event::Cancel, 1, &P);
+        assert!(!Run::Waiting(Box::new(w)).is_busy());
     }
 
     proptest! {

@@ -19,10 +19,11 @@ const TYPES = {
 /**
  * Serves `root` under `basePath` on a free loopback port.
  * @param {string} root folder to serve
- * @param {{basePath?: string, cors?: boolean}} options
+ * @param {{basePath?: string, cors?: boolean, overrides?: Record<string, string>}} options
+ *   `overrides` answers the given paths (under basePath) with the given JSON text.
  * @returns {Promise<{url: string, requests: string[], close: () => Promise<void>}>}
  */
-export async function serveStatic(root, { basePath = '/', cors = false } = {}) {
+export async function serveStatic(root, { basePath = '/', cors = false, overrides = {} } = {}) {
   const rootDir = resolve(root);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -31,6 +32,11 @@ export async function serveStatic(root, { basePath = '/', cors = false } = {}) {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (!path.startsWith(basePath)) {
       res.writeHead(404).end('not found');
+      return;
+    }
+    const override = overrides[path.slice(basePath.length)];
+    if (override !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(override);
       return;
     }
     let file = normalize(join(rootDir, path.slice(basePath.length)));

@@ -1,0 +1,146 @@
+use leptos::prelude::*;
+
+use crate::browser::storage::{remember_key, remembered_key};
+
+/// The user's connection choices, shared with the Generate panel.
+#[derive(Clone, Copy)]
+pub struct ConnectionState {
+    /// The API key as typed (memory only unless remembered).
+    pub key: RwSignal<String>,
+    /// The proxy URL as typed.
+    pub proxy: RwSignal<String>,
+    /// Ask for outputs as base64.
+    pub base64: RwSignal<bool>,
+    /// Send local files inline as a data URI instead of uploading them.
+    pub inline_upload: RwSignal<bool>,
+}
+
+impl ConnectionState {
+    /// Starts from a remembered key, if the user asked for one to be kept.
+    pub fn new() -> Self {
+        Self {
+            key: RwSignal::new(remembered_key().unwrap_or_default()),
+            proxy: RwSignal::new(String::new()),
+            base64: RwSignal::new(false),
+            inline_upload: RwSignal::new(false),
+        }
+    }
+}
+
+impl Default for ConnectionState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// API key (hidden by default, with a show/hide toggle and an opt-in to remember it),
+/// proxy URL, and the two sending options, with an indicator of the mode in use.
+#[component]
+pub fn ConnectionSettings(
+    /// The shared connection choices.
+    state: ConnectionState,
+    /// The API base used in direct mode (for the indicator).
+    #[prop(into)]
+    api_base: Signal<String>,
+) -> impl IntoView {
+    let show_key = RwSignal::new(false);
+    let remember = RwSignal::new(remembered_key().is_some());
+    let storage_note = RwSignal::new(None::<&'static str>);
+    let store = move || {
+        let key = state.key.get_untracked();
+        let ok = if remember.get_untracked() {
+            remember_key(Some(&key))
+        } else {
+            remember_key(None)
+        };
+        storage_note.set((!ok).then_some(
+            "This browser does not allow storing the key; it is kept for this visit only.",
+        ));
+    };
+    let using_proxy = move || !state.proxy.with(|p| p.trim().is_empty());
+    let mode = move || {
+        if using_proxy() {
+            format!(
+                "Through proxy: {} (no key is sent from this page)",
+                state.proxy.get().trim()
+            )
+        } else if state.key.with(|k| !k.trim().is_empty()) {
+            format!("Direct to {} with your key", api_base.get())
+        } else {
+            "Not connected: enter an API key or a proxy URL".to_owned()
+        }
+    };
+    view! {
+        <div class="ms-settings">
+            <p class="ms-mode" data-mode=move || if using_proxy() { "proxy" } else { "direct" }>{mode}</p>
+            <div class="ms-field" class:is-off=using_proxy>
+                <label for="ms-api-key">"API key"</label>
+                <div class="ms-url-row">
+                    <input
+                        id="ms-api-key"
+                        type=move || if show_key.get() { "text" } else { "password" }
+                        autocomplete="off"
+                        spellcheck="false"
+                        placeholder="Your WaveSpeed API key"
+                        disabled=using_proxy
+                        prop:value=state.key
+                        on:input=move |e| {
+                            state.key.set(event_target_value(&e));
+                            if remember.get_untracked() {
+                                store();
+                            }
+                        }
+                    />
+                    <button
+                        type="button"
+                        class="ms-button"
+                        aria-pressed=move || show_key.get().to_string()
+                        on:click=move |_| show_key.update(|s| *s = !*s)
+                    >
+                        {move || if show_key.get() { "Hide key" } else { "Show key" }}
+                    </button>
+                </div>
+                <label class="ms-check">
+                    <input
+                        type="checkbox"
+                        prop:checked=remember
+                        on:change=move |e| {
+                            remember.set(event_target_checked(&e));
+                            store();
+                        }
+                    />
+                    "Remember key on this device"
+                </label>
+                {move || storage_note.get().map(|note| view! { <p class="ms-note">{note}</p> })}
+            </div>
+            <div class="ms-field">
+                <label for="ms-proxy-url">"Proxy URL"</label>
+                <input
+                    id="ms-proxy-url"
+                    type="url"
+                    spellcheck="false"
+                    placeholder="https://your-site.example/wavespeed"
+                    prop:value=state.proxy
+                    on:input=move |e| state.proxy.set(event_target_value(&e))
+                />
+                <p class="ms-hint">"When set, requests go to the proxy, which holds the key; none is sent from this page."</p>
+            </div>
+            <label class="ms-check">
+                <input
+                    type="checkbox"
+                    prop:checked=state.base64
+                    on:change=move |e| state.base64.set(event_target_checked(&e))
+                />
+                "Return outputs as base64"
+            </label>
+            <label class="ms-check">
+                <input
+                    type="checkbox"
+                    prop:checked=state.inline_upload
+                    on:change=move |e| state.inline_upload.set(event_target_checked(&e))
+                />
+                "Send local files inline (data: URI) instead of uploading them"
+            </label>
+        </div>
+    }
+}

@@ -1,0 +1,260 @@
+// End to end: a whole generation in Chromium, on the release build, against the local
+// fake WaveSpeed — direct mode with a key, proxy mode, image URLs, base64 outputs, and
+// injected faults. Requests are counted at the fake.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { launch } from './support/browser.mjs';
+import { serveStatic } from './support/static-server.mjs';
+import { startFake } from './support/fake.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const DIST = join(ROOT, 'dist');
+const FIXTURES = join(ROOT, 'target/fixtures');
+const KEY = 'sk-e2e-8f3b1c0d9a7e';
+
+let direct; // fake in direct mode (checks the key)
+let proxy; // fake standing for a site owner's proxy (no key)
+let images; // the test images over http, with CORS
+let app; // the release build, config pointing at `direct`
+let browser;
+
+before(async () => {
+  direct = await startFake(['--key', KEY]);
+  proxy = await startFake(['--proxy']);
+  images = await serveStatic(FIXTURES, { cors: true });
+  app = await serveStatic(DIST, {
+    overrides: { 'config.json': JSON.stringify({ api_base: direct.url, poll_interval_ms: 500 }) },
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  direct?.stop();
+  proxy?.stop();
+  await Promise.all([images, app].map((s) => s?.close()));
+});
+
+beforeEach(async () => {
+  await direct.reset();
+  await proxy.reset();
+});
+
+async function openApp({ key = KEY, proxyUrl } = {}) {
+  const page = await browser.context.newPage();
+  page.errors = [];
+  page.consoleText = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => page.consoleText.push(m.text()));
+  page.requests = [];
+  page.on('request', (r) => page.requests.push({ url: r.url(), body: r.postData() ?? '' }));
+  await page.goto(app.url);
+  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  if (key) await page.getByLabel('API key').fill(key);
+  if (proxyUrl) await page.getByLabel('Proxy URL').fill(proxyUrl);
+  return page;
+}
+
+async function chooseFile(page, name = 'valid.jpg') {
+  await page.getByLabel('Image file').setInputFiles(join(FIXTURES, name));
+  await page.waitForFunction(() => document.querySelector('.ms-ok'));
+}
+
+async function generate(page) {
+  const button = page.getByRole('button', { name: 'Generate' });
+  await assert.doesNotReject(button.isEnabled());
+  assert.equal(await button.isEnabled(), true, await page.locator('#ms-generate-hint').innerText());
+  await button.click();
+}
+
+/** Waits for the list labelled Shots and checks every video really plays. */
+async function expectPlayingShots(page, count) {
+  const list = page.getByRole('list', { name: 'Shots' });
+  await list.waitFor({ timeout: 20_000 });
+  assert.equal(await list.getByRole('listitem').count(), count);
+  await page.waitForFunction(() => [...document.querySelectorAll('.ms-shot-list video')].every((v) => v.readyState >= 2), null, { timeout: 15_000 });
+  const advanced = await page.evaluate(async () => {
+    const videos = [...document.querySelectorAll('.ms-shot-list video')];
+    const before = videos.map((v) => v.currentTime);
+    await Promise.all(videos.map((v) => v.play()));
+    await new Promise((r) => setTimeout(r, 600));
+    return videos.map((v, i) => v.currentTime > before[i]);
+  });
+  assert.deepEqual(advanced, Array(count).fill(true), 'every shot plays inline');
+  for (let n = 1; n <= count; n += 1) {
+    await page.getByRole('link', { name: `Download shot ${n}` }).waitFor();
+  }
+}
+
+const kinds = (log, kind) => log.filter((e) => e.kind === kind);
+
+describe('a generation', () => {
+  test('direct mode: local file → upload → submit once → polls → shots that play', async () => {
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    const taskId = page.locator('[data-task-id]');
+    await taskId.waitFor();
+    await expectPlayingShots(page, 3);
+    assert.match(await page.getByRole('status').last().innerText(), /^Status: completed · \d+:\d\d/);
+
+    const log = await direct.log();
+    assert.equal(kinds(log, 'upload').length, 1);
+    const submits = kinds(log, 'submit');
+    assert.equal(submits.length, 1, 'exactly one submit');
+    assert.match(submits[0].body.image, /^http:\/\/127\.0\.0\.1:\d+\/media\/0\/valid\.jpg$/);
+    assert.deepEqual(Object.keys(submits[0].body).sort(), ['enable_base64_output', 'image']);
+    assert.deepEqual(submits[0].unknown_fields, []);
+    assert.equal(await taskId.innerText(), submits[0].task);
+    const polls = kinds(log, 'poll');
+    assert.equal(polls.length, 3, 'created, processing, completed — and no poll after the end');
+    for (const entry of log.filter((e) => e.path.startsWith('/api/') && e.method !== 'OPTIONS')) {
+      assert.equal(entry.authorization, `Bearer ${KEY}`);
+    }
+    // The key is never in a URL, a body, the console, the page or storage.
+    for (const r of page.requests) {
+      assert.ok(!r.url.includes(KEY) && !r.body.includes(KEY), `key leaked in ${r.url}`);
+    }
+    assert.ok(!page.consoleText.some((t) => t.includes(KEY)));
+    assert.ok(!(await page.locator('body').innerText()).includes(KEY));
+    assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), {});
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('"Remember key" stores the key in the one documented entry; unticking deletes it', async () => {
+    const page = await openApp();
+    await page.getByLabel('Remember key on this device').check();
+    assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), { 'multishot.api_key': KEY });
+    await page.reload();
+    assert.equal(await page.getByLabel('API key').inputValue(), KEY);
+    await page.getByLabel('Remember key on this device').uncheck();
+    assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), {});
+    await page.close();
+  });
+
+  test('proxy mode sends no Authorization and reaches only the proxy', async () => {
+    const page = await openApp({ key: '', proxyUrl: proxy.url });
+    assert.match(await page.locator('.ms-mode').innerText(), /Through proxy/);
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    const log = await proxy.log();
+    assert.equal(kinds(log, 'submit').length, 1);
+    assert.ok(log.every((e) => e.authorization === null), 'no Authorization header at the proxy');
+    assert.deepEqual(await direct.log(), [], 'nothing reached the API base');
+    await page.close();
+  });
+
+  test('an image URL is sent as it is, without an upload', async () => {
+    const page = await openApp();
+    const url = `${images.url}valid.png`;
+    await page.getByLabel('Image URL').fill(url);
+    await page.getByLabel('Image URL').press('Enter');
+    await page.waitForFunction(() => document.querySelector('.ms-ok'));
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    const log = await direct.log();
+    assert.equal(kinds(log, 'upload').length, 0);
+    assert.equal(kinds(log, 'submit')[0].body.image, url);
+    await page.close();
+  });
+
+  test('base64 outputs play from Blob URLs', async () => {
+    await direct.scenario({ shots: 2 });
+    const page = await openApp();
+    await page.getByLabel('Return outputs as base64').check();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 2);
+    const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => v.src));
+    assert.ok(sources.every((s) => s.startsWith('blob:')), sources.join());
+    assert.equal(kinds(await direct.log(), 'submit')[0].body.enable_base64_output, true);
+    await page.close();
+  });
+});
+
+describe('faults', () => {
+  test('a wrong key: 401 at the upload, a clear message, nothing created', async () => {
+    const page = await openApp({ key: 'sk-wrong' });
+    await chooseFile(page);
+    await generate(page);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /refused the API key \(401\)[\s\S]*Nothing was created/);
+    assert.equal(kinds(await direct.log(), 'submit').length, 0);
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), true, 'the image is kept: try again');
+    await page.close();
+  });
+
+  test('500 then recovery, 429 with Retry-After: polling goes on and completes', async () => {
+    await direct.scenario({ faults: { poll: [{ status: 500 }, { status: 429, retry_after: '1' }, { status: 503, body: '<h1>busy</h1>' }] } });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    const polls = kinds(await direct.log(), 'poll');
+    assert.equal(polls.length, 6, '3 failed + created, processing, completed');
+    await page.close();
+  });
+
+  test('a failed task shows its HTML error text literally', async () => {
+    await direct.scenario({ statuses: ['processing', 'failed'], error: '<img src=x onerror=alert(1)><b>Bad input</b>' });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 10_000 });
+    assert.match(await alert.innerText(), /The task ended as “failed”: <img src=x onerror=alert\(1\)><b>Bad input<\/b> WaveSpeed refunds failed tasks\./);
+    assert.equal(await page.locator('.ms-job img, .ms-job b').count(), 0, 'rendered as text');
+    const polls = kinds(await direct.log(), 'poll');
+    assert.equal(polls.length, 2, 'no poll after a terminal status');
+    await page.close();
+  });
+
+  test('malformed JSON stops polling with a message; 200 with code != 200 too', async () => {
+    for (const fault of [{ bad_json: true }, { code: 402, message: 'Insufficient balance' }]) {
+      await direct.reset();
+      await direct.scenario({ faults: { poll: [fault] } });
+      const page = await openApp();
+      await chooseFile(page);
+      await generate(page);
+      const alert = page.getByRole('alert');
+      await alert.waitFor({ timeout: 10_000 });
+      const text = await alert.innerText();
+      assert.match(text, fault.bad_json ? /could not be understood/ : /code 402\): Insufficient balance/);
+      await page.waitForTimeout(1500);
+      assert.equal(kinds(await direct.log(), 'poll').length, 1, 'polling stopped');
+      assert.ok(await page.locator('[data-task-id]').isVisible(), 'the task id stays visible');
+      await page.close();
+    }
+  });
+
+  test('outputs as a single string and an unknown status are handled', async () => {
+    await direct.scenario({ statuses: ['created', 'warming-up', 'completed'], outputs_as_string: true });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await page.getByText('Status: warming-up').waitFor({ timeout: 10_000 });
+    await expectPlayingShots(page, 1);
+    await page.close();
+  });
+
+  test('Cancel stops every request; Resume finishes the job', async () => {
+    await direct.scenario({ statuses: ['created', 'processing', 'processing', 'processing', 'completed'] });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await page.getByText('Status: created').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('You stopped waiting').waitFor();
+    const count = (await direct.log()).length;
+    await page.waitForTimeout(2000);
+    assert.equal((await direct.log()).length, count, 'no request after Cancel');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expectPlayingShots(page, 3);
+    await page.screenshot({ path: join(ROOT, 'target/screenshots/finished.png'), fullPage: true });
+    await page.close();
+  });
+});
