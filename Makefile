@@ -10,7 +10,7 @@ export TRUNK_SKIP_VERSION_CHECK := true
 PUBLIC_URL ?= /
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-e2e fixtures tools test-tools clean
+.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 
@@ -27,7 +27,7 @@ dist: tools
 	trunk build --release --public-url "$(PUBLIC_URL)"
 
 ## test: install what the tests need, then run every layer
-test: test-tools lint test-native test-browser test-e2e
+test: test-tools lint test-native test-browser test-sdk test-e2e
 
 ## lint: formatting and clippy, native and wasm
 lint:
@@ -48,6 +48,18 @@ test-e2e: fixtures
 	cargo build --quiet -p fake-wavespeed
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
+SDK_VENV := target/sdk-venv
+WAVESPEED_SDK := 2.0.5
+
+## test-sdk: WaveSpeed's official Python SDK against the fake (fidelity check)
+test-sdk: fixtures
+	cargo build --quiet -p fake-wavespeed
+	@if ! $(SDK_VENV)/bin/python -c 'import importlib.metadata as m; assert m.version("wavespeed") == "$(WAVESPEED_SDK)"' 2>/dev/null; then \
+	  rm -rf $(SDK_VENV) && python3 -m venv $(SDK_VENV) && \
+	  $(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check wavespeed==$(WAVESPEED_SDK); \
+	fi
+	$(SDK_VENV)/bin/python tests/sdk/sdk_fidelity.py
 
 ## fixtures: write the test images to target/fixtures
 fixtures:

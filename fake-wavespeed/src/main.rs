@@ -420,13 +420,17 @@ impl Fake {
         let Ok(request) = serde_json::from_slice::<Value>(body) else {
             return error(400, "expected JSON");
         };
-        let (Some(name), Some(_size), Some(ctype)) = (
+        let (Some(name), Some(_size)) = (
             request.get("filename").and_then(Value::as_str),
             request.get("size").and_then(Value::as_u64),
-            request.get("content_type").and_then(Value::as_str),
         ) else {
-            return error(400, "filename, size and content_type are required");
+            return error(400, "filename and size are required");
         };
+        // The official SDK leaves content_type out when it cannot guess it.
+        let ctype = request
+            .get("content_type")
+            .and_then(Value::as_str)
+            .unwrap_or("application/octet-stream");
         let mut state = self.state();
         let slot = state.uploads.len() + state.pending_puts.len();
         state

@@ -175,7 +175,65 @@ describe('a generation', () => {
   });
 });
 
+describe('the player', () => {
+  test('a flagged shot is blurred behind Show; Play all plays the shots in turn', async () => {
+    await direct.scenario({ shots: 2, nsfw: [false, true] });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await page.getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
+    const items = page.getByRole('listitem');
+    assert.equal(await items.nth(0).locator('.ms-shot-cover').count(), 0);
+    assert.match(await items.nth(1).getAttribute('class'), /is-hidden/);
+    await items.nth(1).getByRole('button', { name: 'Show' }).click();
+    assert.doesNotMatch(await items.nth(1).getAttribute('class'), /is-hidden/);
+    await page.waitForFunction(() => [...document.querySelectorAll('.ms-shot-list video')].every((v) => v.readyState >= 2));
+    await page.getByRole('button', { name: 'Play all' }).click();
+    const playing = () => page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => !v.paused));
+    assert.deepEqual(await playing(), [true, false]);
+    // The first 2-second shot ends, then the second plays.
+    await page.waitForFunction(() => { const v = document.querySelectorAll('.ms-shot-list video'); return v[0].paused && !v[1].paused; }, null, { timeout: 6000 });
+    await page.close();
+  });
+
+  test('unsafe outputs are not put into the page', async () => {
+    await direct.scenario({ outputs: ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==', `${direct.url}/outputs/shot-1.mp4`] });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await page.getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
+    const alerts = await page.getByRole('list', { name: 'Shots' }).getByRole('alert').allInnerTexts();
+    assert.equal(alerts.length, 2);
+    assert.match(alerts[0], /Shot 1: Not shown — the output address is not a web address/);
+    assert.match(alerts[1], /Shot 2: Not shown — the output is inline data of type “text\/html”/);
+    const used = await page.evaluate(() => [...document.querySelectorAll('[src],[href]')].map((e) => e.getAttribute('src') ?? e.getAttribute('href')));
+    assert.ok(used.every((u) => !/^(javascript|data:text)/i.test(u)), used.join());
+    await page.getByRole('link', { name: 'Download shot 3' }).waitFor();
+    await page.close();
+  });
+});
+
 describe('faults', () => {
+  test('403 and 429 without Retry-After at the submit: refused, shown, never retried', async () => {
+    for (const [fault, pattern] of [
+      [{ status: 403, message: 'key lacks the role' }, /may not do that \(403\): key lacks the role/],
+      [{ status: 429 }, /Too many requests \(429\)/],
+    ]) {
+      await direct.reset();
+      await direct.scenario({ faults: { submit: [fault] } });
+      const page = await openApp();
+      await chooseFile(page);
+      await generate(page);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await alert.innerText(), pattern);
+      assert.match(await alert.innerText(), /No task was created/);
+      await page.waitForTimeout(500);
+      assert.equal(kinds(await direct.log(), 'submit').length, 1, 'the submit is never retried');
+      await page.close();
+    }
+  });
+
   test('a wrong key: 401 at the upload, a clear message, nothing created', async () => {
     const page = await openApp({ key: 'sk-wrong' });
     await chooseFile(page);
