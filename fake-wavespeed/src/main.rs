@@ -68,6 +68,17 @@ struct Fault {
     bad_json: bool,
 }
 
+impl Fault {
+    /// A fault with nothing but a delay: the normal reply, late.
+    fn only_slows(&self) -> bool {
+        self.status.is_none()
+            && self.body.is_none()
+            && self.code.is_none()
+            && !self.bad_json
+            && self.retry_after.is_none()
+    }
+}
+
 struct Task {
     polls: usize,
     base64: bool,
@@ -334,9 +345,13 @@ impl Fake {
             }
         };
         entry["kind"] = json!(endpoint);
+        let mut delay = 0;
         if let Some(fault) = self.fault(endpoint) {
             entry["fault"] = json!(true);
-            return (fault_reply(&fault), fault.delay_ms);
+            if !fault.only_slows() {
+                return (fault_reply(&fault), fault.delay_ms);
+            }
+            delay = fault.delay_ms;
         }
         let reply = match endpoint {
             "upload" => self.upload_binary(body, content_type, base),
@@ -347,7 +362,7 @@ impl Fake {
                 self.poll(id, base)
             }
         };
-        (reply, 0)
+        (reply, delay)
     }
 
     fn preflight(&self, requested: Option<&str>) -> Reply {

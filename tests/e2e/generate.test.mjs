@@ -175,6 +175,39 @@ describe('a generation', () => {
   });
 });
 
+describe('runtime config', () => {
+  test('config.json pre-fills the proxy; an invalid one is reported and defaults are used', async () => {
+    const withProxy = await serveStatic(DIST, { overrides: { 'config.json': JSON.stringify({ proxy_url: proxy.url }) } });
+    const broken = await serveStatic(DIST, { overrides: { 'config.json': '{"poll_interval_ms": -5, "api_base": "javascript:x"' } });
+    const badValues = await serveStatic(DIST, { overrides: { 'config.json': '{"poll_interval_ms": -5, "colour": "red"}' } });
+    try {
+      let page = await browser.context.newPage();
+      await page.goto(withProxy.url);
+      await page.waitForFunction(() => document.querySelector('#ms-proxy-url')?.value);
+      assert.equal(await page.getByLabel('Proxy URL').inputValue(), proxy.url);
+      assert.match(await page.locator('.ms-mode').innerText(), /Through proxy/);
+      await page.close();
+
+      page = await browser.context.newPage();
+      await page.goto(broken.url);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /config\.json: “config\.json” is not valid JSON .*defaults are used/);
+      await page.close();
+
+      page = await browser.context.newPage();
+      await page.goto(badValues.url);
+      await page.getByRole('alert').first().waitFor();
+      const texts = (await page.getByRole('alert').allInnerTexts()).join('\n');
+      assert.match(texts, /“poll_interval_ms” must be a whole number from 500 to 60000; 1500 is used/);
+      assert.match(texts, /“colour” is not a known setting and is ignored/);
+      await page.close();
+    } finally {
+      await Promise.all([withProxy.close(), broken.close(), badValues.close()]);
+    }
+  });
+});
+
 describe('the player', () => {
   test('a flagged shot is blurred behind Show; Play all plays the shots in turn', async () => {
     await direct.scenario({ shots: 2, nsfw: [false, true] });
@@ -254,6 +287,15 @@ describe('faults', () => {
     await expectPlayingShots(page, 3);
     const polls = kinds(await direct.log(), 'poll');
     assert.equal(polls.length, 6, '3 failed + created, processing, completed');
+    await page.close();
+  });
+
+  test('a slow reply is waited for and the job completes', async () => {
+    await direct.scenario({ faults: { poll: [{ delay_ms: 3000 }] } });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 3);
     await page.close();
   });
 
