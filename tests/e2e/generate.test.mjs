@@ -161,16 +161,31 @@ describe('a generation', () => {
     await page.close();
   });
 
-  test('base64 outputs play from Blob URLs', async () => {
-    await direct.scenario({ shots: 2 });
+  test('base64 outputs (raw and as data URIs) play from Blob URLs', async () => {
+    for (const asDataUri of [false, true]) {
+      await direct.reset();
+      await direct.scenario({ shots: 2, base64_as_data_uri: asDataUri });
+      const page = await openApp();
+      await page.getByLabel('Return outputs as base64').check();
+      await chooseFile(page);
+      await generate(page);
+      await expectPlayingShots(page, 2);
+      const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => v.src));
+      assert.ok(sources.every((s) => s.startsWith('blob:')), sources.join());
+      assert.equal(kinds(await direct.log(), 'submit')[0].body.enable_base64_output, true);
+      await page.close();
+    }
+  });
+
+  test('a local file can be sent inline as a data: URI instead of uploaded', async () => {
     const page = await openApp();
-    await page.getByLabel('Return outputs as base64').check();
-    await chooseFile(page);
+    await page.getByLabel('Send local files inline').check();
+    await chooseFile(page, 'valid.png');
     await generate(page);
-    await expectPlayingShots(page, 2);
-    const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => v.src));
-    assert.ok(sources.every((s) => s.startsWith('blob:')), sources.join());
-    assert.equal(kinds(await direct.log(), 'submit')[0].body.enable_base64_output, true);
+    await expectPlayingShots(page, 3);
+    const log = await direct.log();
+    assert.equal(kinds(log, 'upload').length, 0);
+    assert.match(kinds(log, 'submit')[0].body.image, /^data:image\/png;base64,iVBORw0KGgo/);
     await page.close();
   });
 });
