@@ -173,6 +173,11 @@ describe('a generation', () => {
       const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => v.src));
       assert.ok(sources.every((s) => s.startsWith('blob:')), sources.join());
       assert.equal(kinds(await direct.log(), 'submit')[0].body.enable_base64_output, true);
+      // A new job replaces the shots: their Blob URLs are revoked.
+      await generate(page);
+      await page.waitForFunction((old) => ![...document.querySelectorAll('.ms-shot-list video')].some((v) => v.src === old), sources[0]);
+      const stillThere = await page.evaluate((url) => fetch(url).then(() => true, () => false), sources[0]);
+      assert.equal(stillThere, false, 'the old Blob URL was revoked');
       await page.close();
     }
   });
@@ -302,6 +307,25 @@ describe('faults', () => {
     await expectPlayingShots(page, 3);
     const polls = kinds(await direct.log(), 'poll');
     assert.equal(polls.length, 6, '3 failed + created, processing, completed');
+    await page.close();
+  });
+
+  test('transient failures past the retry budget pause waiting; Resume completes the job', async () => {
+    const fail = { status: 502, message: 'bad gateway' };
+    await direct.scenario({ faults: { poll: [fail, fail, fail, fail, fail, fail] } });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    // Backoff 1 + 2 + 3 + 4 + 5 s, then the sixth failure pauses.
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 25_000 });
+    assert.match(await alert.innerText(), /Waiting paused: WaveSpeed had a problem \(HTTP 502\): bad gateway/);
+    const count = kinds(await direct.log(), 'poll').length;
+    assert.equal(count, 6);
+    await page.waitForTimeout(1500);
+    assert.equal(kinds(await direct.log(), 'poll').length, count, 'no poll while paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expectPlayingShots(page, 3);
     await page.close();
   });
 
