@@ -312,3 +312,67 @@ async fn an_image_url_is_measured_by_loading_it() {
     drop(app);
     let _ = web_sys::Url::revoke_object_url(&url);
 }
+
+// ---- the job runner -----------------------------------------------------------------
+
+fn fetches() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"__fetches".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+}
+
+#[wasm_bindgen_test]
+async fn a_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
+    use multishot_studio::browser::api_client::Connection;
+    use multishot_studio::browser::runner::{JobView, Jobs};
+    use multishot_studio::core::api::TaskId;
+    use multishot_studio::core::job::{Event, Policy, Run, Wait};
+
+    // Count every fetch the page makes.
+    js_sys::eval(
+        "window.__fetches = 0; const f = window.fetch.bind(window); \
+         window.fetch = (...a) => { window.__fetches++; return f(...a); };",
+    )
+    .unwrap();
+    let policy = Policy {
+        poll_interval_ms: 50,
+        max_retries: 1000,
+        backoff_step_ms: 50,
+        backoff_max_ms: 50,
+        wait_cap_ms: 60_000,
+    };
+    // A closed port: every poll fails at once and is retried.
+    let connection = Connection {
+        base: "http://127.0.0.1:9".into(),
+        key: None,
+    };
+    let owner = Owner::new();
+    let jobs = owner.with(Jobs::new);
+    let (wait, _) = Wait::start(TaskId::parse("t1").unwrap(), 0, &policy);
+    jobs.view.set(Some(JobView {
+        run: Run::Waiting(Box::new(wait)),
+        started_ms: 0.0,
+        base: connection.base.clone(),
+    }));
+    owner.with(|| {
+        jobs.on_user(Event::Cancel, connection.clone(), policy);
+        jobs.on_user(Event::Resume, connection.clone(), policy);
+    });
+    for _ in 0..100 {
+        if fetches() >= 3.0 {
+            break;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    assert!(fetches() >= 3.0, "polling runs and retries");
+    owner.cleanup();
+    TimeoutFuture::new(100).await;
+    let after_cleanup = fetches();
+    TimeoutFuture::new(600).await;
+    assert_eq!(
+        fetches(),
+        after_cleanup,
+        "no request after the owner went away"
+    );
+}
