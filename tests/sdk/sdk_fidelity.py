@@ -64,7 +64,10 @@ def main():
             entries = json.load(log)
         kinds = [e.get("kind") for e in entries]
         check("the SDK used the ticket upload and the PUT", "upload-ticket" in kinds and "upload-put" in kinds, kinds)
-        check("one accepted submit", kinds.count("submit") == 1, kinds)
+        accepted = [e for e in entries if e.get("kind") == "submit" and e.get("status") == 200]
+        check("one accepted submit", len(accepted) == 1, kinds)
+        refused_logged = [e for e in entries if e.get("kind") == "submit" and e.get("status") == 400]
+        check("the refused submit is logged as refused", len(refused_logged) == 1, kinds)
     finally:
         fake.kill()
 
