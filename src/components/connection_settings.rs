@@ -125,22 +125,31 @@ pub fn ConnectionSettings(
                 />
                 <p class="ms-hint">"When set, requests go to the proxy, which holds the key; none is sent from this page."</p>
             </div>
-            <label class="ms-check">
-                <input
-                    type="checkbox"
-                    prop:checked=state.base64
-                    on:change=move |e| state.base64.set(event_target_checked(&e))
-                />
-                "Return outputs as base64"
-            </label>
-            <label class="ms-check">
-                <input
-                    type="checkbox"
-                    prop:checked=state.inline_upload
-                    on:change=move |e| state.inline_upload.set(event_target_checked(&e))
-                />
-                "Send local files inline (data: URI) instead of uploading them"
-            </label>
+            <Checkbox checked=state.base64 label="Return outputs as base64" />
+            <Checkbox
+                checked=state.inline_upload
+                label="Send local files inline (data: URI) instead of uploading them"
+            />
         </div>
+    }
+}
+
+/// A labelled checkbox bound to a boolean signal.
+#[component]
+fn Checkbox(
+    /// The value, read and written.
+    checked: RwSignal<bool>,
+    /// The visible label (also the accessible name).
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="ms-check">
+            <input
+                type="checkbox"
+                prop:checked=checked
+                on:change=move |e| checked.set(event_target_checked(&e))
+            />
+            {label}
+        </label>
     }
 }
