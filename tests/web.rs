@@ -323,11 +323,12 @@ fn fetches() -> f64 {
 }
 
 #[wasm_bindgen_test]
-async fn a_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
-    use multishot_studio::browser::api_client::Connection;
-    use multishot_studio::browser::runner::{JobView, Jobs};
+async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
+    use multishot_studio::browser::runner::Jobs;
+    use multishot_studio::browser::storage;
     use multishot_studio::core::api::TaskId;
-    use multishot_studio::core::job::{Event, Policy, Run, Wait};
+    use multishot_studio::core::history::Record;
+    use multishot_studio::core::job::{Policy, Run};
 
     // Count every fetch the page makes.
     js_sys::eval(
@@ -342,37 +343,87 @@ async fn a_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
         backoff_max_ms: 50,
         wait_cap_ms: 60_000,
     };
-    // A closed port: every poll fails at once and is retried.
-    let connection = Connection {
-        base: "http://127.0.0.1:9".into(),
-        key: None,
-    };
+    // An unfinished job left by an earlier visit, sent through a proxy on a closed port:
+    // every poll fails at once and is retried.
+    let id = TaskId::parse("t-owner").unwrap();
+    let record = Record::new(
+        id.clone(),
+        "http://127.0.0.1:9".into(),
+        true,
+        js_sys::Date::now() as u64,
+    );
+    storage::save_record(&record).expect("storage works in the test browser");
     let owner = Owner::new();
-    let jobs = owner.with(Jobs::new);
-    let (wait, _) = Wait::start(TaskId::parse("t1").unwrap(), 0, &policy);
-    jobs.view.set(Some(JobView {
-        run: Run::Waiting(Box::new(wait)),
-        started_ms: 0.0,
-        base: connection.base.clone(),
-    }));
+    let jobs = owner.with(|| Jobs::new(Signal::stored(String::new())));
     owner.with(|| {
-        jobs.on_user(Event::Cancel, connection.clone(), policy);
-        jobs.on_user(Event::Resume, connection.clone(), policy);
+        jobs.set_policy(policy);
+        jobs.restore();
     });
+    assert_eq!(
+        jobs.view.get_untracked().map(|v| v.run),
+        Some(Run::Created(id.clone())),
+        "the unfinished job is shown again"
+    );
     for _ in 0..100 {
         if fetches() >= 3.0 {
             break;
         }
         TimeoutFuture::new(20).await;
     }
-    assert!(fetches() >= 3.0, "polling runs and retries");
+    assert!(fetches() >= 3.0, "polling resumes and retries");
     owner.cleanup();
     TimeoutFuture::new(100).await;
     let after_cleanup = fetches();
     TimeoutFuture::new(600).await;
+    storage::delete_record(&id);
     assert_eq!(
         fetches(),
         after_cleanup,
         "no request after the owner went away"
     );
+}
+
+#[wasm_bindgen_test]
+fn the_history_store_skips_a_corrupt_entry_and_keeps_the_others() {
+    use multishot_studio::browser::storage;
+    use multishot_studio::core::api::TaskId;
+    use multishot_studio::core::history::{HistoryError, Record};
+
+    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let a = Record::new(
+        TaskId::parse("store-a").unwrap(),
+        "https://api.wavespeed.ai".into(),
+        false,
+        1,
+    );
+    let b = Record::new(
+        TaskId::parse("store-b").unwrap(),
+        "http://127.0.0.1:9".into(),
+        true,
+        2,
+    );
+    storage::save_record(&a).unwrap();
+    storage::save_record(&b).unwrap();
+    local
+        .set_item("multishot.job.store-bad", "{\"v\":1,")
+        .unwrap();
+    local.set_item("unrelated", "x").unwrap();
+
+    let (records, skipped) = storage::load_history().unwrap();
+    let ids: Vec<_> = records.iter().map(|r| r.id.as_str().to_owned()).collect();
+    assert_eq!(ids, ["store-b", "store-a"]);
+    assert_eq!(skipped.len(), 1);
+    assert!(matches!(skipped[0].why, HistoryError::Unreadable(_)));
+    assert_eq!(storage::read_record(&b.id), Some(b.clone()));
+
+    storage::delete_record(&a.id);
+    assert_eq!(storage::read_record(&a.id), None);
+    storage::clear_history();
+    assert_eq!(storage::load_history().unwrap(), (vec![], vec![]));
+    assert_eq!(
+        local.get_item("unrelated").unwrap().as_deref(),
+        Some("x"),
+        "only history entries go"
+    );
+    local.remove_item("unrelated").unwrap();
 }

@@ -10,6 +10,8 @@ pub mod object_url;
 pub mod remote;
 pub mod runner;
 pub mod storage;
+pub mod tab_lock;
+pub mod thumbnail;
 
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -1,17 +1,35 @@
-//! Runs one generation: upload (for a local file), submit once, then the polling state
-//! machine of [`crate::core::job`] with gloo-timers. The pending timer and request are
-//! aborted on Cancel and when the owning component goes away.
+//! Runs the jobs of the page: the current generation (upload, submit once) and every
+//! task the history knows of, each polled by the state machine of [`crate::core::job`]
+//! with gloo-timers.
+//!
+//! - A task is recorded in storage the moment its id arrives, before the first poll, and
+//!   its record is updated as replies come in.
+//! - When the page opens, every unfinished task of the history is polled again (with the
+//!   base or proxy it was sent to).
+//! - One tab polls a task at a time ([`super::tab_lock`]); the others follow it through
+//!   the `storage` event, and one of them takes over when that tab closes.
+//! - Offline, polling waits for the `online` event.
+//!
+//! Pending timers and requests are aborted when a job is cancelled or deleted, and all
+//! of them when the owning component goes away.
+
+use std::collections::HashMap;
 
 use futures::future::{abortable, AbortHandle};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
 
 use super::api_client::{data_uri, poll, submit, upload_binary, Connection};
-use crate::core::api::SubmitRequest;
+use super::storage::{self, StoreError};
+use super::tab_lock::{self, Lock};
+use super::thumbnail::thumbnail;
+use crate::core::api::{ApiError, SubmitRequest, TaskId};
 use crate::core::config::UploadMode;
-use crate::core::job::{Event, Next, Policy, Run, Wait};
+use crate::core::history::{self, Record, Skipped, HISTORY_LIMIT};
+use crate::core::job::{Event, Next, Policy, Run, Tracked, Wait, Watch};
 
 /// What to send as the image.
 #[derive(Clone, Debug)]
@@ -22,10 +40,10 @@ pub enum ImageToSend {
     Url(String),
 }
 
-/// The current job as the page shows it.
+/// The current generation as the Generate section shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobView {
-    /// Where it is.
+    /// Where it is; from [`Run::Created`] on, the task is one of [`Jobs::tasks`].
     pub run: Run,
     /// When the user pressed Generate (ms since the epoch).
     pub started_ms: f64,
@@ -33,49 +51,155 @@ pub struct JobView {
     pub base: String,
 }
 
-/// The job slot of the page and the handle that stops its timers.
+/// The jobs of the page and the handles that stop their timers.
 #[derive(Clone, Copy)]
 pub struct Jobs {
-    /// The current job, if any.
+    /// The generation shown in the Generate section, if any.
     pub view: RwSignal<Option<JobView>>,
-    abort: StoredValue<Option<AbortHandle>>,
-}
-
-impl Default for Jobs {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Every task known to this page, newest first (the history).
+    pub tasks: RwSignal<Vec<Tracked>>,
+    /// Stored entries that could not be read.
+    pub skipped: RwSignal<Vec<Skipped>>,
+    /// The history could not be saved (the jobs go on in memory).
+    pub store_error: RwSignal<Option<StoreError>>,
+    /// The browser says it is online.
+    pub online: RwSignal<bool>,
+    /// The API key typed (or remembered) on this page, for tasks sent in direct mode.
+    key: Signal<String>,
+    policy: StoredValue<Policy>,
+    current: StoredValue<Option<AbortHandle>>,
+    pollers: StoredValue<HashMap<TaskId, AbortHandle>>,
 }
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
+fn lock_name(id: &TaskId) -> String {
+    format!("multishot.poll.{id}")
+}
+
+fn navigator_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
 impl Jobs {
-    /// An empty slot. Its timers stop when the reactive owner is cleaned up.
-    pub fn new() -> Self {
+    /// An empty page of jobs; tasks sent in direct mode use `key`. Listens to the
+    /// browser's `online`/`offline` and `storage` events; every timer stops when the
+    /// reactive owner is cleaned up.
+    pub fn new(key: Signal<String>) -> Self {
         let jobs = Self {
             view: RwSignal::new(None),
-            abort: StoredValue::new(None),
+            tasks: RwSignal::new(Vec::new()),
+            skipped: RwSignal::new(Vec::new()),
+            store_error: RwSignal::new(None),
+            online: RwSignal::new(navigator_online()),
+            key,
+            policy: StoredValue::new(Policy::default()),
+            current: StoredValue::new(None),
+            pollers: StoredValue::new(HashMap::new()),
         };
-        on_cleanup(move || jobs.stop_timers());
+        let online = window_event_listener(leptos::ev::online, move |_| jobs.online.set(true));
+        let offline = window_event_listener(leptos::ev::offline, move |_| jobs.online.set(false));
+        let storage = window_event_listener(leptos::ev::storage, move |e| jobs.on_storage(&e));
+        on_cleanup(move || {
+            online.remove();
+            offline.remove();
+            storage.remove();
+            jobs.stop_all();
+        });
         jobs
     }
 
-    fn stop_timers(&self) {
-        if let Some(Some(handle)) = self.abort.try_update_value(Option::take) {
+    /// Sets how polling behaves (from the settings) for the polls started from now on.
+    pub fn set_policy(&self, policy: Policy) {
+        self.policy.set_value(policy);
+    }
+
+    fn policy(&self) -> Policy {
+        self.policy.try_get_value().unwrap_or_default()
+    }
+
+    fn stop_all(&self) {
+        if let Some(Some(handle)) = self.current.try_update_value(Option::take) {
+            handle.abort();
+        }
+        if let Some(pollers) = self.pollers.try_update_value(std::mem::take) {
+            pollers.values().for_each(AbortHandle::abort);
+        }
+    }
+
+    fn stop_poller(&self, id: &TaskId) {
+        if let Some(Some(handle)) = self.pollers.try_update_value(|p| p.remove(id)) {
             handle.abort();
         }
     }
 
-    /// Runs `work` until it ends or [`Jobs::stop_timers`] aborts it.
-    fn spawn(&self, work: impl std::future::Future<Output = ()> + 'static) {
-        self.stop_timers();
+    /// Runs `work` for task `id` until it ends or is stopped (replacing any earlier one).
+    fn spawn_poller(&self, id: TaskId, work: impl std::future::Future<Output = ()> + 'static) {
+        self.stop_poller(&id);
         let (work, handle) = abortable(work);
-        self.abort.set_value(Some(handle));
+        self.pollers.update_value(|p| {
+            p.insert(id, handle);
+        });
         spawn_local(async move {
             let _ = work.await;
         });
+    }
+
+    /// Loads the history from storage, reports what could not be read, and goes on
+    /// waiting for every unfinished task. The newest of those becomes the current job.
+    pub fn restore(&self) {
+        let (records, skipped) = match storage::load_history() {
+            Ok(found) => found,
+            Err(error) => {
+                self.store_error.set(Some(error));
+                return;
+            }
+        };
+        self.skipped.set(skipped);
+        let now = now_ms();
+        let resume: Vec<TaskId> = records
+            .iter()
+            .filter(|r| r.should_resume(now))
+            .map(|r| r.id.clone())
+            .collect();
+        self.tasks.update(|tasks| {
+            for record in records {
+                if !tasks.iter().any(|t| t.record.id == record.id) {
+                    tasks.push(Tracked {
+                        record,
+                        watch: Watch::Idle,
+                    });
+                }
+            }
+            tasks.sort_by(|a, b| history::newer_first(&a.record, &b.record));
+        });
+        if let Some(newest) = resume.first() {
+            if self.view.with_untracked(Option::is_none) {
+                self.show(newest);
+            }
+        }
+        for id in resume {
+            self.watch(id, 0);
+        }
+    }
+
+    /// Shows task `id` as the current job.
+    pub fn show(&self, id: &TaskId) {
+        let found = self.tasks.with_untracked(|tasks| {
+            tasks
+                .iter()
+                .find(|t| &t.record.id == id)
+                .map(|t| (t.record.created_ms, t.record.base.clone()))
+        });
+        if let Some((created_ms, base)) = found {
+            self.view.set(Some(JobView {
+                run: Run::Created(id.clone()),
+                started_ms: created_ms as f64,
+                base,
+            }));
+        }
     }
 
     fn set_run(&self, run: Run) -> bool {
@@ -88,15 +212,47 @@ impl Jobs {
             .is_some()
     }
 
-    /// Starts a generation. The submit is sent once; its task id is shown as soon as it
-    /// arrives; then the result is polled.
+    /// Saves a record, telling the page when storage fails (the job goes on in memory).
+    fn persist(&self, record: &Record) {
+        let result = storage::save_record(record);
+        if self.store_error.get_untracked() != result.err() {
+            self.store_error.set(result.err());
+        }
+    }
+
+    /// Adds a task that was just created (or found by id) and prunes the history.
+    fn add(&self, record: Record, watch: Watch) {
+        self.persist(&record);
+        let mut pruned = Vec::new();
+        self.tasks.update(|tasks| {
+            tasks.retain(|t| t.record.id != record.id);
+            tasks.insert(
+                0,
+                Tracked {
+                    record: record.clone(),
+                    watch,
+                },
+            );
+            let records: Vec<Record> = tasks.iter().map(|t| t.record.clone()).collect();
+            pruned = history::prune(&records, HISTORY_LIMIT);
+            tasks.retain(|t| !pruned.contains(&t.record.id));
+        });
+        for id in &pruned {
+            self.stop_poller(id);
+            storage::delete_record(id);
+        }
+    }
+
+    /// Starts a generation. The submit is sent once; the task is recorded as soon as its
+    /// id arrives; then its result is polled. `thumbnail_of` is where a thumbnail of the
+    /// input can be drawn from (`src`, needs CORS).
     pub fn start(
         &self,
         connection: Connection,
         image: ImageToSend,
+        thumbnail_of: Option<(String, bool)>,
         upload: UploadMode,
         base64: bool,
-        policy: Policy,
     ) {
         let first = match image {
             ImageToSend::File(_) if upload == UploadMode::Binary => Run::Uploading,
@@ -108,7 +264,11 @@ impl Jobs {
             base: connection.base.clone(),
         }));
         let jobs = *self;
-        self.spawn(async move {
+        let work = async move {
+            let thumb = match &thumbnail_of {
+                Some((src, cors)) => thumbnail(src, *cors).await,
+                None => None,
+            };
             let image = match image {
                 ImageToSend::Url(url) => url,
                 ImageToSend::File(file) => {
@@ -134,72 +294,301 @@ impl Jobs {
             };
             match submit(&connection, &request).await {
                 Ok(prediction) => {
-                    let (mut wait, next) = Wait::start(prediction.id.clone(), now_ms(), &policy);
+                    let id = prediction.id.clone();
+                    let mut record = Record::new(
+                        id.clone(),
+                        connection.base.clone(),
+                        connection.key.is_none(),
+                        now_ms(),
+                    )
+                    .with_thumbnail(thumb);
+                    record.absorb(&prediction);
+                    let policy = jobs.policy();
+                    let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
                     wait.last = Some(prediction);
-                    if jobs.set_run(Run::Waiting(Box::new(wait))) {
-                        poll_loop(jobs, connection, policy, next).await;
+                    jobs.add(record, Watch::Here(Box::new(wait)));
+                    if jobs.set_run(Run::Created(id.clone())) {
+                        jobs.watch(id, policy.poll_interval_ms);
                     }
                 }
                 Err(error) => {
                     jobs.set_run(Run::submit_failed(error));
                 }
             }
+        };
+        if let Some(Some(old)) = self.current.try_update_value(Option::take) {
+            old.abort();
+        }
+        let (work, handle) = abortable(work);
+        self.current.set_value(Some(handle));
+        spawn_local(async move {
+            let _ = work.await;
         });
     }
 
-    /// Feeds a user event (Cancel, Resume) to the waiting job.
-    pub fn on_user(&self, event: Event, connection: Connection, policy: Policy) {
-        let mut next = Next::Keep;
-        self.view.update(|view| {
-            if let Some(JobView {
-                run: Run::Waiting(wait),
-                ..
-            }) = view
-            {
-                let (updated, n) = wait.as_ref().clone().on(event.clone(), now_ms(), &policy);
-                **wait = updated;
-                next = n;
+    /// The connection for a task: its stored base, with the page's key in direct mode.
+    fn connection_for(&self, record: &Record) -> Option<Connection> {
+        if record.proxy {
+            return Some(Connection {
+                base: record.base.clone(),
+                key: None,
+            });
+        }
+        let key = self.key.try_get_untracked()?.trim().to_owned();
+        (!key.is_empty()).then(|| Connection {
+            base: record.base.clone(),
+            key: Some(key),
+        })
+    }
+
+    fn record_of(&self, id: &TaskId) -> Option<Record> {
+        self.tasks
+            .try_with_untracked(|tasks| {
+                tasks
+                    .iter()
+                    .find(|t| &t.record.id == id)
+                    .map(|t| t.record.clone())
+            })
+            .flatten()
+    }
+
+    fn set_watch(&self, id: &TaskId, watch: Watch) {
+        self.tasks.try_update(|tasks| {
+            if let Some(t) = tasks.iter_mut().find(|t| &t.record.id == id) {
+                t.watch = watch;
             }
         });
-        match next {
-            Next::Stop => self.stop_timers(),
-            Next::PollIn(_) => {
-                let jobs = *self;
-                self.spawn(async move { poll_loop(jobs, connection, policy, next).await });
+    }
+
+    /// Waits for task `id`: takes its tab lock (showing it as polled elsewhere while
+    /// another tab holds it), then polls it, the first time after `first_ms`.
+    fn watch(&self, id: TaskId, first_ms: u64) {
+        let jobs = *self;
+        let policy = self.policy();
+        self.spawn_poller(id.clone(), async move {
+            let _held = match tab_lock::request(&lock_name(&id), false).await {
+                Lock::Held(held) => Some(held),
+                Lock::Unsupported => None,
+                Lock::Busy => {
+                    jobs.set_watch(&id, Watch::Elsewhere);
+                    let held = match tab_lock::request(&lock_name(&id), true).await {
+                        Lock::Held(held) => Some(held),
+                        _ => None,
+                    };
+                    // The other tab let go: it may have finished the task.
+                    if let Some(stored) = storage::read_record(&id) {
+                        jobs.tasks.try_update(|tasks| {
+                            if let Some(t) = tasks.iter_mut().find(|t| t.record.id == id) {
+                                t.record = stored;
+                            }
+                        });
+                    }
+                    held
+                }
+            };
+            let Some(record) = jobs.record_of(&id) else {
+                return;
+            };
+            // A finished task is asked for again only to fetch shots too large to store.
+            if record.is_finished() && record.outputs_dropped == 0 {
+                jobs.set_watch(&id, Watch::Idle);
+                return;
             }
-            Next::Keep => {}
+            let Some(connection) = jobs.connection_for(&record) else {
+                jobs.set_watch(&id, Watch::NeedsKey);
+                return;
+            };
+            let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
+            // Keep the latest reply (a fresh submit's) for the status line.
+            jobs.tasks.try_update(|tasks| {
+                if let Some(t) = tasks.iter_mut().find(|t| t.record.id == id) {
+                    if let Watch::Here(old) = &t.watch {
+                        wait.last = old.last.clone();
+                    }
+                    t.watch = Watch::Here(Box::new(wait));
+                }
+            });
+            poll_loop(jobs, id, connection, policy, Next::PollIn(first_ms)).await;
+        });
+    }
+
+    /// Feeds a poll's outcome to task `id`; saves its record when it changed.
+    fn feed(&self, id: &TaskId, event: Event, policy: &Policy) -> Next {
+        let mut next = Next::Stop;
+        let mut changed = None;
+        self.tasks.try_update(|tasks| {
+            if let Some(t) = tasks.iter_mut().find(|t| &t.record.id == id) {
+                let before = t.record.clone();
+                next = t.on(event, now_ms(), policy);
+                if t.record != before {
+                    changed = Some(t.record.clone());
+                }
+            }
+        });
+        if let Some(record) = changed {
+            self.persist(&record);
+        }
+        next
+    }
+
+    /// Feeds a user event to task `id`: Cancel stops waiting; Resume (also "Check
+    /// again", and "Continue" once a key is given) waits again.
+    pub fn on_user(&self, id: &TaskId, event: Event) {
+        let policy = self.policy();
+        match event {
+            Event::Cancel => {
+                if self.feed(id, Event::Cancel, &policy) == Next::Stop {
+                    self.stop_poller(id);
+                }
+            }
+            Event::Resume => self.watch(id.clone(), 0),
+            Event::Reply(_) | Event::Failed(_) => {}
+        }
+    }
+
+    /// Finds a task by id (one started earlier, or elsewhere), shows it as the current
+    /// job and waits for it if it is not finished. Unknown ids are asked for once first:
+    /// only a task the server knows is added to the history.
+    pub async fn look_up(&self, id: TaskId, connection: Connection) -> Result<(), ApiError> {
+        let policy = self.policy();
+        if let Some(known) = self.record_of(&id) {
+            self.show(&id);
+            let polling = self.tasks.with_untracked(|tasks| {
+                tasks
+                    .iter()
+                    .any(|t| t.record.id == id && (t.is_polling() || t.watch == Watch::Elsewhere))
+            });
+            if !polling && (!known.is_finished() || known.outputs_dropped > 0) {
+                self.watch(id, 0);
+            }
+            return Ok(());
+        }
+        let prediction = poll(&connection, &id).await?;
+        if prediction.id != id {
+            return Err(ApiError::BadResponse(
+                "the reply is about another task".into(),
+            ));
+        }
+        let mut record = Record::new(
+            id.clone(),
+            connection.base.clone(),
+            connection.key.is_none(),
+            now_ms(),
+        );
+        record.absorb(&prediction);
+        let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
+        let finished = record.is_finished();
+        if finished {
+            wait = wait.on(Event::Reply(prediction), now_ms(), &policy).0;
+        } else {
+            wait.last = Some(prediction);
+        }
+        self.add(record, Watch::Here(Box::new(wait)));
+        self.show(&id);
+        if !finished {
+            self.watch(id, policy.poll_interval_ms);
+        }
+        Ok(())
+    }
+
+    /// Deletes task `id` from the history (the task itself stays at WaveSpeed).
+    pub fn delete(&self, id: &TaskId) {
+        self.stop_poller(id);
+        storage::delete_record(id);
+        self.tasks
+            .update(|tasks| tasks.retain(|t| &t.record.id != id));
+        self.forget_current_if(|run| run.task() == Some(id));
+    }
+
+    /// Deletes the whole history, unreadable entries included.
+    pub fn clear(&self) {
+        let ids: Vec<TaskId> = self
+            .tasks
+            .with_untracked(|tasks| tasks.iter().map(|t| t.record.id.clone()).collect());
+        ids.iter().for_each(|id| self.stop_poller(id));
+        storage::clear_history();
+        self.tasks.set(Vec::new());
+        self.skipped.set(Vec::new());
+        self.forget_current_if(|run| run.task().is_some());
+    }
+
+    fn forget_current_if(&self, test: impl Fn(&Run) -> bool) {
+        if self
+            .view
+            .with_untracked(|v| v.as_ref().is_some_and(|v| test(&v.run)))
+        {
+            self.view.set(None);
+        }
+    }
+
+    /// Another tab changed the history: follow it.
+    fn on_storage(&self, event: &web_sys::Event) {
+        let Some(event) = event.dyn_ref::<web_sys::StorageEvent>() else {
+            return;
+        };
+        let Some(name) = event.key() else {
+            // The whole storage was cleared.
+            let ids: Vec<TaskId> = self.tasks.with_untracked(|tasks| {
+                tasks
+                    .iter()
+                    .filter(|t| !t.is_polling())
+                    .map(|t| t.record.id.clone())
+                    .collect()
+            });
+            ids.iter().for_each(|id| self.delete(id));
+            return;
+        };
+        let Some(raw_id) = name.strip_prefix(history::ENTRY_PREFIX) else {
+            return;
+        };
+        let Some(raw) = event.new_value() else {
+            if let Ok(id) = TaskId::parse(raw_id) {
+                self.delete(&id);
+            }
+            return;
+        };
+        let Ok(record) = history::decode(&name, &raw) else {
+            return;
+        };
+        let id = record.id.clone();
+        let mut is_new = false;
+        self.tasks.update(|tasks| {
+            match tasks.iter_mut().find(|t| t.record.id == id) {
+                // This tab polls it: its own record is the truth.
+                Some(t) if matches!(t.watch, Watch::Here(_)) && t.is_polling() => {}
+                Some(t) => t.record = record,
+                None => {
+                    is_new = true;
+                    tasks.push(Tracked {
+                        record,
+                        watch: Watch::Elsewhere,
+                    });
+                    tasks.sort_by(|a, b| history::newer_first(&a.record, &b.record));
+                }
+            }
+        });
+        // A job started in another tab: be ready to take over when that tab closes.
+        if is_new {
+            if self.record_of(&id).is_some_and(|r| !r.is_finished()) {
+                self.watch(id, 0);
+            } else {
+                self.set_watch(&id, Watch::Idle);
+            }
         }
     }
 }
 
-/// Polls while the state machine says so.
-async fn poll_loop(jobs: Jobs, connection: Connection, policy: Policy, mut next: Next) {
+/// Polls task `id` while the state machine says so; offline, waits to be online first.
+async fn poll_loop(jobs: Jobs, id: TaskId, connection: Connection, policy: Policy, mut next: Next) {
     while let Next::PollIn(ms) = next {
         TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await;
-        let Some(Some(task)) = jobs
-            .view
-            .try_with_untracked(|v| v.as_ref().and_then(|v| v.run.task().cloned()))
-        else {
-            return;
-        };
-        let event = match poll(&connection, &task).await {
+        while !jobs.online.try_get_untracked().unwrap_or(true) {
+            TimeoutFuture::new(250).await;
+        }
+        let event = match poll(&connection, &id).await {
             Ok(prediction) => Event::Reply(prediction),
             Err(error) => Event::Failed(error),
         };
-        next = Next::Stop;
-        let alive = jobs.view.try_update(|view| {
-            if let Some(JobView {
-                run: Run::Waiting(wait),
-                ..
-            }) = view
-            {
-                let (updated, n) = wait.as_ref().clone().on(event, now_ms(), &policy);
-                **wait = updated;
-                next = n;
-            }
-        });
-        if alive.is_none() {
-            return;
-        }
+        next = jobs.feed(&id, event, &policy);
     }
 }

@@ -3,13 +3,14 @@ use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
 use super::{
-    ConnectionSettings, ConnectionState, GeneratePanel, ImagePicker, ImagePreview, JobProgress,
-    Requirements, ValidationReport,
+    ConnectionSettings, ConnectionState, GeneratePanel, History, ImagePicker, ImagePreview,
+    JobProgress, Requirements, ValidationReport,
 };
 use crate::browser::api_client::Connection;
-use crate::browser::assess::{choose_file, choose_url, Chosen};
+use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
 use crate::browser::runner::{ImageToSend, Jobs};
+use crate::core::api::TaskId;
 use crate::core::assessment::Source;
 use crate::core::config::{parse_base_url, ConfigProblem, Settings, UploadMode};
 use crate::core::job::{Event, Policy};
@@ -24,10 +25,15 @@ pub fn App() -> impl IntoView {
     let settings = RwSignal::new(Settings::default());
     let problems = RwSignal::new(Vec::<ConfigProblem>::new());
     let connection_state = ConnectionState::new();
-    let jobs = Jobs::new();
+    let jobs = Jobs::new(connection_state.key.into());
 
     spawn_local(async move {
         let (loaded, found) = load_settings().await;
+        jobs.set_policy(Policy {
+            poll_interval_ms: loaded.poll_interval_ms,
+            wait_cap_ms: loaded.max_wait_s * 1000,
+            ..Policy::default()
+        });
         if let Some(proxy) = &loaded.proxy_url {
             if connection_state.proxy.with_untracked(String::is_empty) {
                 connection_state.proxy.set(proxy.clone());
@@ -38,6 +44,8 @@ pub fn App() -> impl IntoView {
             .set(loaded.upload == UploadMode::Inline);
         settings.set(loaded);
         problems.set(found);
+        // Go on with the jobs a reload (or another tab) left unfinished.
+        jobs.restore();
     });
 
     let connection = Signal::derive(move || -> Result<Connection, String> {
@@ -56,13 +64,17 @@ pub fn App() -> impl IntoView {
             key: Some(key.trim().to_owned()),
         })
     });
-    let policy = move || Policy {
-        poll_interval_ms: settings.with_untracked(|s| s.poll_interval_ms),
-        ..Policy::default()
-    };
+    // Busy while the current generation is sending, or its task is being waited for.
     let busy = Signal::derive(move || {
-        jobs.view
-            .with(|v| v.as_ref().is_some_and(|v| v.run.is_busy()))
+        jobs.view.with(|v| {
+            v.as_ref().is_some_and(|v| {
+                v.run.is_busy()
+                    || v.run.task().is_some_and(|id| {
+                        jobs.tasks
+                            .with(|t| t.iter().any(|t| &t.record.id == id && t.is_polling()))
+                    })
+            })
+        })
     });
 
     let generate = move |()| {
@@ -75,6 +87,10 @@ pub fn App() -> impl IntoView {
         if !chosen.assessment.is_ready() {
             return;
         }
+        let thumbnail_of = chosen
+            .preview
+            .as_ref()
+            .map(|p| (p.src().to_owned(), matches!(p, Preview::Remote(_))));
         let image = match (&chosen.assessment.source, chosen.file) {
             (Source::Url(url), _) => ImageToSend::Url(url.clone()),
             (Source::File { .. }, Some(file)) => ImageToSend::File(file),
@@ -88,24 +104,12 @@ pub fn App() -> impl IntoView {
         jobs.start(
             connection,
             image,
+            thumbnail_of,
             upload,
             connection_state.base64.get_untracked(),
-            policy(),
         );
     };
-    let user_event = move |event: Event| {
-        let base = jobs
-            .view
-            .with_untracked(|v| v.as_ref().map(|v| v.base.clone()));
-        let Some(base) = base else { return };
-        // The job keeps the base it was sent to; the key comes from the field.
-        let key = (base
-            != connection_state
-                .proxy
-                .with_untracked(|p| p.trim().trim_end_matches('/').to_owned()))
-        .then(|| connection_state.key.get_untracked().trim().to_owned());
-        jobs.on_user(event, Connection { base, key }, policy());
-    };
+    let user_event = move |(id, event): (TaskId, Event)| jobs.on_user(&id, event);
 
     view! {
         <div class="ms-app">
@@ -162,12 +166,9 @@ pub fn App() -> impl IntoView {
                         busy=busy
                         on_generate=generate
                     />
-                    <JobProgress
-                        job=jobs.view
-                        on_cancel=move |()| user_event(Event::Cancel)
-                        on_resume=move |()| user_event(Event::Resume)
-                    />
+                    <JobProgress job=jobs.view tasks=jobs.tasks online=jobs.online on_event=user_event />
                 </section>
+                <History jobs=jobs connection=connection on_event=user_event />
                 <Requirements />
             </main>
             <footer class="ms-footer">

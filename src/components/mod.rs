@@ -4,19 +4,23 @@
 mod app;
 mod connection_settings;
 mod generate_panel;
+mod history;
 mod image_picker;
 mod image_preview;
 mod job_progress;
 mod requirements;
 mod shot_player;
+mod task_view;
 mod validation_report;
 
 pub use app::App;
 pub use connection_settings::{ConnectionSettings, ConnectionState};
 pub use generate_panel::GeneratePanel;
+pub use history::History;
 pub use image_picker::ImagePicker;
 pub use image_preview::ImagePreview;
 pub use job_progress::JobProgress;
 pub use requirements::Requirements;
 pub use shot_player::ShotPlayer;
+pub use task_view::TaskView;
 pub use validation_report::ValidationReport;

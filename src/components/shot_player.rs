@@ -37,8 +37,29 @@ fn prepare(number: usize, raw: &str, nsfw: bool) -> Shot {
     }
 }
 
+/// A **Copy link** button for a shot at a web address (a `blob:` URL of an inline shot
+/// means nothing outside this page, so it has none).
+fn copy_link(src: &str, number: usize) -> Option<impl IntoView> {
+    if !(src.starts_with("https://") || src.starts_with("http://")) {
+        return None;
+    }
+    let copied = RwSignal::new(false);
+    let link = src.to_owned();
+    let copy = move |_| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&link);
+            copied.set(true);
+        }
+    };
+    Some(view! {
+        <button type="button" class="ms-button ms-small" aria-label=format!("Copy link to shot {number}") on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy link" }}
+        </button>
+    })
+}
+
 /// Every shot of a finished task, in order, in a list labelled **Shots**: videos play
-/// inline, each has a **Download shot N** link, NSFW-flagged shots are blurred behind a
+/// inline, each has a **Download shot N** link (and **Copy link** when it is a web address), NSFW-flagged shots are blurred behind a
 /// **Show** button, and **Play all** plays them one after another. Blob URLs of inline
 /// outputs are revoked when the shots leave the page.
 #[component]
@@ -152,6 +173,7 @@ pub fn ShotPlayer(
                             </div>
                             <p class="ms-shot-bar">
                                 <span>{label.clone()}</span>
+                                {copy_link(&src, shot.number)}
                                 <a href=src download=file_name>{format!("Download shot {}", shot.number)}</a>
                             </p>
                         </li>

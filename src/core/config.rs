@@ -13,6 +13,13 @@ pub const MIN_POLL_INTERVAL_MS: u64 = 500;
 /// The longest poll interval accepted.
 pub const MAX_POLL_INTERVAL_MS: u64 = 60_000;
 
+/// How long to wait for a result before saying "still running" (seconds).
+pub const DEFAULT_MAX_WAIT_S: u64 = 20 * 60;
+/// The shortest wait cap accepted.
+pub const MIN_MAX_WAIT_S: u64 = 5;
+/// The longest wait cap accepted (a day).
+pub const MAX_MAX_WAIT_S: u64 = 24 * 60 * 60;
+
 /// How a local file reaches the `image` field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UploadMode {
@@ -32,6 +39,9 @@ pub struct Settings {
     pub proxy_url: Option<String>,
     /// Delay between polls.
     pub poll_interval_ms: u64,
+    /// How long to wait for a result before showing "still running at WaveSpeed" with a
+    /// Check again button (seconds).
+    pub max_wait_s: u64,
     /// How local files are sent.
     pub upload: UploadMode,
     /// The page was built as the local sandbox (`make serve`): a note says so.
@@ -44,6 +54,7 @@ impl Default for Settings {
             api_base: DEFAULT_API_BASE.to_owned(),
             proxy_url: None,
             poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
+            max_wait_s: DEFAULT_MAX_WAIT_S,
             upload: UploadMode::Binary,
             sandbox: false,
         }
@@ -148,6 +159,16 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
                     ),
                 )),
             },
+            "max_wait_s" => match value.as_u64() {
+                Some(s) if (MIN_MAX_WAIT_S..=MAX_MAX_WAIT_S).contains(&s) => settings.max_wait_s = s,
+                _ => problems.push(problem(
+                    key,
+                    format!(
+                        "must be a whole number of seconds from {MIN_MAX_WAIT_S} to {MAX_MAX_WAIT_S}; \
+                         {DEFAULT_MAX_WAIT_S} is used"
+                    ),
+                )),
+            },
             "upload" => match value.as_str() {
                 Some("binary") => settings.upload = UploadMode::Binary,
                 Some("inline") => settings.upload = UploadMode::Inline,
@@ -178,7 +199,7 @@ mod tests {
     #[test]
     fn every_key_is_read() {
         let (s, problems) = parse_config(Some(
-            r#"{"api_base":"http://127.0.0.1:9000/","proxy_url":"https://proxy.example/ws/","poll_interval_ms":800,"upload":"inline","sandbox":true}"#,
+            r#"{"api_base":"http://127.0.0.1:9000/","proxy_url":"https://proxy.example/ws/","poll_interval_ms":800,"max_wait_s":60,"upload":"inline","sandbox":true}"#,
         ));
         assert_eq!(problems, []);
         assert_eq!(
@@ -187,6 +208,7 @@ mod tests {
                 api_base: "http://127.0.0.1:9000".into(),
                 proxy_url: Some("https://proxy.example/ws".into()),
                 poll_interval_ms: 800,
+                max_wait_s: 60,
                 upload: UploadMode::Inline,
                 sandbox: true,
             }
@@ -230,6 +252,17 @@ mod tests {
             parse_config(Some(r#"{"poll_interval_ms":"1000"}"#)).1.len(),
             1
         );
+    }
+
+    #[test]
+    fn wait_cap_bounds_are_exact() {
+        for (s, ok) in [(4, false), (5, true), (86_400, true), (86_401, false)] {
+            let (settings, problems) = parse_config(Some(&format!(r#"{{"max_wait_s":{s}}}"#)));
+            assert_eq!(problems.is_empty(), ok, "{s}");
+            assert_eq!(settings.max_wait_s, if ok { s } else { DEFAULT_MAX_WAIT_S });
+        }
+        let (_, problems) = parse_config(Some(r#"{"max_wait_s":"60"}"#));
+        assert_eq!(problems[0].key, "max_wait_s");
     }
 
     #[test]

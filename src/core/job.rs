@@ -4,6 +4,7 @@
 //! a cap on the total wait, terminal statuses, cancel and resume.
 
 use super::api::{ApiError, Prediction, TaskId};
+use super::history::Record;
 
 /// How polling behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,8 +116,8 @@ pub enum Run {
         /// The request may have reached WaveSpeed.
         maybe_created: bool,
     },
-    /// The task exists; waiting for its result.
-    Waiting(Box<Wait>),
+    /// The task exists: from here on it is a [`Tracked`] job of the history.
+    Created(TaskId),
 }
 
 impl Run {
@@ -132,18 +133,58 @@ impl Run {
     /// The task id, once known.
     pub fn task(&self) -> Option<&TaskId> {
         match self {
-            Run::Waiting(wait) => Some(&wait.task),
+            Run::Created(task) => Some(task),
             _ => None,
         }
     }
 
-    /// Work is under way (Generate should not start another job).
+    /// The upload or submit is under way (once the task exists, its [`Tracked`] job
+    /// says whether it is still being waited for).
     pub fn is_busy(&self) -> bool {
-        match self {
-            Run::Uploading | Run::Submitting => true,
-            Run::Waiting(wait) => wait.phase == Phase::Polling,
-            _ => false,
+        matches!(self, Run::Uploading | Run::Submitting)
+    }
+}
+
+/// Who waits for a task's result, as this page sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// This page polls it.
+    Here(Box<Wait>),
+    /// Another tab polls it; this page shows what that tab stores.
+    Elsewhere,
+    /// Sent with an API key this page does not have: it waits for the user to give it.
+    NeedsKey,
+    /// Nobody: it finished, expired, or was only loaded from the history.
+    Idle,
+}
+
+/// A task the page knows of: its stored record and who waits for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    /// What is stored (and shown in the history).
+    pub record: Record,
+    /// Who waits for it.
+    pub watch: Watch,
+}
+
+impl Tracked {
+    /// Feeds `event` to this page's wait, keeping the record in step with the latest
+    /// reply. Returns what to do next (`Keep` when this page does not wait for it).
+    pub fn on(&mut self, event: Event, now_ms: u64, policy: &Policy) -> Next {
+        let Watch::Here(wait) = &mut self.watch else {
+            return Next::Keep;
+        };
+        let (updated, next) = wait.as_ref().clone().on(event, now_ms, policy);
+        if let Some(reply) = &updated.last {
+            self.record.absorb(reply);
         }
+        **wait = updated;
+        next
+    }
+
+    /// This page is polling it.
+    pub fn is_polling(&self) -> bool {
+        matches!(&self.watch, Watch::Here(wait) if wait.phase == Phase::Polling)
     }
 }
 
@@ -441,10 +482,32 @@ mod tests {
         ));
         assert!(!refused.is_busy());
         assert!(Run::Submitting.is_busy());
-        let (w, _) = Wait::start(id(), 0, &P);
-        assert!(Run::Waiting(Box::new(w.clone())).is_busy());
-        let (w, _) = w.on(Event::Cancel, 1, &P);
-        assert!(!Run::Waiting(Box::new(w)).is_busy());
+        assert!(!Run::Created(id()).is_busy());
+        assert_eq!(Run::Created(id()).task(), Some(&id()));
+    }
+
+    #[test]
+    fn a_tracked_job_keeps_its_record_in_step_with_the_replies() {
+        let record = Record::new(id(), "https://api.wavespeed.ai".into(), false, 0);
+        let (wait, _) = Wait::start(id(), 0, &P);
+        let mut job = Tracked {
+            record: record.clone(),
+            watch: Watch::Here(Box::new(wait)),
+        };
+        assert!(job.is_polling());
+        assert_eq!(job.on(reply("processing"), 1, &P), Next::PollIn(1500));
+        assert_eq!(job.record.status, Status::Processing);
+        assert_eq!(job.on(reply("completed"), 2, &P), Next::Stop);
+        assert_eq!(job.record.status, Status::Completed);
+        assert!(!job.is_polling());
+        // A job this page does not wait for takes no events.
+        let mut elsewhere = Tracked {
+            record,
+            watch: Watch::Elsewhere,
+        };
+        let before = elsewhere.clone();
+        assert_eq!(elsewhere.on(reply("completed"), 3, &P), Next::Keep);
+        assert_eq!(elsewhere, before);
     }
 
     proptest! {

@@ -1,0 +1,231 @@
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::TaskView;
+use crate::browser::api_client::Connection;
+use crate::browser::runner::Jobs;
+use crate::core::api::TaskId;
+use crate::core::history::{age, HISTORY_LIMIT};
+use crate::core::job::{Event, Tracked, Watch};
+
+/// A task's state in a word or two, for the list.
+fn badge(task: &Tracked, now_ms: u64) -> String {
+    let status = task.record.status.as_str();
+    match &task.watch {
+        _ if task.record.is_finished() => status.to_owned(),
+        Watch::Here(_) if task.is_polling() => format!("{status} · checking"),
+        Watch::Elsewhere => format!("{status} · in another tab"),
+        Watch::NeedsKey => "needs your API key".to_owned(),
+        _ if task.record.is_expired(now_ms) => format!("{status} · last known"),
+        _ => format!("{status} · paused"),
+    }
+}
+
+/// The **History** panel: every job of this device newest first with its status, age
+/// and thumbnail; a job opens to its shots; Delete and Clear history (confirmed); a
+/// **Look up a task** field; notices for unreadable entries and storage problems.
+#[component]
+pub fn History(
+    /// The page's jobs.
+    jobs: Jobs,
+    /// The connection a looked-up task is fetched with, or why there is none.
+    #[prop(into)]
+    connection: Signal<Result<Connection, String>>,
+    /// Cancel or resume waiting for a task.
+    #[prop(into)]
+    on_event: Callback<(TaskId, Event)>,
+) -> impl IntoView {
+    let open = RwSignal::new(None::<TaskId>);
+    let confirming = RwSignal::new(false);
+    let lookup = RwSignal::new(String::new());
+    let lookup_message = RwSignal::new(None::<String>);
+    let looking = RwSignal::new(false);
+    let ids = Memo::new(move |_| {
+        jobs.tasks.with(|tasks| {
+            tasks
+                .iter()
+                .map(|t| t.record.id.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+
+    let look_up = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let raw = lookup.get_untracked();
+        let id = match TaskId::parse(raw.trim()) {
+            Ok(id) => id,
+            Err(_) => {
+                lookup_message.set(Some(
+                    "That is not a task ID: WaveSpeed's IDs are letters, digits, “-”, “_” and “.”."
+                        .into(),
+                ));
+                return;
+            }
+        };
+        let connection = match connection.get_untracked() {
+            Ok(connection) => connection,
+            Err(why) => {
+                lookup_message.set(Some(why));
+                return;
+            }
+        };
+        looking.set(true);
+        lookup_message.set(None);
+        spawn_local(async move {
+            let result = jobs.look_up(id, connection).await;
+            let _ = looking.try_set(false);
+            let _ = lookup_message.try_set(match result {
+                Ok(()) => {
+                    let _ = lookup.try_set(String::new());
+                    Some("Found: it is shown under Generate.".into())
+                }
+                Err(error) => Some(format!("Could not look it up: {error}")),
+            });
+        });
+    };
+
+    let notices = move || {
+        let store = jobs.store_error.get().map(|e| view! {
+            <p class="ms-alert" role="alert">
+                {format!("The history cannot be saved: {e}. Running jobs go on in this tab; keep it open, or note their task IDs.")}
+            </p>
+        });
+        let skipped = jobs.skipped.with(|s| {
+            (!s.is_empty()).then(|| view! {
+                <div class="ms-skipped" role="status">
+                    {s.iter().map(|s| view! { <p class="ms-note">{s.to_string()}</p> }).collect_view()}
+                </div>
+            })
+        });
+        view! { {store} {skipped} }
+    };
+
+    let item = move |id: TaskId| {
+        let task = Memo::new({
+            let id = id.clone();
+            move |_| {
+                jobs.tasks
+                    .with(|all| all.iter().find(|t| t.record.id == id).cloned())
+            }
+        });
+        let is_open = {
+            let id = id.clone();
+            Memo::new(move |_| open.with(|o| o.as_ref() == Some(&id)))
+        };
+        let summary = move || {
+            let t = task.get()?;
+            let now = js_sys::Date::now() as u64;
+            let thumb = t.record.thumbnail.clone();
+            let expired = (t.record.is_finished() && t.record.is_expired(now))
+                .then(|| view! { <span class="ms-expired">"outputs expired at WaveSpeed"</span> });
+            Some(view! {
+                {match thumb {
+                    Some(src) => view! { <img class="ms-thumb" src=src alt="" /> }.into_any(),
+                    None => view! { <span class="ms-thumb ms-thumb-none" aria-hidden="true"></span> }.into_any(),
+                }}
+                <span class="ms-history-text">
+                    <code>{t.record.id.to_string()}</code>
+                    <span class="ms-badge">{badge(&t, now)}</span>
+                    <span class="ms-age">{age(now, t.record.created_ms)}</span>
+                    {expired}
+                </span>
+            })
+        };
+        let toggle = {
+            let id = id.clone();
+            move |_| {
+                open.update(|o| {
+                    *o = if o.as_ref() == Some(&id) {
+                        None
+                    } else {
+                        Some(id.clone())
+                    };
+                })
+            }
+        };
+        let delete = {
+            let id = id.clone();
+            move |_| jobs.delete(&id)
+        };
+        let for_events = id.clone();
+        view! {
+            <li class="ms-history-item" data-task=id.to_string()>
+                <div class="ms-history-row">
+                    {summary}
+                    <span class="ms-history-actions">
+                        <button type="button" class="ms-button ms-small" aria-expanded=move || is_open.get().to_string() on:click=toggle>
+                            {move || if is_open.get() { "Close" } else { "Open" }}
+                        </button>
+                        <button type="button" class="ms-button ms-small" on:click=delete>"Delete"</button>
+                    </span>
+                </div>
+                <Show when=move || is_open.get()>
+                    <div class="ms-job">
+                        <TaskView
+                            task=task
+                            online=jobs.online
+                            on_event={
+                                let id = for_events.clone();
+                                move |event| on_event.run((id.clone(), event))
+                            }
+                        />
+                    </div>
+                </Show>
+            </li>
+        }
+    };
+
+    view! {
+        <section class="ms-card ms-history" aria-labelledby="ms-history-heading">
+            <h2 id="ms-history-heading">"History"</h2>
+            <p class="ms-hint">
+                {format!("Your latest {HISTORY_LIMIT} jobs are kept in this browser (never your key). WaveSpeed keeps the shots for 7 days.")}
+            </p>
+            {notices}
+            <form class="ms-lookup" on:submit=look_up>
+                <label for="ms-lookup-id">"Look up a task"</label>
+                <div class="ms-url-row">
+                    <input
+                        id="ms-lookup-id"
+                        type="text"
+                        placeholder="Task ID"
+                        autocomplete="off"
+                        spellcheck="false"
+                        prop:value=move || lookup.get()
+                        on:input=move |ev| lookup.set(event_target_value(&ev))
+                    />
+                    <button type="submit" class="ms-button" disabled=move || looking.get()>"Look up"</button>
+                </div>
+                {move || lookup_message.get().map(|m| view! { <p class="ms-hint" role="status">{m}</p> })}
+            </form>
+            {move || {
+                if ids.with(Vec::is_empty) {
+                    return view! { <p class="ms-hint">"No jobs yet."</p> }.into_any();
+                }
+                view! {
+                    <ul class="ms-history-list" aria-label="Past jobs">
+                        <For each=move || ids.get() key=|id| id.clone() children=item />
+                    </ul>
+                    {move || if confirming.get() {
+                        view! {
+                            <div class="ms-controls" role="group" aria-label="Confirm clearing the history">
+                                <p class="ms-note">
+                                    {move || format!("Delete all {} jobs from this browser? The tasks stay at WaveSpeed, but their IDs are gone from here.", ids.with(Vec::len))}
+                                </p>
+                                <button type="button" class="ms-button ms-danger" on:click=move |_| { jobs.clear(); confirming.set(false); }>"Yes, clear history"</button>
+                                <button type="button" class="ms-button" on:click=move |_| confirming.set(false)>"Keep it"</button>
+                            </div>
+                        }
+                        .into_any()
+                    } else {
+                        view! {
+                            <button type="button" class="ms-button" on:click=move |_| confirming.set(true)>"Clear history"</button>
+                        }
+                        .into_any()
+                    }}
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}

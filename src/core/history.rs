@@ -1,0 +1,493 @@
+//! The job history kept in browser storage: one versioned record per task, written the
+//! moment the task id arrives and updated as the task moves on, so that no paid
+//! generation is lost to a reload, a closed tab or a network drop.
+//!
+//! Each record lives in its own storage entry ([`ENTRY_PREFIX`] + task id), so a corrupt
+//! or foreign entry is skipped on its own and never takes the others with it. The key is
+//! never part of a record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::api::{Prediction, Status, TaskId};
+use super::config::parse_base_url;
+
+/// The schema version written into every record.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Storage entries of the history are named `multishot.job.<task id>`.
+pub const ENTRY_PREFIX: &str = "multishot.job.";
+/// The number of jobs kept; older finished ones are pruned past it (running ones never).
+pub const HISTORY_LIMIT: usize = 50;
+/// WaveSpeed keeps outputs for 7 days.
+pub const OUTPUTS_KEPT_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Longer outputs (inline base64 videos) are not stored: they would fill the storage.
+/// The task can be looked up again by its id while WaveSpeed keeps it.
+pub const MAX_STORED_OUTPUT_CHARS: usize = 4096;
+/// A thumbnail larger than this is not stored.
+pub const MAX_THUMBNAIL_CHARS: usize = 16 * 1024;
+
+/// The longest side of an input thumbnail, in pixels.
+pub const THUMBNAIL_SIDE: u32 = 96;
+
+/// `(width, height)` scaled so the longer side is at most `side` (never upscaled, never 0).
+pub fn thumbnail_size(width: u32, height: u32, side: u32) -> (u32, u32) {
+    let longest = width.max(height).max(1);
+    if longest <= side {
+        return (width.max(1), height.max(1));
+    }
+    let scale = |v: u32| ((u64::from(v) * u64::from(side) / u64::from(longest)) as u32).max(1);
+    (scale(width), scale(height))
+}
+
+/// The storage entry name for a task.
+pub fn entry_name(id: &TaskId) -> String {
+    format!("{ENTRY_PREFIX}{id}")
+}
+
+/// One job as it is remembered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u32,
+    /// The task id.
+    pub id: TaskId,
+    /// The API base or proxy URL the job was sent to (never the key).
+    pub base: String,
+    /// Sent through a proxy (so no key is needed to go on).
+    #[serde(default)]
+    pub proxy: bool,
+    /// When the task id arrived (ms since the epoch).
+    pub created_ms: u64,
+    /// A small JPEG data URI of the input image, when one could be made.
+    #[serde(default)]
+    pub thumbnail: Option<String>,
+    /// The latest status.
+    pub status: Status,
+    /// The outputs as the API gave them (those short enough to keep).
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// How many outputs were too long to keep (inline base64).
+    #[serde(default)]
+    pub outputs_dropped: usize,
+    /// `has_nsfw_contents`, parallel to the outputs the API gave.
+    #[serde(default)]
+    pub nsfw: Vec<bool>,
+    /// Inference time in milliseconds, when reported.
+    #[serde(default)]
+    pub inference_ms: Option<u64>,
+    /// The server's error text for a failed task.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl Record {
+    /// A new record for a task that was just created.
+    pub fn new(id: TaskId, base: String, proxy: bool, created_ms: u64) -> Self {
+        Self {
+            v: SCHEMA_VERSION,
+            id,
+            base,
+            proxy,
+            created_ms,
+            thumbnail: None,
+            status: Status::Created,
+            outputs: Vec::new(),
+            outputs_dropped: 0,
+            nsfw: Vec::new(),
+            inference_ms: None,
+            error: None,
+        }
+    }
+
+    /// Keeps `thumbnail` when it is a small JPEG or PNG data URI, and nothing else.
+    pub fn with_thumbnail(mut self, thumbnail: Option<String>) -> Self {
+        self.thumbnail = thumbnail.filter(|t| is_thumbnail(t));
+        self
+    }
+
+    /// Takes in a reply about this task. Returns whether anything stored changed.
+    pub fn absorb(&mut self, reply: &Prediction) -> bool {
+        if reply.id != self.id {
+            return false;
+        }
+        let before = self.clone();
+        self.status = reply.status.clone();
+        if !reply.outputs.is_empty() {
+            let (kept, dropped): (Vec<_>, Vec<_>) = reply
+                .outputs
+                .iter()
+                .cloned()
+                .partition(|o| o.len() <= MAX_STORED_OUTPUT_CHARS);
+            self.outputs = kept;
+            self.outputs_dropped = dropped.len();
+            self.nsfw = reply.has_nsfw_contents.clone();
+        }
+        if reply.inference_ms.is_some() {
+            self.inference_ms = reply.inference_ms;
+        }
+        if reply.error.is_some() {
+            self.error = reply.error.clone();
+        }
+        *self != before
+    }
+
+    /// No further change will come from WaveSpeed.
+    pub fn is_finished(&self) -> bool {
+        self.status.is_terminal()
+    }
+
+    /// WaveSpeed no longer keeps the outputs (older than 7 days).
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.created_ms) >= OUTPUTS_KEPT_MS
+    }
+
+    /// Worth polling when the page opens: unfinished and not yet expired.
+    pub fn should_resume(&self, now_ms: u64) -> bool {
+        !self.is_finished() && !self.is_expired(now_ms)
+    }
+
+    /// The record as stored.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and lists always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `data:image/jpeg;base64,…` or PNG, small and of base64 characters only: safe to use
+/// as an `<img src>`.
+pub fn is_thumbnail(uri: &str) -> bool {
+    let body = uri
+        .strip_prefix("data:image/jpeg;base64,")
+        .or_else(|| uri.strip_prefix("data:image/png;base64,"));
+    body.is_some_and(|b| {
+        !b.is_empty()
+            && uri.len() <= MAX_THUMBNAIL_CHARS
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+    })
+}
+
+/// Why a stored entry was skipped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// Not JSON, or not a record of ours.
+    #[error("it is not a job record ({0})")]
+    Unreadable(String),
+    /// Written by a newer version of the app; left as it is.
+    #[error("it was saved by a newer version of Multi-Shot Studio (schema {0})")]
+    Newer(u64),
+    /// The entry's name and the task id inside disagree, or the id is not valid.
+    #[error("its task id does not match its name")]
+    WrongId,
+    /// The base is not an http(s) address.
+    #[error("its API address is not valid")]
+    BadBase,
+}
+
+/// A stored entry that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The storage entry's name.
+    pub entry: String,
+    /// Why it was skipped.
+    pub why: HistoryError,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "The saved job “{}” was skipped: {}.",
+            self.entry, self.why
+        )
+    }
+}
+
+/// Reads one stored entry named `entry` holding `raw`. Entries of other schema versions
+/// are migrated when the version is older and known, refused when it is newer.
+pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|e| HistoryError::Unreadable(format!("not JSON: {e}")))?;
+    let version = value
+        .get("v")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| HistoryError::Unreadable("no schema version".into()))?;
+    let record: Record = match version {
+        1 => serde_json::from_value(value).map_err(|e| HistoryError::Unreadable(e.to_string()))?,
+        v if v > u64::from(SCHEMA_VERSION) => return Err(HistoryError::Newer(v)),
+        v => return Err(HistoryError::Unreadable(format!("unknown schema {v}"))),
+    };
+    if entry.strip_prefix(ENTRY_PREFIX) != Some(record.id.as_str()) {
+        return Err(HistoryError::WrongId);
+    }
+    let base = parse_base_url(&record.base).map_err(|_| HistoryError::BadBase)?;
+    Ok(Record {
+        base,
+        thumbnail: record.thumbnail.filter(|t| is_thumbnail(t)),
+        ..record
+    })
+}
+
+/// Reads every history entry among `(name, value)` pairs (other names are ignored):
+/// the records newest first, and the entries that were skipped.
+pub fn load<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (Vec<Record>, Vec<Skipped>) {
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, raw) in entries {
+        if !name.starts_with(ENTRY_PREFIX) {
+            continue;
+        }
+        match decode(name, raw) {
+            Ok(record) => records.push(record),
+            Err(why) => skipped.push(Skipped {
+                entry: name.to_owned(),
+                why,
+            }),
+        }
+    }
+    sort_newest_first(&mut records);
+    skipped.sort_by(|a, b| a.entry.cmp(&b.entry));
+    (records, skipped)
+}
+
+/// The history's order: newest first, ties by id so the order is stable.
+pub fn newer_first(a: &Record, b: &Record) -> std::cmp::Ordering {
+    b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id))
+}
+
+/// Sorts in the history's order ([`newer_first`]).
+pub fn sort_newest_first(records: &mut [Record]) {
+    records.sort_by(newer_first);
+}
+
+/// The tasks to delete so that at most `limit` remain: the oldest finished ones. Jobs
+/// still running are never pruned (so there may be more than `limit` of those).
+pub fn prune(records: &[Record], limit: usize) -> Vec<TaskId> {
+    let mut finished: Vec<&Record> = records.iter().filter(|r| r.is_finished()).collect();
+    finished.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
+    let excess = records.len().saturating_sub(limit);
+    finished
+        .into_iter()
+        .take(excess)
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// How long ago, in words: "just now", "5 min ago", "3 h ago", "2 days ago".
+pub fn age(now_ms: u64, then_ms: u64) -> String {
+    let s = now_ms.saturating_sub(then_ms) / 1000;
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        86_400..=172_799 => "1 day ago".into(),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(s: &str) -> TaskId {
+        TaskId::parse(s).unwrap()
+    }
+
+    fn record(name: &str, created_ms: u64, status: Status) -> Record {
+        let mut r = Record::new(
+            id(name),
+            "https://api.wavespeed.ai".into(),
+            false,
+            created_ms,
+        );
+        r.status = status;
+        r
+    }
+
+    fn reply(name: &str, status: &str, outputs: &[&str]) -> Prediction {
+        Prediction {
+            id: id(name),
+            status: Status::from(status.to_owned()),
+            outputs: outputs.iter().map(|s| (*s).to_owned()).collect(),
+            has_nsfw_contents: vec![false; outputs.len()],
+            error: None,
+            inference_ms: Some(1234),
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_through_its_stored_form() {
+        let mut r = Record::new(id("t-1"), "http://127.0.0.1:9/proxy".into(), true, 42)
+            .with_thumbnail(Some("data:image/jpeg;base64,/9j/AA==".into()));
+        r.absorb(&reply("t-1", "completed", &["https://cdn.example/a.mp4"]));
+        let json = r.to_json();
+        assert!(json.contains(r#""v":1"#), "{json}");
+        assert!(!json.contains("key"), "no key field: {json}");
+        assert_eq!(decode("multishot.job.t-1", &json), Ok(r));
+    }
+
+    #[test]
+    fn version_1_as_first_written_reads_with_defaults() {
+        // The fewest fields a version-1 record has; the rest default.
+        let raw = r#"{"v":1,"id":"abc","base":"https://api.wavespeed.ai/","created_ms":7,"status":"processing","later_field":true}"#;
+        let r = decode("multishot.job.abc", raw).unwrap();
+        assert_eq!(r.base, "https://api.wavespeed.ai");
+        assert_eq!(r.status, Status::Processing);
+        assert!(!r.proxy && r.outputs.is_empty() && r.thumbnail.is_none());
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused_with_a_reason() {
+        let newer = r#"{"v":2,"id":"abc","whatever":"changed"}"#;
+        assert_eq!(
+            decode("multishot.job.abc", newer),
+            Err(HistoryError::Newer(2))
+        );
+        for raw in [
+            r#"{"v":0,"id":"abc"}"#,
+            r#"{"id":"abc"}"#,
+            r#"{"v":"1"}"#,
+            "[]",
+        ] {
+            assert!(
+                matches!(
+                    decode("multishot.job.abc", raw),
+                    Err(HistoryError::Unreadable(_))
+                ),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_and_foreign_entries_are_skipped_alone() {
+        let good = record("good", 5, Status::Completed).to_json();
+        let other = record("other", 9, Status::Processing).to_json();
+        let entries = [
+            ("multishot.job.good", good.as_str()),
+            ("multishot.job.broken", "{\"v\":1,\"id\":"),
+            ("multishot.job.wrong", other.as_str()),
+            ("multishot.job.other", other.as_str()),
+            ("multishot.api_key", "sk-not-a-record"),
+            ("somebody.else", "{}"),
+        ];
+        let (records, skipped) = load(entries);
+        let ids: Vec<_> = records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["other", "good"], "newest first");
+        assert_eq!(skipped.len(), 2);
+        assert_eq!(skipped[0].entry, "multishot.job.broken");
+        assert!(matches!(skipped[0].why, HistoryError::Unreadable(_)));
+        assert_eq!(skipped[1].why, HistoryError::WrongId);
+        assert!(skipped[1].to_string().contains("multishot.job.wrong"));
+    }
+
+    #[test]
+    fn unsafe_bases_and_thumbnails_are_not_taken_from_storage() {
+        let mut r = record("x", 1, Status::Created);
+        r.base = "javascript:alert(1)".into();
+        assert_eq!(
+            decode("multishot.job.x", &r.to_json()),
+            Err(HistoryError::BadBase)
+        );
+        let mut r = record("x", 1, Status::Created);
+        r.thumbnail = Some("data:text/html;base64,PHNjcmlwdD4=".into());
+        assert_eq!(
+            decode("multishot.job.x", &r.to_json()).unwrap().thumbnail,
+            None
+        );
+        assert!(!is_thumbnail("data:image/png;base64,AA\"onerror=x"));
+        assert!(!is_thumbnail(&format!(
+            "data:image/png;base64,{}",
+            "A".repeat(MAX_THUMBNAIL_CHARS)
+        )));
+        assert!(is_thumbnail("data:image/png;base64,iVBORw0KGgo="));
+    }
+
+    #[test]
+    fn absorb_keeps_short_outputs_and_counts_the_long_ones() {
+        let mut r = record("t", 1, Status::Created);
+        assert!(r.absorb(&reply("t", "processing", &[])));
+        assert!(!r.absorb(&reply("t", "processing", &[])), "nothing new");
+        let long = "A".repeat(MAX_STORED_OUTPUT_CHARS + 1);
+        assert!(r.absorb(&reply(
+            "t",
+            "completed",
+            &["https://x.example/1.mp4", &long]
+        )));
+        assert_eq!(r.outputs, ["https://x.example/1.mp4"]);
+        assert_eq!(r.outputs_dropped, 1);
+        assert_eq!(r.inference_ms, Some(1234));
+        assert!(r.is_finished());
+        assert!(!r.absorb(&reply("someone-else", "failed", &[])));
+    }
+
+    #[test]
+    fn pruning_drops_the_oldest_finished_and_never_a_running_job() {
+        let records = vec![
+            record("a", 1, Status::Processing),
+            record("b", 2, Status::Completed),
+            record("c", 3, Status::Failed),
+            record("d", 4, Status::Completed),
+            record("e", 5, Status::Created),
+        ];
+        assert_eq!(prune(&records, 5), Vec::<TaskId>::new());
+        assert_eq!(prune(&records, 3), [id("b"), id("c")]);
+        // Only running jobs left beyond the limit: none of them goes.
+        assert_eq!(prune(&records, 1), [id("b"), id("c"), id("d")]);
+    }
+
+    #[test]
+    fn expiry_and_resume() {
+        let r = record("t", 0, Status::Processing);
+        assert!(r.should_resume(OUTPUTS_KEPT_MS - 1));
+        assert!(r.is_expired(OUTPUTS_KEPT_MS));
+        assert!(!r.should_resume(OUTPUTS_KEPT_MS));
+        assert!(!record("t", 0, Status::Completed).should_resume(5));
+    }
+
+    #[test]
+    fn thumbnails_fit_the_side_and_keep_the_shape() {
+        assert_eq!(thumbnail_size(4000, 1600, 96), (96, 38));
+        assert_eq!(thumbnail_size(300, 750, 96), (38, 96));
+        assert_eq!(thumbnail_size(50, 20, 96), (50, 20), "never upscaled");
+        assert_eq!(thumbnail_size(100_000, 1, 96), (96, 1), "never 0");
+        assert_eq!(thumbnail_size(0, 0, 96), (1, 1));
+    }
+
+    #[test]
+    fn ages_in_words() {
+        assert_eq!(age(59_999, 0), "just now");
+        assert_eq!(age(5 * 60_000, 0), "5 min ago");
+        assert_eq!(age(3 * 3_600_000 + 5, 0), "3 h ago");
+        assert_eq!(age(86_400_000, 0), "1 day ago");
+        assert_eq!(age(8 * 86_400_000, 0), "8 days ago");
+        assert_eq!(age(0, 10), "just now", "a clock that went back");
+    }
+
+    proptest! {
+        /// Whatever is in storage, loading never panics and every entry is either read
+        /// or reported.
+        #[test]
+        fn loading_accounts_for_every_entry(raws in proptest::collection::vec(".{0,80}", 0..8)) {
+            let names: Vec<String> = (0..raws.len()).map(|i| format!("{ENTRY_PREFIX}t{i}")).collect();
+            let (records, skipped) = load(names.iter().map(String::as_str).zip(raws.iter().map(String::as_str)));
+            prop_assert_eq!(records.len() + skipped.len(), raws.len());
+        }
+
+        /// Pruning leaves at most `limit` finished jobs plus every running one.
+        #[test]
+        fn pruning_bounds_the_history(statuses in proptest::collection::vec(any::<bool>(), 0..80), limit in 0usize..60) {
+            let records: Vec<Record> = statuses.iter().enumerate().map(|(i, done)| {
+                record(&format!("t{i}"), i as u64, if *done { Status::Completed } else { Status::Processing })
+            }).collect();
+            let gone = prune(&records, limit);
+            let running = statuses.iter().filter(|d| !**d).count();
+            prop_assert_eq!(records.len() - gone.len(), limit.max(running).min(records.len()));
+            prop_assert!(gone.iter().all(|g| records.iter().any(|r| &r.id == g && r.is_finished())));
+        }
+    }
+}
