@@ -181,7 +181,7 @@ impl Jobs {
             }
         }
         for id in resume {
-            self.watch(id, 0);
+            self.watch(id, 0, false);
         }
     }
 
@@ -308,7 +308,7 @@ impl Jobs {
                     wait.last = Some(prediction);
                     jobs.add(record, Watch::Here(Box::new(wait)));
                     if jobs.set_run(Run::Created(id.clone())) {
-                        jobs.watch(id, policy.poll_interval_ms);
+                        jobs.watch(id, policy.poll_interval_ms, false);
                     }
                 }
                 Err(error) => {
@@ -361,12 +361,19 @@ impl Jobs {
     }
 
     /// Waits for task `id`: takes its tab lock (showing it as polled elsewhere while
-    /// another tab holds it), then polls it, the first time after `first_ms`.
-    fn watch(&self, id: TaskId, first_ms: u64) {
+    /// another tab holds it), then polls it, the first time after `first_ms`. With
+    /// `resuming`, this tab held the lock a moment ago (a paused wait the user resumes):
+    /// it waits for the lock without showing "another tab".
+    fn watch(&self, id: TaskId, first_ms: u64, resuming: bool) {
         let jobs = *self;
         let policy = self.policy();
         self.spawn_poller(id.clone(), async move {
-            let _held = match tab_lock::request(&lock_name(&id), false).await {
+            let first_try = if resuming {
+                tab_lock::request(&lock_name(&id), true).await
+            } else {
+                tab_lock::request(&lock_name(&id), false).await
+            };
+            let _held = match first_try {
                 Lock::Held(held) => Some(held),
                 Lock::Unsupported => None,
                 Lock::Busy => {
@@ -408,8 +415,19 @@ impl Jobs {
                     t.watch = Watch::Here(Box::new(wait));
                 }
             });
-            poll_loop(jobs, id, connection, policy, Next::PollIn(first_ms)).await;
+            poll_loop(jobs, &id, connection, policy, Next::PollIn(first_ms)).await;
+            // Paused or stopped here: this tab keeps the task until the user resumes it
+            // or the tab closes, so no other tab polls behind the user's back.
+            if jobs.record_of(&id).is_some_and(|r| !r.is_finished()) {
+                std::future::pending::<()>().await;
+            }
         });
+    }
+
+    fn is_polling(&self, id: &TaskId) -> bool {
+        self.tasks
+            .try_with_untracked(|tasks| tasks.iter().any(|t| &t.record.id == id && t.is_polling()))
+            .unwrap_or(false)
     }
 
     /// Feeds a poll's outcome to task `id`; saves its record when it changed.
@@ -436,12 +454,11 @@ impl Jobs {
     pub fn on_user(&self, id: &TaskId, event: Event) {
         let policy = self.policy();
         match event {
+            // The poller sees it after its timer and stops, keeping the lock.
             Event::Cancel => {
-                if self.feed(id, Event::Cancel, &policy) == Next::Stop {
-                    self.stop_poller(id);
-                }
+                self.feed(id, Event::Cancel, &policy);
             }
-            Event::Resume => self.watch(id.clone(), 0),
+            Event::Resume => self.watch(id.clone(), 0, true),
             Event::Reply(_) | Event::Failed(_) => {}
         }
     }
@@ -459,7 +476,7 @@ impl Jobs {
                     .any(|t| t.record.id == id && (t.is_polling() || t.watch == Watch::Elsewhere))
             });
             if !polling && (!known.is_finished() || known.outputs_dropped > 0) {
-                self.watch(id, 0);
+                self.watch(id, 0, false);
             }
             return Ok(());
         }
@@ -486,7 +503,7 @@ impl Jobs {
         self.add(record, Watch::Here(Box::new(wait)));
         self.show(&id);
         if !finished {
-            self.watch(id, policy.poll_interval_ms);
+            self.watch(id, policy.poll_interval_ms, false);
         }
         Ok(())
     }
@@ -570,7 +587,7 @@ impl Jobs {
         // A job started in another tab: be ready to take over when that tab closes.
         if is_new {
             if self.record_of(&id).is_some_and(|r| !r.is_finished()) {
-                self.watch(id, 0);
+                self.watch(id, 0, false);
             } else {
                 self.set_watch(&id, Watch::Idle);
             }
@@ -579,16 +596,20 @@ impl Jobs {
 }
 
 /// Polls task `id` while the state machine says so; offline, waits to be online first.
-async fn poll_loop(jobs: Jobs, id: TaskId, connection: Connection, policy: Policy, mut next: Next) {
+async fn poll_loop(jobs: Jobs, id: &TaskId, connection: Connection, policy: Policy, mut next: Next) {
     while let Next::PollIn(ms) = next {
         TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await;
         while !jobs.online.try_get_untracked().unwrap_or(true) {
             TimeoutFuture::new(250).await;
         }
-        let event = match poll(&connection, &id).await {
+        // Cancelled while the timer ran.
+        if !jobs.is_polling(id) {
+            return;
+        }
+        let event = match poll(&connection, id).await {
             Ok(prediction) => Event::Reply(prediction),
             Err(error) => Event::Failed(error),
         };
-        next = jobs.feed(&id, event, &policy);
+        next = jobs.feed(id, event, &policy);
     }
 }

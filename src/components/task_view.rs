@@ -101,7 +101,6 @@ pub fn TaskView(
             Watch::Here(wait) => {
                 let line = match (&wait.phase, &wait.retrying) {
                     (Phase::Polling, Some(error)) => format!("Status: {status} · {elapsed} — {error} Retrying…"),
-                    (Phase::Finished, _) => format!("Status: {status}"),
                     _ => format!("Status: {status} · {elapsed}"),
                 };
                 let controls = match &wait.phase {

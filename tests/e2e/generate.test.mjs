@@ -39,7 +39,16 @@ after(async () => {
 beforeEach(async () => {
   await direct.reset();
   await proxy.reset();
+  await clearStorage();
 });
+
+/** Each test starts with no history (the browser profile is shared by the tests). */
+async function clearStorage() {
+  const page = await browser.context.newPage();
+  await page.goto(`${app.url}config.json`);
+  await page.evaluate(() => localStorage.clear());
+  await page.close();
+}
 
 async function openApp({ key = KEY, proxyUrl } = {}) {
   const page = await browser.context.newPage();
@@ -118,7 +127,10 @@ describe('a generation', () => {
     }
     assert.ok(!page.consoleText.some((t) => t.includes(KEY)));
     assert.ok(!(await page.locator('body').innerText()).includes(KEY));
-    assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), {});
+    // Storage holds the job's history record, and never the key.
+    const stored = await page.evaluate(() => ({ ...localStorage }));
+    assert.deepEqual(Object.keys(stored), [`multishot.job.${submits[0].task}`]);
+    assert.ok(!Object.values(stored).some((v) => v.includes(KEY)), 'no key in storage');
     assert.deepEqual(page.errors, []);
     await page.close();
   });
