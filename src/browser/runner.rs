@@ -31,6 +31,17 @@ use crate::core::config::UploadMode;
 use crate::core::history::{self, Record, Skipped, HISTORY_LIMIT};
 use crate::core::job::{Event, Next, Policy, Run, Tracked, Wait, Watch};
 
+/// How [`Jobs::watch`] comes by a task's tab lock.
+enum Take {
+    /// Ask; when another tab holds it, follow that tab until it lets go.
+    Try,
+    /// This tab held it a moment ago (a paused wait the user resumes): wait for it
+    /// without showing "another tab".
+    Wait,
+    /// Already asked for, before the task was announced to the other tabs.
+    Have(Lock),
+}
+
 /// What to send as the image.
 #[derive(Clone, Debug)]
 pub enum ImageToSend {
@@ -181,7 +192,7 @@ impl Jobs {
             }
         }
         for id in resume {
-            self.watch(id, 0, false);
+            self.watch(id, 0, Take::Try);
         }
     }
 
@@ -295,6 +306,8 @@ impl Jobs {
             match submit(&connection, &request).await {
                 Ok(prediction) => {
                     let id = prediction.id.clone();
+                    // Taken before the record tells the other tabs, so this tab polls.
+                    let lock = tab_lock::request(&lock_name(&id), false).await;
                     let mut record = Record::new(
                         id.clone(),
                         connection.base.clone(),
@@ -308,7 +321,7 @@ impl Jobs {
                     wait.last = Some(prediction);
                     jobs.add(record, Watch::Here(Box::new(wait)));
                     if jobs.set_run(Run::Created(id.clone())) {
-                        jobs.watch(id, policy.poll_interval_ms, false);
+                        jobs.watch(id, policy.poll_interval_ms, Take::Have(lock));
                     }
                 }
                 Err(error) => {
@@ -361,17 +374,15 @@ impl Jobs {
     }
 
     /// Waits for task `id`: takes its tab lock (showing it as polled elsewhere while
-    /// another tab holds it), then polls it, the first time after `first_ms`. With
-    /// `resuming`, this tab held the lock a moment ago (a paused wait the user resumes):
-    /// it waits for the lock without showing "another tab".
-    fn watch(&self, id: TaskId, first_ms: u64, resuming: bool) {
+    /// another tab holds it), then polls it, the first time after `first_ms`.
+    fn watch(&self, id: TaskId, first_ms: u64, take: Take) {
         let jobs = *self;
         let policy = self.policy();
         self.spawn_poller(id.clone(), async move {
-            let first_try = if resuming {
-                tab_lock::request(&lock_name(&id), true).await
-            } else {
-                tab_lock::request(&lock_name(&id), false).await
+            let first_try = match take {
+                Take::Have(lock) => lock,
+                Take::Wait => tab_lock::request(&lock_name(&id), true).await,
+                Take::Try => tab_lock::request(&lock_name(&id), false).await,
             };
             let _held = match first_try {
                 Lock::Held(held) => Some(held),
@@ -458,7 +469,7 @@ impl Jobs {
             Event::Cancel => {
                 self.feed(id, Event::Cancel, &policy);
             }
-            Event::Resume => self.watch(id.clone(), 0, true),
+            Event::Resume => self.watch(id.clone(), 0, Take::Wait),
             Event::Reply(_) | Event::Failed(_) => {}
         }
     }
@@ -476,7 +487,7 @@ impl Jobs {
                     .any(|t| t.record.id == id && (t.is_polling() || t.watch == Watch::Elsewhere))
             });
             if !polling && (!known.is_finished() || known.outputs_dropped > 0) {
-                self.watch(id, 0, false);
+                self.watch(id, 0, Take::Try);
             }
             return Ok(());
         }
@@ -486,6 +497,8 @@ impl Jobs {
                 "the reply is about another task".into(),
             ));
         }
+        // Taken before the record tells the other tabs, so this tab polls.
+        let lock = tab_lock::request(&lock_name(&id), false).await;
         let mut record = Record::new(
             id.clone(),
             connection.base.clone(),
@@ -503,7 +516,7 @@ impl Jobs {
         self.add(record, Watch::Here(Box::new(wait)));
         self.show(&id);
         if !finished {
-            self.watch(id, policy.poll_interval_ms, false);
+            self.watch(id, policy.poll_interval_ms, Take::Have(lock));
         }
         Ok(())
     }
@@ -587,7 +600,7 @@ impl Jobs {
         // A job started in another tab: be ready to take over when that tab closes.
         if is_new {
             if self.record_of(&id).is_some_and(|r| !r.is_finished()) {
-                self.watch(id, 0, false);
+                self.watch(id, 0, Take::Try);
             } else {
                 self.set_watch(&id, Watch::Idle);
             }
@@ -596,7 +609,13 @@ impl Jobs {
 }
 
 /// Polls task `id` while the state machine says so; offline, waits to be online first.
-async fn poll_loop(jobs: Jobs, id: &TaskId, connection: Connection, policy: Policy, mut next: Next) {
+async fn poll_loop(
+    jobs: Jobs,
+    id: &TaskId,
+    connection: Connection,
+    policy: Policy,
+    mut next: Next,
+) {
     while let Next::PollIn(ms) = next {
         TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await;
         while !jobs.online.try_get_untracked().unwrap_or(true) {
