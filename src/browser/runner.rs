@@ -315,7 +315,7 @@ impl Jobs {
                         now_ms(),
                     )
                     .with_thumbnail(thumb);
-                    record.absorb(&prediction);
+                    record.absorb(&prediction, now_ms());
                     let policy = jobs.policy();
                     let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
                     wait.last = Some(prediction);
@@ -505,7 +505,9 @@ impl Jobs {
             connection.key.is_none(),
             now_ms(),
         );
-        record.absorb(&prediction);
+        record.absorb(&prediction, now_ms());
+        // Already over when looked up: how long it took is not known here.
+        record.finished_ms = None;
         let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
         let finished = record.is_finished();
         if finished {

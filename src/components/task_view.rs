@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use leptos::prelude::*;
 
 use super::ShotPlayer;
@@ -9,6 +11,33 @@ use crate::core::job::{Event, Pause, Phase, Tracked, Watch};
 fn clock(ms: f64) -> String {
     let s = (ms.max(0.0) / 1000.0) as u64;
     format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The status line: the status and, while waiting, the time since the task was created
+/// (when it is over, how long it took).
+fn status_line(t: &Tracked, now_ms: f64) -> String {
+    let status = t.record.status.as_str();
+    let elapsed = || clock(now_ms - t.record.created_ms as f64);
+    if t.record.is_finished() {
+        return match t.record.took_ms() {
+            Some(ms) => format!("Status: {status} · {}", clock(ms as f64)),
+            None => format!("Status: {status}"),
+        };
+    }
+    match &t.watch {
+        Watch::Here(wait) => match (&wait.phase, &wait.retrying) {
+            (Phase::Polling, Some(error)) => {
+                format!("Status: {status} · {} — {error} Retrying…", elapsed())
+            }
+            _ => format!("Status: {status} · {}", elapsed()),
+        },
+        Watch::Elsewhere => format!("Status: {status} · {}", elapsed()),
+        Watch::NeedsKey => format!("Status: {status} (last known)"),
+        Watch::Idle => format!(
+            "Status: {status} (last known, {})",
+            age(now_ms as u64, t.record.created_ms)
+        ),
+    }
 }
 
 /// What a finished task shows, kept apart so that the shots are built once and not
@@ -80,98 +109,33 @@ pub fn TaskView(
                 .and_then(|t| outcome(t, js_sys::Date::now() as u64))
         })
     });
-    let head = move || {
-        let t = task.get()?;
-        let id = t.record.id.to_string();
-        let status = t.record.status.as_str().to_owned();
-        let elapsed = clock(js_sys::Date::now() - t.record.created_ms as f64);
+    // The elapsed time ticks every second while this page waits for the task.
+    let now = RwSignal::new(js_sys::Date::now());
+    let polling = Memo::new(move |_| task.with(|t| t.as_ref().is_some_and(Tracked::is_polling)));
+    let ticker = StoredValue::new(None::<IntervalHandle>);
+    let stop_ticking = move || {
+        if let Some(Some(handle)) = ticker.try_update_value(Option::take) {
+            handle.clear();
+        }
+    };
+    Effect::new(move |_| {
+        stop_ticking();
+        if polling.get() {
+            now.set(js_sys::Date::now());
+            let tick = move || now.set(js_sys::Date::now());
+            ticker.set_value(set_interval_with_handle(tick, Duration::from_secs(1)).ok());
+        }
+    });
+    on_cleanup(stop_ticking);
+
+    let id_row = move || {
+        let id = task.with(|t| t.as_ref().map(|t| t.record.id.to_string()))?;
         let id_for_copy = id.clone();
         let copy = move |_| {
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&id_for_copy);
                 copied.set(true);
             }
-        };
-        let resume = move |label: &'static str| {
-            view! {
-                <button type="button" class="ms-button" on:click=move |_| on_event.run(Event::Resume)>{label}</button>
-            }
-        };
-        let (line, controls) = match &t.watch {
-            Watch::Here(wait) => {
-                let line = match (&wait.phase, &wait.retrying) {
-                    (Phase::Polling, Some(error)) => format!("Status: {status} · {elapsed} — {error} Retrying…"),
-                    _ => format!("Status: {status} · {elapsed}"),
-                };
-                let controls = match &wait.phase {
-                    Phase::Polling => view! {
-                        <div class="ms-controls">
-                            <button type="button" class="ms-button" on:click=move |_| on_event.run(Event::Cancel)>"Cancel"</button>
-                            <p class="ms-hint">"Cancel only stops waiting: WaveSpeed has no cancel, so the task goes on there and is billed."</p>
-                        </div>
-                    }
-                    .into_any(),
-                    Phase::Paused(Pause::Cancelled) => view! {
-                        <div class="ms-controls">
-                            <p class="ms-note">"You stopped waiting. The task may still finish at WaveSpeed."</p>
-                            {resume("Resume")}
-                        </div>
-                    }
-                    .into_any(),
-                    Phase::Paused(Pause::WaitCap) => view! {
-                        <div class="ms-controls">
-                            <p class="ms-note">"Still running at WaveSpeed. It has taken longer than usual; the result will be kept there, under the task ID above."</p>
-                            {resume("Check again")}
-                        </div>
-                    }
-                    .into_any(),
-                    Phase::Paused(Pause::RetriesExhausted(error)) => view! {
-                        <div class="ms-controls">
-                            <p class="ms-alert" role="alert">
-                                <strong>"Waiting paused: "</strong>
-                                {format!("{error} Several tries in a row failed. The task is safe at WaveSpeed.")}
-                            </p>
-                            {resume("Resume")}
-                        </div>
-                    }
-                    .into_any(),
-                    Phase::Stopped(error) => view! {
-                        <div class="ms-controls">
-                            <p class="ms-alert" role="alert">
-                                <strong>"Stopped: "</strong>
-                                {error.to_string()}
-                            </p>
-                            {resume("Check again")}
-                        </div>
-                    }
-                    .into_any(),
-                    Phase::Finished => ().into_any(),
-                };
-                (line, controls)
-            }
-            Watch::Elsewhere => (
-                format!("Status: {status} · {elapsed}"),
-                view! { <p class="ms-note">"Another tab of this page is checking this task; its progress shows here too."</p> }.into_any(),
-            ),
-            Watch::NeedsKey => (
-                format!("Status: {status} (last known)"),
-                view! {
-                    <div class="ms-controls">
-                        <p class="ms-note">"This task was sent with your API key. Enter the key under Connection, then continue checking it."</p>
-                        {resume("Continue")}
-                    </div>
-                }
-                .into_any(),
-            ),
-            Watch::Idle if t.record.is_finished() => (format!("Status: {status}"), ().into_any()),
-            Watch::Idle if t.record.is_expired(js_sys::Date::now() as u64) => (
-                format!("Status: {status} (last known)"),
-                view! { <p class="ms-note">"Outputs expired at WaveSpeed: it keeps them for 7 days."</p> }.into_any(),
-            ),
-            Watch::Idle => (
-                format!("Status: {status} (last known, {})", age(js_sys::Date::now() as u64, t.record.created_ms)),
-                view! { <div class="ms-controls">{resume("Check again")}</div> }.into_any(),
-            ),
         };
         Some(view! {
             <p class="ms-task">
@@ -180,9 +144,83 @@ pub fn TaskView(
                     {move || if copied.get() { "Copied" } else { "Copy" }}
                 </button>
             </p>
-            <p class="ms-job-status" role="status">{line}</p>
-            {controls}
         })
+    };
+    let line = move || {
+        let now = now.get();
+        task.with(|t| t.as_ref().map(|t| status_line(t, now)))
+    };
+    let controls = move || {
+        let t = task.get()?;
+        let resume = move |label: &'static str| {
+            view! {
+                <button type="button" class="ms-button" on:click=move |_| on_event.run(Event::Resume)>{label}</button>
+            }
+        };
+        let view = match &t.watch {
+            Watch::Here(wait) => match &wait.phase {
+                Phase::Polling => view! {
+                    <div class="ms-controls">
+                        <button type="button" class="ms-button" on:click=move |_| on_event.run(Event::Cancel)>"Cancel"</button>
+                        <p class="ms-hint">"Cancel only stops waiting: WaveSpeed has no cancel, so the task goes on there and is billed."</p>
+                    </div>
+                }
+                .into_any(),
+                Phase::Paused(Pause::Cancelled) => view! {
+                    <div class="ms-controls">
+                        <p class="ms-note">"You stopped waiting. The task may still finish at WaveSpeed."</p>
+                        {resume("Resume")}
+                    </div>
+                }
+                .into_any(),
+                Phase::Paused(Pause::WaitCap) => view! {
+                    <div class="ms-controls">
+                        <p class="ms-note">"Still running at WaveSpeed. It has taken longer than usual; the result will be kept there, under the task ID above."</p>
+                        {resume("Check again")}
+                    </div>
+                }
+                .into_any(),
+                Phase::Paused(Pause::RetriesExhausted(error)) => view! {
+                    <div class="ms-controls">
+                        <p class="ms-alert" role="alert">
+                            <strong>"Waiting paused: "</strong>
+                            {format!("{error} Several tries in a row failed. The task is safe at WaveSpeed.")}
+                        </p>
+                        {resume("Resume")}
+                    </div>
+                }
+                .into_any(),
+                Phase::Stopped(error) => view! {
+                    <div class="ms-controls">
+                        <p class="ms-alert" role="alert">
+                            <strong>"Stopped: "</strong>
+                            {error.to_string()}
+                        </p>
+                        {resume("Check again")}
+                    </div>
+                }
+                .into_any(),
+                Phase::Finished => ().into_any(),
+            },
+            Watch::Elsewhere => view! {
+                <p class="ms-note">"Another tab of this page is checking this task; its progress shows here too."</p>
+            }
+            .into_any(),
+            Watch::NeedsKey => view! {
+                <div class="ms-controls">
+                    <p class="ms-note">"This task was sent with your API key. Enter the key under Connection, then continue checking it."</p>
+                    {resume("Continue")}
+                </div>
+            }
+            .into_any(),
+            Watch::Idle if t.record.is_finished() => ().into_any(),
+            Watch::Idle if t.record.is_expired(js_sys::Date::now() as u64) => view! {
+                <p class="ms-note">"Outputs expired at WaveSpeed: it keeps them for 7 days."</p>
+            }
+            .into_any(),
+            Watch::Idle => view! { <div class="ms-controls">{resume("Check again")}</div> }.into_any(),
+        };
+        Some(view)
     };
     let offline = move || {
         let waiting = task.with(|t| t.as_ref().is_some_and(Tracked::is_polling));
@@ -228,5 +266,11 @@ pub fn TaskView(
         };
         Some(view! { {expired} {body} })
     };
-    view! { {head} {offline} {result} }
+    view! {
+        {id_row}
+        <p class="ms-job-status" role="status">{line}</p>
+        {offline}
+        {controls}
+        {result}
+    }
 }

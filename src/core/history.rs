@@ -78,6 +78,10 @@ pub struct Record {
     /// The server's error text for a failed task.
     #[serde(default)]
     pub error: Option<String>,
+    /// When this page saw the task finish (ms since the epoch); `None` for a task that
+    /// had already finished when it was looked up.
+    #[serde(default)]
+    pub finished_ms: Option<u64>,
 }
 
 impl Record {
@@ -96,6 +100,7 @@ impl Record {
             nsfw: Vec::new(),
             inference_ms: None,
             error: None,
+            finished_ms: None,
         }
     }
 
@@ -105,12 +110,16 @@ impl Record {
         self
     }
 
-    /// Takes in a reply about this task. Returns whether anything stored changed.
-    pub fn absorb(&mut self, reply: &Prediction) -> bool {
+    /// Takes in a reply about this task that arrived at `now_ms`. Returns whether
+    /// anything stored changed.
+    pub fn absorb(&mut self, reply: &Prediction, now_ms: u64) -> bool {
         if reply.id != self.id {
             return false;
         }
         let before = self.clone();
+        if reply.status.is_terminal() && !self.status.is_terminal() {
+            self.finished_ms = Some(now_ms);
+        }
         self.status = reply.status.clone();
         if !reply.outputs.is_empty() {
             let (kept, dropped): (Vec<_>, Vec<_>) = reply
@@ -129,6 +138,11 @@ impl Record {
             self.error = reply.error.clone();
         }
         *self != before
+    }
+
+    /// How long the task took from its id to its end, as this page saw it.
+    pub fn took_ms(&self) -> Option<u64> {
+        Some(self.finished_ms?.saturating_sub(self.created_ms))
     }
 
     /// No further change will come from WaveSpeed.
@@ -323,7 +337,11 @@ mod tests {
     fn a_record_round_trips_through_its_stored_form() {
         let mut r = Record::new(id("t-1"), "http://127.0.0.1:9/proxy".into(), true, 42)
             .with_thumbnail(Some("data:image/jpeg;base64,/9j/AA==".into()));
-        r.absorb(&reply("t-1", "completed", &["https://cdn.example/a.mp4"]));
+        r.absorb(
+            &reply("t-1", "completed", &["https://cdn.example/a.mp4"]),
+            50,
+        );
+        assert_eq!(r.took_ms(), Some(8));
         let json = r.to_json();
         assert!(json.contains(r#""v":1"#), "{json}");
         assert!(!json.contains("key"), "no key field: {json}");
@@ -410,19 +428,24 @@ mod tests {
     #[test]
     fn absorb_keeps_short_outputs_and_counts_the_long_ones() {
         let mut r = record("t", 1, Status::Created);
-        assert!(r.absorb(&reply("t", "processing", &[])));
-        assert!(!r.absorb(&reply("t", "processing", &[])), "nothing new");
+        assert!(r.absorb(&reply("t", "processing", &[]), 2));
+        assert!(!r.absorb(&reply("t", "processing", &[]), 3), "nothing new");
+        assert_eq!(r.took_ms(), None, "not finished");
         let long = "A".repeat(MAX_STORED_OUTPUT_CHARS + 1);
-        assert!(r.absorb(&reply(
-            "t",
-            "completed",
-            &["https://x.example/1.mp4", &long]
-        )));
+        assert!(r.absorb(
+            &reply("t", "completed", &["https://x.example/1.mp4", &long]),
+            4
+        ));
+        assert!(!r.absorb(
+            &reply("t", "completed", &["https://x.example/1.mp4", &long]),
+            5
+        ));
         assert_eq!(r.outputs, ["https://x.example/1.mp4"]);
         assert_eq!(r.outputs_dropped, 1);
         assert_eq!(r.inference_ms, Some(1234));
         assert!(r.is_finished());
-        assert!(!r.absorb(&reply("someone-else", "failed", &[])));
+        assert!(!r.absorb(&reply("someone-else", "failed", &[]), 9));
+        assert_eq!(r.finished_ms, Some(4), "set once, when it finished");
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl Tracked {
         };
         let (updated, next) = wait.as_ref().clone().on(event, now_ms, policy);
         if let Some(reply) = &updated.last {
-            self.record.absorb(reply);
+            self.record.absorb(reply, now_ms);
         }
         **wait = updated;
         next
