@@ -427,3 +427,92 @@ fn the_history_store_skips_a_corrupt_entry_and_keeps_the_others() {
     );
     local.remove_item("unrelated").unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_task_view_says_what_can_be_done_in_each_state() {
+    use multishot_studio::components::TaskView;
+    use multishot_studio::core::api::{Status, TaskId};
+    use multishot_studio::core::history::{Record, OUTPUTS_KEPT_MS};
+    use multishot_studio::core::job::{Event, Policy, Tracked, Wait, Watch};
+
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let now = js_sys::Date::now() as u64;
+    let id = TaskId::parse("view-1").unwrap();
+    let record = Record::new(id.clone(), "https://api.wavespeed.ai".into(), false, now);
+    let task = RwSignal::new(Some(Tracked {
+        record: record.clone(),
+        watch: Watch::NeedsKey,
+    }));
+    let events = RwSignal::new(Vec::<Event>::new());
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <TaskView
+                task=task
+                online=Signal::stored(false)
+                on_event=move |e| events.update(|all| all.push(e))
+            />
+        }
+        .into_any()
+    });
+    tick().await;
+    let text = || root.text_content().unwrap_or_default();
+    let click = |label: &str| {
+        let buttons = root.query_selector_all("button").unwrap();
+        for i in 0..buttons.length() {
+            let button: web_sys::HtmlElement = buttons.item(i).unwrap().unchecked_into();
+            if button.text_content().as_deref() == Some(label) {
+                button.click();
+                return;
+            }
+        }
+        panic!("no button {label}");
+    };
+
+    assert!(text().contains("Task ID: view-1"), "{}", text());
+    assert!(text().contains("This task was sent with your API key"));
+    click("Continue");
+    assert_eq!(events.get_untracked(), [Event::Resume]);
+
+    task.set(Some(Tracked {
+        record: record.clone(),
+        watch: Watch::Elsewhere,
+    }));
+    tick().await;
+    assert!(text().contains("Another tab of this page is checking this task"));
+    assert!(
+        !text().contains("offline"),
+        "only a page that polls says it is offline"
+    );
+
+    let (wait, _) = Wait::start(id.clone(), 0, &Policy::default());
+    task.set(Some(Tracked {
+        record: record.clone(),
+        watch: Watch::Here(Box::new(wait)),
+    }));
+    tick().await;
+    assert!(text().contains("You are offline. Checking is paused"));
+    click("Cancel");
+    assert_eq!(events.get_untracked(), [Event::Resume, Event::Cancel]);
+
+    let mut old = Record::new(
+        id,
+        "https://api.wavespeed.ai".into(),
+        false,
+        now - OUTPUTS_KEPT_MS,
+    );
+    old.status = Status::Processing;
+    task.set(Some(Tracked {
+        record: old,
+        watch: Watch::Idle,
+    }));
+    tick().await;
+    assert!(
+        text().contains("Outputs expired at WaveSpeed"),
+        "{}",
+        text()
+    );
+    assert!(text().contains("Task ID: view-1"), "the id stays visible");
+    root.remove();
+}
