@@ -10,7 +10,48 @@ pub mod browser;
 pub mod components;
 pub mod core;
 
-/// Mounts the app into the page's `<body>`.
+/// Mounts the app: into every `<div data-multishot>` of a host page (script mount,
+/// settings from the element's data attributes), or else into the page's `<body>`
+/// (compact with `?embed=1`, for an iframe).
 pub fn mount() {
-    leptos::mount::mount_to_body(components::App);
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    use crate::browser::embed::data_attributes;
+    use crate::core::config::{parse_page_params, Host};
+
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
+    let targets = document
+        .query_selector_all("[data-multishot]")
+        .map(|found| {
+            (0..found.length())
+                .filter_map(|i| found.item(i))
+                .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if targets.is_empty() {
+        let search = window.location().search().unwrap_or_default();
+        let host = if parse_page_params(&search).embed {
+            Host::Frame
+        } else {
+            Host::Page
+        };
+        leptos::mount::mount_to_body(move || view! { <components::App host=host /> });
+        return;
+    }
+    for element in targets {
+        let attributes = data_attributes(&element);
+        // The host's placeholder ("Loading…") makes way for the app.
+        element.replace_children_with_node_0();
+        leptos::mount::mount_to(element, move || {
+            view! { <components::App host=Host::Element attributes=attributes.clone() /> }
+        })
+        .forget();
+    }
 }

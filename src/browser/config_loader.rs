@@ -1,13 +1,19 @@
-//! Reads `config.json` from the app's own folder at start.
+//! Reads `config.json` from the app's own folder at start: beside `index.html` (the
+//! page's `<base href>` is the public URL), or beside `embed.js` on a host page.
 
 use gloo_net::http::Request;
 
 use crate::core::config::{parse_config, ConfigProblem, Settings};
 
-/// Fetches `config.json` beside `index.html` and parses it. A missing file (404) means
-/// defaults; a file that cannot be read or parsed is reported and defaults are used.
-pub async fn load_settings() -> (Settings, Vec<ConfigProblem>) {
-    let text = match Request::get("config.json").send().await {
+/// Fetches `config.json` from `base` (the app's folder; `None`: relative to the page)
+/// and parses it. A missing file (404) means defaults; a file that cannot be read or
+/// parsed is reported and defaults are used.
+pub async fn load_settings(base: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
+    let url = match base {
+        Some(base) => format!("{}/config.json", base.trim_end_matches('/')),
+        None => "config.json".to_owned(),
+    };
+    let text = match Request::get(&url).send().await {
         Ok(response) if response.status() == 404 => None,
         Ok(response) if response.ok() => match response.text().await {
             Ok(text) => Some(text),
@@ -21,6 +27,7 @@ pub async fn load_settings() -> (Settings, Vec<ConfigProblem>) {
 
 fn unreadable(why: String) -> (Settings, Vec<ConfigProblem>) {
     let problem = ConfigProblem {
+        from: "config.json".into(),
         key: "config.json".into(),
         message: format!("could not be read ({why}); defaults are used"),
     };

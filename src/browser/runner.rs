@@ -28,8 +28,9 @@ use super::tab_lock::{self, Lock};
 use super::thumbnail::thumbnail;
 use crate::core::api::{ApiError, SubmitRequest, TaskId};
 use crate::core::config::UploadMode;
+use crate::core::embed::EmbedEvent;
 use crate::core::history::{self, Record, Skipped, HISTORY_LIMIT};
-use crate::core::job::{Event, Next, Policy, Run, Tracked, Wait, Watch};
+use crate::core::job::{Event, Next, Phase, Policy, Run, Tracked, Wait, Watch};
 
 /// How [`Jobs::watch`] comes by a task's tab lock.
 enum Take {
@@ -78,6 +79,7 @@ pub struct Jobs {
     /// The API key typed (or remembered) on this page, for tasks sent in direct mode.
     key: Signal<String>,
     policy: StoredValue<Policy>,
+    listener: StoredValue<Option<Callback<EmbedEvent>>>,
     current: StoredValue<Option<AbortHandle>>,
     pollers: StoredValue<HashMap<TaskId, AbortHandle>>,
 }
@@ -107,6 +109,7 @@ impl Jobs {
             online: RwSignal::new(navigator_online()),
             key,
             policy: StoredValue::new(Policy::default()),
+            listener: StoredValue::new(None),
             current: StoredValue::new(None),
             pollers: StoredValue::new(HashMap::new()),
         };
@@ -125,6 +128,18 @@ impl Jobs {
     /// Sets how polling behaves (from the settings) for the polls started from now on.
     pub fn set_policy(&self, policy: Policy) {
         self.policy.set_value(policy);
+    }
+
+    /// Tells `listener` when a job of this page starts, completes or fails (for a host
+    /// page: see [`crate::browser::embed`]).
+    pub fn set_listener(&self, listener: Callback<EmbedEvent>) {
+        self.listener.set_value(Some(listener));
+    }
+
+    fn announce(&self, event: EmbedEvent) {
+        if let Some(Some(listener)) = self.listener.try_get_value() {
+            listener.run(event);
+        }
     }
 
     fn policy(&self) -> Policy {
@@ -290,6 +305,10 @@ impl Jobs {
                     match sent {
                         Ok(image) => image,
                         Err(error) => {
+                            jobs.announce(EmbedEvent::Failed {
+                                task_id: None,
+                                error: format!("Upload failed: {error}"),
+                            });
                             jobs.set_run(Run::UploadFailed(error));
                             return;
                         }
@@ -320,11 +339,18 @@ impl Jobs {
                     let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
                     wait.last = Some(prediction);
                     jobs.add(record, Watch::Here(Box::new(wait)));
+                    jobs.announce(EmbedEvent::Started {
+                        task_id: id.to_string(),
+                    });
                     if jobs.set_run(Run::Created(id.clone())) {
                         jobs.watch(id, policy.poll_interval_ms, Take::Have(lock));
                     }
                 }
                 Err(error) => {
+                    jobs.announce(EmbedEvent::Failed {
+                        task_id: None,
+                        error: format!("Could not start the job: {error}"),
+                    });
                     jobs.set_run(Run::submit_failed(error));
                 }
             }
@@ -445,17 +471,38 @@ impl Jobs {
     fn feed(&self, id: &TaskId, event: Event, policy: &Policy) -> Next {
         let mut next = Next::Stop;
         let mut changed = None;
+        let mut ended = None;
         self.tasks.try_update(|tasks| {
             if let Some(t) = tasks.iter_mut().find(|t| &t.record.id == id) {
-                let before = t.record.clone();
+                let before = t.clone();
                 next = t.on(event, now_ms(), policy);
-                if t.record != before {
+                if t.record != before.record {
                     changed = Some(t.record.clone());
                 }
+                ended = match &t.watch {
+                    _ if t.record.is_finished() && !before.record.is_finished() => {
+                        Some(EmbedEvent::finished(&t.record))
+                    }
+                    Watch::Here(wait) => match (&wait.phase, &before.watch) {
+                        (Phase::Stopped(error), Watch::Here(old))
+                            if !matches!(old.phase, Phase::Stopped(_)) =>
+                        {
+                            Some(EmbedEvent::Failed {
+                                task_id: Some(id.to_string()),
+                                error: format!("Stopped: {error}"),
+                            })
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
             }
         });
         if let Some(record) = changed {
             self.persist(&record);
+        }
+        if let Some(event) = ended {
+            self.announce(event);
         }
         next
     }

@@ -9,16 +9,28 @@ use super::{
 use crate::browser::api_client::Connection;
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
+use crate::browser::embed::{dispatch_on, post_to_parent, script_base, watch_height};
 use crate::browser::runner::{ImageToSend, Jobs};
 use crate::core::api::TaskId;
 use crate::core::assessment::Source;
-use crate::core::config::{parse_base_url, ConfigProblem, Settings, UploadMode};
+use crate::core::config::{
+    apply_attributes, parse_base_url, ConfigProblem, Host, Settings, UploadMode,
+};
+use crate::core::embed::EmbedEvent;
 use crate::core::job::{Event, Policy};
 
-/// The whole page: choose an image, see whether WaveSpeed will take it, connect,
-/// generate, watch the shots.
+/// The whole app: choose an image, see whether WaveSpeed will take it, connect,
+/// generate, watch the shots, keep the history.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App(
+    /// How the app is hosted: its own page, an iframe, or a host page's element.
+    #[prop(optional)]
+    host: Host,
+    /// The host element's `data-*` attributes (script mount), over `config.json`.
+    #[prop(optional)]
+    attributes: Vec<(String, String)>,
+) -> impl IntoView {
+    let root = NodeRef::<leptos::html::Div>::new();
     let chosen = RwSignal::new(None::<Chosen>);
     let assessment =
         Signal::derive(move || chosen.with(|c| c.as_ref().map(|c| c.assessment.clone())));
@@ -28,7 +40,11 @@ pub fn App() -> impl IntoView {
     let jobs = Jobs::new(connection_state.key.into());
 
     spawn_local(async move {
-        let (loaded, found) = load_settings().await;
+        let (mut loaded, mut found) = load_settings(script_base().as_deref()).await;
+        found.extend(apply_attributes(
+            &mut loaded,
+            attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
         jobs.set_policy(Policy {
             poll_interval_ms: loaded.poll_interval_ms,
             wait_cap_ms: loaded.max_wait_s * 1000,
@@ -42,13 +58,51 @@ pub fn App() -> impl IntoView {
         connection_state
             .inline_upload
             .set(loaded.upload == UploadMode::Inline);
+        if loaded.lock_proxy && loaded.proxy_url.is_none() {
+            found.push(ConfigProblem {
+                from: "config.json".into(),
+                key: "lock_proxy".into(),
+                message: "is set but no proxy_url is given, so nothing can be generated here"
+                    .into(),
+            });
+        }
+        // Tell the host page how the jobs go.
+        let origins = loaded.embed_parent_origins.clone();
+        jobs.set_listener(Callback::new(move |event: EmbedEvent| match host {
+            Host::Frame => post_to_parent(&origins, &event),
+            Host::Element => {
+                if let Some(root) = root.get_untracked() {
+                    dispatch_on(&root, &event);
+                }
+            }
+            Host::Page => {}
+        }));
         settings.set(loaded);
         problems.set(found);
         // Go on with the jobs a reload (or another tab) left unfinished.
         jobs.restore();
     });
 
+    // In an iframe, the parent page learns the app's height to fit its frame.
+    if host == Host::Frame {
+        Effect::new(move |_| {
+            if let Some(element) = root.get() {
+                watch_height(&element, move |height| {
+                    let origins = settings.with_untracked(|s| s.embed_parent_origins.clone());
+                    post_to_parent(&origins, &EmbedEvent::Resized { height });
+                });
+            }
+        });
+    }
+
+    let locked = move || settings.with(|s| s.lock_proxy);
     let connection = Signal::derive(move || -> Result<Connection, String> {
+        if locked() {
+            return settings.with(|s| s.proxy_url.clone()).map_or_else(
+                || Err("This page is set to use its owner’s proxy, but none is configured.".into()),
+                |base| Ok(Connection { base, key: None }),
+            );
+        }
         let proxy = connection_state.proxy.get();
         if !proxy.trim().is_empty() {
             return parse_base_url(&proxy)
@@ -111,16 +165,28 @@ pub fn App() -> impl IntoView {
     };
     let user_event = move |(id, event): (TaskId, Event)| jobs.on_user(&id, event);
 
+    let compact = host.is_compact();
+    let intro = (!compact).then(|| {
+        view! {
+            <p class="ms-brand">"Multi-Shot Studio"</p>
+            <h1>"One photo in, a multi-shot sequence of cinematic camera angles out."</h1>
+            <p class="ms-lede">
+                "Powered by WaveSpeed’s Kling V1 AI Multi-Shot model: upload a single image and get "
+                "professional pans, zooms and transitions across several shots. Your image is checked "
+                "right here in the browser before anything is sent or paid for."
+            </p>
+        }
+    });
     view! {
-        <div class="ms-app">
+        <div
+            class="ms-app"
+            class:ms-page=!compact
+            class:ms-compact=compact
+            data-theme=move || settings.with(|s| s.theme.attribute())
+            node_ref=root
+        >
             <header class="ms-header">
-                <p class="ms-brand">"Multi-Shot Studio"</p>
-                <h1>"One photo in, a multi-shot sequence of cinematic camera angles out."</h1>
-                <p class="ms-lede">
-                    "Powered by WaveSpeed’s Kling V1 AI Multi-Shot model: upload a single image and get "
-                    "professional pans, zooms and transitions across several shots. Your image is checked "
-                    "right here in the browser before anything is sent or paid for."
-                </p>
+                {intro}
                 {move || settings.with(|s| s.sandbox).then(|| view! {
                     <p class="ms-note ms-sandbox" role="note">
                         "Sandbox: sample shots, no cost — clear the proxy URL to use your own key."
@@ -153,7 +219,7 @@ pub fn App() -> impl IntoView {
                         <span class="ms-step" aria-hidden="true">"2"</span>
                         "Generate"
                     </h2>
-                    <details class="ms-connection" open=true>
+                    <details class="ms-connection" open=true hidden=locked>
                         <summary>"Connection"</summary>
                         <ConnectionSettings
                             state=connection_state
@@ -169,7 +235,7 @@ pub fn App() -> impl IntoView {
                     <JobProgress job=jobs.view tasks=jobs.tasks online=jobs.online on_event=user_event />
                 </section>
                 <History jobs=jobs connection=connection on_event=user_event />
-                <Requirements />
+                {(!compact).then(|| view! { <Requirements /> })}
             </main>
             <footer class="ms-footer">
                 <p>

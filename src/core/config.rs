@@ -46,6 +46,37 @@ pub struct Settings {
     pub upload: UploadMode,
     /// The page was built as the local sandbox (`make serve`): a note says so.
     pub sandbox: bool,
+    /// Talk only to the proxy: the key and proxy fields are not shown at all (a
+    /// marketing embed, where the site owner's proxy holds the key).
+    pub lock_proxy: bool,
+    /// Light, dark, or following the system.
+    pub theme: Theme,
+    /// Origins of parent pages that may receive the app's `message` events when it is
+    /// embedded in an iframe (none: no message is posted).
+    pub embed_parent_origins: Vec<String>,
+}
+
+/// The colour scheme.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    /// Follow `prefers-color-scheme`.
+    #[default]
+    Auto,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl Theme {
+    /// The value of the root's `data-theme` attribute (`None` for auto).
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            Theme::Auto => None,
+            Theme::Light => Some("light"),
+            Theme::Dark => Some("dark"),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -57,25 +88,45 @@ impl Default for Settings {
             max_wait_s: DEFAULT_MAX_WAIT_S,
             upload: UploadMode::Binary,
             sandbox: false,
+            lock_proxy: false,
+            theme: Theme::Auto,
+            embed_parent_origins: Vec::new(),
         }
     }
 }
 
-/// One problem in the configuration, naming its key.
+/// One problem in the configuration, naming where it is and its key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("config.json: “{key}” {message}")]
+#[error("{from}: “{key}” {message}")]
 pub struct ConfigProblem {
+    /// Where: `config.json`, or the page element's data attributes.
+    pub from: String,
     /// The key (or `config.json` for the file as a whole).
     pub key: String,
     /// What is wrong and what is used instead.
     pub message: String,
 }
 
+/// The source of settings given as data attributes.
+pub const ATTRIBUTES: &str = "the data-multishot element";
+const FILE: &str = "config.json";
+
 fn problem(key: &str, message: impl Into<String>) -> ConfigProblem {
     ConfigProblem {
+        from: FILE.to_owned(),
         key: key.to_owned(),
         message: message.into(),
     }
+}
+
+/// Checks an origin for `postMessage`: `http(s)://host[:port]`, nothing after it.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let base = parse_base_url(raw)?;
+    let after_scheme = base.split_once("://").map_or("", |(_, rest)| rest);
+    if after_scheme.contains('/') {
+        return Err("must be an origin alone (scheme, host and port; no path)".into());
+    }
+    Ok(base.to_ascii_lowercase())
 }
 
 /// Checks a base URL: absolute `http:`/`https:`, with a host, no query or fragment, no
@@ -132,56 +183,180 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
         }
     };
     for (key, value) in &object {
-        match key.as_str() {
-            "api_base" => match value.as_str().map(parse_base_url) {
-                Some(Ok(url)) => settings.api_base = url,
-                Some(Err(why)) => problems.push(problem(key, format!("{why}; {DEFAULT_API_BASE} is used"))),
-                None => problems.push(problem(key, format!("must be a string; {DEFAULT_API_BASE} is used"))),
-            },
-            "proxy_url" => match value {
-                Value::Null => {}
-                Value::String(s) if s.trim().is_empty() => {}
-                Value::String(s) => match parse_base_url(s) {
-                    Ok(url) => settings.proxy_url = Some(url),
-                    Err(why) => problems.push(problem(key, format!("{why}; no proxy is used"))),
-                },
-                _ => problems.push(problem(key, "must be a string; no proxy is used")),
-            },
-            "poll_interval_ms" => match value.as_u64() {
-                Some(ms) if (MIN_POLL_INTERVAL_MS..=MAX_POLL_INTERVAL_MS).contains(&ms) => {
-                    settings.poll_interval_ms = ms
-                }
-                _ => problems.push(problem(
-                    key,
-                    format!(
-                        "must be a whole number from {MIN_POLL_INTERVAL_MS} to {MAX_POLL_INTERVAL_MS}; \
-                         {DEFAULT_POLL_INTERVAL_MS} is used"
-                    ),
-                )),
-            },
-            "max_wait_s" => match value.as_u64() {
-                Some(s) if (MIN_MAX_WAIT_S..=MAX_MAX_WAIT_S).contains(&s) => settings.max_wait_s = s,
-                _ => problems.push(problem(
-                    key,
-                    format!(
-                        "must be a whole number of seconds from {MIN_MAX_WAIT_S} to {MAX_MAX_WAIT_S}; \
-                         {DEFAULT_MAX_WAIT_S} is used"
-                    ),
-                )),
-            },
-            "upload" => match value.as_str() {
-                Some("binary") => settings.upload = UploadMode::Binary,
-                Some("inline") => settings.upload = UploadMode::Inline,
-                _ => problems.push(problem(key, "must be \"binary\" or \"inline\"; \"binary\" is used")),
-            },
-            "sandbox" => match value.as_bool() {
-                Some(on) => settings.sandbox = on,
-                None => problems.push(problem(key, "must be true or false; false is used")),
-            },
-            _ => problems.push(problem(key, "is not a known setting and is ignored")),
-        }
+        apply(&mut settings, key, value, &mut problems);
     }
     (settings, problems)
+}
+
+/// Reads one setting into `settings`, or says what is wrong with it.
+fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<ConfigProblem>) {
+match key {
+        "api_base" => match value.as_str().map(parse_base_url) {
+            Some(Ok(url)) => settings.api_base = url,
+            Some(Err(why)) => problems.push(problem(key, format!("{why}; {DEFAULT_API_BASE} is used"))),
+            None => problems.push(problem(key, format!("must be a string; {DEFAULT_API_BASE} is used"))),
+        },
+        "proxy_url" => match value {
+            Value::Null => {}
+            Value::String(s) if s.trim().is_empty() => {}
+            Value::String(s) => match parse_base_url(s) {
+                Ok(url) => settings.proxy_url = Some(url),
+                Err(why) => problems.push(problem(key, format!("{why}; no proxy is used"))),
+            },
+            _ => problems.push(problem(key, "must be a string; no proxy is used")),
+        },
+        "poll_interval_ms" => match value.as_u64() {
+            Some(ms) if (MIN_POLL_INTERVAL_MS..=MAX_POLL_INTERVAL_MS).contains(&ms) => {
+                settings.poll_interval_ms = ms
+            }
+            _ => problems.push(problem(
+                key,
+                format!(
+                    "must be a whole number from {MIN_POLL_INTERVAL_MS} to {MAX_POLL_INTERVAL_MS}; \
+                     {DEFAULT_POLL_INTERVAL_MS} is used"
+                ),
+            )),
+        },
+        "max_wait_s" => match value.as_u64() {
+            Some(s) if (MIN_MAX_WAIT_S..=MAX_MAX_WAIT_S).contains(&s) => settings.max_wait_s = s,
+            _ => problems.push(problem(
+                key,
+                format!(
+                    "must be a whole number of seconds from {MIN_MAX_WAIT_S} to {MAX_MAX_WAIT_S}; \
+                     {DEFAULT_MAX_WAIT_S} is used"
+                ),
+            )),
+        },
+        "upload" => match value.as_str() {
+            Some("binary") => settings.upload = UploadMode::Binary,
+            Some("inline") => settings.upload = UploadMode::Inline,
+            _ => problems.push(problem(key, "must be \"binary\" or \"inline\"; \"binary\" is used")),
+        },
+        "sandbox" => match value.as_bool() {
+            Some(on) => settings.sandbox = on,
+            None => problems.push(problem(key, "must be true or false; false is used")),
+        },
+        "lock_proxy" => match value.as_bool() {
+            Some(on) => settings.lock_proxy = on,
+            None => problems.push(problem(key, "must be true or false; false is used")),
+        },
+        "theme" => match value.as_str() {
+            Some("auto") => settings.theme = Theme::Auto,
+            Some("light") => settings.theme = Theme::Light,
+            Some("dark") => settings.theme = Theme::Dark,
+            _ => problems.push(problem(key, "must be \"auto\", \"light\" or \"dark\"; \"auto\" is used")),
+        },
+        "embed_parent_origins" => {
+            let list: Option<Vec<&str>> = match value {
+                Value::Array(items) => items.iter().map(Value::as_str).collect(),
+                _ => None,
+            };
+            match list {
+                Some(list) => {
+                    settings.embed_parent_origins.clear();
+                    for raw in list {
+                        match parse_origin(raw) {
+                            Ok(origin) => settings.embed_parent_origins.push(origin),
+                            Err(why) => problems.push(problem(
+                                key,
+                                format!("has “{}”, which {why}; it is left out", raw.chars().take(60).collect::<String>()),
+                            )),
+                        }
+                    }
+                }
+                None => problems.push(problem(key, "must be a list of origins such as [\"https://example.com\"]; none is used")),
+            }
+        }
+        _ => problems.push(problem(key, "is not a known setting and is ignored")),
+    }
+}
+
+/// Keys whose data attribute is a flag (`data-lock-proxy`, `="true"` or `="false"`).
+const FLAGS: &[&str] = &["lock_proxy", "sandbox"];
+/// Keys whose data attribute is a number.
+const NUMBERS: &[&str] = &["poll_interval_ms", "max_wait_s"];
+/// Keys whose data attribute is a list separated by spaces or commas.
+const LISTS: &[&str] = &["embed_parent_origins"];
+
+/// Applies the data attributes of the element the app is mounted into
+/// (`data-proxy-url="…"` sets `proxy_url`), on top of `settings` from `config.json`.
+/// `data-multishot` itself is the marker and is skipped. Problems name the attribute.
+pub fn apply_attributes<'a>(
+    settings: &mut Settings,
+    attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    for (name, raw) in attributes {
+        let Some(key) = name.strip_prefix("data-").filter(|k| *k != "multishot") else {
+            continue;
+        };
+        let key = key.replace('-', "_");
+        let value = if FLAGS.contains(&key.as_str()) {
+            match raw.trim() {
+                "" | "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                other => Value::String(other.to_owned()),
+            }
+        } else if NUMBERS.contains(&key.as_str()) {
+            raw.trim()
+                .parse::<u64>()
+                .map_or_else(|_| Value::String(raw.to_owned()), Value::from)
+        } else if LISTS.contains(&key.as_str()) {
+            Value::Array(
+                raw.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            )
+        } else {
+            Value::String(raw.to_owned())
+        };
+        let mut found = Vec::new();
+        apply(settings, &key, &value, &mut found);
+        problems.extend(found.into_iter().map(|p| ConfigProblem {
+            from: ATTRIBUTES.to_owned(),
+            key: name.to_owned(),
+            ..p
+        }));
+    }
+    problems
+}
+
+/// How the app is hosted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Host {
+    /// A page of its own (`index.html`).
+    #[default]
+    Page,
+    /// In an iframe (`index.html?embed=1`): compact, with messages to the parent page.
+    Frame,
+    /// Mounted by `embed.js` into a host page's `<div data-multishot>`: compact, with
+    /// settings from the element's data attributes.
+    Element,
+}
+
+impl Host {
+    /// Without the page's own header, footer and side card.
+    pub fn is_compact(self) -> bool {
+        self != Host::Page
+    }
+}
+
+/// What the page's address asks for (`?embed=1`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageParams {
+    /// Compact layout for an iframe, with messages to the parent page.
+    pub embed: bool,
+}
+
+/// Reads the page's query string (with or without its `?`).
+pub fn parse_page_params(query: &str) -> PageParams {
+    let embed = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .any(|(k, v)| k == "embed" && matches!(v, "1" | "true" | ""));
+    PageParams { embed }
 }
 
 #[cfg(test)]
@@ -211,6 +386,7 @@ mod tests {
                 max_wait_s: 60,
                 upload: UploadMode::Inline,
                 sandbox: true,
+                ..Settings::default()
             }
         );
     }
@@ -252,6 +428,65 @@ mod tests {
             parse_config(Some(r#"{"poll_interval_ms":"1000"}"#)).1.len(),
             1
         );
+    }
+
+    #[test]
+    fn hosting_keys_are_read_and_checked() {
+        let (s, problems) = parse_config(Some(
+            r#"{"lock_proxy":true,"theme":"dark","embed_parent_origins":["https://Shop.example","http://127.0.0.1:8000/","https://x.example/path","javascript:alert(1)"]}"#,
+        ));
+        assert!(s.lock_proxy);
+        assert_eq!(s.theme, Theme::Dark);
+        assert_eq!(s.embed_parent_origins, ["https://shop.example", "http://127.0.0.1:8000"]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.key == "embed_parent_origins"));
+        assert!(problems[0].message.contains("no path"), "{}", problems[0]);
+        let (s, problems) = parse_config(Some(r#"{"theme":"neon","embed_parent_origins":"https://a.example","lock_proxy":"yes"}"#));
+        assert_eq!((s.theme, s.lock_proxy), (Theme::Auto, false));
+        assert!(s.embed_parent_origins.is_empty());
+        assert_eq!(problems.len(), 3);
+    }
+
+    #[test]
+    fn data_attributes_override_the_file_and_name_the_attribute() {
+        let (mut s, _) = parse_config(Some(r#"{"proxy_url":"https://file.example/p","theme":"dark"}"#));
+        let problems = apply_attributes(
+            &mut s,
+            [
+                ("data-multishot", ""),
+                ("data-proxy-url", "https://site.example/ws/"),
+                ("data-lock-proxy", ""),
+                ("data-theme", "light"),
+                ("data-poll-interval-ms", "2000"),
+                ("data-embed-parent-origins", "https://a.example, https://b.example"),
+                ("data-max-wait-s", "soon"),
+                ("data-api-base", "javascript:alert(1)"),
+                ("class", "ignored"),
+            ],
+        );
+        assert_eq!(s.proxy_url.as_deref(), Some("https://site.example/ws"));
+        assert!(s.lock_proxy);
+        assert_eq!(s.theme, Theme::Light);
+        assert_eq!(s.poll_interval_ms, 2000);
+        assert_eq!(s.embed_parent_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(s.max_wait_s, DEFAULT_MAX_WAIT_S);
+        assert_eq!(s.api_base, DEFAULT_API_BASE);
+        let named: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(named, ["data-max-wait-s", "data-api-base"]);
+        assert!(problems[0].to_string().starts_with("the data-multishot element: “data-max-wait-s” must be"));
+        let problems = apply_attributes(&mut s, [("data-colour", "red"), ("data-lock-proxy", "no")]);
+        assert_eq!(problems.len(), 2);
+        assert!(s.lock_proxy, "a bad flag leaves the setting as it was");
+    }
+
+    #[test]
+    fn the_embed_parameter() {
+        assert!(parse_page_params("?embed=1").embed);
+        assert!(parse_page_params("a=b&embed").embed);
+        assert!(parse_page_params("embed=true").embed);
+        assert!(!parse_page_params("?embed=0").embed);
+        assert!(!parse_page_params("?embedded=1").embed);
+        assert!(!parse_page_params("").embed);
     }
 
     #[test]

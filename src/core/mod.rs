@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assessment;
 pub mod config;
+pub mod embed;
 pub mod history;
 pub mod image_url;
 pub mod job;

@@ -1,0 +1,87 @@
+//! The app as a guest: messages to the parent page of an iframe, its height for the
+//! frame to fit, events on the host element of a script mount, and where the app's own
+//! files are (for `config.json`) when a host page loaded it.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::embed::EmbedEvent;
+
+/// Posts `event` to the parent window, once per allowed origin: the browser delivers
+/// it only when the parent's origin is that one. Nothing when not in a frame or when
+/// no origin is allowed.
+pub fn post_to_parent(origins: &[String], event: &EmbedEvent) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(Some(parent)) = window.parent() else {
+        return;
+    };
+    if origins.is_empty() || js_sys::Object::is(&parent, &window) {
+        return;
+    }
+    let Ok(message) = js_sys::JSON::parse(&event.to_json()) else {
+        return;
+    };
+    for origin in origins {
+        let _ = parent.post_message(&message, origin);
+    }
+}
+
+/// Dispatches `event` on the host page's element as a `multishot` DOM event whose
+/// `detail` is the message.
+pub fn dispatch_on(element: &web_sys::Element, event: &EmbedEvent) {
+    let Ok(detail) = js_sys::JSON::parse(&event.to_json()) else {
+        return;
+    };
+    let init = web_sys::CustomEventInit::new();
+    init.set_detail(&detail);
+    init.set_bubbles(true);
+    if let Ok(dom_event) = web_sys::CustomEvent::new_with_event_init_dict("multishot", &init) {
+        let _ = element.dispatch_event(&dom_event);
+    }
+}
+
+/// Calls `on_height` with the page's content height now and whenever `element`
+/// changes size. The observer lives as long as the page.
+pub fn watch_height(element: &web_sys::Element, on_height: impl Fn(u32) + 'static) {
+    let height = || {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .map_or(0, |e| e.scroll_height().max(0) as u32)
+    };
+    on_height(height());
+    let last = std::cell::Cell::new(0);
+    let callback = Closure::<dyn Fn()>::new(move || {
+        let h = height();
+        if h != last.replace(h) {
+            on_height(h);
+        }
+    });
+    if let Ok(observer) = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()) {
+        observer.observe(element);
+        callback.forget();
+    }
+}
+
+/// Where the app's files are when a host page loaded it with `embed.js` (which sets
+/// `globalThis.multishotBase`); `None` on the app's own page.
+pub fn script_base() -> Option<String> {
+    js_sys::Reflect::get(&js_sys::global(), &"multishotBase".into())
+        .ok()?
+        .as_string()
+}
+
+/// The `data-*` attributes of `element`, as (name, value) pairs.
+pub fn data_attributes(element: &web_sys::Element) -> Vec<(String, String)> {
+    let names = element.get_attribute_names();
+    (0..names.length())
+        .filter_map(|i| names.get(i).as_string())
+        .filter(|name| name.starts_with("data-"))
+        .filter_map(|name| {
+            let value = element.get_attribute(&name)?;
+            Some((name, value))
+        })
+        .collect()
+}

@@ -1,0 +1,162 @@
+//! The messages the app posts to its parent page when it runs in an iframe
+//! (`index.html?embed=1`): job started, completed (with the output URLs), failed, and its
+//! height so the frame can fit it. They go only to the origins listed in
+//! `embed_parent_origins`.
+
+use serde_json::{json, Value};
+
+use super::api::Status;
+use super::history::Record;
+use super::output::{classify, Output};
+
+/// Every message carries `"source": SOURCE`, so a host page can tell them apart.
+pub const SOURCE: &str = "multishot-studio";
+
+/// One message for the parent page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbedEvent {
+    /// A task was created (the job is paid for from here on).
+    Started {
+        /// The task id.
+        task_id: String,
+    },
+    /// The task completed.
+    Completed {
+        /// The task id.
+        task_id: String,
+        /// The shots' web addresses, in order.
+        outputs: Vec<String>,
+        /// Shots that came back inline (base64) and have no address.
+        inline_outputs: usize,
+    },
+    /// The job failed: before a task existed (no id), or the task ended without shots.
+    Failed {
+        /// The task id, when there is one.
+        task_id: Option<String>,
+        /// What went wrong, in words.
+        error: String,
+    },
+    /// The app's content height changed (CSS pixels).
+    Resized {
+        /// The new height.
+        height: u32,
+    },
+}
+
+impl EmbedEvent {
+    /// The message for a task that just finished.
+    pub fn finished(record: &Record) -> Self {
+        let task_id = record.id.to_string();
+        if record.status == Status::Completed {
+            let mut outputs = Vec::new();
+            let mut inline_outputs = record.outputs_dropped;
+            for raw in &record.outputs {
+                match classify(raw) {
+                    Ok(Output::Remote { url, .. }) => outputs.push(url),
+                    Ok(Output::Inline { .. }) => inline_outputs += 1,
+                    Err(_) => {}
+                }
+            }
+            EmbedEvent::Completed {
+                task_id,
+                outputs,
+                inline_outputs,
+            }
+        } else {
+            let reason = record.error.as_deref().unwrap_or("no reason was given");
+            EmbedEvent::Failed {
+                task_id: Some(task_id),
+                error: format!("The task ended as “{}”: {reason}", record.status.as_str()),
+            }
+        }
+    }
+
+    /// The message as JSON text.
+    pub fn to_json(&self) -> String {
+        let body: Value = match self {
+            EmbedEvent::Started { task_id } => {
+                json!({ "source": SOURCE, "type": "job-started", "task_id": task_id })
+            }
+            EmbedEvent::Completed {
+                task_id,
+                outputs,
+                inline_outputs,
+            } => json!({
+                "source": SOURCE,
+                "type": "job-completed",
+                "task_id": task_id,
+                "outputs": outputs,
+                "inline_outputs": inline_outputs,
+            }),
+            EmbedEvent::Failed { task_id, error } => {
+                json!({ "source": SOURCE, "type": "job-failed", "task_id": task_id, "error": error })
+            }
+            EmbedEvent::Resized { height } => {
+                json!({ "source": SOURCE, "type": "resize", "height": height })
+            }
+        };
+        body.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::api::TaskId;
+
+    fn record(status: Status, outputs: &[&str]) -> Record {
+        let mut r = Record::new(
+            TaskId::parse("t-9").unwrap(),
+            "https://api.wavespeed.ai".into(),
+            false,
+            0,
+        );
+        r.status = status;
+        r.outputs = outputs.iter().map(|s| (*s).to_owned()).collect();
+        r
+    }
+
+    #[test]
+    fn a_completed_task_sends_its_web_addresses_only() {
+        let r = record(
+            Status::Completed,
+            &["https://cdn.example/1.mp4", "javascript:alert(1)", "data:video/mp4;base64,AAAAIGZ0eXBpc29t"],
+        );
+        let event = EmbedEvent::finished(&r);
+        assert_eq!(
+            event,
+            EmbedEvent::Completed {
+                task_id: "t-9".into(),
+                outputs: vec!["https://cdn.example/1.mp4".into()],
+                inline_outputs: 1,
+            }
+        );
+        let json: Value = serde_json::from_str(&event.to_json()).unwrap();
+        assert_eq!(json["source"], SOURCE);
+        assert_eq!(json["type"], "job-completed");
+        assert_eq!(json["outputs"][0], "https://cdn.example/1.mp4");
+    }
+
+    #[test]
+    fn a_failed_task_says_why() {
+        let mut r = record(Status::Failed, &[]);
+        r.error = Some("<b>bad</b>".into());
+        let json: Value = serde_json::from_str(&EmbedEvent::finished(&r).to_json()).unwrap();
+        assert_eq!(json["type"], "job-failed");
+        assert_eq!(json["task_id"], "t-9");
+        assert_eq!(json["error"], "The task ended as “failed”: <b>bad</b>");
+        let before: Value = serde_json::from_str(
+            &EmbedEvent::Failed {
+                task_id: None,
+                error: "401".into(),
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert_eq!(before["task_id"], Value::Null);
+        assert_eq!(
+            EmbedEvent::Resized { height: 812 }.to_json(),
+            r#"{"height":812,"source":"multishot-studio","type":"resize"}"#
+        );
+    }
+}
