@@ -8,6 +8,7 @@ export TRUNK_SKIP_VERSION_CHECK := true
 
 # Where the release build is served from (GitHub Pages: /<repository>/).
 PUBLIC_URL ?= /
+DIST ?= dist
 FIXTURES := target/fixtures
 
 .PHONY: serve dist test lint test-native test-browser test-sdk test-e2e fixtures tools test-tools clean
@@ -22,9 +23,11 @@ serve: tools
 	trap 'kill $$fake' EXIT INT TERM; \
 	trunk serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 
-## dist: release build into dist/ (PUBLIC_URL=/sub/path/ for a sub-path)
+## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path), with
+## embed.js, 404.html and the Content-Security-Policy (scripts/finish-dist.mjs)
 dist: tools
-	trunk build --release --public-url "$(PUBLIC_URL)"
+	trunk build --release --public-url "$(PUBLIC_URL)" --dist "$(DIST)"
+	node scripts/finish-dist.mjs "$(DIST)"
 
 ## test: install what the tests need, then run every layer
 test: test-tools lint test-native test-browser test-sdk test-e2e
@@ -47,6 +50,8 @@ test-browser:
 test-e2e: fixtures
 	cargo build --quiet -p fake-wavespeed
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
+	# The GitHub Pages build, as .github/workflows/pages.yml runs it, under a sub-path.
+	$(MAKE) --no-print-directory dist PUBLIC_URL=/multishot/ DIST=target/dist-multishot
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
 SDK_VENV := target/sdk-venv

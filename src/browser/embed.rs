@@ -7,9 +7,9 @@ use wasm_bindgen::JsCast;
 
 use crate::core::embed::EmbedEvent;
 
-/// Posts `event` to the parent window, once per allowed origin: the browser delivers
-/// it only when the parent's origin is that one. Nothing when not in a frame or when
-/// no origin is allowed.
+/// Posts `event` to the parent window, once per allowed origin and to the app's own
+/// origin (a same-origin parent can read the frame anyway): the browser delivers it
+/// only when the parent's origin is that one. Nothing when not in a frame.
 pub fn post_to_parent(origins: &[String], event: &EmbedEvent) {
     let Some(window) = web_sys::window() else {
         return;
@@ -17,13 +17,17 @@ pub fn post_to_parent(origins: &[String], event: &EmbedEvent) {
     let Ok(Some(parent)) = window.parent() else {
         return;
     };
-    if origins.is_empty() || js_sys::Object::is(&parent, &window) {
+    if js_sys::Object::is(&parent, &window) {
         return;
     }
     let Ok(message) = js_sys::JSON::parse(&event.to_json()) else {
         return;
     };
-    for origin in origins {
+    let own = window.location().origin().ok();
+    for origin in origins
+        .iter()
+        .chain(own.iter().filter(|o| !origins.contains(o)))
+    {
         let _ = parent.post_message(&message, origin);
     }
 }

@@ -237,12 +237,14 @@ pub fn App(
                 <History jobs=jobs connection=connection on_event=user_event />
                 {(!compact).then(|| view! { <Requirements /> })}
             </main>
-            <footer class="ms-footer">
-                <p>
-                    "Multi-Shot Studio is an independent front-end for the WaveSpeed API. "
-                    "$0.07 per generation, billed by WaveSpeed."
-                </p>
-            </footer>
+            {(!compact).then(|| view! {
+                <footer class="ms-footer">
+                    <p>
+                        "Multi-Shot Studio is an independent front-end for the WaveSpeed API. "
+                        "$0.07 per generation, billed by WaveSpeed."
+                    </p>
+                </footer>
+            })}
         </div>
     }
 }

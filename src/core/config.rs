@@ -190,11 +190,16 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
 
 /// Reads one setting into `settings`, or says what is wrong with it.
 fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<ConfigProblem>) {
-match key {
+    match key {
         "api_base" => match value.as_str().map(parse_base_url) {
             Some(Ok(url)) => settings.api_base = url,
-            Some(Err(why)) => problems.push(problem(key, format!("{why}; {DEFAULT_API_BASE} is used"))),
-            None => problems.push(problem(key, format!("must be a string; {DEFAULT_API_BASE} is used"))),
+            Some(Err(why)) => {
+                problems.push(problem(key, format!("{why}; {DEFAULT_API_BASE} is used")))
+            }
+            None => problems.push(problem(
+                key,
+                format!("must be a string; {DEFAULT_API_BASE} is used"),
+            )),
         },
         "proxy_url" => match value {
             Value::Null => {}
@@ -230,7 +235,10 @@ match key {
         "upload" => match value.as_str() {
             Some("binary") => settings.upload = UploadMode::Binary,
             Some("inline") => settings.upload = UploadMode::Inline,
-            _ => problems.push(problem(key, "must be \"binary\" or \"inline\"; \"binary\" is used")),
+            _ => problems.push(problem(
+                key,
+                "must be \"binary\" or \"inline\"; \"binary\" is used",
+            )),
         },
         "sandbox" => match value.as_bool() {
             Some(on) => settings.sandbox = on,
@@ -244,7 +252,10 @@ match key {
             Some("auto") => settings.theme = Theme::Auto,
             Some("light") => settings.theme = Theme::Light,
             Some("dark") => settings.theme = Theme::Dark,
-            _ => problems.push(problem(key, "must be \"auto\", \"light\" or \"dark\"; \"auto\" is used")),
+            _ => problems.push(problem(
+                key,
+                "must be \"auto\", \"light\" or \"dark\"; \"auto\" is used",
+            )),
         },
         "embed_parent_origins" => {
             let list: Option<Vec<&str>> = match value {
@@ -259,12 +270,18 @@ match key {
                             Ok(origin) => settings.embed_parent_origins.push(origin),
                             Err(why) => problems.push(problem(
                                 key,
-                                format!("has “{}”, which {why}; it is left out", raw.chars().take(60).collect::<String>()),
+                                format!(
+                                    "has “{}”, which {why}; it is left out",
+                                    raw.chars().take(60).collect::<String>()
+                                ),
                             )),
                         }
                     }
                 }
-                None => problems.push(problem(key, "must be a list of origins such as [\"https://example.com\"]; none is used")),
+                None => problems.push(problem(
+                    key,
+                    "must be a list of origins such as [\"https://example.com\"]; none is used",
+                )),
             }
         }
         _ => problems.push(problem(key, "is not a known setting and is ignored")),
@@ -437,11 +454,16 @@ mod tests {
         ));
         assert!(s.lock_proxy);
         assert_eq!(s.theme, Theme::Dark);
-        assert_eq!(s.embed_parent_origins, ["https://shop.example", "http://127.0.0.1:8000"]);
+        assert_eq!(
+            s.embed_parent_origins,
+            ["https://shop.example", "http://127.0.0.1:8000"]
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().all(|p| p.key == "embed_parent_origins"));
         assert!(problems[0].message.contains("no path"), "{}", problems[0]);
-        let (s, problems) = parse_config(Some(r#"{"theme":"neon","embed_parent_origins":"https://a.example","lock_proxy":"yes"}"#));
+        let (s, problems) = parse_config(Some(
+            r#"{"theme":"neon","embed_parent_origins":"https://a.example","lock_proxy":"yes"}"#,
+        ));
         assert_eq!((s.theme, s.lock_proxy), (Theme::Auto, false));
         assert!(s.embed_parent_origins.is_empty());
         assert_eq!(problems.len(), 3);
@@ -449,7 +471,9 @@ mod tests {
 
     #[test]
     fn data_attributes_override_the_file_and_name_the_attribute() {
-        let (mut s, _) = parse_config(Some(r#"{"proxy_url":"https://file.example/p","theme":"dark"}"#));
+        let (mut s, _) = parse_config(Some(
+            r#"{"proxy_url":"https://file.example/p","theme":"dark"}"#,
+        ));
         let problems = apply_attributes(
             &mut s,
             [
@@ -458,7 +482,10 @@ mod tests {
                 ("data-lock-proxy", ""),
                 ("data-theme", "light"),
                 ("data-poll-interval-ms", "2000"),
-                ("data-embed-parent-origins", "https://a.example, https://b.example"),
+                (
+                    "data-embed-parent-origins",
+                    "https://a.example, https://b.example",
+                ),
                 ("data-max-wait-s", "soon"),
                 ("data-api-base", "javascript:alert(1)"),
                 ("class", "ignored"),
@@ -468,13 +495,19 @@ mod tests {
         assert!(s.lock_proxy);
         assert_eq!(s.theme, Theme::Light);
         assert_eq!(s.poll_interval_ms, 2000);
-        assert_eq!(s.embed_parent_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            s.embed_parent_origins,
+            ["https://a.example", "https://b.example"]
+        );
         assert_eq!(s.max_wait_s, DEFAULT_MAX_WAIT_S);
         assert_eq!(s.api_base, DEFAULT_API_BASE);
         let named: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(named, ["data-max-wait-s", "data-api-base"]);
-        assert!(problems[0].to_string().starts_with("the data-multishot element: “data-max-wait-s” must be"));
-        let problems = apply_attributes(&mut s, [("data-colour", "red"), ("data-lock-proxy", "no")]);
+        assert!(problems[0]
+            .to_string()
+            .starts_with("the data-multishot element: “data-max-wait-s” must be"));
+        let problems =
+            apply_attributes(&mut s, [("data-colour", "red"), ("data-lock-proxy", "no")]);
         assert_eq!(problems.len(), 2);
         assert!(s.lock_proxy, "a bad flag leaves the setting as it was");
     }

@@ -120,7 +120,11 @@ mod tests {
     fn a_completed_task_sends_its_web_addresses_only() {
         let r = record(
             Status::Completed,
-            &["https://cdn.example/1.mp4", "javascript:alert(1)", "data:video/mp4;base64,AAAAIGZ0eXBpc29t"],
+            &[
+                "https://cdn.example/1.mp4",
+                "javascript:alert(1)",
+                "data:video/mp4;base64,AAAAIGZ0eXBpc29t",
+            ],
         );
         let event = EmbedEvent::finished(&r);
         assert_eq!(

@@ -19,11 +19,13 @@ const TYPES = {
 /**
  * Serves `root` under `basePath` on a free loopback port.
  * @param {string} root folder to serve
- * @param {{basePath?: string, cors?: boolean, overrides?: Record<string, string>}} options
- *   `overrides` answers the given paths (under basePath) with the given JSON text.
+ * @param {{basePath?: string, cors?: boolean, overrides?: Record<string, string>, notFound?: string}} options
+ *   `overrides` answers the given paths (under basePath) with the given JSON text;
+ *   `notFound` is a file (under root) sent with status 404 for a missing path, as
+ *   GitHub Pages sends 404.html.
  * @returns {Promise<{url: string, requests: string[], close: () => Promise<void>}>}
  */
-export async function serveStatic(root, { basePath = '/', cors = false, overrides = {} } = {}) {
+export async function serveStatic(root, { basePath = '/', cors = false, overrides = {}, notFound } = {}) {
   const rootDir = resolve(root);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -54,6 +56,12 @@ export async function serveStatic(root, { basePath = '/', cors = false, override
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch {
+      if (notFound) {
+        const body = await readFile(join(rootDir, notFound));
+        res.writeHead(404, { 'Content-Type': TYPES[extname(notFound)], 'Content-Length': body.length });
+        res.end(body);
+        return;
+      }
       res.writeHead(404).end('not found');
     }
   });
