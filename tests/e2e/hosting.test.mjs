@@ -193,11 +193,25 @@ describe('iframe embed', () => {
   });
 
   test('a parent origin not allowed receives nothing', async () => {
-    const { page, frame } = await openHost(refused, 390);
+    const { page, frame } = await openHost(refused);
     await generateIn(frame);
     await expectPlayingShots(frame);
     await page.waitForTimeout(1000);
     assert.deepEqual(await page.evaluate(() => window.received), []);
+  });
+
+  test('at phone width the frame fits the app too', async () => {
+    const { page, frame } = await openHost(allowed, 390);
+    await generateIn(frame);
+    await expectPlayingShots(frame);
+    await page.waitForTimeout(500);
+    const inner = await page.frames()[1].evaluate(() => ({
+      scroll: document.documentElement.scrollHeight,
+      view: window.innerHeight,
+      sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    }));
+    assert.ok(inner.scroll <= inner.view + 1, `frame content ${inner.scroll}px in a ${inner.view}px frame`);
+    assert.ok(inner.sideways <= 0, `the frame scrolls sideways by ${inner.sideways}px`);
     await page.screenshot({ path: join(SCREENSHOTS, 'embed-iframe-phone.png'), fullPage: true });
   });
 });
