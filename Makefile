@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e fixtures tools test-tools clean
+.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 
@@ -30,7 +30,7 @@ dist: tools
 	node scripts/finish-dist.mjs "$(DIST)"
 
 ## test: install what the tests need, then run every layer
-test: test-tools lint test-native test-browser test-sdk test-e2e
+test: test-tools lint test-native test-browser test-sdk test-e2e test-size
 
 ## lint: formatting and clippy, native and wasm
 lint:
@@ -53,6 +53,18 @@ test-e2e: fixtures
 	# The GitHub Pages build, as .github/workflows/pages.yml runs it, under a sub-path.
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/multishot/ DIST=target/dist-multishot
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
+## test-size: the first load's brotli total against the budget in size-budget.json
+test-size:
+	@[ -f dist/index.html ] || $(MAKE) --no-print-directory dist PUBLIC_URL=/
+	node scripts/size.mjs dist --budget size-budget.json
+
+## bench: build the release and measure it (sizes, load, verdicts, memory, waiting,
+## Lighthouse); prints a table and writes target/bench.json. Not a test.
+bench: test-tools fixtures
+	cargo build --quiet -p fake-wavespeed
+	$(MAKE) --no-print-directory dist PUBLIC_URL=/
+	node scripts/bench.mjs
 
 SDK_VENV := target/sdk-venv
 WAVESPEED_SDK := 2.0.5

@@ -36,6 +36,10 @@ pub fn mount() {
         })
         .unwrap_or_default();
     if targets.is_empty() {
+        // The static shell of index.html makes way for the app.
+        if let Ok(Some(shell)) = document.query_selector(".ms-shell") {
+            shell.remove();
+        }
         let search = window.location().search().unwrap_or_default();
         let host = if parse_page_params(&search).embed {
             Host::Frame

@@ -66,6 +66,7 @@ fn advance(target: RwSignal<Option<Chosen>>, id: u64, assessment: &Assessment) {
 /// Chooses a local file: shows it at once, then reads its leading bytes (type, header
 /// size) and has the browser decode it (the verdict on dimensions).
 pub fn choose_file(target: RwSignal<Option<Chosen>>, file: web_sys::File) {
+    super::mark("multishot:chosen");
     let id = next_id();
     let assessment = Assessment::for_file(file.name(), file.type_(), file.size() as u64);
     target.set(Some(Chosen {
@@ -80,10 +81,12 @@ pub fn choose_file(target: RwSignal<Option<Chosen>>, file: web_sys::File) {
             Err(_) => assessment.with_decoded(None),
         };
         advance(target, id, &assessment);
+        super::mark("multishot:verdict-head");
         if assessment.step == Step::Decoding {
             let decoded = decoded_size_of_blob(&file).await.ok();
             advance(target, id, &assessment.with_decoded(decoded));
         }
+        super::mark("multishot:verdict-decoded");
     });
 }
 

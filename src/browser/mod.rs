@@ -25,3 +25,10 @@ pub(crate) fn js_error_text(value: &JsValue) -> String {
         .as_string()
         .unwrap_or_else(|| "unknown error".to_owned())
 }
+
+/// Sets a Performance API mark (read by `make bench`); nothing when there is none.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}

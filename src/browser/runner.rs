@@ -252,6 +252,14 @@ impl Jobs {
         let mut pruned = Vec::new();
         self.tasks.update(|tasks| {
             tasks.retain(|t| t.record.id != record.id);
+            // Earlier finished jobs let go of their full replies (inline base64 shots
+            // can be megabytes): memory does not grow with the number of jobs. Their
+            // records keep what can be kept; the rest is fetched again on request.
+            for t in tasks.iter_mut() {
+                if matches!(&t.watch, Watch::Here(wait) if wait.phase == Phase::Finished) {
+                    t.watch = Watch::Idle;
+                }
+            }
             tasks.insert(
                 0,
                 Tracked {
