@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench fixtures tools test-tools clean
+.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench soak fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 
@@ -58,6 +58,12 @@ test-e2e: fixtures
 test-size:
 	@[ -f dist/index.html ] || $(MAKE) --no-print-directory dist PUBLIC_URL=/
 	node scripts/size.mjs dist --budget size-budget.json
+
+## soak: the soak test at full length (50 jobs with seeded faults; SOAK_SEED=n)
+soak: test-tools fixtures
+	cargo build --quiet -p fake-wavespeed
+	$(MAKE) --no-print-directory dist PUBLIC_URL=/
+	SOAK_JOBS=50 node --test tests/e2e/soak.test.mjs
 
 ## bench: build the release and measure it (sizes, load, verdicts, memory, waiting,
 ## Lighthouse); prints a table and writes target/bench.json. Not a test.

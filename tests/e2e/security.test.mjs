@@ -1,0 +1,165 @@
+// End to end: the key. A whole flow in direct mode with a recognisable key, then a search
+// of every request (URL, headers, body), every storage area (local, session, IndexedDB,
+// Cache Storage, cookies), the console and the page's DOM and text: the key is found only
+// in the Authorization header to the API base — and, when "Remember key" is ticked, in the
+// one documented storage entry. Through a proxy it is never sent at all. The page runs
+// under its Content-Security-Policy without a single violation.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { launch } from './support/browser.mjs';
+import { serveStatic } from './support/static-server.mjs';
+import { startFake } from './support/fake.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const DIST = join(ROOT, 'dist');
+const FIXTURES = join(ROOT, 'target/fixtures');
+const KEY = 'sk-CANARY-5e1f0c9b2d7a4e63';
+
+let fake;
+let proxy;
+let app;
+let browser;
+
+before(async () => {
+  fake = await startFake(['--key', KEY]);
+  proxy = await startFake(['--proxy']);
+  app = await serveStatic(DIST, {
+    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 500 }) },
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  fake?.stop();
+  proxy?.stop();
+  await app?.close();
+});
+
+beforeEach(async () => {
+  await fake.reset();
+  await proxy.reset();
+  for (const page of browser.context.pages()) await page.close();
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  await page.goto(`${app.url}config.json`);
+  await page.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
+  await page.close();
+});
+
+/** Opens the app recording every request, console line and CSP violation. */
+async function openApp() {
+  const page = await browser.context.newPage();
+  page.seen = { requests: [], console: [], errors: [] };
+  page.on('request', (r) => page.seen.requests.push(r));
+  page.on('console', (m) => page.seen.console.push(m.text()));
+  page.on('pageerror', (e) => page.seen.errors.push(e.message));
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(app.url);
+  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  return page;
+}
+
+async function generate(page) {
+  await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+  await page.locator('.ms-ok').waitFor();
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.locator('.ms-generate').getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
+}
+
+/** Every place the key could leak to, as [where, text] pairs. */
+async function everything(page) {
+  const found = [];
+  for (const r of page.seen.requests) {
+    found.push([`URL of ${r.method()} ${r.url()}`, r.url()]);
+    const body = r.postDataBuffer();
+    if (body) found.push([`body of ${r.url()}`, body.toString('latin1')]);
+    for (const [name, value] of Object.entries(await r.allHeaders())) {
+      found.push([`header ${name} of ${r.method()} ${r.url()}`, value]);
+    }
+  }
+  for (const line of page.seen.console) found.push(['console', line]);
+  const inPage = await page.evaluate(async () => {
+    const out = [];
+    for (const [k, v] of Object.entries(localStorage)) out.push([`localStorage ${k}`, `${k}=${v}`]);
+    for (const [k, v] of Object.entries(sessionStorage)) out.push([`sessionStorage ${k}`, `${k}=${v}`]);
+    for (const { name } of await indexedDB.databases()) {
+      out.push(['IndexedDB', name]);
+      const db = await new Promise((ok, fail) => { const q = indexedDB.open(name); q.onsuccess = () => ok(q.result); q.onerror = fail; });
+      for (const store of db.objectStoreNames) {
+        const all = await new Promise((ok) => { const q = db.transaction(store).objectStore(store).getAll(); q.onsuccess = () => ok(q.result); });
+        out.push([`IndexedDB ${name}/${store}`, JSON.stringify(all)]);
+      }
+    }
+    for (const name of await caches.keys()) out.push(['Cache Storage', name]);
+    out.push(['document.cookie', document.cookie]);
+    out.push(['the page text', document.body.innerText]);
+    // The DOM, attributes included; the key field's own value is where the user typed it.
+    out.push(['the page markup', document.documentElement.outerHTML]);
+    for (const input of document.querySelectorAll('input, textarea')) {
+      if (input.id !== 'ms-api-key') out.push([`value of #${input.id || input.name}`, input.value]);
+    }
+    out.push(['window.name', window.name]);
+    out.push(['location', location.href]);
+    return out;
+  });
+  found.push(...inPage);
+  for (const c of await browser.context.cookies()) found.push([`cookie ${c.name}`, `${c.name}=${c.value}`]);
+  return found;
+}
+
+const leaks = (found) => found.filter(([, text]) => text.includes(KEY)).map(([where]) => where);
+
+describe('the key', () => {
+  test('direct mode: only in the Authorization header to the API base, nowhere else', async () => {
+    const page = await openApp();
+    await page.getByLabel('API key').fill(KEY);
+    await generate(page);
+    // More of the flow: a look-up and a reload that resumes nothing.
+    const id = await page.locator('.ms-generate [data-task-id]').innerText();
+    await page.getByLabel('Look up a task').fill(id);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByText('Found: it is shown under Generate.').waitFor();
+    const apiOrigin = new URL(fake.url).origin;
+    const found = await everything(page);
+    const allowed = (where) => /^header authorization of (GET|POST) /.test(where)
+      && where.split(' ').pop().startsWith(`${apiOrigin}/api/`);
+    assert.deepEqual(leaks(found).filter((w) => !allowed(w)), [], 'the key leaked');
+    const sent = leaks(found).filter(allowed);
+    assert.ok(sent.length >= 4, `the key went in the Authorization header (${sent.length} requests)`);
+    for (const where of sent) {
+      const r = page.seen.requests.find((q) => where.endsWith(q.url()));
+      assert.equal((await r.allHeaders()).authorization, `Bearer ${KEY}`);
+    }
+    assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+    assert.deepEqual(page.seen.errors, []);
+  });
+
+  test('"Remember key": then only in the one documented storage entry as well', async () => {
+    const page = await openApp();
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByLabel('Remember key on this device').check();
+    await generate(page);
+    const found = await everything(page);
+    const apiOrigin = new URL(fake.url).origin;
+    const other = leaks(found).filter((w) => !(/^header authorization of /.test(w) && w.split(' ').pop().startsWith(`${apiOrigin}/api/`)));
+    assert.deepEqual(other, ['localStorage multishot.api_key']);
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  });
+
+  test('proxy mode: a key typed in the field is never sent at all', async () => {
+    const page = await openApp();
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByLabel('Proxy URL').fill(proxy.url);
+    await generate(page);
+    assert.deepEqual(leaks(await everything(page)), []);
+    const log = await proxy.log();
+    assert.ok(log.length > 0 && log.every((e) => e.authorization === null));
+    assert.deepEqual(await fake.log(), [], 'nothing reached the API base');
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  });
+});
