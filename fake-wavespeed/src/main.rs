@@ -43,6 +43,8 @@ struct Scenario {
     nsfw: Vec<bool>,
     /// Outputs to give verbatim instead of the sample shots (hostile-server tests).
     outputs: Option<Vec<String>>,
+    /// The id the submit reply gives instead of a fresh one (hostile-server tests).
+    task_id: Option<String>,
     /// Faults to answer with, per endpoint (`upload`, `submit`, `poll`), one per request
     /// in order; when a queue is empty the endpoint behaves normally.
     faults: HashMap<String, VecDeque<Fault>>,
@@ -66,6 +68,12 @@ struct Fault {
     message: Option<String>,
     /// Answer with a body that is not JSON.
     bad_json: bool,
+    /// Answer with these bytes, given in hex (invalid UTF-8, binary).
+    body_hex: Option<String>,
+    /// Redirect here (`Location`; status 302 unless `status` says otherwise).
+    redirect: Option<String>,
+    /// Add a `Set-Cookie` header to the reply (the normal one, if nothing else is set).
+    set_cookie: Option<String>,
 }
 
 impl Fault {
@@ -76,6 +84,8 @@ impl Fault {
             && self.code.is_none()
             && !self.bad_json
             && self.retry_after.is_none()
+            && self.body_hex.is_none()
+            && self.redirect.is_none()
     }
 }
 
@@ -346,14 +356,20 @@ impl Fake {
         };
         entry["kind"] = json!(endpoint);
         let mut delay = 0;
+        let mut cookie = None;
         if let Some(fault) = self.fault(endpoint) {
             entry["fault"] = json!(true);
+            cookie = fault.set_cookie.clone();
             if !fault.only_slows() {
-                return (fault_reply(&fault), fault.delay_ms);
+                let mut reply = fault_reply(&fault);
+                if let Some(cookie) = &cookie {
+                    reply = reply.with_header(header("Set-Cookie", cookie));
+                }
+                return (reply, fault.delay_ms);
             }
             delay = fault.delay_ms;
         }
-        let reply = match endpoint {
+        let mut reply = match endpoint {
             "upload" => self.upload_binary(body, content_type, base),
             "upload-ticket" => self.upload_ticket(body, base),
             "submit" => self.submit(body, content_type, entry),
@@ -362,6 +378,9 @@ impl Fake {
                 self.poll(id, base)
             }
         };
+        if let Some(cookie) = &cookie {
+            reply = reply.with_header(header("Set-Cookie", cookie));
+        }
         (reply, delay)
     }
 
@@ -499,11 +518,13 @@ impl Fake {
         };
         let mut state = self.state();
         state.next_id += 1;
-        let id = format!(
-            "{:016x}{:08x}",
-            0x5eed_0000_u64 + state.next_id,
-            std::process::id()
-        );
+        let id = state.scenario.task_id.clone().unwrap_or_else(|| {
+            format!(
+                "{:016x}{:08x}",
+                0x5eed_0000_u64 + state.next_id,
+                std::process::id()
+            )
+        });
         let created_at = now_iso();
         let scenario = state.scenario.clone();
         state.tasks.insert(
@@ -610,7 +631,18 @@ fn fault_reply(fault: &Fault) -> Reply {
         .message
         .clone()
         .unwrap_or_else(|| "injected fault".into());
-    let mut reply = if fault.bad_json {
+    let mut reply = if let Some(location) = &fault.redirect {
+        Response::from_data(Vec::new())
+            .with_status_code(fault.status.unwrap_or(302))
+            .with_header(header("Location", location))
+    } else if let Some(hex) = &fault.body_hex {
+        let bytes = (0..hex.len() / 2)
+            .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Vec<u8>>();
+        Response::from_data(bytes)
+            .with_status_code(status)
+            .with_header(header("Content-Type", "application/json"))
+    } else if fault.bad_json {
         Response::from_data(b"{\"code\":200,\"data\":{\"id\":".to_vec())
             .with_status_code(status)
             .with_header(header("Content-Type", "application/json"))

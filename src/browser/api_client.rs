@@ -42,7 +42,14 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// Every request: no redirect is followed (a reply that redirects elsewhere is an
+    /// error, so the key never goes anywhere but the base), no cookie is sent or kept,
+    /// no cache; the key, in direct mode, in the `Authorization` header only.
     fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        let request = request
+            .redirect(web_sys::RequestRedirect::Error)
+            .credentials(web_sys::RequestCredentials::Omit)
+            .cache(web_sys::RequestCache::NoStore);
         match &self.key {
             Some(key) => request.header("Authorization", &format!("Bearer {key}")),
             None => request,

@@ -121,9 +121,14 @@ pub enum Run {
 }
 
 impl Run {
-    /// The submit failed with `error`: says whether a task may exist nonetheless.
+    /// The submit failed with `error`: says whether a task may exist nonetheless (no
+    /// reply arrived, or one arrived that could not be read — say, with an id that is
+    /// not one WaveSpeed would give).
     pub fn submit_failed(error: ApiError) -> Self {
-        let maybe_created = matches!(error, ApiError::Network(_) | ApiError::TimedOut);
+        let maybe_created = matches!(
+            error,
+            ApiError::Network(_) | ApiError::TimedOut | ApiError::BadResponse(_)
+        );
         Run::SubmitFailed {
             error,
             maybe_created,
@@ -472,6 +477,13 @@ mod tests {
                 maybe_created: true
             }
         );
+        assert!(matches!(
+            Run::submit_failed(ApiError::BadResponse("odd id".into())),
+            Run::SubmitFailed {
+                maybe_created: true,
+                ..
+            }
+        ));
         let refused = Run::submit_failed(ApiError::Unauthorized("x".into()));
         assert!(matches!(
             refused,
