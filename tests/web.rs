@@ -516,3 +516,34 @@ async fn a_task_view_says_what_can_be_done_in_each_state() {
     assert!(text().contains("Task ID: view-1"), "the id stays visible");
     root.remove();
 }
+
+#[wasm_bindgen_test]
+async fn a_decompression_bomb_is_refused_without_asking_the_browser_to_decode_it() {
+    // Count every decode the page asks for.
+    js_sys::eval(
+        "window.__decodes = 0; const c = window.createImageBitmap.bind(window); \
+         window.createImageBitmap = (...a) => { window.__decodes++; return c(...a); };",
+    )
+    .unwrap();
+    let decodes = || {
+        js_sys::Reflect::get(&js_sys::global(), &"__decodes".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    let app = mount_app().await;
+    app.pick(&fixture_file("valid.png"));
+    app.verdict().await;
+    assert_eq!(decodes(), 1.0, "an ordinary image is decoded");
+    app.pick(&fixture_file("bomb.png"));
+    app.verdict().await;
+    assert_eq!(decodes(), 1.0, "the bomb is not");
+    assert_eq!(app.alert_headings(), ["Readable image"]);
+    let text = app.root.text_content().unwrap_or_default();
+    assert!(
+        text.contains(
+            "The file declares 100,000 × 100,000 px (10,000 megapixels): too large to open safely"
+        ),
+        "{text}"
+    );
+}

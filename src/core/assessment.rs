@@ -6,7 +6,7 @@
 //! dimensions). An image URL is judged by loading it as an image and, where the server
 //! allows the browser to read it (CORS), by its bytes.
 
-use super::rules::{check, Facts, Report, Rule, MAX_FILE_BYTES};
+use super::rules::{check, Facts, Report, Rule, MAX_DECODE_PIXELS, MAX_FILE_BYTES};
 use super::sniff::{Dimensions, Format, Sniffed};
 
 /// Files larger than this are not handed to the browser's decoder: they are refused for
@@ -105,7 +105,12 @@ impl Assessment {
             self.facts.dimensions = Some(size);
         }
         let small_enough = self.facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP);
-        self.step = if decodable_kind(sniffed.format) && small_enough {
+        // A decompression bomb is refused here, before the browser is asked to decode.
+        self.facts.too_many_pixels = self
+            .header_dimensions
+            .is_some_and(|d| u64::from(d.width) * u64::from(d.height) > MAX_DECODE_PIXELS);
+        self.step = if decodable_kind(sniffed.format) && small_enough && !self.facts.too_many_pixels
+        {
             Step::Decoding
         } else {
             Step::Done
@@ -242,6 +247,17 @@ mod tests {
 
     #[test]
     fn a_huge_file_is_not_decoded_and_keeps_its_header_size() {
+        // A PNG header declaring 100,000 × 100,000 px is refused without a decode.
+        let bomb = file(2_000).with_head(&sniff(&png(100_000, 100_000)));
+        assert_eq!(bomb.step, Step::Done);
+        assert!(bomb.facts.too_many_pixels);
+        assert_eq!(bomb.report().violations[0].rule(), Rule::Readable);
+        let fine = file(2_000).with_head(&sniff(&png(10_000, 10_000)));
+        assert_eq!(
+            fine.step,
+            Step::Decoding,
+            "exactly 100 megapixels is decoded"
+        );
         let a = file(DECODE_BYTE_CAP + 1).with_head(&sniff(&png(800, 600)));
         assert_eq!(a.step, Step::Done);
         assert_eq!(a.facts.dimensions, Some(Dimensions::new(800, 600)));
