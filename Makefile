@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench soak fixtures tools test-tools clean
+.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 
@@ -64,6 +64,23 @@ soak: test-tools fixtures
 	cargo build --quiet -p fake-wavespeed
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	SOAK_JOBS=50 node --test tests/e2e/soak.test.mjs
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := image_header envelope config history_record
+
+## fuzz: run each fuzz target for FUZZ_SECONDS (cargo-fuzz on the installed nightly
+## toolchain); the image-header target starts from the test images
+fuzz: fixtures
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/image_header
+	find $(FIXTURES) -name '*.png' -size -200k -exec cp {} fuzz/corpus/image_header/ \;
+	find $(FIXTURES) -name '*.jpg' -size -200k -exec cp {} fuzz/corpus/image_header/ \;
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz target $$t for $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 2>&1 \
+	    | grep -E '^(INFO: -max_total_time|#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|.*panicked)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 ## bench: build the release and measure it (sizes, load, verdicts, memory, waiting,
 ## Lighthouse); prints a table and writes target/bench.json. Not a test.

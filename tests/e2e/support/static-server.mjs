@@ -70,6 +70,10 @@ export async function serveStatic(root, { basePath = '/', cors = false, override
   return {
     url: `http://127.0.0.1:${port}${basePath}`,
     requests,
-    close: () => new Promise((ok) => server.close(ok)),
+    // Ends open keep-alive connections too, or close() waits for the browser to drop them.
+    close: () => new Promise((ok) => {
+      server.close(ok);
+      server.closeAllConnections();
+    }),
   };
 }
