@@ -254,6 +254,13 @@ describe('script mount', () => {
 <body><main><h1>Make your product photos move</h1>
 <div data-multishot data-proxy-url="${proxy.url}" data-lock-proxy data-theme="light" style="--ms-accent: #c2410c">Loading…</div>
 </main><script type="module" src="${app.url}embed.js"></script></body></html>`);
+    // Data attributes a careless or hostile page might set.
+    await writeFile(join(hosts, 'hostile-attrs.html'), `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hostile attributes</title></head>
+<body><div data-multishot data-proxy-url="javascript:alert(1)" data-api-base="ftp://example.com"
+  data-poll-interval-ms="-5" data-max-wait-s="99999999" data-colour="red" data-lock-proxy="perhaps"
+  data-theme="neon" data-embed-parent-origins="javascript:x https://ok.example/path">Loading…</div>
+<script type="module" src="${app.url}embed.js"></script></body></html>`);
     host = await serve(hosts);
   });
 
@@ -325,6 +332,24 @@ describe('script mount', () => {
     await page.waitForFunction(() => window.received.some((m) => m.type === 'job-completed'));
     assert.equal(await page.locator('#host-title').innerText(), 'Our shop', 'the host page is untouched');
     await page.screenshot({ path: join(SCREENSHOTS, 'embed-mount-desktop.png'), fullPage: true });
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('hostile data attributes are refused one by one, naming each, and defaults are used', async () => {
+    const page = await newPage();
+    await page.goto(`${host.url}hostile-attrs.html`);
+    await page.locator('[data-multishot] .ms-config-problems').waitFor();
+    const alerts = await page.locator('[data-multishot] .ms-config-problems').getByRole('alert').allInnerTexts();
+    const named = alerts.map((a) => a.match(/^the data-multishot element: “([^”]+)”/)?.[1]);
+    assert.deepEqual(named.sort(), [
+      'data-api-base', 'data-colour', 'data-embed-parent-origins', 'data-embed-parent-origins',
+      'data-lock-proxy', 'data-max-wait-s', 'data-poll-interval-ms', 'data-proxy-url', 'data-theme',
+    ], alerts.join('\n'));
+    // Defaults: no proxy (the key field is there), the default API base, the system theme.
+    await page.locator('#ms-api-key').waitFor();
+    assert.match(await page.locator('.ms-mode').innerText(), /Not connected/);
+    assert.equal(await page.locator('.ms-app').getAttribute('data-theme'), null);
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
     assert.deepEqual(page.errors, []);
   });
 
