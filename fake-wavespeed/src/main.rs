@@ -74,6 +74,28 @@ struct Fault {
     redirect: Option<String>,
     /// Add a `Set-Cookie` header to the reply (the normal one, if nothing else is set).
     set_cookie: Option<String>,
+    /// Send the headers and the start of a body, then nothing for a minute: a reply
+    /// that never ends.
+    never_ends: bool,
+}
+
+/// A body that starts, then stalls for a minute before it ends.
+struct Stalling {
+    sent: bool,
+}
+
+impl std::io::Read for Stalling {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.sent {
+            std::thread::sleep(Duration::from_secs(60));
+            return Ok(0);
+        }
+        self.sent = true;
+        let start = br#"{"code":200,"message":"success","data":{"#;
+        let n = start.len().min(buf.len());
+        buf[..n].copy_from_slice(&start[..n]);
+        Ok(n)
+    }
 }
 
 impl Fault {
@@ -86,6 +108,7 @@ impl Fault {
             && self.retry_after.is_none()
             && self.body_hex.is_none()
             && self.redirect.is_none()
+            && !self.never_ends
     }
 }
 
@@ -224,11 +247,26 @@ impl Fake {
             .with_header(header("Access-Control-Expose-Headers", "Retry-After"))
             .with_header(header("Cache-Control", "no-store"));
         entry["status"] = json!(reply.status_code().0);
+        let never_ends = entry["never_ends"] == json!(true);
         if !path.starts_with("/__fake/") {
             self.state().log.push(entry);
         }
         if delay > 0 {
             std::thread::sleep(Duration::from_millis(delay));
+        }
+        if never_ends {
+            let stalled = Response::new(
+                tiny_http::StatusCode(200),
+                vec![
+                    header("Content-Type", "application/json"),
+                    header("Access-Control-Allow-Origin", "*"),
+                ],
+                Stalling { sent: false },
+                None,
+                None,
+            );
+            let _ = request.respond(stalled);
+            return;
         }
         let _ = request.respond(reply);
     }
@@ -360,6 +398,9 @@ impl Fake {
         if let Some(fault) = self.fault(endpoint) {
             entry["fault"] = json!(true);
             cookie = fault.set_cookie.clone();
+            if fault.never_ends {
+                entry["never_ends"] = json!(true);
+            }
             if !fault.only_slows() {
                 let mut reply = fault_reply(&fault);
                 if let Some(cookie) = &cookie {

@@ -1,5 +1,5 @@
-// End to end: a server (or proxy) that misbehaves. Replies that are not UTF-8, nested
-// ten thousand deep, or several MB long; outputs with javascript:, data:text/html and
+// End to end: a server (or proxy) that misbehaves. Replies that never end, that are not
+// UTF-8, nested ten thousand deep, or several MB long; outputs with javascript:, data:text/html and
 // file: addresses; task ids with ../ and ?; Set-Cookie; a redirect to another origin.
 // Each is handled: nothing unsafe is rendered or followed, and the page says what went
 // wrong, with the task id kept where there is one.
@@ -89,6 +89,15 @@ describe('hostile replies while polling', () => {
     assert.ok(alerts.every((a) => /Not shown/.test(a)));
     const used = await page.evaluate(() => [...document.querySelectorAll('[src],[href]')].map((e) => e.getAttribute('src') ?? e.getAttribute('href')));
     assert.ok(used.every((u) => !/^(javascript|data:text|file)/i.test(u)), used.join());
+  });
+
+  test('a reply that never ends is given up after 30 s and polling goes on', async () => {
+    await proxy.scenario({ faults: { poll: [{ never_ends: true }] } });
+    const page = await startJob();
+    await page.getByText('The server did not answer in time. Retrying…').waitFor({ timeout: 45_000 });
+    assert.equal(await page.locator('.ms-generate').getByRole('alert').count(), 0, 'a retry, not an error');
+    await page.locator('.ms-generate').getByRole('list', { name: 'Shots' }).waitFor({ timeout: 15_000 });
+    assert.deepEqual(page.errors, []);
   });
 
   test('Set-Cookie from the server is not kept', async () => {

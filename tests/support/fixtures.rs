@@ -729,6 +729,12 @@ pub fn catalogue() -> Vec<Fixture> {
             size: None,
         },
         Fixture {
+            name: "gif-named.jpg",
+            make: gif,
+            broken: &["File type", "Minimum size"],
+            size: Some((1, 1)),
+        },
+        Fixture {
             name: "one-byte.jpg",
             make: || vec![0xFF],
             broken: &["File type"],
