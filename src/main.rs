@@ -1,7 +1,10 @@
 //! Entry point: mounts the app. Everything else lives in the library.
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // A panic's message goes to the console (the default hook would print nowhere).
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+    }));
     multishot_studio::mount();
     // The page is built and its handlers attached: `make bench` reads this mark.
     multishot_studio::browser::mark("multishot:interactive");

@@ -335,14 +335,7 @@ impl Jobs {
                     let id = prediction.id.clone();
                     // Taken before the record tells the other tabs, so this tab polls.
                     let lock = tab_lock::request(&lock_name(&id), false).await;
-                    let mut record = Record::new(
-                        id.clone(),
-                        connection.base.clone(),
-                        connection.key.is_none(),
-                        now_ms(),
-                    )
-                    .with_thumbnail(thumb);
-                    record.absorb(&prediction, now_ms());
+                    let record = record_of_reply(&connection, &prediction).with_thumbnail(thumb);
                     let policy = jobs.policy();
                     let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
                     wait.last = Some(prediction);
@@ -554,13 +547,7 @@ impl Jobs {
         }
         // Taken before the record tells the other tabs, so this tab polls.
         let lock = tab_lock::request(&lock_name(&id), false).await;
-        let mut record = Record::new(
-            id.clone(),
-            connection.base.clone(),
-            connection.key.is_none(),
-            now_ms(),
-        );
-        record.absorb(&prediction, now_ms());
+        let mut record = record_of_reply(&connection, &prediction);
         // Already over when looked up: how long it took is not known here.
         record.finished_ms = None;
         let (mut wait, _) = Wait::start(id.clone(), now_ms(), &policy);
@@ -663,6 +650,18 @@ impl Jobs {
             }
         }
     }
+}
+
+/// A new history record for a task that `connection` just heard of.
+fn record_of_reply(connection: &Connection, reply: &crate::core::api::Prediction) -> Record {
+    let mut record = Record::new(
+        reply.id.clone(),
+        connection.base.clone(),
+        connection.key.is_none(),
+        now_ms(),
+    );
+    record.absorb(reply, now_ms());
+    record
 }
 
 /// Polls task `id` while the state machine says so; offline, waits to be online first.

@@ -3,6 +3,7 @@
 
 mod app;
 mod connection_settings;
+mod copy_button;
 mod generate_panel;
 mod history;
 mod image_picker;
@@ -15,6 +16,7 @@ mod validation_report;
 
 pub use app::App;
 pub use connection_settings::{ConnectionSettings, ConnectionState};
+pub use copy_button::copy_button;
 pub use generate_panel::GeneratePanel;
 pub use history::History;
 pub use image_picker::ImagePicker;

@@ -2,6 +2,7 @@ use leptos::html::Ol;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::copy_button;
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
 
@@ -40,21 +41,12 @@ fn prepare(number: usize, raw: &str, nsfw: bool) -> Shot {
 /// A **Copy link** button for a shot at a web address (a `blob:` URL of an inline shot
 /// means nothing outside this page, so it has none).
 fn copy_link(src: &str, number: usize) -> Option<impl IntoView> {
-    if !(src.starts_with("https://") || src.starts_with("http://")) {
-        return None;
-    }
-    let copied = RwSignal::new(false);
-    let link = src.to_owned();
-    let copy = move |_| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.navigator().clipboard().write_text(&link);
-            copied.set(true);
-        }
-    };
-    Some(view! {
-        <button type="button" class="ms-button ms-small" aria-label=format!("Copy link to shot {number}") on:click=copy>
-            {move || if copied.get() { "Copied" } else { "Copy link" }}
-        </button>
+    (src.starts_with("https://") || src.starts_with("http://")).then(|| {
+        copy_button(
+            src.to_owned(),
+            "Copy link",
+            format!("Copy link to shot {number}"),
+        )
     })
 }
 

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use super::ShotPlayer;
+use super::{copy_button, ShotPlayer};
 use crate::core::api::Status;
 use crate::core::history::age;
 use crate::core::job::{Event, Pause, Phase, Tracked, Watch};
@@ -102,7 +102,6 @@ pub fn TaskView(
     #[prop(into)]
     on_event: Callback<Event>,
 ) -> impl IntoView {
-    let copied = RwSignal::new(false);
     let outcome = Memo::new(move |_| {
         task.with(|t| {
             t.as_ref()
@@ -130,19 +129,10 @@ pub fn TaskView(
 
     let id_row = move || {
         let id = task.with(|t| t.as_ref().map(|t| t.record.id.to_string()))?;
-        let id_for_copy = id.clone();
-        let copy = move |_| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.navigator().clipboard().write_text(&id_for_copy);
-                copied.set(true);
-            }
-        };
         Some(view! {
             <p class="ms-task">
                 "Task ID: " <code data-task-id=id.clone()>{id.clone()}</code>
-                <button type="button" class="ms-button ms-small" on:click=copy>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
+                {copy_button(id.clone(), "Copy", "Copy the task ID".into())}
             </p>
         })
     };

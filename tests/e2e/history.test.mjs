@@ -316,7 +316,7 @@ describe('resume', () => {
     await page.getByText('Still running at WaveSpeed').waitFor({ timeout: 15_000 });
     assert.equal(await page.getByRole('alert').count(), 0, 'not an error');
     assert.equal(await page.locator('.ms-generate [data-task-id]').innerText(), id);
-    await page.locator('.ms-generate').getByRole('button', { name: 'Copy', exact: true }).waitFor();
+    await page.locator('.ms-generate').getByRole('button', { name: 'Copy the task ID' }).waitFor();
     const polls = kinds(await fake.log(), 'poll').length;
     await page.waitForTimeout(1500);
     assert.equal(kinds(await fake.log(), 'poll').length, polls, 'no poll after the cap');
