@@ -360,7 +360,7 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
         jobs.restore();
     });
     assert_eq!(
-        jobs.view.get_untracked().map(|v| v.run),
+        jobs.view.get_untracked(),
         Some(Run::Created(id.clone())),
         "the unfinished job is shown again"
     );

@@ -52,22 +52,12 @@ pub enum ImageToSend {
     Url(String),
 }
 
-/// The current generation as the Generate section shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobView {
-    /// Where it is; from [`Run::Created`] on, the task is one of [`Jobs::tasks`].
-    pub run: Run,
-    /// When the user pressed Generate (ms since the epoch).
-    pub started_ms: f64,
-    /// The base the job was sent to (API base or proxy), never the key.
-    pub base: String,
-}
-
 /// The jobs of the page and the handles that stop their timers.
 #[derive(Clone, Copy)]
 pub struct Jobs {
-    /// The generation shown in the Generate section, if any.
-    pub view: RwSignal<Option<JobView>>,
+    /// The generation shown in the Generate section, if any; from [`Run::Created`] on,
+    /// its task is one of [`Jobs::tasks`].
+    pub view: RwSignal<Option<Run>>,
     /// Every task known to this page, newest first (the history).
     pub tasks: RwSignal<Vec<Tracked>>,
     /// Stored entries that could not be read.
@@ -211,28 +201,16 @@ impl Jobs {
         }
     }
 
-    /// Shows task `id` as the current job.
+    /// Shows task `id` (one of [`Jobs::tasks`]) as the current job.
     pub fn show(&self, id: &TaskId) {
-        let found = self.tasks.with_untracked(|tasks| {
-            tasks
-                .iter()
-                .find(|t| &t.record.id == id)
-                .map(|t| (t.record.created_ms, t.record.base.clone()))
-        });
-        if let Some((created_ms, base)) = found {
-            self.view.set(Some(JobView {
-                run: Run::Created(id.clone()),
-                started_ms: created_ms as f64,
-                base,
-            }));
-        }
+        self.view.set(Some(Run::Created(id.clone())));
     }
 
     fn set_run(&self, run: Run) -> bool {
         self.view
             .try_update(|view| {
                 if let Some(view) = view {
-                    view.run = run;
+                    *view = run;
                 }
             })
             .is_some()
@@ -292,11 +270,7 @@ impl Jobs {
             ImageToSend::File(_) if upload == UploadMode::Binary => Run::Uploading,
             _ => Run::Submitting,
         };
-        self.view.set(Some(JobView {
-            run: first,
-            started_ms: js_sys::Date::now(),
-            base: connection.base.clone(),
-        }));
+        self.view.set(Some(first));
         let jobs = *self;
         let work = async move {
             let thumb = match &thumbnail_of {
@@ -587,10 +561,7 @@ impl Jobs {
     }
 
     fn forget_current_if(&self, test: impl Fn(&Run) -> bool) {
-        if self
-            .view
-            .with_untracked(|v| v.as_ref().is_some_and(|v| test(&v.run)))
-        {
+        if self.view.with_untracked(|v| v.as_ref().is_some_and(&test)) {
             self.view.set(None);
         }
     }

@@ -121,9 +121,9 @@ pub fn App(
     // Busy while the current generation is sending, or its task is being waited for.
     let busy = Signal::derive(move || {
         jobs.view.with(|v| {
-            v.as_ref().is_some_and(|v| {
-                v.run.is_busy()
-                    || v.run.task().is_some_and(|id| {
+            v.as_ref().is_some_and(|run| {
+                run.is_busy()
+                    || run.task().is_some_and(|id| {
                         jobs.tasks
                             .with(|t| t.iter().any(|t| &t.record.id == id && t.is_polling()))
                     })

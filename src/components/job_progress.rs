@@ -1,7 +1,6 @@
 use leptos::prelude::*;
 
 use super::TaskView;
-use crate::browser::runner::JobView;
 use crate::core::api::TaskId;
 use crate::core::job::{Event, Run, Tracked};
 
@@ -11,7 +10,7 @@ use crate::core::job::{Event, Run, Tracked};
 pub fn JobProgress(
     /// The current generation, if any.
     #[prop(into)]
-    job: Signal<Option<JobView>>,
+    job: Signal<Option<Run>>,
     /// Every task the page knows of (the current one is looked up here).
     #[prop(into)]
     tasks: Signal<Vec<Tracked>>,
@@ -22,7 +21,8 @@ pub fn JobProgress(
     #[prop(into)]
     on_event: Callback<(TaskId, Event)>,
 ) -> impl IntoView {
-    let run = Memo::new(move |_| job.with(|j| j.as_ref().map(|j| j.run.clone())));
+    // Rebuilt only when the stage really changes (showing the same task again is not one).
+    let run = Memo::new(move |_| job.get());
     move || {
         let body = match run.get()? {
             Run::Uploading => view! { <p class="ms-job-status" role="status">"Uploading the image…"</p> }.into_any(),
