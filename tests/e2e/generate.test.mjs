@@ -4,7 +4,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launch } from './support/browser.mjs';
+import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 
@@ -39,16 +39,8 @@ after(async () => {
 beforeEach(async () => {
   await direct.reset();
   await proxy.reset();
-  await clearStorage();
+  await clearStorage(browser.context, `${app.url}config.json`);
 });
-
-/** Each test starts with no history (the browser profile is shared by the tests). */
-async function clearStorage() {
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}config.json`);
-  await page.evaluate(() => localStorage.clear());
-  await page.close();
-}
 
 async function openApp({ key = KEY, proxyUrl } = {}) {
   const page = await browser.context.newPage();

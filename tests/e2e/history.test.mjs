@@ -6,7 +6,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launch } from './support/browser.mjs';
+import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 
@@ -44,10 +44,7 @@ beforeEach(async () => {
   await fake.reset();
   await proxy.reset();
   for (const page of browser.context.pages()) await page.close();
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}config.json`);
-  await page.evaluate(() => localStorage.clear());
-  await page.close();
+  await clearStorage(browser.context, `${app.url}config.json`);
 });
 
 const kinds = (log, kind) => log.filter((e) => e.kind === kind);

@@ -6,7 +6,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launch } from './support/browser.mjs';
+import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 
@@ -37,10 +37,7 @@ beforeEach(async () => {
   await proxy.reset();
   for (const page of browser.context.pages()) await page.close();
   await browser.context.clearCookies();
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}config.json`);
-  await page.evaluate(() => localStorage.clear());
-  await page.close();
+  await clearStorage(browser.context, `${app.url}config.json`);
 });
 
 async function startJob() {

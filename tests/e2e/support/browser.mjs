@@ -39,3 +39,19 @@ export async function launch(options = {}) {
     },
   };
 }
+
+/**
+ * Empties local and session storage of `url`'s origin (a file's tests share one
+ * profile, so each starts from no history).
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} url a page of that origin that is not the app (say, config.json)
+ */
+export async function clearStorage(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.evaluate(() => {
+    localStorage.clear();
+    sessionStorage.clear();
+  });
+  await page.close();
+}
