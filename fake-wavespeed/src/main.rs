@@ -23,7 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tiny_http::{Header, Method, Request, Response, Server};
+mod http;
+
+use http::{header, Method, Request, Response};
 
 /// How tasks behave and which faults come next; set per test.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -145,11 +147,7 @@ struct Fake {
     state: Mutex<State>,
 }
 
-type Reply = Response<std::io::Cursor<Vec<u8>>>;
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
-}
+type Reply = Response;
 
 fn json_reply(status: u16, body: &Value) -> Reply {
     Response::from_data(body.to_string().into_bytes())
@@ -159,6 +157,39 @@ fn json_reply(status: u16, body: &Value) -> Reply {
 
 fn envelope(data: Value) -> Value {
     json!({"code": 200, "message": "success", "data": data})
+}
+
+/// What a `Range` header asks of a resource of `len` bytes.
+#[derive(Debug, PartialEq)]
+enum ByteRange {
+    /// No usable single range (absent, malformed, or several): the whole resource.
+    Whole,
+    /// Bytes `first..=last`.
+    Part(usize, usize),
+    /// Starts past the end: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=a-b`, `bytes=a-` or `bytes=-n` range (RFC 9110 §14.1.2).
+fn byte_range(value: &str, len: usize) -> ByteRange {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return ByteRange::Whole;
+    };
+    let Some((start, end)) = spec.split_once('-').filter(|_| !spec.contains(',')) else {
+        return ByteRange::Whole;
+    };
+    let number = |s: &str| s.trim().parse::<usize>().ok();
+    match (start.trim().is_empty(), number(start), number(end)) {
+        (true, _, Some(0)) => ByteRange::Unsatisfiable,
+        (true, _, Some(suffix)) if len > 0 => ByteRange::Part(len.saturating_sub(suffix), len - 1),
+        (false, Some(first), _) if first >= len => ByteRange::Unsatisfiable,
+        (false, Some(first), None) if end.trim().is_empty() => ByteRange::Part(first, len - 1),
+        (false, Some(first), Some(last)) if last >= first => {
+            ByteRange::Part(first, last.min(len - 1))
+        }
+        (true, _, Some(_)) => ByteRange::Unsatisfiable,
+        _ => ByteRange::Whole,
+    }
 }
 
 fn error(status: u16, message: &str) -> Reply {
@@ -205,23 +236,16 @@ impl Fake {
             .and_then(VecDeque::pop_front)
     }
 
-    fn handle(&self, mut request: Request) {
-        let method = request.method().clone();
-        let url = request.url().to_owned();
-        let path = url.split('?').next().unwrap_or_default().to_owned();
-        let get = |name: &str| {
-            request
-                .headers()
-                .iter()
-                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.as_str().to_owned())
-        };
+    fn handle(&self, request: Request) -> Response {
+        let method = request.method.clone();
+        let path = request.url.split('?').next().unwrap_or_default().to_owned();
+        let get = |name: &str| request.header(name).map(str::to_owned);
         let auth = get("Authorization");
         let origin = get("Origin");
         let content_type = get("Content-Type").unwrap_or_default();
         let requested_headers = get("Access-Control-Request-Headers");
-        let mut body = Vec::new();
-        let _ = request.as_reader().read_to_end(&mut body);
+        let range = get("Range");
+        let body = request.body;
         let base = self.own_base.clone();
 
         let mut entry = json!({
@@ -230,6 +254,7 @@ impl Fake {
             "authorization": auth,
             "origin": origin,
             "content_type": content_type,
+            "range": range,
             "at_ms": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         });
         let (reply, delay) = self.route(
@@ -246,7 +271,7 @@ impl Fake {
             .with_header(header("Access-Control-Allow-Origin", "*"))
             .with_header(header("Access-Control-Expose-Headers", "Retry-After"))
             .with_header(header("Cache-Control", "no-store"));
-        entry["status"] = json!(reply.status_code().0);
+        entry["status"] = json!(reply.status_code());
         let never_ends = entry["never_ends"] == json!(true);
         if !path.starts_with("/__fake/") {
             self.state().log.push(entry);
@@ -255,20 +280,11 @@ impl Fake {
             std::thread::sleep(Duration::from_millis(delay));
         }
         if never_ends {
-            let stalled = Response::new(
-                tiny_http::StatusCode(200),
-                vec![
-                    header("Content-Type", "application/json"),
-                    header("Access-Control-Allow-Origin", "*"),
-                ],
-                Stalling { sent: false },
-                None,
-                None,
-            );
-            let _ = request.respond(stalled);
-            return;
+            return Response::streaming(Stalling { sent: false })
+                .with_header(header("Content-Type", "application/json"))
+                .with_header(header("Access-Control-Allow-Origin", "*"));
         }
-        let _ = request.respond(reply);
+        reply
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -321,10 +337,9 @@ impl Fake {
         }
         if let Some(rest) = path.strip_prefix("/outputs/") {
             entry["kind"] = json!("output");
-            return (
-                self.serve_file(&self.media.join(rest.replace(['/', '\\'], "")), "video/mp4"),
-                0,
-            );
+            let range = entry["range"].as_str().map(str::to_owned);
+            let file = self.media.join(rest.replace(['/', '\\'], ""));
+            return (self.serve_file(&file, "video/mp4", range.as_deref()), 0);
         }
         if let Some(rest) = path.strip_prefix("/media/") {
             entry["kind"] = json!("media");
@@ -449,12 +464,27 @@ impl Fake {
             .with_header(header("Access-Control-Max-Age", "600"))
     }
 
-    fn serve_file(&self, path: &std::path::Path, ctype: &str) -> Reply {
-        match std::fs::read(path) {
-            Ok(bytes) => Response::from_data(bytes)
+    /// A stored output, whole or (for a `Range` request) in part, as a CDN serves it:
+    /// browsers fetch video with `Range: bytes=0-` and play it only partly loaded.
+    fn serve_file(&self, path: &std::path::Path, ctype: &str, range: Option<&str>) -> Reply {
+        let Ok(bytes) = std::fs::read(path) else {
+            return error(404, "no such output");
+        };
+        let len = bytes.len();
+        match range.map(|r| byte_range(r, len)) {
+            None | Some(ByteRange::Whole) => Response::from_data(bytes)
                 .with_header(header("Content-Type", ctype))
-                .with_header(header("Accept-Ranges", "none")),
-            Err(_) => error(404, "no such output"),
+                .with_header(header("Accept-Ranges", "bytes")),
+            Some(ByteRange::Part(first, last)) => Response::from_data(bytes[first..=last].to_vec())
+                .with_status_code(206)
+                .with_header(header("Content-Type", ctype))
+                .with_header(header("Accept-Ranges", "bytes"))
+                .with_header(header(
+                    "Content-Range",
+                    &format!("bytes {first}-{last}/{len}"),
+                )),
+            Some(ByteRange::Unsatisfiable) => error(416, "range not satisfiable")
+                .with_header(header("Content-Range", &format!("bytes */{len}"))),
         }
     }
 
@@ -775,18 +805,14 @@ fn main() {
             }
         }
     }
-    let server = match Server::http(("127.0.0.1", port)) {
-        Ok(server) => server,
+    let listener = match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(listener) => listener,
         Err(e) => {
             eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
             std::process::exit(1);
         }
     };
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .unwrap_or(port);
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     println!("listening on http://127.0.0.1:{port}");
     let fake = Arc::new(Fake {
         own_base: format!("http://127.0.0.1:{port}"),
@@ -795,8 +821,26 @@ fn main() {
         media,
         state: Mutex::new(State::default()),
     });
-    for request in server.incoming_requests() {
-        let fake = Arc::clone(&fake);
-        std::thread::spawn(move || fake.handle(request));
+    http::serve(listener, Arc::new(move |request| fake.handle(request)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{byte_range, ByteRange};
+
+    #[test]
+    fn ranges_are_read_as_a_cdn_reads_them() {
+        assert_eq!(byte_range("bytes=0-", 100), ByteRange::Part(0, 99));
+        assert_eq!(byte_range("bytes=10-19", 100), ByteRange::Part(10, 19));
+        assert_eq!(byte_range("bytes=90-500", 100), ByteRange::Part(90, 99));
+        assert_eq!(byte_range("bytes=-30", 100), ByteRange::Part(70, 99));
+        assert_eq!(byte_range("bytes=-300", 100), ByteRange::Part(0, 99));
+        assert_eq!(byte_range("bytes=100-", 100), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range("bytes=-0", 100), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range("bytes=0-", 0), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range("bytes=5-2", 100), ByteRange::Whole);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), ByteRange::Whole);
+        assert_eq!(byte_range("items=0-1", 100), ByteRange::Whole);
+        assert_eq!(byte_range("bytes=x-", 100), ByteRange::Whole);
     }
 }
