@@ -147,8 +147,13 @@ impl Response {
         for Header(name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
-        if let Body::Bytes(bytes) = &self.body {
-            head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+        // A 204 or 304 has no body and no length (RFC 9110 §8.6).
+        let bodiless = matches!(self.status, 204 | 304);
+        match &self.body {
+            Body::Bytes(bytes) if !bodiless => {
+                head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+            }
+            _ => {}
         }
         head.push_str(if keep {
             "Connection: keep-alive\r\n\r\n"
@@ -156,7 +161,7 @@ impl Response {
             "Connection: close\r\n\r\n"
         });
         out.write_all(head.as_bytes())?;
-        if !head_only {
+        if !head_only && !bodiless {
             match self.body {
                 Body::Bytes(bytes) => out.write_all(&bytes)?,
                 Body::Stream(mut reader) => {
@@ -446,6 +451,15 @@ mod tests {
             .expect("written");
         assert!(!kept);
         assert!(String::from_utf8_lossy(&out).ends_with("Connection: close\r\n\r\nabc"));
+        let mut out = Vec::new();
+        Response::from_data(Vec::new())
+            .with_status_code(204)
+            .write_to(&mut out, false, false)
+            .expect("written");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n"
+        );
     }
 
     #[test]
