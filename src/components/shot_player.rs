@@ -5,6 +5,7 @@ use wasm_bindgen::JsCast;
 use super::copy_button;
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
+use crate::core::web_address::after_web_scheme;
 
 /// One output ready to show: its `src` (a checked web URL or a Blob URL kept alive with
 /// it) or why it is not shown.
@@ -41,7 +42,7 @@ fn prepare(number: usize, raw: &str, nsfw: bool) -> Shot {
 /// A **Copy link** button for a shot at a web address (a `blob:` URL of an inline shot
 /// means nothing outside this page, so it has none).
 fn copy_link(src: &str, number: usize) -> Option<impl IntoView> {
-    (src.starts_with("https://") || src.starts_with("http://")).then(|| {
+    after_web_scheme(src).is_some().then(|| {
         copy_button(
             src.to_owned(),
             "Copy link",

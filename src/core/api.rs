@@ -7,6 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::web_address::after_web_scheme;
+
 /// The model's submit path.
 pub const SUBMIT_PATH: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
 /// The binary upload path (multipart field `file`).
@@ -420,8 +422,7 @@ pub fn parse_upload(
         .get("download_url")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::BadResponse("the upload reply has no download_url".into()))?;
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
+    if after_web_scheme(url).is_some() {
         Ok(url.to_owned())
     } else {
         Err(ApiError::BadResponse(

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::web_address::after_web_scheme;
+
 /// The WaveSpeed API base used when none is configured.
 pub const DEFAULT_API_BASE: &str = "https://api.wavespeed.ai";
 /// The poll interval used when none is configured.
@@ -133,12 +135,7 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
 /// credentials; the trailing slash is dropped.
 pub fn parse_base_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();
-    let lower = url.to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &url[8..]
-    } else if lower.starts_with("http://") {
-        &url[7..]
-    } else {
+    let Some(rest) = after_web_scheme(url) else {
         return Err("must be an http:// or https:// address".into());
     };
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -1,6 +1,8 @@
 //! The image URL a user types: trimmed, and accepted only when WaveSpeed could fetch it
 //! (an absolute `http:` or `https:` address with a host).
 
+use super::web_address::after_web_scheme;
+
 /// Why a typed image URL is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ImageUrlError {
@@ -26,9 +28,7 @@ pub fn parse_image_url(input: &str) -> Result<String, ImageUrlError> {
     if url.is_empty() {
         return Err(ImageUrlError::Empty);
     }
-    let rest = strip_prefix_ignore_case(url, "https://")
-        .or_else(|| strip_prefix_ignore_case(url, "http://"))
-        .ok_or_else(|| ImageUrlError::NotWeb(shorten(url)))?;
+    let rest = after_web_scheme(url).ok_or_else(|| ImageUrlError::NotWeb(shorten(url)))?;
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ImageUrlError::BadCharacters);
     }
@@ -38,12 +38,6 @@ pub fn parse_image_url(input: &str) -> Result<String, ImageUrlError> {
         return Err(ImageUrlError::NoHost);
     }
     Ok(url.to_owned())
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// At most 60 characters of a refused value, to quote it in a message.

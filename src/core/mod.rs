@@ -11,3 +11,4 @@ pub mod output;
 pub mod rules;
 pub mod sniff;
 pub mod units;
+pub mod web_address;

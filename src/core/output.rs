@@ -4,6 +4,8 @@
 
 use base64::Engine as _;
 
+use super::web_address::after_web_scheme;
+
 /// How a shot is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MediaKind {
@@ -90,8 +92,7 @@ const DATA_TYPES: [&str; 7] = [
 /// Classifies and checks one entry of `data.outputs`.
 pub fn classify(raw: &str) -> Result<Output, OutputError> {
     let raw = raw.trim();
-    let lower = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
+    if after_web_scheme(raw).is_some() {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(OutputError::UnsafeUrl);
         }
@@ -103,7 +104,10 @@ pub fn classify(raw: &str) -> Result<Output, OutputError> {
             kind,
         });
     }
-    if lower.starts_with("data:") {
+    if raw
+        .get(..5)
+        .is_some_and(|head| head.eq_ignore_ascii_case("data:"))
+    {
         let (header, payload) = raw.split_once(',').ok_or(OutputError::BadBase64)?;
         let mut parts = header["data:".len()..].split(';');
         let declared = parts.next().unwrap_or_default().trim().to_ascii_lowercase();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { expectPlayingShots } from './support/shots.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -67,25 +68,6 @@ async function generate(page) {
   await assert.doesNotReject(button.isEnabled());
   assert.equal(await button.isEnabled(), true, await page.locator('#ms-generate-hint').innerText());
   await button.click();
-}
-
-/** Waits for the list labelled Shots and checks every video really plays. */
-async function expectPlayingShots(page, count) {
-  const list = page.getByRole('list', { name: 'Shots' });
-  await list.waitFor({ timeout: 20_000 });
-  assert.equal(await list.getByRole('listitem').count(), count);
-  await page.waitForFunction(() => [...document.querySelectorAll('.ms-shot-list video')].every((v) => v.readyState >= 2), null, { timeout: 15_000 });
-  const advanced = await page.evaluate(async () => {
-    const videos = [...document.querySelectorAll('.ms-shot-list video')];
-    const before = videos.map((v) => v.currentTime);
-    await Promise.all(videos.map((v) => v.play()));
-    await new Promise((r) => setTimeout(r, 600));
-    return videos.map((v, i) => v.currentTime > before[i]);
-  });
-  assert.deepEqual(advanced, Array(count).fill(true), 'every shot plays inline');
-  for (let n = 1; n <= count; n += 1) {
-    await page.getByRole('link', { name: `Download shot ${n}` }).waitFor();
-  }
 }
 
 const kinds = (log, kind) => log.filter((e) => e.kind === kind);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { expectPlayingShots } from './support/shots.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -88,22 +89,6 @@ async function waitForStatus(page, pattern, timeout = 15_000) {
   );
 }
 
-/** The shots of the Generate section play inline. */
-async function expectPlayingShots(page, count = 3, scope = '.ms-generate') {
-  const list = page.locator(scope).getByRole('list', { name: 'Shots' });
-  await list.waitFor({ timeout: 20_000 });
-  assert.equal(await list.getByRole('listitem').count(), count);
-  await page.waitForFunction((s) => [...document.querySelectorAll(`${s} .ms-shot-list video`)].every((v) => v.readyState >= 2), scope, { timeout: 15_000 });
-  const advanced = await page.evaluate(async (s) => {
-    const videos = [...document.querySelectorAll(`${s} .ms-shot-list video`)];
-    const before = videos.map((v) => v.currentTime);
-    await Promise.all(videos.map((v) => v.play()));
-    await new Promise((r) => setTimeout(r, 600));
-    return videos.map((v, i) => v.currentTime > before[i]);
-  }, scope);
-  assert.deepEqual(advanced, Array(count).fill(true), 'every shot plays inline');
-}
-
 /** The task ids listed under History, top to bottom. */
 const historyIds = (page) => page.locator('.ms-history-item').evaluateAll((items) => items.map((i) => i.dataset.task));
 
@@ -124,7 +109,7 @@ describe('history', () => {
     assert.match(record.thumbnail, /^data:image\/jpeg;base64,/);
     assert.ok(record.thumbnail.length < 16 * 1024, `thumbnail of ${record.thumbnail.length} characters`);
     assert.ok(!JSON.stringify(record).includes(KEY));
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     const done = await stored(page, id);
     assert.equal(done.status, 'completed');
     assert.equal(done.outputs.length, 3);
@@ -135,11 +120,11 @@ describe('history', () => {
   test('the history survives a reload and lists the right jobs; deleting one leaves the others', async () => {
     const page = await openApp();
     const first = await startJob(page);
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     await page.reload();
     await page.getByLabel('API key').fill(KEY);
     const second = await startJob(page);
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     await page.reload();
     await page.locator('.ms-history-item').nth(1).waitFor();
     assert.deepEqual(await historyIds(page), [second, first], 'newest first');
@@ -148,7 +133,7 @@ describe('history', () => {
     assert.equal(await item.locator('img.ms-thumb').count(), 1, 'with its thumbnail');
     // A job opens to its shots, with download and copy-link for each.
     await item.getByRole('button', { name: 'Open' }).click();
-    await expectPlayingShots(page, 3, `.ms-history-item[data-task="${first}"]`);
+    await expectPlayingShots(page.locator(`.ms-history-item[data-task="${first}"]`));
     await item.getByRole('button', { name: 'Copy link to shot 2' }).waitFor();
     await item.getByRole('link', { name: 'Download shot 3' }).waitFor();
     // Delete the second: the first stays, also after a reload.
@@ -172,7 +157,7 @@ describe('history', () => {
   test('a corrupt or foreign entry planted in storage is skipped with a notice', async () => {
     const page = await openApp();
     const good = await startJob(page);
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     await page.evaluate(() => {
       localStorage.setItem('multishot.job.broken', '{"v":1,"id":');
       localStorage.setItem('multishot.job.future', '{"v":9,"id":"future"}');
@@ -206,7 +191,7 @@ describe('history', () => {
     const alert = page.locator('.ms-history').getByRole('alert');
     await alert.waitFor();
     assert.match(await alert.innerText(), /The history cannot be saved: the browser’s storage for this page is full\. Running jobs go on in this tab/);
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     assert.equal(await page.locator('.ms-generate [data-task-id]').innerText(), id, 'the task id stays');
     assert.deepEqual(await historyIds(page), [id], 'listed for this visit');
     await page.evaluate(() => localStorage.clear());
@@ -227,7 +212,7 @@ describe('resume', () => {
     assert.match(await page.locator(`.ms-history-item[data-task="${id}"]`).innerText(), /needs your API key/);
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     const log = await fake.log();
     assert.equal(kinds(log, 'submit').length, 1, 'exactly one submit');
     assert.equal(kinds(log, 'upload').length, 1);
@@ -240,7 +225,7 @@ describe('resume', () => {
     const id = await startJob(page);
     await waitForStatus(page, /^Status: processing/);
     await page.reload();
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     assert.equal(await page.locator('.ms-generate [data-task-id]').innerText(), id);
     const log = await proxy.log();
     assert.equal(kinds(log, 'submit').length, 1, 'exactly one submit');
@@ -263,10 +248,10 @@ describe('resume', () => {
     assert.ok(a.polls >= 3, `the first tab polls (${a.polls})`);
     // Both show the progress; the first tab ends it.
     await a.bringToFront(); // Chromium defers media loading in a background tab
-    await expectPlayingShots(a);
+    await expectPlayingShots(a.locator('.ms-generate'));
     await waitForStatus(b, /^Status: completed/);
     await b.bringToFront();
-    await expectPlayingShots(b);
+    await expectPlayingShots(b.locator('.ms-generate'));
     assert.equal(b.polls, 0, 'still no poll from the second tab');
     assert.equal(kinds(await proxy.log(), 'poll').length, a.polls, 'every poll came from the first tab');
 
@@ -280,7 +265,7 @@ describe('resume', () => {
     await a.close();
     await b.bringToFront();
     await b.locator(`.ms-history-item[data-task="${second}"]`).getByRole('button', { name: 'Open' }).click();
-    await expectPlayingShots(b, 3, `.ms-history-item[data-task="${second}"]`);
+    await expectPlayingShots(b.locator(`.ms-history-item[data-task="${second}"]`));
     assert.ok(b.polls > 0, 'the second tab took over');
     assert.equal(kinds(await proxy.log(), 'submit').length, 1);
   });
@@ -301,7 +286,7 @@ describe('resume', () => {
     } finally {
       await browser.context.setOffline(false);
     }
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     assert.equal(await page.getByText('You are offline').count(), 0);
   });
 
@@ -318,7 +303,7 @@ describe('resume', () => {
     await page.waitForTimeout(1500);
     assert.equal(kinds(await fake.log(), 'poll').length, polls, 'no poll after the cap');
     await page.getByRole('button', { name: 'Check again' }).click();
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
   });
 
   test('a task id can be looked up: an earlier generation started elsewhere', async () => {
@@ -340,7 +325,7 @@ describe('resume', () => {
     assert.deepEqual(await historyIds(page), [], 'an unknown id is not added');
     await field.fill(data.id);
     await page.getByRole('button', { name: 'Look up' }).click();
-    await expectPlayingShots(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
     assert.equal(await page.locator('.ms-generate [data-task-id]').innerText(), data.id);
     assert.deepEqual(await historyIds(page), [data.id]);
     assert.equal(kinds(await fake.log(), 'submit').length, 1, 'nothing sent again');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { expectPlayingShots } from './support/shots.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const PAGES_DIST = join(ROOT, 'target/dist-multishot');
@@ -66,27 +67,6 @@ async function generateIn(scope) {
   await scope.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
   await scope.locator('.ms-ok').waitFor();
   await scope.getByRole('button', { name: 'Generate' }).click();
-}
-
-async function expectPlayingShots(scope, count = 3) {
-  const list = scope.getByRole('list', { name: 'Shots' });
-  await list.waitFor({ timeout: 20_000 });
-  assert.equal(await list.getByRole('listitem').count(), count);
-  const videos = scope.locator('.ms-shot-list video');
-  for (let i = 0; i < count; i += 1) {
-    await videos.nth(i).evaluate((v) => new Promise((ok, fail) => {
-      if (v.readyState >= 2) ok();
-      v.addEventListener('loadeddata', ok, { once: true });
-      setTimeout(() => fail(new Error('video did not load')), 15_000);
-    }));
-  }
-  const advanced = await videos.evaluateAll(async (all) => {
-    const before = all.map((v) => v.currentTime);
-    await Promise.all(all.map((v) => v.play()));
-    await new Promise((r) => setTimeout(r, 600));
-    return all.map((v, i) => v.currentTime > before[i]);
-  });
-  assert.deepEqual(advanced, Array(count).fill(true), 'every shot plays inline');
 }
 
 describe('GitHub Pages', () => {
