@@ -15,6 +15,8 @@
 //! Control API: `POST /__fake/scenario` (JSON [`Scenario`]), `POST /__fake/reset`,
 //! `GET /__fake/log` (every request seen, as JSON).
 
+mod http;
+
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +25,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-mod http;
 
 use http::{header, Method, Request, Response};
 
