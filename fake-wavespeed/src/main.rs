@@ -148,9 +148,7 @@ struct Fake {
     state: Mutex<State>,
 }
 
-type Reply = Response;
-
-fn json_reply(status: u16, body: &Value) -> Reply {
+fn json_reply(status: u16, body: &Value) -> Response {
     Response::from_data(body.to_string().into_bytes())
         .with_status_code(status)
         .with_header(header("Content-Type", "application/json"))
@@ -193,7 +191,7 @@ fn byte_range(value: &str, len: usize) -> ByteRange {
     }
 }
 
-fn error(status: u16, message: &str) -> Reply {
+fn error(status: u16, message: &str) -> Response {
     json_reply(status, &json!({"code": status, "message": message}))
 }
 
@@ -299,7 +297,7 @@ impl Fake {
         requested_headers: Option<&str>,
         base: &str,
         entry: &mut Value,
-    ) -> (Reply, u64) {
+    ) -> (Response, u64) {
         if *method == Method::Options {
             entry["kind"] = json!("preflight");
             return (self.preflight(requested_headers), 0);
@@ -441,7 +439,7 @@ impl Fake {
         (reply, delay)
     }
 
-    fn preflight(&self, requested: Option<&str>) -> Reply {
+    fn preflight(&self, requested: Option<&str>) -> Response {
         let allowed = ["authorization", "content-type"];
         let ok = requested
             .unwrap_or_default()
@@ -467,7 +465,7 @@ impl Fake {
 
     /// A stored output, whole or (for a `Range` request) in part, as a CDN serves it:
     /// browsers fetch video with `Range: bytes=0-` and play it only partly loaded.
-    fn serve_file(&self, path: &std::path::Path, ctype: &str, range: Option<&str>) -> Reply {
+    fn serve_file(&self, path: &std::path::Path, ctype: &str, range: Option<&str>) -> Response {
         let Ok(bytes) = std::fs::read(path) else {
             return error(404, "no such output");
         };
@@ -495,7 +493,7 @@ impl Fake {
         state.uploads.len() - 1
     }
 
-    fn upload_binary(&self, body: &[u8], content_type: &str, base: &str) -> Reply {
+    fn upload_binary(&self, body: &[u8], content_type: &str, base: &str) -> Response {
         let Some(boundary) = content_type
             .split("boundary=")
             .nth(1)
@@ -522,7 +520,7 @@ impl Fake {
         )
     }
 
-    fn upload_ticket(&self, body: &[u8], base: &str) -> Reply {
+    fn upload_ticket(&self, body: &[u8], base: &str) -> Response {
         let Ok(request) = serde_json::from_slice::<Value>(body) else {
             return error(400, "expected JSON");
         };
@@ -556,7 +554,7 @@ impl Fake {
         )
     }
 
-    fn submit(&self, body: &[u8], content_type: &str, entry: &mut Value) -> Reply {
+    fn submit(&self, body: &[u8], content_type: &str, entry: &mut Value) -> Response {
         if !content_type.starts_with("application/json") {
             return error(400, "expected application/json");
         }
@@ -615,7 +613,7 @@ impl Fake {
         )
     }
 
-    fn poll(&self, id: &str, base: &str) -> Reply {
+    fn poll(&self, id: &str, base: &str) -> Response {
         let mut state = self.state();
         let Some(task) = state.tasks.get_mut(id) else {
             return error(404, "task not found");
@@ -697,7 +695,7 @@ fn prediction(
     })
 }
 
-fn fault_reply(fault: &Fault) -> Reply {
+fn fault_reply(fault: &Fault) -> Response {
     let status = fault.status.unwrap_or(200);
     let message = fault
         .message
