@@ -6,7 +6,7 @@
 //! dimensions). An image URL is judged by loading it as an image and, where the server
 //! allows the browser to read it (CORS), by its bytes.
 
-use super::rules::{check, Facts, Report, Rule, MAX_DECODE_PIXELS, MAX_FILE_BYTES};
+use super::rules::{check, Facts, Report, Rule, MAX_FILE_BYTES};
 use super::sniff::{Dimensions, Format, Sniffed};
 
 /// Files larger than this are not handed to the browser's decoder: they are refused for
@@ -99,16 +99,10 @@ impl Assessment {
     /// browser can decode this kind of file and it is not over [`DECODE_BYTE_CAP`];
     /// otherwise the verdict is in.
     pub fn with_head(mut self, sniffed: &Sniffed) -> Self {
-        self.facts.format = Some(sniffed.format);
-        if let Ok(size) = sniffed.header {
-            self.header_dimensions = Some(size);
-            self.facts.dimensions = Some(size);
-        }
-        let small_enough = self.facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP);
         // A decompression bomb is refused here, before the browser is asked to decode.
-        self.facts.too_many_pixels = self
-            .header_dimensions
-            .is_some_and(|d| u64::from(d.width) * u64::from(d.height) > MAX_DECODE_PIXELS);
+        self.facts = Facts::from_head(sniffed, self.facts.byte_size);
+        self.header_dimensions = self.facts.dimensions;
+        let small_enough = self.facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP);
         self.step = if decodable_kind(sniffed.format) && small_enough && !self.facts.too_many_pixels
         {
             Step::Decoding

@@ -8,7 +8,8 @@ pub mod history;
 pub mod image_url;
 pub mod job;
 pub mod output;
-pub mod rules;
-pub mod sniff;
-pub mod units;
 pub mod web_address;
+
+// The image rules and the header parser live in the `multishot-rules` crate, which the
+// proxy uses too; they keep their paths here.
+pub use multishot_rules::{rules, sniff, units};

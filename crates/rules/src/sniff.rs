@@ -2,7 +2,7 @@
 //! or declared MIME type) and, for PNG and JPEG, the dimensions written in the header.
 //!
 //! The header dimensions are a cheap early answer; the size the browser decodes is the
-//! verdict (see [`crate::core::rules`]). Nothing here panics on any input: every read is
+//! verdict (see [`crate::rules`]). Nothing here panics on any input: every read is
 //! bounds-checked, and a header that ends early is reported as such.
 
 use std::fmt;
@@ -390,10 +390,12 @@ pub fn exif_orientation(app1: &[u8]) -> Option<u16> {
     })
 }
 
-/// Hand-made headers for the tests of this module and of the ones that use it.
-#[cfg(test)]
-pub(crate) mod test_headers {
-    pub(crate) fn png_head(width: u32, height: u32) -> Vec<u8> {
+/// Hand-made headers for the tests of this crate and of the crates that use it (not part
+/// of the API).
+#[doc(hidden)]
+pub mod test_headers {
+    /// The first bytes of a PNG of this size, up to its IHDR chunk.
+    pub fn png_head(width: u32, height: u32) -> Vec<u8> {
         let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         b.extend_from_slice(&width.to_be_bytes());
         b.extend_from_slice(&height.to_be_bytes());
@@ -401,7 +403,8 @@ pub(crate) mod test_headers {
         b
     }
 
-    pub(crate) fn jpeg_head(width: u16, height: u16, app1: Option<&[u8]>) -> Vec<u8> {
+    /// The first bytes of a JPEG of this size, with an APP1 segment when given.
+    pub fn jpeg_head(width: u16, height: u16, app1: Option<&[u8]>) -> Vec<u8> {
         let mut b = vec![0xFF, 0xD8];
         b.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
         b.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
@@ -419,7 +422,8 @@ pub(crate) mod test_headers {
         b
     }
 
-    pub(crate) fn exif(orientation: u16, little: bool) -> Vec<u8> {
+    /// An EXIF APP1 payload with this orientation, little- or big-endian.
+    pub fn exif(orientation: u16, little: bool) -> Vec<u8> {
         let mut b = b"Exif\0\0".to_vec();
         let w16 = |v: u16| {
             if little {

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use super::sniff::{Dimensions, Format};
-use super::units::{format_bytes, group_thousands};
+use crate::sniff::{Dimensions, Format, Sniffed};
+use crate::units::{format_bytes, group_thousands};
 
 /// The formats the model accepts, decided by content.
 pub const ACCEPTED_FORMATS: [Format; 2] = [Format::Png, Format::Jpeg];
@@ -122,6 +122,23 @@ pub struct Facts {
     pub undecodable: bool,
     /// The header declares more than [`MAX_DECODE_PIXELS`]: it is not decoded at all.
     pub too_many_pixels: bool,
+}
+
+impl Facts {
+    /// What a file's leading bytes tell, with its size in bytes when known: the format,
+    /// the dimensions the header declares, and whether those are more pixels than
+    /// [`MAX_DECODE_PIXELS`] (a decompression bomb, refused without decoding).
+    pub fn from_head(sniffed: &Sniffed, byte_size: Option<u64>) -> Self {
+        let dimensions = sniffed.header.ok();
+        Self {
+            format: Some(sniffed.format),
+            byte_size,
+            dimensions,
+            undecodable: false,
+            too_many_pixels: dimensions
+                .is_some_and(|d| u64::from(d.width) * u64::from(d.height) > MAX_DECODE_PIXELS),
+        }
+    }
 }
 
 /// A broken rule with what was measured.
