@@ -1,0 +1,795 @@
+//! The proxy's routes: the three paths the page uses, CORS for the allowed origins,
+//! `/healthz`, `/metrics`, and 404 for everything else.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::clock;
+use crate::config::Settings;
+use crate::envelope::{upload_reply, EnvelopeError, Prediction};
+use crate::filter::{self, submit_body};
+use crate::limits::{AnyStore, Decision, Outcome, Rate, Refusal, RunRequest, Store};
+use crate::metrics::{Metrics, Snapshot};
+use crate::money::Micros;
+use crate::reply::{json_reply, refuse, wait_text};
+use crate::upstream::{self, Upstream, UpstreamError};
+use crate::visitor::Visitor;
+
+/// A task not seen finished after this long stops counting as running.
+const RUNNING_MAX_AGE_MS: u64 = 3_600_000;
+/// How long a task's reservation is remembered, waiting to be settled.
+const TASK_RECORD_S: u64 = 8 * 86_400;
+/// The largest submit body read (a 10 MiB image inline as base64, and then some).
+const MAX_SUBMIT_BYTES: usize = 15 * 1024 * 1024;
+/// The largest upload body read: the 10 MiB file and its multipart envelope.
+const MAX_UPLOAD_BYTES: usize = multishot_rules::rules::MAX_FILE_BYTES as usize + 64 * 1024;
+/// How long a client may take to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The visitor-facing sentence for trouble only the site owner can fix.
+pub const UNAVAILABLE: &str =
+    "The generator on this site is unavailable right now; your image was not charged.";
+
+/// Everything a request needs, shared.
+pub struct Proxy {
+    /// The settings.
+    pub settings: Settings,
+    /// The counters.
+    pub store: AnyStore,
+    /// WaveSpeed.
+    pub upstream: Upstream,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The price of a run now, in micro-dollars.
+    price: AtomicU64,
+    /// Reservations made by this instance, for unique ids.
+    reservations: AtomicU64,
+    /// This instance's random name, for unique ids across instances.
+    instance: String,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Proxy {
+    /// A proxy with these settings and store; the price starts at the fallback.
+    pub fn new(settings: Settings, store: AnyStore) -> Result<Arc<Self>, String> {
+        let upstream = Upstream::new(&settings.upstream, &settings.key, settings.upstream_timeout)
+            .map_err(|e| format!("cannot make the upstream client: {e}"))?;
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| format!("no randomness: {e}"))?;
+        let instance = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Arc::new(Self {
+            price: AtomicU64::new(settings.fallback_price.0),
+            settings,
+            store,
+            upstream,
+            metrics: Metrics::default(),
+            reservations: AtomicU64::new(0),
+            instance,
+        }))
+    }
+
+    /// The price of a run now.
+    pub fn price(&self) -> Micros {
+        Micros(self.price.load(Ordering::Relaxed))
+    }
+
+    /// Asks WaveSpeed the price of a run; keeps the last known (or the fallback) when
+    /// that fails. A price of zero is never believed: it would lift the budget.
+    pub async fn refresh_price(&self) {
+        let answer = match self.upstream.pricing().await {
+            Ok(reply) if reply.status == 200 => crate::envelope::unit_price(&reply.body)
+                .map_err(|e| e.to_string())
+                .and_then(|text| Micros::from_json_number(&text).map_err(|e| e.to_string())),
+            Ok(reply) => Err(format!("HTTP {}", reply.status)),
+            Err(e) => Err(e.to_string()),
+        };
+        match answer {
+            Ok(price) if price > Micros::ZERO => {
+                self.price.store(price.0, Ordering::Relaxed);
+                info!(price = %price, "price of a run from WaveSpeed");
+            }
+            Ok(_) => warn!("WaveSpeed gave a price of zero; keeping {}", self.price()),
+            Err(e) => warn!(
+                error = %e,
+                "cannot read the price from WaveSpeed; using {}",
+                self.price()
+            ),
+        }
+    }
+
+    fn visitor(&self, peer: SocketAddr, headers: &HeaderMap) -> Visitor {
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        self.settings.trusted.visitor(peer.ip(), &forwarded)
+    }
+
+    /// A per-visitor rate; `None` when allowed, else the refusal to send. When the
+    /// store is down: `fail_open` lets the request through, else 503.
+    async fn rate_limit(
+        &self,
+        limit: &'static str,
+        visitor: Visitor,
+        rate: Rate,
+        fail_open: bool,
+        message: impl FnOnce(u64) -> String,
+    ) -> Option<Response> {
+        match self
+            .store
+            .rate(&format!("rate:{limit}:{visitor}"), rate, now_ms())
+            .await
+        {
+            Ok(Decision::Allowed) => None,
+            Ok(Decision::Refused { retry_after_ms }) => {
+                self.metrics.limit_hit(limit);
+                let seconds = retry_after_ms.div_ceil(1000);
+                Some(refuse(429, limit, &message(seconds), Some(seconds)))
+            }
+            Err(e) if fail_open => {
+                warn!(error = %e, limit, "limit store down; letting the request through");
+                None
+            }
+            Err(e) => Some(self.store_down(&e)),
+        }
+    }
+
+    fn store_down(&self, e: &crate::limits::StoreError) -> Response {
+        warn!(error = %e, "limit store down; refusing");
+        self.metrics.limit_hit("store_down");
+        refuse(503, "store_down", UNAVAILABLE, Some(30))
+    }
+
+    fn paused(&self) -> Option<Response> {
+        self.settings.paused.then(|| {
+            self.metrics.limit_hit("paused");
+            refuse(
+                503,
+                "paused",
+                "This site's generator is paused by its owner; try again later.",
+                Some(3600),
+            )
+        })
+    }
+
+    /// A fresh reservation id, unique across instances.
+    fn reservation_id(&self) -> String {
+        let n = self.reservations.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.instance)
+    }
+}
+
+/// The router, with CORS on the API paths.
+pub fn router(proxy: Arc<Proxy>) -> Router {
+    let api = Router::new()
+        .route(upstream::UPLOAD_PATH, post(upload).options(preflight))
+        .route(upstream::SUBMIT_PATH, post(submit).options(preflight))
+        .route(
+            "/api/v3/predictions/{token}/result",
+            get(poll).options(preflight),
+        )
+        .route_layer(middleware::from_fn_with_state(proxy.clone(), cors));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(proxy)
+}
+
+fn route_name(path: &str) -> &'static str {
+    match path {
+        upstream::UPLOAD_PATH => "upload",
+        upstream::SUBMIT_PATH => "submit",
+        _ => "poll",
+    }
+}
+
+/// Origins: an allowed one gets CORS headers; a missing or other one gets 403 before
+/// any handler runs. Preflights are answered here, cached by the browser for a day.
+async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> Response {
+    let route = route_name(request.uri().path());
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin
+        .as_deref()
+        .and_then(|o| proxy.settings.origins.allows(o))
+        .cloned();
+    let mut response = match (&allowed, request.method() == Method::OPTIONS) {
+        (None, _) => {
+            proxy.metrics.limit_hit("origin");
+            let message = match &origin {
+                Some(o) => {
+                    warn!(origin = %o.chars().take(200).collect::<String>(), route, "origin not allowed");
+                    format!(
+                        "This web page ({}) is not allowed to use this generator.",
+                        o.chars().take(200).collect::<String>()
+                    )
+                }
+                None => "Requests must come from a web page this generator allows.".into(),
+            };
+            refuse(403, "origin", &message, None)
+        }
+        (Some(_), true) => {
+            let wanted = request
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let only_content_type = wanted
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .all(|h| h.is_empty() || h == "content-type");
+            if only_content_type {
+                let mut r = StatusCode::NO_CONTENT.into_response();
+                let h = r.headers_mut();
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET, POST"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("Content-Type"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("86400"),
+                );
+                r
+            } else {
+                // A visitor's page never sends a key to the proxy.
+                refuse(
+                    403,
+                    "headers",
+                    "Only Content-Type may be sent to this generator (no Authorization: it holds the key).",
+                    None,
+                )
+            }
+        }
+        (Some(_), false) => next.run(request).await,
+    };
+    let status = response.status().as_u16();
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = allowed {
+        if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Retry-After"),
+            );
+        }
+    }
+    proxy.metrics.request(route, status);
+    response
+}
+
+/// Preflights are answered by [`cors`]; this only gives the route its method.
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// Reads a body up to `limit` bytes within [`BODY_TIMEOUT`].
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(refuse(
+            408,
+            "slow_client",
+            "The request took too long to arrive.",
+            None,
+        )),
+        Ok(Err(_)) => Err(refuse(
+            413,
+            "too_large",
+            &format!(
+                "File size: the request is larger than the {} this generator accepts.",
+                multishot_rules::units::format_bytes(multishot_rules::rules::MAX_FILE_BYTES)
+            ),
+            None,
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// How an upstream problem reads to a visitor, for routes other than the poll's 404.
+fn upstream_failure(proxy: &Proxy, route: &'static str, reply: &upstream::Reply) -> Response {
+    let message = || crate::envelope::error_message(&reply.body);
+    match reply.status {
+        401 | 402 | 403 => {
+            warn!(route, status = reply.status, upstream_message = %message(), "WaveSpeed refused the proxy's key or account");
+            refuse(502, "upstream_refused", UNAVAILABLE, None)
+        }
+        429 => {
+            proxy.metrics.limit_hit("upstream_rate");
+            let seconds = filter::retry_after(reply.retry_after.as_deref()).unwrap_or(30);
+            refuse(
+                429,
+                "upstream_busy",
+                &format!(
+                    "The generator is busy right now; try again {}.",
+                    wait_text(seconds)
+                ),
+                Some(seconds),
+            )
+        }
+        500..=599 => {
+            warn!(route, status = reply.status, upstream_message = %message(), "WaveSpeed had a problem");
+            refuse(
+                502,
+                "upstream_error",
+                &format!(
+                    "WaveSpeed had a problem (HTTP {}); try again.",
+                    reply.status
+                ),
+                Some(5),
+            )
+        }
+        status => refuse(
+            if (400..500).contains(&status) {
+                status
+            } else {
+                502
+            },
+            "upstream_rejected",
+            &format!("WaveSpeed refused the request: {}", message()),
+            None,
+        ),
+    }
+}
+
+/// `POST /api/v3/media/upload/binary`: a visitor's image, checked by the model's rules
+/// before WaveSpeed sees it.
+async fn upload(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refusal) = proxy.paused() {
+        return refusal;
+    }
+    let visitor = proxy.visitor(peer, &headers);
+    let per_hour = proxy.settings.uploads_per_hour;
+    if let Some(refusal) = proxy
+        .rate_limit(
+            "upload_rate",
+            visitor,
+            Rate::per_hour(per_hour),
+            false,
+            |s| {
+                format!(
+                "You have reached this site's limit of {per_hour} uploads an hour; try again {}.",
+                wait_text(s)
+            )
+            },
+        )
+        .await
+    {
+        return refusal;
+    }
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let Some(boundary) = boundary else {
+        return refuse(
+            400,
+            "bad_request",
+            "The upload must be a multipart form with a file.",
+            None,
+        );
+    };
+    let bytes = match read_body(body, MAX_UPLOAD_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
+    };
+    let file = match file_field(bytes, &boundary).await {
+        Ok(file) => file,
+        Err(refusal) => return refusal,
+    };
+    if let Some(message) = filter::rules_message(&file) {
+        proxy.metrics.limit_hit("image_rules");
+        return refuse(422, "image_rules", &message, None);
+    }
+    let now = now_ms();
+    let today = clock::day(now / 1000);
+    match proxy
+        .store
+        .add_within(
+            &format!("bytes:{}:{visitor}", today.name),
+            file.len() as u64,
+            proxy.settings.upload_bytes_per_day,
+            &today,
+            now,
+        )
+        .await
+    {
+        Ok(Decision::Allowed) => {}
+        Ok(Decision::Refused { retry_after_ms }) => {
+            proxy.metrics.limit_hit("upload_bytes");
+            return refuse(
+                429,
+                "upload_bytes",
+                "You have uploaded as much as this site allows today; it resets at 00:00 UTC.",
+                Some(retry_after_ms.div_ceil(1000)),
+            );
+        }
+        Err(e) => return proxy.store_down(&e),
+    }
+    let (name, content_type) = filter::upload_name(&file);
+    let reply = match proxy
+        .upstream
+        .upload(file.to_vec(), name, content_type)
+        .await
+    {
+        Ok(reply) => reply,
+        Err(e) => return no_reply("upload", &e),
+    };
+    proxy.metrics.upstream("upload", reply.elapsed);
+    if !(200..300).contains(&reply.status) {
+        return upstream_failure(&proxy, "upload", &reply);
+    }
+    match upload_reply(&reply.body) {
+        Ok(clean) => json_reply(200, &clean),
+        Err(EnvelopeError::Refused { code, message }) => {
+            refused_in_body(&proxy, "upload", code, &message)
+        }
+        Err(e) => {
+            warn!(error = %e, "unusable upload reply");
+            refuse(
+                502,
+                "upstream_bad_reply",
+                "WaveSpeed's reply could not be understood; try again.",
+                None,
+            )
+        }
+    }
+}
+
+/// The `file` field of a multipart body.
+async fn file_field(bytes: axum::body::Bytes, boundary: &str) -> Result<Vec<u8>, Response> {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let bad = || {
+        refuse(
+            400,
+            "bad_request",
+            "The upload must be a multipart form with a file.",
+            None,
+        )
+    };
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                return field.bytes().await.map(|b| b.to_vec()).map_err(|_| bad());
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return Err(bad()),
+        }
+    }
+}
+
+/// A 200 whose envelope says `code != 200`: WaveSpeed's error in the body.
+fn refused_in_body(proxy: &Proxy, route: &'static str, code: i64, message: &str) -> Response {
+    let status = u16::try_from(code)
+        .ok()
+        .filter(|c| (400..600).contains(c))
+        .unwrap_or(502);
+    upstream_failure(
+        proxy,
+        route,
+        &upstream::Reply {
+            status,
+            retry_after: None,
+            body: json!({"message": message}).to_string().into_bytes(),
+            elapsed: Duration::ZERO,
+        },
+    )
+}
+
+fn no_reply(route: &'static str, e: &UpstreamError) -> Response {
+    warn!(route, error = %e, "no reply from WaveSpeed");
+    match e {
+        UpstreamError::TimedOut => refuse(
+            504,
+            "upstream_timeout",
+            "WaveSpeed did not answer in time; try again.",
+            Some(5),
+        ),
+        _ => refuse(
+            502,
+            "upstream_unreachable",
+            "WaveSpeed could not be reached; try again.",
+            Some(5),
+        ),
+    }
+}
+
+/// `POST /api/v3/kwaivgi/kling-v1/ai-multi-shot`: exactly `image` and
+/// `enable_base64_output` go upstream, once, after the run's price is reserved.
+async fn submit(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refusal) = proxy.paused() {
+        proxy.metrics.submit("refused");
+        return refusal;
+    }
+    let visitor = proxy.visitor(peer, &headers);
+    let per_hour = proxy.settings.runs_per_hour;
+    if let Some(refusal) = proxy
+        .rate_limit("run_rate", visitor, Rate::per_hour(per_hour), false, |s| {
+            format!(
+                "You have reached this site's limit of {per_hour} generations an hour; try again {}.",
+                wait_text(s)
+            )
+        })
+        .await
+    {
+        proxy.metrics.submit("refused");
+        return refusal;
+    }
+    let bytes = match read_body(body, MAX_SUBMIT_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
+    };
+    let clean = match submit_body(&bytes) {
+        Ok(clean) => clean,
+        Err(e) => {
+            proxy.metrics.submit("refused");
+            return refuse(
+                e.status(),
+                if e.status() == 422 {
+                    "image_rules"
+                } else {
+                    "bad_request"
+                },
+                &e.to_string(),
+                None,
+            );
+        }
+    };
+    let now = now_ms();
+    let run = RunRequest {
+        price: proxy.price(),
+        day: clock::day(now / 1000),
+        day_cap: proxy.settings.day_cap,
+        month: clock::month(now / 1000),
+        month_cap: proxy.settings.month_cap,
+        max_running: proxy.settings.max_running,
+        running_max_age_ms: RUNNING_MAX_AGE_MS,
+        now_ms: now,
+        reservation_id: proxy.reservation_id(),
+    };
+    let reservation = match proxy.store.reserve(&run).await {
+        Ok(Ok(reservation)) => reservation,
+        Ok(Err(refusal)) => {
+            proxy.metrics.submit("refused");
+            let (limit, message, seconds) = match refusal {
+                Refusal::DailyBudget => (
+                    "daily_budget",
+                    "This site's daily budget is used up; it resets at 00:00 UTC.",
+                    run.day.seconds_left(now / 1000),
+                ),
+                Refusal::MonthlyBudget => (
+                    "monthly_budget",
+                    "This site's monthly budget is used up; it resets on the 1st at 00:00 UTC.",
+                    run.month.seconds_left(now / 1000),
+                ),
+                Refusal::Running => (
+                    "running",
+                    "This site is running as many generations as it allows at once; try again in a minute.",
+                    60,
+                ),
+            };
+            proxy.metrics.limit_hit(limit);
+            return refuse(429, limit, message, Some(seconds));
+        }
+        Err(e) => {
+            proxy.metrics.submit("refused");
+            return proxy.store_down(&e);
+        }
+    };
+    let release = |why: &'static str| {
+        let proxy = proxy.clone();
+        let reservation = reservation.clone();
+        async move {
+            if let Err(e) = proxy.store.release(&reservation).await {
+                warn!(error = %e, why, "could not give a reservation back");
+            }
+        }
+    };
+    let reply = match proxy.upstream.submit(&clean).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            // The request may have reached WaveSpeed and made a task: the reservation
+            // stays (it is never retried, and the budget errs on the safe side).
+            proxy.metrics.submit("failed");
+            return no_reply("submit", &e);
+        }
+    };
+    proxy.metrics.upstream("submit", reply.elapsed);
+    if !(200..300).contains(&reply.status) {
+        // An error status: no task was made.
+        release("upstream error").await;
+        proxy.metrics.submit("failed");
+        return upstream_failure(&proxy, "submit", &reply);
+    }
+    let prediction = match Prediction::parse(&reply.body) {
+        Ok(prediction) => prediction,
+        Err(EnvelopeError::Refused { code, message }) => {
+            release("upstream error").await;
+            proxy.metrics.submit("failed");
+            return refused_in_body(&proxy, "submit", code, &message);
+        }
+        Err(e) => {
+            // A 200 we cannot read may still have made a task: keep the reservation.
+            warn!(error = %e, "unusable submit reply");
+            proxy.metrics.submit("failed");
+            return refuse(
+                502,
+                "upstream_bad_reply",
+                "WaveSpeed's reply could not be understood; the run may have been made.",
+                None,
+            );
+        }
+    };
+    let Some(token) = proxy.settings.signer.sign(&prediction.id, now / 1000) else {
+        proxy.metrics.submit("failed");
+        return refuse(
+            502,
+            "upstream_bad_reply",
+            "WaveSpeed's reply could not be understood; the run may have been made.",
+            None,
+        );
+    };
+    if let Err(e) = proxy
+        .store
+        .record_task(&prediction.id, &reservation, TASK_RECORD_S, now)
+        .await
+    {
+        warn!(error = %e, "could not record the task's reservation; it stays spent");
+    }
+    proxy.metrics.submit("accepted");
+    info!(visitor = %visitor, price = %run.price, "run submitted");
+    json_reply(200, &prediction.reply(&token))
+}
+
+/// `GET /api/v3/predictions/{token}/result`: only tasks made through this proxy, by
+/// their signed token; the id it carries is polled.
+async fn poll(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let now = now_ms();
+    let Ok(task_id) = proxy.settings.signer.verify(&token, now / 1000) else {
+        return refuse(404, "not_found", "task not found", None);
+    };
+    let visitor = proxy.visitor(peer, &headers);
+    if let Some(refusal) = proxy
+        .rate_limit(
+            "poll_rate",
+            visitor,
+            Rate::per_second(proxy.settings.polls_per_second),
+            true,
+            |_| "Too many checks from your address; slowing down.".into(),
+        )
+        .await
+    {
+        return refusal;
+    }
+    let reply = match proxy.upstream.poll(&task_id).await {
+        Ok(reply) => reply,
+        Err(e) => return no_reply("poll", &e),
+    };
+    proxy.metrics.upstream("poll", reply.elapsed);
+    if reply.status == 404 {
+        return refuse(404, "not_found", "task not found", None);
+    }
+    if !(200..300).contains(&reply.status) {
+        return upstream_failure(&proxy, "poll", &reply);
+    }
+    let prediction = match Prediction::parse(&reply.body) {
+        Ok(prediction) => prediction,
+        Err(EnvelopeError::Refused { code, message }) => {
+            return refused_in_body(&proxy, "poll", code, &message)
+        }
+        Err(e) => {
+            warn!(error = %e, "unusable poll reply");
+            return refuse(
+                502,
+                "upstream_bad_reply",
+                "WaveSpeed's reply could not be understood; trying again.",
+                Some(2),
+            );
+        }
+    };
+    if prediction.is_terminal() {
+        let outcome = if prediction.status == "failed" {
+            Outcome::Failed
+        } else {
+            Outcome::Spent
+        };
+        match proxy.store.settle(&task_id, outcome, now).await {
+            Ok(Some(price)) if outcome == Outcome::Failed => {
+                info!(price = %price, "failed task refunded to the budget")
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "could not settle a task"),
+        }
+    }
+    json_reply(200, &prediction.reply(&token))
+}
+
+/// `GET /healthz`: the process answers; says whether the store does.
+async fn healthz(State(proxy): State<Arc<Proxy>>) -> Response {
+    let store = proxy.store.ping().await.is_ok();
+    json_reply(
+        200,
+        &json!({"status": "ok", "store": if store { "ok" } else { "down" }, "paused": proxy.settings.paused}),
+    )
+}
+
+/// `GET /metrics`: for loopback and `--metrics-from` networks only (404 to others).
+async fn metrics(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer.ip()),
+        v4 => v4,
+    };
+    if !ip.is_loopback() && !proxy.settings.metrics_from.iter().any(|n| n.contains(&ip)) {
+        return not_found().await;
+    }
+    let now = now_ms();
+    let spend = proxy
+        .store
+        .spend(
+            &clock::day(now / 1000),
+            &clock::month(now / 1000),
+            now,
+            RUNNING_MAX_AGE_MS,
+        )
+        .await
+        .ok();
+    let text = proxy.metrics.render(&Snapshot {
+        spend,
+        day_cap: proxy.settings.day_cap,
+        month_cap: proxy.settings.month_cap,
+        price: proxy.price(),
+        paused: proxy.settings.paused,
+    });
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Every other path.
+async fn not_found() -> Response {
+    refuse(404, "not_found", "not found", None)
+}

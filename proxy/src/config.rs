@@ -1,0 +1,499 @@
+//! The command line and environment, read into one validated [`Settings`]. The flag
+//! names are a contract (site owners script them); every problem is reported naming the
+//! flag or variable, and the program then exits with code 2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use ipnet::IpNet;
+
+use crate::money::{Micros, MoneyError};
+use crate::origin::{AllowList, Origin};
+use crate::token::{Signer, MIN_SECRET_BYTES};
+use crate::visitor::TrustedProxies;
+
+/// The flags of `multishot-proxy`.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "multishot-proxy",
+    version,
+    about = "Holds a WaveSpeed API key and lets the public run Kling V1 AI Multi-Shot — only that model, within the owner's limits.",
+    after_help = "The key is read from WAVESPEED_API_KEY (or --key-file), never from a flag. \
+                  Example: WAVESPEED_API_KEY=wsk_live_… multishot-proxy --allow-origin https://www.example.com"
+)]
+pub struct Flags {
+    /// Address and port to listen on.
+    #[arg(long, env = "MULTISHOT_LISTEN", default_value = "127.0.0.1:8788")]
+    pub listen: SocketAddr,
+
+    /// WaveSpeed's API base (https; plain http only to a loopback address, for tests).
+    #[arg(
+        long,
+        env = "MULTISHOT_UPSTREAM",
+        default_value = "https://api.wavespeed.ai"
+    )]
+    pub upstream: String,
+
+    /// A file holding the API key (instead of WAVESPEED_API_KEY).
+    #[arg(long, env = "WAVESPEED_API_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// An origin allowed to call the proxy, e.g. https://www.example.com (repeatable;
+    /// the variable takes a comma-separated list).
+    #[arg(
+        long = "allow-origin",
+        env = "MULTISHOT_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
+
+    /// Most spent per UTC day, in USD (runs reserved before they are submitted).
+    #[arg(long, env = "MULTISHOT_DAILY_BUDGET_USD", default_value = "5")]
+    pub daily_budget_usd: String,
+
+    /// Most spent per UTC month, in USD.
+    #[arg(long, env = "MULTISHOT_MONTHLY_BUDGET_USD", default_value = "50")]
+    pub monthly_budget_usd: String,
+
+    /// Runs per visitor (IP address, IPv6 /64) per hour: that many at once, then one
+    /// every hour / N.
+    #[arg(long, env = "MULTISHOT_RUNS_PER_IP_PER_HOUR", default_value_t = 5)]
+    pub runs_per_ip_per_hour: u32,
+
+    /// Result checks per visitor per second (the page checks every 1.5 s).
+    #[arg(long, env = "MULTISHOT_POLLS_PER_IP_PER_SECOND", default_value_t = 5)]
+    pub polls_per_ip_per_second: u32,
+
+    /// Image uploads per visitor per hour.
+    #[arg(long, env = "MULTISHOT_UPLOADS_PER_IP_PER_HOUR", default_value_t = 10)]
+    pub uploads_per_ip_per_hour: u32,
+
+    /// Megabytes (MiB) of uploads per visitor per UTC day.
+    #[arg(
+        long,
+        env = "MULTISHOT_UPLOAD_MB_PER_IP_PER_DAY",
+        default_value_t = 100
+    )]
+    pub upload_mb_per_ip_per_day: u64,
+
+    /// At most this many tasks running at once (off by default: WaveSpeed queues tasks
+    /// beyond the account's concurrency rather than failing them).
+    #[arg(long, env = "MULTISHOT_MAX_RUNNING")]
+    pub max_running: Option<u32>,
+
+    /// The price of a run in USD, used when WaveSpeed's pricing call fails.
+    #[arg(long, env = "MULTISHOT_PRICE_USD", default_value = "0.07")]
+    pub price_usd: String,
+
+    /// Keep every counter in Redis (redis://host:port/db), shared by every instance.
+    #[arg(long, env = "MULTISHOT_REDIS")]
+    pub redis: Option<String>,
+
+    /// The prefix of every Redis key.
+    #[arg(long, env = "MULTISHOT_REDIS_PREFIX", default_value = "multishot:")]
+    pub redis_prefix: String,
+
+    /// Refuse every upload and submit with a message (polls are still answered).
+    #[arg(long, env = "MULTISHOT_PAUSED")]
+    pub paused: bool,
+
+    /// A reverse proxy or load balancer (address or CIDR) whose X-Forwarded-For is
+    /// believed (repeatable).
+    #[arg(
+        long = "trust-proxy",
+        env = "MULTISHOT_TRUST_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trust_proxies: Vec<String>,
+
+    /// Networks (besides loopback) that may read /metrics (repeatable).
+    #[arg(
+        long = "metrics-from",
+        env = "MULTISHOT_METRICS_FROM",
+        value_delimiter = ','
+    )]
+    pub metrics_from: Vec<String>,
+
+    /// A file holding the secret that signs task tokens (at least 32 bytes), the same
+    /// on every instance; also MULTISHOT_TOKEN_SECRET. Default: derived from the key.
+    #[arg(long, env = "MULTISHOT_TOKEN_SECRET_FILE")]
+    pub token_secret_file: Option<PathBuf>,
+
+    /// Seconds an upstream call may take (uploads: 4 times this).
+    #[arg(long, env = "MULTISHOT_UPSTREAM_TIMEOUT_S", default_value_t = 30)]
+    pub upstream_timeout_s: u64,
+}
+
+/// A problem with the configuration, naming the flag or variable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No key at all.
+    #[error("no API key: set WAVESPEED_API_KEY (or --key-file) to the key the proxy uses")]
+    NoKey,
+    /// The key file cannot be read.
+    #[error("--key-file {path}: {reason}")]
+    KeyFile {
+        /// The path given.
+        path: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// No allowed origin.
+    #[error("no allowed origin: give --allow-origin https://your-site.example (the page that embeds Multi-Shot Studio)")]
+    NoOrigin,
+    /// A bad `--allow-origin`.
+    #[error("--allow-origin: {0}")]
+    Origin(String),
+    /// A bad amount of money.
+    #[error("--{flag}: {error}")]
+    Money {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        error: MoneyError,
+    },
+    /// A bad `--upstream`.
+    #[error("--upstream {0}: must be an https:// address (http:// only to a loopback address), with no path")]
+    Upstream(String),
+    /// A bad network.
+    #[error("--{flag} {value}: not an address or network (e.g. 10.0.0.0/8)")]
+    Network {
+        /// The flag.
+        flag: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A bad token secret.
+    #[error("token secret ({source_name}): {reason}")]
+    Secret {
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A number out of range.
+    #[error("--{flag}: {reason}")]
+    Range {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// The proxy's validated settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// WaveSpeed's base, without a trailing slash.
+    pub upstream: String,
+    /// The key (never logged: [`crate::log::Redactor`]).
+    pub key: String,
+    /// Origins allowed.
+    pub origins: AllowList,
+    /// Daily cap.
+    pub day_cap: Micros,
+    /// Monthly cap.
+    pub month_cap: Micros,
+    /// Per-visitor runs per hour.
+    pub runs_per_hour: u32,
+    /// Per-visitor polls per second.
+    pub polls_per_second: u32,
+    /// Per-visitor uploads per hour.
+    pub uploads_per_hour: u32,
+    /// Per-visitor upload bytes per day.
+    pub upload_bytes_per_day: u64,
+    /// Cap on running tasks.
+    pub max_running: Option<u32>,
+    /// The price used when pricing fails.
+    pub fallback_price: Micros,
+    /// Redis URL, when shared.
+    pub redis: Option<String>,
+    /// Redis key prefix.
+    pub redis_prefix: String,
+    /// Kill switch.
+    pub paused: bool,
+    /// Trusted reverse proxies.
+    pub trusted: TrustedProxies,
+    /// Networks allowed to read `/metrics` (besides loopback).
+    pub metrics_from: Vec<IpNet>,
+    /// The token signer.
+    pub signer: Signer,
+    /// Secrets to redact from logs (the key, the token secret).
+    pub secrets: Vec<String>,
+    /// Upstream call timeout.
+    pub upstream_timeout: Duration,
+}
+
+/// Loopback hosts an `http://` upstream may name (the fake WaveSpeed in tests).
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.split(':').next().unwrap_or(host);
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+fn upstream(given: &str) -> Result<String, ConfigError> {
+    let trimmed = given.trim().trim_end_matches('/');
+    let fail = || ConfigError::Upstream(given.to_owned());
+    let lower = trimmed.to_ascii_lowercase();
+    let host = if let Some(host) = lower.strip_prefix("https://") {
+        host
+    } else if let Some(host) = lower.strip_prefix("http://") {
+        if !is_loopback_host(host) {
+            return Err(fail());
+        }
+        host
+    } else {
+        return Err(fail());
+    };
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(fail());
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn networks(flag: &'static str, values: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<IpNet>()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Network {
+                    flag,
+                    value: v.to_owned(),
+                })
+        })
+        .collect()
+}
+
+fn money(flag: &'static str, text: &str) -> Result<Micros, ConfigError> {
+    text.parse()
+        .map_err(|error| ConfigError::Money { flag, error })
+}
+
+impl Settings {
+    /// Checks the flags with the key (`WAVESPEED_API_KEY`) and token secret
+    /// (`MULTISHOT_TOKEN_SECRET`) from the environment, reading the files the flags
+    /// name.
+    pub fn from_flags(
+        flags: Flags,
+        env_key: Option<String>,
+        env_secret: Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let key = match (&flags.key_file, env_key) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::KeyFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
+                .trim()
+                .to_owned(),
+            (None, Some(key)) => key.trim().to_owned(),
+            (None, None) => String::new(),
+        };
+        if key.is_empty() {
+            return Err(ConfigError::NoKey);
+        }
+        let origins = flags
+            .allow_origins
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| Origin::parse(o).map_err(|e| ConfigError::Origin(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        if origins.is_empty() {
+            return Err(ConfigError::NoOrigin);
+        }
+        let (secret, source_name) = match (&flags.token_secret_file, env_secret) {
+            (Some(path), _) => (
+                Some(
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Secret {
+                        source_name: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?,
+                ),
+                path.display().to_string(),
+            ),
+            (None, Some(secret)) => (Some(secret), "MULTISHOT_TOKEN_SECRET".to_owned()),
+            (None, None) => (None, String::new()),
+        };
+        let secret = secret.map(|s| s.trim().to_owned());
+        let signer = match &secret {
+            Some(s) if s.len() < MIN_SECRET_BYTES => {
+                return Err(ConfigError::Secret {
+                    source_name,
+                    reason: format!(
+                        "at least {MIN_SECRET_BYTES} bytes, the same on every instance"
+                    ),
+                })
+            }
+            Some(s) => Signer::new(s.as_bytes()),
+            None => Signer::derived_from_key(&key),
+        };
+        if flags.upstream_timeout_s == 0 || flags.upstream_timeout_s > 600 {
+            return Err(ConfigError::Range {
+                flag: "upstream-timeout-s",
+                reason: "between 1 and 600 seconds",
+            });
+        }
+        if flags.max_running == Some(0) {
+            return Err(ConfigError::Range {
+                flag: "max-running",
+                reason: "at least 1 (leave it out for no cap)",
+            });
+        }
+        let mut secrets = vec![key.clone()];
+        secrets.extend(secret);
+        Ok(Settings {
+            listen: flags.listen,
+            upstream: upstream(&flags.upstream)?,
+            key,
+            origins: AllowList::new(origins),
+            day_cap: money("daily-budget-usd", &flags.daily_budget_usd)?,
+            month_cap: money("monthly-budget-usd", &flags.monthly_budget_usd)?,
+            runs_per_hour: flags.runs_per_ip_per_hour,
+            polls_per_second: flags.polls_per_ip_per_second,
+            uploads_per_hour: flags.uploads_per_ip_per_hour,
+            upload_bytes_per_day: flags.upload_mb_per_ip_per_day.saturating_mul(1024 * 1024),
+            max_running: flags.max_running,
+            fallback_price: money("price-usd", &flags.price_usd)?,
+            redis: flags.redis.filter(|r| !r.trim().is_empty()),
+            redis_prefix: flags.redis_prefix,
+            paused: flags.paused,
+            trusted: TrustedProxies::new(networks("trust-proxy", &flags.trust_proxies)?),
+            metrics_from: networks("metrics-from", &flags.metrics_from)?,
+            signer,
+            secrets,
+            upstream_timeout: Duration::from_secs(flags.upstream_timeout_s),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut all = vec!["multishot-proxy"];
+        all.extend_from_slice(args);
+        Flags::try_parse_from(all).expect("flags parse")
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings, ConfigError> {
+        Settings::from_flags(flags(args), Some("wsk_live_test".into()), None)
+    }
+
+    #[test]
+    fn it_starts_with_a_key_and_one_origin_and_nothing_else() {
+        let s = settings(&["--allow-origin", "https://www.example.com"]).expect("valid");
+        assert_eq!(s.upstream, "https://api.wavespeed.ai");
+        assert_eq!(s.day_cap, Micros(5_000_000));
+        assert_eq!(s.month_cap, Micros(50_000_000));
+        assert_eq!(s.fallback_price, Micros(70_000));
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8788");
+        assert!(s.redis.is_none() && !s.paused && s.max_running.is_none());
+    }
+
+    #[test]
+    fn no_key_or_no_origin_is_refused_by_name() {
+        let no_key =
+            Settings::from_flags(flags(&["--allow-origin", "https://a.example"]), None, None);
+        assert_eq!(no_key.map(|_| ()), Err(ConfigError::NoKey));
+        let blank = Settings::from_flags(
+            flags(&["--allow-origin", "https://a.example"]),
+            Some("  ".into()),
+            None,
+        );
+        assert_eq!(blank.map(|_| ()), Err(ConfigError::NoKey));
+        assert_eq!(settings(&[]).map(|_| ()), Err(ConfigError::NoOrigin));
+        let bad = settings(&["--allow-origin", "https://a.example/path"]);
+        assert!(matches!(bad, Err(ConfigError::Origin(_))));
+    }
+
+    #[test]
+    fn every_flag_of_the_contract_is_read() {
+        let s = settings(&[
+            "--listen",
+            "0.0.0.0:9000",
+            "--upstream",
+            "http://127.0.0.1:8787/",
+            "--allow-origin",
+            "https://a.example",
+            "--allow-origin",
+            "https://b.example",
+            "--daily-budget-usd",
+            "1.40",
+            "--monthly-budget-usd",
+            "20",
+            "--runs-per-ip-per-hour",
+            "3",
+            "--price-usd",
+            "0.08",
+            "--redis",
+            "redis://127.0.0.1:6379/0",
+            "--paused",
+            "--max-running",
+            "2",
+            "--trust-proxy",
+            "10.0.0.0/8",
+            "--trust-proxy",
+            "192.0.2.1",
+        ])
+        .expect("valid");
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.upstream, "http://127.0.0.1:8787");
+        assert_eq!(s.origins.iter().count(), 2);
+        assert_eq!(s.day_cap, Micros(1_400_000));
+        assert_eq!(s.month_cap, Micros(20_000_000));
+        assert_eq!(s.runs_per_hour, 3);
+        assert_eq!(s.fallback_price, Micros(80_000));
+        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        assert!(s.paused);
+        assert_eq!(s.max_running, Some(2));
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let origin = ["--allow-origin", "https://a.example"];
+        let with = |extra: &[&str]| {
+            let mut args = origin.to_vec();
+            args.extend_from_slice(extra);
+            settings(&args).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(with(&["--daily-budget-usd", "five"])
+            .is_err_and(|e| e.starts_with("--daily-budget-usd")));
+        assert!(with(&["--price-usd=-1"]).is_err_and(|e| e.starts_with("--price-usd")));
+        for upstream in [
+            "http://api.wavespeed.ai",
+            "ftp://x",
+            "https://a.example/api",
+            "https://",
+        ] {
+            assert!(
+                with(&["--upstream", upstream]).is_err_and(|e| e.starts_with("--upstream")),
+                "{upstream}"
+            );
+        }
+        assert!(
+            with(&["--trust-proxy", "10.0.0.0/33"]).is_err_and(|e| e.starts_with("--trust-proxy"))
+        );
+        assert!(with(&["--max-running", "0"]).is_err_and(|e| e.starts_with("--max-running")));
+    }
+
+    #[test]
+    fn the_token_secret_is_shared_and_long_enough() {
+        let f = flags(&["--allow-origin", "https://a.example"]);
+        let short = Settings::from_flags(f.clone(), Some("k".into()), Some("short".into()));
+        assert!(matches!(short, Err(ConfigError::Secret { .. })));
+        let a =
+            Settings::from_flags(f.clone(), Some("k".into()), Some("s".repeat(32))).expect("valid");
+        let b =
+            Settings::from_flags(f, Some("other key".into()), Some("s".repeat(32))).expect("valid");
+        let token = a.signer.sign("abc123", 0).expect("an id");
+        assert_eq!(b.signer.verify(&token, 1), Ok("abc123".into()));
+        assert!(a.secrets.contains(&"k".to_owned()) && a.secrets.contains(&"s".repeat(32)));
+    }
+}

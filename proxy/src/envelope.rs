@@ -1,0 +1,249 @@
+//! WaveSpeed's replies as a visitor receives them: the same envelope the page already
+//! understands (`{"code":200,"message":"success","data":{…}}`), with the task id
+//! replaced by a signed token, `urls` (which name WaveSpeed's own host, and would lead a
+//! client around the proxy) removed, and an upload reply cut down to its documented
+//! fields.
+
+use serde_json::{json, Map, Value};
+
+/// Why an upstream reply cannot be passed on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not JSON, or not an object with a `data` object.
+    #[error("WaveSpeed's reply is not the documented envelope")]
+    NotEnvelope,
+    /// A 200 whose `code` is not 200: an error in the body.
+    #[error("WaveSpeed answered with code {code}: {message}")]
+    Refused {
+        /// The envelope's `code`.
+        code: i64,
+        /// The envelope's `message`.
+        message: String,
+    },
+    /// The task id is not one WaveSpeed gives (see [`crate::token::is_task_id`]).
+    #[error("WaveSpeed's reply has no usable task id")]
+    BadTaskId,
+}
+
+/// The envelope's `data`, checking `code` (when present) is 200.
+fn data_of(body: &[u8]) -> Result<(Map<String, Value>, Map<String, Value>), EnvelopeError> {
+    let Ok(Value::Object(envelope)) = serde_json::from_slice::<Value>(body) else {
+        return Err(EnvelopeError::NotEnvelope);
+    };
+    if let Some(code) = envelope.get("code") {
+        let code = code.as_i64().ok_or(EnvelopeError::NotEnvelope)?;
+        if code != 200 {
+            let message = envelope
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            return Err(EnvelopeError::Refused { code, message });
+        }
+    }
+    let Some(Value::Object(data)) = envelope.get("data") else {
+        return Err(EnvelopeError::NotEnvelope);
+    };
+    Ok((envelope.clone(), data.clone()))
+}
+
+/// A prediction (submit or poll reply) with its id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// WaveSpeed's task id.
+    pub id: String,
+    /// `data.status` as sent (empty when missing).
+    pub status: String,
+    /// The envelope for the visitor, its id still to be replaced by [`Prediction::reply`].
+    envelope: Map<String, Value>,
+    data: Map<String, Value>,
+}
+
+impl Prediction {
+    /// Reads a submit or poll reply.
+    pub fn parse(body: &[u8]) -> Result<Prediction, EnvelopeError> {
+        let (envelope, data) = data_of(body)?;
+        let id = data
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| crate::token::is_task_id(id))
+            .ok_or(EnvelopeError::BadTaskId)?
+            .to_owned();
+        let status = data
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        Ok(Prediction {
+            id,
+            status,
+            envelope,
+            data,
+        })
+    }
+
+    /// The envelope for the visitor: `data.id` is `token`, `data.urls` is gone, every
+    /// other field as WaveSpeed sent it.
+    pub fn reply(mut self, token: &str) -> Value {
+        self.data.insert("id".into(), json!(token));
+        self.data.remove("urls");
+        self.envelope
+            .insert("data".into(), Value::Object(self.data));
+        Value::Object(self.envelope)
+    }
+
+    /// The task has ended and will not change again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "completed" | "failed" | "cancelled" | "timeout" | "deleted"
+        )
+    }
+}
+
+/// An upload reply for the visitor: `type`, `download_url` (an http(s) address),
+/// `filename` and `size` only.
+pub fn upload_reply(body: &[u8]) -> Result<Value, EnvelopeError> {
+    let (_, data) = data_of(body)?;
+    let url = data
+        .get("download_url")
+        .and_then(Value::as_str)
+        .filter(|u| {
+            let lower = u.to_ascii_lowercase();
+            (lower.starts_with("https://") || lower.starts_with("http://"))
+                && u.len() <= crate::filter::MAX_URL_LEN
+        })
+        .ok_or(EnvelopeError::NotEnvelope)?;
+    let mut clean = Map::new();
+    clean.insert("download_url".into(), json!(url));
+    for key in ["type", "filename", "size"] {
+        if let Some(value) = data.get(key).filter(|v| v.is_string() || v.is_number()) {
+            clean.insert(key.into(), value.clone());
+        }
+    }
+    Ok(json!({"code": 200, "message": "success", "data": clean}))
+}
+
+/// The price of one run from a pricing reply, as the JSON number's own text (so it can
+/// be read exactly, see [`crate::money::Micros::from_json_number`]).
+pub fn unit_price(body: &[u8]) -> Result<String, EnvelopeError> {
+    let (_, data) = data_of(body)?;
+    match data.get("unit_price") {
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(EnvelopeError::NotEnvelope),
+    }
+}
+
+/// The message of an error body — `message`, `error` or `detail` of a JSON body, else
+/// the text — clipped to 300 characters, for logs and for errors a visitor can act on.
+pub fn error_message(body: &[u8]) -> String {
+    let text = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|json| {
+            ["message", "error", "detail"]
+                .iter()
+                .find_map(|k| json.get(*k).and_then(Value::as_str).map(str::to_owned))
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let text = text.trim();
+    if text.is_empty() {
+        return "no details given".into();
+    }
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "45a96667279e4a2f83cfe131566d4923";
+
+    fn submit_reply() -> Vec<u8> {
+        json!({"code":200,"message":"success","data":{"id":ID,"model":"kwaivgi/kling-v1/ai-multi-shot",
+            "outputs":[],"urls":{"get":format!("https://api.wavespeed.ai/api/v3/predictions/{ID}/result")},
+            "has_nsfw_contents":[],"status":"created","created_at":"2023-04-01T12:34:56.789Z","error":"",
+            "timings":{"inference":0}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_id_becomes_the_token_and_urls_go() {
+        let prediction = Prediction::parse(&submit_reply()).expect("the documented reply");
+        assert_eq!(prediction.id, ID);
+        assert_eq!(prediction.status, "created");
+        assert!(!prediction.is_terminal());
+        let reply = prediction.reply("v1.token");
+        assert_eq!(reply["data"]["id"], "v1.token");
+        assert!(reply["data"].get("urls").is_none());
+        assert!(!reply.to_string().contains(ID));
+        assert_eq!(reply["code"], 200);
+        assert_eq!(reply["data"]["model"], "kwaivgi/kling-v1/ai-multi-shot");
+    }
+
+    #[test]
+    fn errors_in_a_200_and_bad_replies_are_caught() {
+        assert_eq!(
+            Prediction::parse(br#"{"code":402,"message":"Insufficient balance"}"#),
+            Err(EnvelopeError::Refused {
+                code: 402,
+                message: "Insufficient balance".into()
+            })
+        );
+        assert_eq!(
+            Prediction::parse(b"<html>"),
+            Err(EnvelopeError::NotEnvelope)
+        );
+        assert_eq!(
+            Prediction::parse(br#"{"code":200,"data":{"id":"../../balance"}}"#),
+            Err(EnvelopeError::BadTaskId)
+        );
+        assert_eq!(
+            Prediction::parse(br#"{"code":200,"data":{}}"#),
+            Err(EnvelopeError::BadTaskId)
+        );
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        for (status, terminal) in [
+            ("created", false),
+            ("processing", false),
+            ("queued", false),
+            ("completed", true),
+            ("failed", true),
+            ("cancelled", true),
+            ("timeout", true),
+            ("deleted", true),
+        ] {
+            let body = json!({"code":200,"data":{"id":ID,"status":status}}).to_string();
+            let prediction = Prediction::parse(body.as_bytes()).expect("a prediction");
+            assert_eq!(prediction.is_terminal(), terminal, "{status}");
+        }
+    }
+
+    #[test]
+    fn upload_replies_keep_their_documented_fields() {
+        let body = json!({"code":200,"message":"success","data":{"type":"image",
+            "download_url":"https://cdn.example/x.png","filename":"x.png","size":123,
+            "internal":"secret","owner":"acct_1"}});
+        let reply = upload_reply(body.to_string().as_bytes()).expect("an upload reply");
+        assert_eq!(
+            reply,
+            json!({"code":200,"message":"success","data":{"type":"image",
+                "download_url":"https://cdn.example/x.png","filename":"x.png","size":123}})
+        );
+        let bad = json!({"code":200,"data":{"download_url":"javascript:alert(1)"}});
+        assert!(upload_reply(bad.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn prices_keep_their_digits() {
+        let body = br#"{"code":200,"message":"success","data":{"model_id":"m","unit_price":0.07,"currency":"USD"}}"#;
+        assert_eq!(unit_price(body), Ok("0.07".into()));
+        assert!(unit_price(br#"{"code":200,"data":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! `multishot-proxy`: the site owner's half of Multi-Shot Studio. It holds the owner's
+//! WaveSpeed key and lets the public use exactly one thing — Kling V1 AI Multi-Shot —
+//! within the owner's limits, at the three paths the page already uses:
+//!
+//! | path | what passes |
+//! |---|---|
+//! | `POST /api/v3/media/upload/binary` | a PNG/JPEG within the model's rules ([`multishot_rules`]) |
+//! | `POST /api/v3/kwaivgi/kling-v1/ai-multi-shot` | `image` and `enable_base64_output`, once, after the price is reserved |
+//! | `GET /api/v3/predictions/{token}/result` | tasks made here, by their signed [`token`] |
+//!
+//! Every other path is 404; every upstream URL is built here. Modules:
+//! [`config`] (flags), [`origin`] (CORS allow-list), [`visitor`] (who a request is from),
+//! [`filter`] (what passes), [`envelope`] (replies rewritten), [`token`] (signed ids),
+//! [`limits`] (every counter, in memory or Redis), [`money`], [`clock`], [`metrics`],
+//! [`log`], [`upstream`] (WaveSpeed), [`app`] (routes), [`server`] (connections).
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod envelope;
+pub mod filter;
+pub mod limits;
+pub mod log;
+pub mod metrics;
+pub mod money;
+pub mod origin;
+pub mod reply;
+pub mod server;
+pub mod token;
+pub mod upstream;
+pub mod visitor;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use app::Proxy;
+use config::Settings;
+use limits::{memory::MemoryStore, redis::RedisStore, AnyStore};
+
+/// How often the price of a run is asked again.
+const PRICE_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Builds the store, asks the price, and serves on `listener` until `shutdown`.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let store = match &settings.redis {
+        Some(url) => AnyStore::Redis(
+            RedisStore::connect(url, &settings.redis_prefix)
+                .await
+                .map_err(|e| format!("--redis: {e}"))?,
+        ),
+        None => AnyStore::Memory(MemoryStore::new()),
+    };
+    let proxy = Proxy::new(settings, store)?;
+    proxy.refresh_price().await;
+    let refresher = {
+        let proxy = Arc::clone(&proxy);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PRICE_REFRESH);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                proxy.refresh_price().await;
+            }
+        })
+    };
+    server::serve(listener, app::router(proxy), shutdown).await;
+    refresher.abort();
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The generic cell rate algorithm (GCRA): a rate of `count` requests per `period`,
+//! allowing `count` at once and then one every `period / count`, kept as one number
+//! per key — the theoretical arrival time (TAT) of the next request. The Redis store
+//! runs the same arithmetic in a script.
+
+use super::Decision;
+
+/// `count` requests per `period_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per period (and at once).
+    pub count: u32,
+    /// The period, in milliseconds.
+    pub period_ms: u64,
+}
+
+impl Rate {
+    /// `count` per hour.
+    pub const fn per_hour(count: u32) -> Rate {
+        Rate {
+            count,
+            period_ms: 3_600_000,
+        }
+    }
+
+    /// `count` per second.
+    pub const fn per_second(count: u32) -> Rate {
+        Rate {
+            count,
+            period_ms: 1_000,
+        }
+    }
+
+    /// The spacing between requests at the steady rate (at least 1 ms).
+    pub fn emission_ms(self) -> u64 {
+        (self.period_ms / u64::from(self.count.max(1))).max(1)
+    }
+
+    /// How far ahead of the steady rate a burst may run: `count − 1` emissions.
+    pub fn tolerance_ms(self) -> u64 {
+        self.emission_ms() * u64::from(self.count.max(1) - 1)
+    }
+}
+
+/// One request at `now_ms` against a key whose TAT is `tat_ms` (none: never seen).
+/// Returns the decision and the TAT to store (unchanged when refused).
+pub fn take(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> (Decision, Option<u64>) {
+    if rate.count == 0 {
+        return (
+            Decision::Refused {
+                retry_after_ms: rate.period_ms,
+            },
+            tat_ms,
+        );
+    }
+    let tat = tat_ms.unwrap_or(now_ms).max(now_ms);
+    let allow_at = tat.saturating_sub(rate.tolerance_ms());
+    if now_ms < allow_at {
+        return (
+            Decision::Refused {
+                retry_after_ms: allow_at - now_ms,
+            },
+            tat_ms,
+        );
+    }
+    (Decision::Allowed, Some(tat + rate.emission_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_burst_of_count_then_the_steady_rate() {
+        let rate = Rate::per_hour(4); // one every 15 minutes, 4 at once
+        let mut tat = None;
+        for _ in 0..4 {
+            let (d, t) = take(tat, rate, 0);
+            assert_eq!(d, Decision::Allowed);
+            tat = t;
+        }
+        let (d, _) = take(tat, rate, 0);
+        assert_eq!(
+            d,
+            Decision::Refused {
+                retry_after_ms: 900_000
+            }
+        );
+        assert_eq!(
+            take(tat, rate, 899_999).0,
+            Decision::Refused { retry_after_ms: 1 }
+        );
+        assert_eq!(take(tat, rate, 900_000).0, Decision::Allowed);
+    }
+
+    #[test]
+    fn a_zero_rate_refuses_everything() {
+        assert!(matches!(
+            take(None, Rate::per_hour(0), 5).0,
+            Decision::Refused { .. }
+        ));
+    }
+
+    proptest! {
+        /// In any window of length `L`, no more than the burst plus the steady rate
+        /// gets through (`count + ⌊L / emission⌋`), whatever the arrival times.
+        #[test]
+        fn never_more_than_burst_plus_steady_rate(
+            count in 1u32..20,
+            window in 1u64..3_000,
+            mut arrivals in proptest::collection::vec(0u64..10_000, 1..200),
+        ) {
+            let rate = Rate { count, period_ms: 1_000 };
+            arrivals.sort_unstable();
+            let mut tat = None;
+            let mut allowed = Vec::new();
+            for now in arrivals {
+                let (d, t) = take(tat, rate, now);
+                if d == Decision::Allowed {
+                    allowed.push(now);
+                    tat = t;
+                }
+            }
+            let bound = u64::from(count) + (window - 1) / rate.emission_ms();
+            for (i, start) in allowed.iter().enumerate() {
+                let in_window = allowed[i..].iter().take_while(|t| **t < start + window).count();
+                prop_assert!(in_window as u64 <= bound, "{} in {} ms", in_window, window);
+            }
+        }
+    }
+}

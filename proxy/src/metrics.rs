@@ -1,0 +1,264 @@
+//! `/metrics` in the Prometheus text format (version 0.0.4): counters of requests by
+//! route and status, submits by outcome and limits hit by limit; a histogram of
+//! upstream latency by route; and, read from the store at each scrape, the spend
+//! reserved and used today and this month, the tasks running, the caps and the price.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::limits::Spend;
+use crate::money::Micros;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The proxy's counters, shared by every request.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    submits: Mutex<BTreeMap<&'static str, u64>>,
+    limits: Mutex<BTreeMap<&'static str, u64>>,
+    upstream: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    *map.entry(key).or_default() += 1;
+}
+
+/// A copy of a map, so the lock is not held while writing.
+fn copy<K: Clone + Ord, V: Clone>(map: &Mutex<BTreeMap<K, V>>) -> BTreeMap<K, V> {
+    map.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// What is read from the store and the settings at scrape time.
+pub struct Snapshot {
+    /// Today's and this month's spend; `None` when the store is down.
+    pub spend: Option<Spend>,
+    /// The daily cap.
+    pub day_cap: Micros,
+    /// The monthly cap.
+    pub month_cap: Micros,
+    /// The price of a run now.
+    pub price: Micros,
+    /// Submits refused by the kill switch.
+    pub paused: bool,
+}
+
+impl Metrics {
+    /// A request answered on `route` with `status`.
+    pub fn request(&self, route: &'static str, status: u16) {
+        bump(&self.requests, (route, status));
+    }
+
+    /// A submit ended: `accepted`, `refused` (by a limit or a check) or `failed`
+    /// (upstream error or no reply).
+    pub fn submit(&self, outcome: &'static str) {
+        bump(&self.submits, outcome);
+    }
+
+    /// A limit refused a request.
+    pub fn limit_hit(&self, limit: &'static str) {
+        bump(&self.limits, limit);
+    }
+
+    /// An upstream call on `route` took `elapsed`.
+    pub fn upstream(&self, route: &'static str, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let mut map = self.upstream.lock().unwrap_or_else(|p| p.into_inner());
+        let h = map.entry(route).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// The whole exposition.
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(out, "# HELP multishot_proxy_requests_total Requests answered, by route and HTTP status.\n# TYPE multishot_proxy_requests_total counter");
+        for ((route, status), n) in copy(&self.requests) {
+            let _ = writeln!(
+                out,
+                "multishot_proxy_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP multishot_proxy_submits_total Submits, by outcome: accepted (a task was made), refused (a limit or a check), failed (upstream error or no reply).\n# TYPE multishot_proxy_submits_total counter");
+        for (outcome, n) in copy(&self.submits) {
+            let _ = writeln!(
+                out,
+                "multishot_proxy_submits_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP multishot_proxy_limits_hit_total Requests refused by a limit, by limit.\n# TYPE multishot_proxy_limits_hit_total counter");
+        for (limit, n) in copy(&self.limits) {
+            let _ = writeln!(
+                out,
+                "multishot_proxy_limits_hit_total{{limit=\"{limit}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP multishot_proxy_upstream_seconds Time WaveSpeed took to answer, by route.\n# TYPE multishot_proxy_upstream_seconds histogram");
+        for (route, h) in copy(&self.upstream) {
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "multishot_proxy_upstream_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "multishot_proxy_upstream_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\nmultishot_proxy_upstream_seconds_sum{{route=\"{route}\"}} {}\nmultishot_proxy_upstream_seconds_count{{route=\"{route}\"}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+        let gauge = |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        if let Some(spend) = snapshot.spend {
+            gauge(
+                &mut out,
+                "multishot_proxy_spend_reserved_micro_usd",
+                "Spend counted against the cap (running and finished runs, refunds taken off), in micro-dollars.",
+                &[
+                    ("{period=\"day\"}", spend.day_reserved.0),
+                    ("{period=\"month\"}", spend.month_reserved.0),
+                ],
+            );
+            gauge(
+                &mut out,
+                "multishot_proxy_spend_used_micro_usd",
+                "Spend of runs that finished and were not refunded, in micro-dollars.",
+                &[
+                    ("{period=\"day\"}", spend.day_used.0),
+                    ("{period=\"month\"}", spend.month_used.0),
+                ],
+            );
+            gauge(
+                &mut out,
+                "multishot_proxy_running_tasks",
+                "Tasks submitted and not yet seen finished.",
+                &[("", spend.running)],
+            );
+        }
+        gauge(
+            &mut out,
+            "multishot_proxy_store_up",
+            "1 when the limit store answers.",
+            &[("", u64::from(snapshot.spend.is_some()))],
+        );
+        gauge(
+            &mut out,
+            "multishot_proxy_budget_micro_usd",
+            "The spend caps, in micro-dollars.",
+            &[
+                ("{period=\"day\"}", snapshot.day_cap.0),
+                ("{period=\"month\"}", snapshot.month_cap.0),
+            ],
+        );
+        gauge(
+            &mut out,
+            "multishot_proxy_price_micro_usd",
+            "The price of one run, in micro-dollars.",
+            &[("", snapshot.price.0)],
+        );
+        gauge(
+            &mut out,
+            "multishot_proxy_paused",
+            "1 when submits are refused by --paused.",
+            &[("", u64::from(snapshot.paused))],
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_every_series() {
+        let m = Metrics::default();
+        m.request("poll", 200);
+        m.request("poll", 200);
+        m.request("submit", 429);
+        m.submit("accepted");
+        m.limit_hit("daily_budget");
+        m.upstream("poll", Duration::from_millis(3));
+        let text = m.render(&Snapshot {
+            spend: Some(Spend {
+                day_reserved: Micros(140_000),
+                day_used: Micros(70_000),
+                month_reserved: Micros(210_000),
+                month_used: Micros(70_000),
+                running: 1,
+            }),
+            day_cap: Micros(5_000_000),
+            month_cap: Micros(50_000_000),
+            price: Micros(70_000),
+            paused: false,
+        });
+        for line in [
+            "multishot_proxy_requests_total{route=\"poll\",status=\"200\"} 2",
+            "multishot_proxy_requests_total{route=\"submit\",status=\"429\"} 1",
+            "multishot_proxy_submits_total{outcome=\"accepted\"} 1",
+            "multishot_proxy_limits_hit_total{limit=\"daily_budget\"} 1",
+            "multishot_proxy_upstream_seconds_bucket{route=\"poll\",le=\"0.0025\"} 0",
+            "multishot_proxy_upstream_seconds_bucket{route=\"poll\",le=\"0.005\"} 1",
+            "multishot_proxy_upstream_seconds_bucket{route=\"poll\",le=\"+Inf\"} 1",
+            "multishot_proxy_upstream_seconds_count{route=\"poll\"} 1",
+            "multishot_proxy_spend_reserved_micro_usd{period=\"day\"} 140000",
+            "multishot_proxy_spend_used_micro_usd{period=\"month\"} 70000",
+            "multishot_proxy_running_tasks 1",
+            "multishot_proxy_store_up 1",
+            "multishot_proxy_budget_micro_usd{period=\"day\"} 5000000",
+            "multishot_proxy_price_micro_usd 70000",
+            "multishot_proxy_paused 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        // Every sample line belongs to a declared metric.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            let family = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{name} has no TYPE"
+            );
+        }
+    }
+
+    #[test]
+    fn a_store_that_is_down_is_reported() {
+        let text = Metrics::default().render(&Snapshot {
+            spend: None,
+            day_cap: Micros(1),
+            month_cap: Micros(1),
+            price: Micros(1),
+            paused: true,
+        });
+        assert!(text.contains("multishot_proxy_store_up 0"));
+        assert!(text.contains("multishot_proxy_paused 1"));
+        assert!(!text.contains("spend_reserved"));
+    }
+}

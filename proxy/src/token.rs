@@ -1,0 +1,264 @@
+//! Signed task tokens: what a visitor gets instead of WaveSpeed's task id.
+//!
+//! A token is `v1.<task id>.<expiry>.<mac>`: the WaveSpeed id, the Unix second after
+//! which it reads nothing (7 days, as long as WaveSpeed keeps the outputs), and an
+//! HMAC-SHA256 over both, truncated to 128 bits and written in URL-safe base64. Only
+//! letters, digits, `.`, `-` and `_`: the page already accepts it as a task id. A poll
+//! verifies the token and forwards the id it carries; so a visitor reads only tasks made
+//! through this proxy, and a tampered or expired token reads nothing.
+//!
+//! The secret is shared by every instance (given, or derived from the API key), so any
+//! instance verifies any token and a restart orphans no running task.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{KeyInit, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// How long a token reads its task: WaveSpeed keeps outputs for 7 days.
+pub const LIFETIME_S: u64 = 7 * 86_400;
+/// Bytes of the MAC kept in a token (128 bits).
+const MAC_BYTES: usize = 16;
+/// The longest WaveSpeed id signed (theirs are 32 hex characters).
+pub const MAX_ID_LEN: usize = 64;
+/// The shortest secret accepted from the operator.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why a token reads nothing. Every variant is answered the same way (404), so a caller
+/// learns nothing about which check failed; the variants are for logs and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not `v1.<id>.<expiry>.<mac>` with valid characters.
+    #[error("not a token")]
+    Malformed,
+    /// The MAC does not match (tampered, or signed with another secret).
+    #[error("bad signature")]
+    BadSignature,
+    /// Past its expiry.
+    #[error("expired")]
+    Expired,
+}
+
+/// A WaveSpeed task id as the proxy signs it: 1–64 lowercase letters, digits, `-`.
+pub fn is_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Signs and verifies task tokens with one secret.
+#[derive(Clone)]
+pub struct Signer {
+    mac: HmacSha256,
+}
+
+impl std::fmt::Debug for Signer {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(…)")
+    }
+}
+
+impl Signer {
+    /// A signer with this secret (any length; the operator's is checked to be at least
+    /// [`MIN_SECRET_BYTES`] where it is read).
+    pub fn new(secret: &[u8]) -> Self {
+        // HMAC takes a key of any length.
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+        Self { mac }
+    }
+
+    /// The secret every instance derives from the same API key when the operator sets
+    /// none: HMAC-SHA256(api key, label). Changing the key invalidates old tokens.
+    pub fn derived_from_key(api_key: &str) -> Self {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(api_key.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+        mac.update(b"multishot-proxy task token secret v1");
+        Self::new(&mac.finalize().into_bytes())
+    }
+
+    fn tag(&self, id: &str, expires_s: u64) -> Vec<u8> {
+        let mut mac = self.mac.clone();
+        mac.update(b"v1|");
+        mac.update(id.as_bytes());
+        mac.update(b"|");
+        mac.update(expires_s.to_string().as_bytes());
+        mac.finalize().into_bytes()[..MAC_BYTES].to_vec()
+    }
+
+    /// A token for task `id` issued at `now_s`. `None` when `id` is not a WaveSpeed id
+    /// ([`is_task_id`]).
+    pub fn sign(&self, id: &str, now_s: u64) -> Option<String> {
+        if !is_task_id(id) {
+            return None;
+        }
+        let expires_s = now_s + LIFETIME_S;
+        let mac = URL_SAFE_NO_PAD.encode(self.tag(id, expires_s));
+        Some(format!("v1.{id}.{expires_s}.{mac}"))
+    }
+
+    /// The WaveSpeed id a token carries, when its MAC is right and it has not expired.
+    pub fn verify(&self, token: &str, now_s: u64) -> Result<String, TokenError> {
+        let mut parts = token.split('.');
+        let (Some("v1"), Some(id), Some(expires), Some(mac), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Malformed);
+        };
+        if !is_task_id(id)
+            || expires.is_empty()
+            || expires.len() > 12
+            || !expires.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(TokenError::Malformed);
+        }
+        let expires_s: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        let given = URL_SAFE_NO_PAD
+            .decode(mac)
+            .map_err(|_| TokenError::Malformed)?;
+        if given.len() != MAC_BYTES {
+            return Err(TokenError::Malformed);
+        }
+        // Constant-time comparison of the truncated MAC.
+        let mut check = self.mac.clone();
+        check.update(b"v1|");
+        check.update(id.as_bytes());
+        check.update(b"|");
+        check.update(expires.as_bytes());
+        check
+            .verify_truncated_left(&given)
+            .map_err(|_| TokenError::BadSignature)?;
+        if now_s >= expires_s {
+            return Err(TokenError::Expired);
+        }
+        Ok(id.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ID: &str = "45a96667279e4a2f83cfe131566d4923";
+    const NOW: u64 = 1_795_674_941;
+
+    fn signer() -> Signer {
+        Signer::new(b"0123456789abcdef0123456789abcdef")
+    }
+
+    /// The page's own task-id rule (src/core/api.rs `TaskId::parse`).
+    fn page_accepts(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= 128
+            && id != "."
+            && id != ".."
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }
+
+    #[test]
+    fn a_token_carries_its_id_for_seven_days() {
+        let token = signer().sign(ID, NOW).expect("a WaveSpeed id");
+        assert!(page_accepts(&token), "{token}");
+        assert_eq!(signer().verify(&token, NOW), Ok(ID.to_owned()));
+        assert_eq!(
+            signer().verify(&token, NOW + LIFETIME_S - 1),
+            Ok(ID.to_owned())
+        );
+        assert_eq!(
+            signer().verify(&token, NOW + LIFETIME_S),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn another_secret_reads_nothing() {
+        let token = signer().sign(ID, NOW).expect("a WaveSpeed id");
+        let other = Signer::new(b"another secret, just as long....");
+        assert_eq!(other.verify(&token, NOW), Err(TokenError::BadSignature));
+        // Derived secrets: the same key gives the same secret on every instance.
+        let a = Signer::derived_from_key("wsk_live_a").sign(ID, NOW);
+        let a = a.expect("a WaveSpeed id");
+        assert_eq!(
+            Signer::derived_from_key("wsk_live_a").verify(&a, NOW),
+            Ok(ID.to_owned())
+        );
+        assert_eq!(
+            Signer::derived_from_key("wsk_live_b").verify(&a, NOW),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn tampering_with_any_part_is_caught() {
+        let token = signer().sign(ID, NOW).expect("a WaveSpeed id");
+        let parts: Vec<&str> = token.split('.').collect();
+        let other_id = "0000000000000000000000000000beef";
+        let later = (NOW + 30 * 86_400).to_string();
+        for forged in [
+            format!("v1.{other_id}.{}.{}", parts[2], parts[3]),
+            format!("v1.{}.{later}.{}", parts[1], parts[3]),
+            format!("v1.{}.{}.{}", parts[1], parts[2], "A".repeat(22)),
+        ] {
+            assert_eq!(
+                signer().verify(&forged, NOW),
+                Err(TokenError::BadSignature),
+                "{forged}"
+            );
+        }
+        for malformed in [
+            "",
+            ID,
+            "v2.x.1.AAAA",
+            &format!("{token}.x"),
+            &format!("v1.{ID}.{}", parts[2]),
+            &format!("v1.../etc/passwd.{}.{}", parts[2], parts[3]),
+            &format!("v1.{ID}.-1.{}", parts[3]),
+            &format!("v1.{ID}.{}.{}", parts[2], &parts[3][..10]),
+            &format!("v1.{ID}.{}.{}==", parts[2], parts[3]),
+        ] {
+            assert_eq!(
+                signer().verify(malformed, NOW),
+                Err(TokenError::Malformed),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_wavespeed_shaped_ids_are_signed() {
+        assert!(signer().sign("../admin", NOW).is_none());
+        assert!(signer().sign("", NOW).is_none());
+        assert!(signer().sign(&"a".repeat(65), NOW).is_none());
+        assert!(signer().sign("ABC", NOW).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_flipped_character_fails(index in 0usize..80, with in "[A-Za-z0-9._-]") {
+            let token = signer().sign(ID, NOW).expect("a WaveSpeed id");
+            let index = index % token.len();
+            let mut forged = token.clone().into_bytes();
+            forged[index] = with.as_bytes()[0];
+            let forged = String::from_utf8(forged).expect("ASCII");
+            prop_assume!(forged != token);
+            prop_assert!(signer().verify(&forged, NOW).is_err());
+        }
+
+        #[test]
+        fn random_text_never_verifies_or_panics(text in "[ -~]{0,120}") {
+            prop_assert!(signer().verify(&text, NOW).is_err());
+        }
+    }
+}
