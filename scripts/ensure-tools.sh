@@ -4,7 +4,9 @@
 # is ready in seconds. Only package registries are used (crates.io, npm, Debian).
 #
 #   scripts/ensure-tools.sh build   wasm target, Trunk, wasm-bindgen CLI, wasm-opt
-#   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright
+#   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright, and
+#                                   redis-server (the proxy's shared-counter tests)
+#   scripts/ensure-tools.sh bench   the test tools, plus nginx (make bench-proxy compares)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,14 +50,32 @@ ensure_npm_packages() {
   cp package-lock.json "$stamp"
 }
 
-ensure_browser() {
-  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
-  say "installing Chromium and ChromeDriver from Debian"
+APT_UPDATED=""
+# apt_install COMMAND PACKAGE...: installs the Debian packages unless COMMAND is there.
+apt_install() {
+  local command=$1
+  shift
+  if command -v "$command" >/dev/null || [ -x "/usr/sbin/$command" ]; then return; fi
+  say "installing $* from Debian"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+  if [ -z "$APT_UPDATED" ]; then
+    $sudo apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
+
+ensure_browser() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  apt_install chromedriver chromium chromium-driver
+}
+
+# The tests start their own redis-server (a temporary one, on a free port).
+ensure_redis() { apt_install redis-server redis-server; }
+
+# make bench-proxy runs nginx as the reverse proxy a site owner would otherwise pick.
+ensure_nginx() { apt_install nginx nginx-light; }
 
 case "${1:-build}" in
   build)
@@ -68,11 +88,16 @@ case "${1:-build}" in
     ensure_wasm_target
     ensure_npm_packages
     ensure_browser
+    ensure_redis
     ensure_wasm_bindgen
     ensure_trunk
     ;;
+  bench)
+    "$0" test
+    ensure_nginx
+    ;;
   *)
-    echo "usage: $0 build|test" >&2
+    echo "usage: $0 build|test|bench" >&2
     exit 2
     ;;
 esac

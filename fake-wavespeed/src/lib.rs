@@ -390,6 +390,7 @@ impl Fake {
             "origin": origin,
             "content_type": content_type,
             "range": range,
+            "headers": headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             "at_ms": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         });
         let (reply, delay) = self.route(

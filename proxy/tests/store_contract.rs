@@ -1,0 +1,286 @@
+//! One contract, two stores: the in-memory store and the Redis store (against a real
+//! `redis-server` started for the test) must give the same answers to the same calls,
+//! and neither may ever let spend pass its cap, under any interleaving.
+
+mod support;
+
+use std::sync::Arc;
+
+use multishot_proxy::clock::{self, Period};
+use multishot_proxy::limits::memory::MemoryStore;
+use multishot_proxy::limits::redis::RedisStore;
+use multishot_proxy::limits::{Decision, Outcome, Rate, Refusal, RunRequest, Store};
+use multishot_proxy::money::Micros;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// 2026-11-26T06:35:41Z, in ms.
+const NOW: u64 = 1_795_674_941_000;
+const PRICE: Micros = Micros(70_000);
+
+fn run(day_cap: u64, month_cap: u64, max_running: Option<u32>, now_ms: u64, id: &str) -> RunRequest {
+    RunRequest {
+        price: PRICE,
+        day: clock::day(now_ms / 1000),
+        day_cap: Micros(day_cap),
+        month: clock::month(now_ms / 1000),
+        month_cap: Micros(month_cap),
+        max_running,
+        running_max_age_ms: 60_000,
+        now_ms,
+        reservation_id: id.to_owned(),
+    }
+}
+
+fn today() -> (Period, Period) {
+    (clock::day(NOW / 1000), clock::month(NOW / 1000))
+}
+
+/// The whole contract, on one store.
+async fn contract<S: Store>(store: &S) {
+    // Rates: a burst of `count`, then one per emission interval.
+    let rate = Rate::per_second(2);
+    assert_eq!(store.rate("rate:t:a", rate, NOW).await, Ok(Decision::Allowed));
+    assert_eq!(store.rate("rate:t:a", rate, NOW).await, Ok(Decision::Allowed));
+    assert_eq!(
+        store.rate("rate:t:a", rate, NOW).await,
+        Ok(Decision::Refused { retry_after_ms: 500 })
+    );
+    assert_eq!(store.rate("rate:t:b", rate, NOW).await, Ok(Decision::Allowed), "per key");
+    assert_eq!(store.rate("rate:t:a", rate, NOW + 500).await, Ok(Decision::Allowed));
+    assert!(matches!(
+        store.rate("rate:t:z", Rate::per_hour(0), NOW).await,
+        Ok(Decision::Refused { .. })
+    ));
+
+    // A counter with a cap.
+    let (day, month) = today();
+    let left_ms = day.seconds_left(NOW / 1000) * 1000;
+    assert_eq!(store.add_within("bytes:x", 60, 100, &day, NOW).await, Ok(Decision::Allowed));
+    assert_eq!(
+        store.add_within("bytes:x", 50, 100, &day, NOW).await,
+        Ok(Decision::Refused { retry_after_ms: left_ms })
+    );
+    assert_eq!(store.add_within("bytes:x", 40, 100, &day, NOW).await, Ok(Decision::Allowed));
+    assert!(matches!(
+        store.add_within("bytes:x", 1, 100, &day, NOW).await,
+        Ok(Decision::Refused { .. })
+    ));
+
+    // The daily cap: three runs of $0.07 in $0.21, then refused.
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let reservation = store
+            .reserve(&run(210_000, 10_000_000, None, NOW, &format!("r{i}")))
+            .await
+            .expect("the store answers")
+            .expect("within the cap");
+        assert_eq!(reservation.price, 70_000);
+        assert_eq!(reservation.day, day.name);
+        held.push(reservation);
+    }
+    assert_eq!(
+        store.reserve(&run(210_000, 10_000_000, None, NOW, "r3")).await,
+        Ok(Err(Refusal::DailyBudget))
+    );
+    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    assert_eq!(spend.day_reserved, Micros(210_000));
+    assert_eq!(spend.month_reserved, Micros(210_000));
+    assert_eq!(spend.running, 3);
+
+    // Released (no task made): the money and the running slot come back.
+    store.release(&held[0]).await.expect("released");
+    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    assert_eq!((spend.day_reserved, spend.running), (Micros(140_000), 2));
+    let again = store
+        .reserve(&run(210_000, 10_000_000, None, NOW, "r4"))
+        .await
+        .expect("the store answers")
+        .expect("room again");
+
+    // Settled exactly once: a failed task is refunded, a completed one is spent.
+    store.record_task("task-failed", &held[1], 600, NOW).await.expect("recorded");
+    store.record_task("task-done", &held[2], 600, NOW).await.expect("recorded");
+    assert_eq!(store.settle("task-failed", Outcome::Failed, NOW).await, Ok(Some(PRICE)));
+    assert_eq!(store.settle("task-failed", Outcome::Failed, NOW).await, Ok(None));
+    assert_eq!(store.settle("task-done", Outcome::Spent, NOW).await, Ok(Some(PRICE)));
+    assert_eq!(store.settle("task-done", Outcome::Failed, NOW).await, Ok(None));
+    assert_eq!(store.settle("never-seen", Outcome::Failed, NOW).await, Ok(None));
+    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    assert_eq!(spend.day_reserved, Micros(140_000), "one refund, not two");
+    assert_eq!(spend.day_used, Micros(70_000));
+    assert_eq!(spend.month_used, Micros(70_000));
+    assert_eq!(spend.running, 1, "only `again` is still running");
+    drop(again);
+
+    // Tomorrow has a budget of its own.
+    let tomorrow = NOW + 86_400_000;
+    assert!(store
+        .reserve(&run(210_000, 10_000_000, None, tomorrow, "t0"))
+        .await
+        .expect("the store answers")
+        .is_ok());
+
+    // The monthly cap.
+    let next_month = clock::month(NOW / 1000).ends_at * 1000 + 1000;
+    assert!(store
+        .reserve(&run(10_000_000, 70_000, None, next_month, "m0"))
+        .await
+        .expect("answers")
+        .is_ok());
+    assert_eq!(
+        store.reserve(&run(10_000_000, 70_000, None, next_month, "m1")).await,
+        Ok(Err(Refusal::MonthlyBudget))
+    );
+
+    // Tasks at once: two, then refused until the old ones age out.
+    let later = next_month + 40 * 86_400_000;
+    for i in 0..2 {
+        assert!(store
+            .reserve(&run(10_000_000, 10_000_000, Some(2), later, &format!("c{i}")))
+            .await
+            .expect("answers")
+            .is_ok());
+    }
+    assert_eq!(
+        store.reserve(&run(10_000_000, 10_000_000, Some(2), later, "c2")).await,
+        Ok(Err(Refusal::Running))
+    );
+    assert!(store
+        .reserve(&run(10_000_000, 10_000_000, Some(2), later + 60_001, "c3"))
+        .await
+        .expect("answers")
+        .is_ok());
+    assert!(store.ping().await.is_ok());
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_contract() {
+    contract(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn the_redis_store_keeps_the_contract() {
+    let redis = support::Redis::start().await;
+    let store = RedisStore::connect(&redis.url, "contract:").await.expect("Redis answers");
+    contract(&store).await;
+    redis.stop().await;
+}
+
+/// One random operation of a visitor's run.
+#[derive(Clone, Debug)]
+enum Op {
+    Reserve,
+    ReleaseLast,
+    FailLast,
+    CompleteLast,
+}
+
+fn ops() -> impl Strategy<Value = Vec<Vec<Op>>> {
+    let op = prop_oneof![
+        6 => Just(Op::Reserve),
+        1 => Just(Op::ReleaseLast),
+        1 => Just(Op::FailLast),
+        1 => Just(Op::CompleteLast),
+    ];
+    proptest::collection::vec(proptest::collection::vec(op, 1..30), 2..8)
+}
+
+/// Runs each worker's operations concurrently on a multi-threaded runtime and checks
+/// the money: spend never passes the cap, and what is counted is exactly what was
+/// reserved minus what was given back.
+fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
+    make: impl FnOnce() -> F,
+    cap_runs: u64,
+    workers: Vec<Vec<Op>>,
+    tag: &str,
+) -> Result<(), TestCaseError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let store = Arc::new(runtime.block_on(make()));
+    let cap = PRICE.0 * cap_runs;
+    let (reserved, returned) = runtime.block_on(async {
+        let mut handles = Vec::new();
+        for (w, ops) in workers.into_iter().enumerate() {
+            let store = Arc::clone(&store);
+            let tag = tag.to_owned();
+            handles.push(tokio::spawn(async move {
+                let (mut reserved, mut returned) = (0u64, 0u64);
+                let mut mine = Vec::new();
+                for (i, op) in ops.into_iter().enumerate() {
+                    let id = format!("{tag}-{w}-{i}");
+                    match op {
+                        Op::Reserve => {
+                            if let Ok(Ok(r)) = store.reserve(&run(cap, u64::MAX / 4, None, NOW, &id)).await {
+                                reserved += r.price;
+                                store.record_task(&id, &r, 600, NOW).await.expect("recorded");
+                                mine.push(id);
+                            }
+                        }
+                        Op::ReleaseLast | Op::FailLast | Op::CompleteLast => {
+                            let Some(task) = mine.pop() else { continue };
+                            let outcome = if matches!(op, Op::CompleteLast) { Outcome::Spent } else { Outcome::Failed };
+                            if let Ok(Some(price)) = store.settle(&task, outcome, NOW).await {
+                                if outcome == Outcome::Failed {
+                                    returned += price.0;
+                                }
+                            }
+                        }
+                    }
+                    let (day, month) = today();
+                    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+                    assert!(spend.day_reserved.0 <= cap, "spend {} over the cap {}", spend.day_reserved.0, cap);
+                }
+                (reserved, returned)
+            }));
+        }
+        let mut totals = (0, 0);
+        for handle in handles {
+            let (r, g) = handle.await.expect("a worker");
+            totals.0 += r;
+            totals.1 += g;
+        }
+        totals
+    });
+    let (day, month) = today();
+    let spend = runtime.block_on(store.spend(&day, &month, NOW, 60_000)).expect("spend");
+    prop_assert!(spend.day_reserved.0 <= cap);
+    prop_assert_eq!(spend.day_reserved.0, reserved - returned);
+    prop_assert!(reserved <= cap + returned, "reserved {} with {} returned, cap {}", reserved, returned, cap);
+    Ok(())
+}
+
+#[test]
+fn concurrent_reservations_never_pass_the_cap_in_memory() {
+    let mut runner = TestRunner::new(Config { cases: 64, ..Config::default() });
+    runner
+        .run(&(1u64..12, ops()), |(cap_runs, workers)| {
+            spend_never_passes_the_cap(|| async { MemoryStore::new() }, cap_runs, workers, "m")
+        })
+        .expect("the cap holds");
+}
+
+#[test]
+fn concurrent_reservations_never_pass_the_cap_in_redis() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let redis = runtime.block_on(support::Redis::start());
+    let mut runner = TestRunner::new(Config { cases: 12, ..Config::default() });
+    let case = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&(1u64..12, ops()), |(cap_runs, workers)| {
+            let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let prefix = format!("case{n}:");
+            let url = redis.url.clone();
+            let make = || async move {
+                RedisStore::connect(&url, &format!("case{n}:"))
+                    .await
+                    .expect("Redis answers")
+            };
+            spend_never_passes_the_cap(make, cap_runs, workers, &prefix)
+        })
+        .expect("the cap holds");
+    runtime.block_on(redis.stop());
+}

@@ -1,0 +1,303 @@
+//! Shared set-up of the proxy's integration tests: the fake WaveSpeed and the proxy
+//! in-process on free loopback ports, a throwaway `redis-server`, and test images.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use clap::Parser;
+use multishot_proxy::config::{Flags, Settings};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+/// The owner's key in every test; it must never come back to a visitor.
+pub const KEY: &str = "wsk_live_CANARY0123456789abcdef";
+/// The page's origin in every test.
+pub const ORIGIN: &str = "http://127.0.0.1:8080";
+/// A token secret shared by proxies that must read each other's tokens.
+pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
+
+/// The fake WaveSpeed, in direct mode (checks [`KEY`]).
+pub struct Fake {
+    pub url: String,
+    client: reqwest::Client,
+}
+
+impl Fake {
+    pub async fn start() -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let options = fake_wavespeed::Options {
+            mode: fake_wavespeed::Mode::Direct,
+            key: Some(KEY.into()),
+            ..Default::default()
+        };
+        tokio::spawn(fake_wavespeed::serve(listener, options));
+        Fake {
+            url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn scenario(&self, scenario: Value) {
+        let reply = self
+            .client
+            .post(format!("{}/__fake/scenario", self.url))
+            .body(scenario.to_string())
+            .send()
+            .await
+            .expect("the fake answers");
+        assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+    }
+
+    /// Every request the fake saw (its control API aside).
+    pub async fn log(&self) -> Vec<Value> {
+        let text = self
+            .client
+            .get(format!("{}/__fake/log", self.url))
+            .send()
+            .await
+            .expect("the fake answers")
+            .text()
+            .await
+            .expect("a log");
+        serde_json::from_str(&text).expect("a JSON log")
+    }
+
+    /// The requests of one kind (`upload`, `submit`, `poll`, `pricing`, …).
+    pub async fn kinds(&self, kind: &str) -> Vec<Value> {
+        self.log()
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == kind)
+            .collect()
+    }
+}
+
+/// A proxy running in this process.
+pub struct Proxy {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+impl Proxy {
+    /// A proxy in front of `upstream` allowing [`ORIGIN`], with more flags.
+    pub async fn start(upstream: &str, flags: &[&str]) -> Proxy {
+        Self::start_with(upstream, flags, Some(SECRET)).await
+    }
+
+    pub async fn start_with(upstream: &str, flags: &[&str], secret: Option<&str>) -> Proxy {
+        let mut args = vec![
+            "multishot-proxy",
+            "--upstream",
+            upstream,
+            "--allow-origin",
+            ORIGIN,
+        ];
+        args.extend_from_slice(flags);
+        let flags = Flags::try_parse_from(args).expect("flags parse");
+        let settings = Settings::from_flags(flags, Some(KEY.into()), secret.map(str::to_owned))
+            .expect("valid settings");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(multishot_proxy::run(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    /// Stops it gracefully and waits.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(35), done).await;
+        }
+    }
+}
+
+/// A client as a visitor's browser is: the page's origin on every request.
+pub fn browser() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ORIGIN,
+        reqwest::header::HeaderValue::from_static(ORIGIN),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
+}
+
+/// A reply read whole: status, headers as text, body as JSON (or null).
+pub struct Answer {
+    pub status: u16,
+    pub headers: String,
+    pub text: String,
+    pub json: Value,
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = format!("{:?}", response.headers());
+    let text = response.text().await.unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        text,
+        json,
+    }
+}
+
+/// A PNG header of this size padded to `bytes` (the proxy judges by header, as the
+/// rules crate does without a decoder).
+pub fn png(width: u32, height: u32, bytes: usize) -> Vec<u8> {
+    let mut png = multishot_rules::sniff::test_headers::png_head(width, height);
+    png.resize(bytes.max(png.len()), 0);
+    png
+}
+
+/// A multipart form with `bytes` as its `file`.
+pub fn file_form(bytes: Vec<u8>, name: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    )
+}
+
+/// A `redis-server` of its own on a free port, in a temporary folder, killed on drop.
+pub struct Redis {
+    pub url: String,
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("an address").port()
+        };
+        Self::start_on(port).await
+    }
+
+    /// Starts (or restarts) a server on `port`.
+    pub async fn start_on(port: u16) -> Redis {
+        let dir = std::env::temp_dir().join(format!("multishot-redis-{port}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                &dir.display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (make test installs it from Debian)");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Redis {
+            url,
+            port,
+            child,
+            dir,
+        }
+    }
+
+    /// Stops the server and waits until it is gone.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A proxy as its own process (the release contract: the binary, its flags, its
+/// environment), killed on drop.
+pub struct ProxyProcess {
+    pub url: String,
+    pub child: Child,
+    pub output: tokio::task::JoinHandle<String>,
+}
+
+impl ProxyProcess {
+    pub async fn start(upstream: &str, flags: &[&str]) -> ProxyProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_multishot-proxy"))
+            .args(["--listen", "127.0.0.1:0", "--upstream", upstream, "--allow-origin", ORIGIN])
+            .args(flags)
+            .env("WAVESPEED_API_KEY", KEY)
+            .env("MULTISHOT_TOKEN_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the proxy binary starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut url = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                url = rest.trim().to_owned();
+                break;
+            }
+            panic!("the proxy did not start: {line}");
+        }
+        assert!(!url.is_empty(), "the proxy did not say where it listens");
+        let stdout = child.stdout.take().expect("stdout");
+        let output = tokio::spawn(async move {
+            let mut all = String::new();
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        ProxyProcess { url, child, output }
+    }
+
+    /// Stops it with SIGTERM (graceful) and returns what it logged.
+    pub async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill").arg(pid.to_string()).status().await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(35), self.child.wait()).await;
+        tokio::time::timeout(Duration::from_secs(5), self.output)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+}
