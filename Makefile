@@ -14,13 +14,20 @@ FIXTURES := target/fixtures
 .PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
+PROXY_PORT ?= 8788
+# The sandbox's pretend key: the fake checks it, the proxy holds it, the page never sees it.
+SANDBOX_KEY := wsk_sandbox_local_0000
 
 ## serve: install what is missing, then serve the app on http://127.0.0.1:8080 with the
-## local sandbox (the fake WaveSpeed on 127.0.0.1:$(SANDBOX_PORT)) as its default proxy
+## local sandbox as its proxy: page → multishot-proxy (127.0.0.1:$(PROXY_PORT), holding a
+## pretend key) → the fake WaveSpeed (127.0.0.1:$(SANDBOX_PORT)), as a site owner runs it
 serve: tools
-	cargo build --quiet -p fake-wavespeed
-	target/debug/fake-wavespeed --sandbox --port $(SANDBOX_PORT) & fake=$$!; \
-	trap 'kill $$fake' EXIT INT TERM; \
+	cargo build --quiet -p fake-wavespeed -p multishot-proxy
+	target/debug/fake-wavespeed --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
+	WAVESPEED_API_KEY=$(SANDBOX_KEY) target/debug/multishot-proxy --listen 127.0.0.1:$(PROXY_PORT) \
+	  --upstream http://127.0.0.1:$(SANDBOX_PORT) --allow-origin http://127.0.0.1:8080 --allow-origin http://localhost:8080 \
+	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --uploads-per-ip-per-hour 100 & proxy=$$!; \
+	trap 'kill $$fake $$proxy' EXIT INT TERM; \
 	trunk serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 
 ## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path), with
@@ -48,7 +55,7 @@ test-browser:
 
 ## test-e2e: Playwright against the release build and the fake WaveSpeed
 test-e2e: fixtures
-	cargo build --quiet -p fake-wavespeed
+	cargo build --quiet -p fake-wavespeed -p multishot-proxy
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	# The GitHub Pages build, as .github/workflows/pages.yml runs it, under a sub-path.
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/multishot/ DIST=target/dist-multishot

@@ -467,7 +467,9 @@ impl Fake {
             ("GET", "/__fake/log") => {
                 return (json_reply(200, &Value::Array(self.state().log.clone())), 0)
             }
-            ("GET", "/__sandbox/config.json") if self.mode == Mode::Sandbox => {
+            ("GET", "/__sandbox/config.json")
+                if self.mode == Mode::Sandbox || self.sandbox_proxy.is_some() =>
+            {
                 entry["kind"] = json!("config");
                 return (
                     json_reply(

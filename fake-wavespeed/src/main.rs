@@ -8,7 +8,8 @@
 //! `--key KEY`: direct mode, every API call must carry `Authorization: Bearer KEY`.
 //! `--proxy`: stands for a site owner's proxy (it holds the key): no key needed.
 //! `--sandbox`: like `--proxy`, and serves `/__sandbox/config.json` for `make serve`.
-//! `--sandbox-proxy URL`: the `proxy_url` that config gives (default: the fake itself).
+//! `--sandbox-proxy URL`: serve `/__sandbox/config.json` (in any mode) with this
+//! `proxy_url` — `make serve` points it at `multishot-proxy` in front of the fake.
 //! The first line printed is `listening on http://127.0.0.1:PORT`.
 
 use std::path::PathBuf;

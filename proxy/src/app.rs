@@ -317,7 +317,7 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Respon
 fn upstream_failure(proxy: &Proxy, route: &'static str, reply: &upstream::Reply) -> Response {
     let message = || crate::envelope::error_message(&reply.body);
     match reply.status {
-        401 | 402 | 403 => {
+        401..=403 => {
             warn!(route, status = reply.status, upstream_message = %message(), "WaveSpeed refused the proxy's key or account");
             refuse(502, "upstream_refused", UNAVAILABLE, None)
         }
@@ -766,7 +766,7 @@ async fn metrics(
         v4 => v4,
     };
     if !ip.is_loopback() && !proxy.settings.metrics_from.iter().any(|n| n.contains(&ip)) {
-        return not_found().await;
+        return refuse(404, "not_found", "not found", None);
     }
     let now = now_ms();
     let spend = proxy
@@ -789,7 +789,21 @@ async fn metrics(
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// Every other path.
-async fn not_found() -> Response {
-    refuse(404, "not_found", "not found", None)
+/// Every other path: 404, readable by an allowed page (so a mistyped proxy URL says
+/// "not found" there rather than failing as a network error).
+async fn not_found(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> Response {
+    let mut response = refuse(404, "not_found", "not found", None);
+    let allowed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|o| proxy.settings.origins.allows(o));
+    if let Some(origin) = allowed.and_then(|o| HeaderValue::from_str(o.as_str()).ok()) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
 }

@@ -25,8 +25,11 @@ pub enum EnvelopeError {
     BadTaskId,
 }
 
-/// The envelope's `data`, checking `code` (when present) is 200.
-fn data_of(body: &[u8]) -> Result<(Map<String, Value>, Map<String, Value>), EnvelopeError> {
+/// A JSON object.
+type Object = Map<String, Value>;
+
+/// The envelope and its `data`, checking `code` (when present) is 200.
+fn data_of(body: &[u8]) -> Result<(Object, Object), EnvelopeError> {
     let Ok(Value::Object(envelope)) = serde_json::from_slice::<Value>(body) else {
         return Err(EnvelopeError::NotEnvelope);
     };

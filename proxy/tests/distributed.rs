@@ -93,17 +93,28 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
     let mut rng = Seeded(seed | 1);
     let mut burst = Vec::new();
     for _ in 0..BURST {
-        let base = if rng.next() % 2 == 0 { a.url.clone() } else { b.url.clone() };
+        let base = if rng.next() % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
         let visitor = format!("198.51.100.{}", rng.next() % 250 + 1);
         let client = client.clone();
-        burst.push(tokio::spawn(async move { submit(&client, &base, &visitor).await }));
+        burst.push(tokio::spawn(async move {
+            submit(&client, &base, &visitor).await
+        }));
     }
     let mut accepted = Vec::new();
     let mut refused = 0;
     for request in burst {
         let answer = request.await.expect("a request");
         match answer.status {
-            200 => accepted.push(answer.json["data"]["id"].as_str().expect("a token").to_owned()),
+            200 => accepted.push(
+                answer.json["data"]["id"]
+                    .as_str()
+                    .expect("a token")
+                    .to_owned(),
+            ),
             429 => {
                 assert_eq!(answer.json["reason"], "daily_budget", "{}", answer.text);
                 refused += 1;
@@ -111,12 +122,28 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
             other => panic!("unexpected {other}: {}", answer.text),
         }
     }
-    assert_eq!(accepted.len(), N, "seed {seed}: exactly the cap's runs are accepted");
-    assert_eq!(refused, BURST - N, "seed {seed}: every other request gets 429");
-    assert_eq!(fake.kinds("submit").await.len(), N, "seed {seed}: no submit beyond the cap reached WaveSpeed");
+    assert_eq!(
+        accepted.len(),
+        N,
+        "seed {seed}: exactly the cap's runs are accepted"
+    );
+    assert_eq!(
+        refused,
+        BURST - N,
+        "seed {seed}: every other request gets 429"
+    );
+    assert_eq!(
+        fake.kinds("submit").await.len(),
+        N,
+        "seed {seed}: no submit beyond the cap reached WaveSpeed"
+    );
     for base in [&a.url, &b.url] {
         assert_eq!(
-            metric(base, "multishot_proxy_spend_reserved_micro_usd{period=\"day\"}").await,
+            metric(
+                base,
+                "multishot_proxy_spend_reserved_micro_usd{period=\"day\"}"
+            )
+            .await,
             Some(70_000 * N as u64)
         );
     }
@@ -124,16 +151,24 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
     // Both instances restart: the counters are in Redis, and the tokens still read.
     let logs = [a.stop().await, b.stop().await];
     for log in &logs {
-        assert!(!log.contains(KEY) && !log.contains("CANARY"), "the key in a log:\n{log}");
+        assert!(
+            !log.contains(KEY) && !log.contains("CANARY"),
+            "the key in a log:\n{log}"
+        );
         assert!(log.contains("run submitted") || log.contains("multishot-proxy starting"));
         for line in log.lines() {
-            serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
         }
     }
     let a = start(&fake, &redis).await;
     let b = start(&fake, &redis).await;
     assert_eq!(
-        metric(&b.url, "multishot_proxy_spend_reserved_micro_usd{period=\"day\"}").await,
+        metric(
+            &b.url,
+            "multishot_proxy_spend_reserved_micro_usd{period=\"day\"}"
+        )
+        .await,
         Some(70_000 * N as u64),
         "the spend survived the restart"
     );
@@ -141,14 +176,21 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
     assert_eq!(after.status, 429, "{}", after.text);
     let polled = answer(
         client
-            .get(format!("{}/api/v3/predictions/{}/result", b.url, accepted[0]))
+            .get(format!(
+                "{}/api/v3/predictions/{}/result",
+                b.url, accepted[0]
+            ))
             .header("Origin", ORIGIN)
             .send()
             .await
             .expect("the proxy answers"),
     )
     .await;
-    assert_eq!(polled.status, 200, "a token from before the restart: {}", polled.text);
+    assert_eq!(
+        polled.status, 200,
+        "a token from before the restart: {}",
+        polled.text
+    );
 
     // Redis goes away: submits fail closed, polls of existing tokens go on.
     redis.stop().await;
@@ -169,7 +211,11 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
                 .expect("the proxy answers"),
         )
         .await;
-        assert_eq!(polled.status, 200, "polls work without Redis: {}", polled.text);
+        assert_eq!(
+            polled.status, 200,
+            "polls work without Redis: {}",
+            polled.text
+        );
     }
     let health = reqwest::get(format!("{}/healthz", a.url))
         .await

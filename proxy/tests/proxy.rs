@@ -59,7 +59,11 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
     )
     .await;
     assert_eq!(uploaded.status, 200, "{}", uploaded.text);
-    assert!(uploaded.headers.contains(ORIGIN), "CORS for the page: {}", uploaded.headers);
+    assert!(
+        uploaded.headers.contains(ORIGIN),
+        "CORS for the page: {}",
+        uploaded.headers
+    );
     let download_url = uploaded.json["data"]["download_url"]
         .as_str()
         .expect("a download URL")
@@ -75,9 +79,15 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
     )
     .await;
     assert_eq!(submitted.status, 200, "{}", submitted.text);
-    let token = submitted.json["data"]["id"].as_str().expect("a token").to_owned();
+    let token = submitted.json["data"]["id"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
     assert!(token.starts_with("v1."), "{token}");
-    assert!(submitted.json["data"].get("urls").is_none(), "urls.get would lead around the proxy");
+    assert!(
+        submitted.json["data"].get("urls").is_none(),
+        "urls.get would lead around the proxy"
+    );
     seen.push_str(&submitted.headers);
     seen.push_str(&submitted.text);
 
@@ -86,7 +96,10 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
         let polled = poll(&proxy, &token).await;
         assert_eq!(polled.status, 200, "{}", polled.text);
         assert_eq!(polled.json["data"]["id"], json!(token));
-        status = polled.json["data"]["status"].as_str().unwrap_or("").to_owned();
+        status = polled.json["data"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         seen.push_str(&polled.headers);
         seen.push_str(&polled.text);
     }
@@ -96,13 +109,20 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
     // header, and exactly the two documented fields.
     let log = fake.log().await;
     for entry in &log {
-        assert_eq!(entry["authorization"], json!(format!("Bearer {KEY}")), "{entry}");
+        assert_eq!(
+            entry["authorization"],
+            json!(format!("Bearer {KEY}")),
+            "{entry}"
+        );
         let names: Vec<&str> = entry["headers"]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         for never in ["cookie", "origin", "x-forwarded-for", "referer"] {
-            assert!(!names.contains(&never), "{never} reached WaveSpeed: {entry}");
+            assert!(
+                !names.contains(&never),
+                "{never} reached WaveSpeed: {entry}"
+            );
         }
     }
     let submits = fake.kinds("submit").await;
@@ -117,7 +137,10 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
 
     // The key is nowhere a visitor can read.
     assert!(!seen.contains(KEY), "the key leaked to a visitor");
-    assert!(!seen.contains("CANARY"), "part of the key leaked to a visitor");
+    assert!(
+        !seen.contains("CANARY"),
+        "part of the key leaked to a visitor"
+    );
     proxy.stop().await;
 }
 
@@ -126,7 +149,12 @@ async fn other_origins_and_requests_without_one_are_refused_before_anything_else
     let fake = Fake::start().await;
     let proxy = Proxy::start(&fake.url, &[]).await;
     let client = reqwest::Client::new();
-    for origin in [Some("https://evil.example"), Some("http://127.0.0.1:8081"), Some("null"), None] {
+    for origin in [
+        Some("https://evil.example"),
+        Some("http://127.0.0.1:8081"),
+        Some("null"),
+        None,
+    ] {
         let mut request = client
             .post(format!("{}{SUBMIT}", proxy.url))
             .header("Content-Type", "application/json")
@@ -137,8 +165,14 @@ async fn other_origins_and_requests_without_one_are_refused_before_anything_else
         let refused = answer(request.send().await.expect("the proxy answers")).await;
         assert_eq!(refused.status, 403, "{origin:?}");
         assert_eq!(refused.json["reason"], "origin");
-        assert!(refused.json["message"].as_str().is_some_and(|m| m.ends_with('.')));
-        assert!(!refused.headers.contains("access-control-allow-origin"), "{}", refused.headers);
+        assert!(refused.json["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with('.')));
+        assert!(
+            !refused.headers.contains("access-control-allow-origin"),
+            "{}",
+            refused.headers
+        );
     }
     // A preflight from another origin gets no CORS permission either.
     let preflight = answer(
@@ -172,14 +206,21 @@ async fn other_origins_and_requests_without_one_are_refused_before_anything_else
         "\"access-control-max-age\": \"86400\"",
         "\"access-control-allow-headers\": \"Content-Type\"",
     ] {
-        assert!(preflight.headers.contains(expected), "{expected} in {}", preflight.headers);
+        assert!(
+            preflight.headers.contains(expected),
+            "{expected} in {}",
+            preflight.headers
+        );
     }
     assert!(!preflight.headers.contains("allow-credentials"));
     let with_key = answer(
         browser()
             .request(reqwest::Method::OPTIONS, format!("{}{SUBMIT}", proxy.url))
             .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "authorization, content-type")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
             .send()
             .await
             .expect("the proxy answers"),
@@ -212,14 +253,20 @@ async fn every_other_path_is_404_and_nothing_reaches_wavespeed() {
         ("GET", "/outputs/shot-1.mp4".to_owned()),
         ("GET", "/".to_owned()),
     ] {
-        let request = browser().request(method.parse().expect("a method"), format!("{}{path}", proxy.url));
+        let request = browser().request(
+            method.parse().expect("a method"),
+            format!("{}{path}", proxy.url),
+        );
         let refused = answer(request.send().await.expect("the proxy answers")).await;
         assert_eq!(refused.status, 404, "{method} {path}: {}", refused.text);
     }
     // A submit with a webhook in the query goes without it.
     let with_query = answer(
         browser()
-            .post(format!("{}{SUBMIT}?webhook=https://evil.example/hook", proxy.url))
+            .post(format!(
+                "{}{SUBMIT}?webhook=https://evil.example/hook",
+                proxy.url
+            ))
             .header("Content-Type", "application/json")
             .body(image().to_string())
             .send()
@@ -241,15 +288,35 @@ async fn uploads_outside_the_rules_are_refused_before_wavespeed_sees_them() {
     let proxy = Proxy::start(&fake.url, &["--uploads-per-ip-per-hour", "100"]).await;
     let over = multishot_rules::rules::MAX_FILE_BYTES as usize + 1;
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("10 MiB + 1", png(800, 600, over), 422, "File size: The file is 10.0 MB (10,485,761 bytes)"),
+        (
+            "10 MiB + 1",
+            png(800, 600, over),
+            422,
+            "File size: The file is 10.0 MB (10,485,761 bytes)",
+        ),
         ("12 MiB", png(800, 600, 12 << 20), 413, "File size"),
-        ("text", b"hello, this is not an image".to_vec(), 422, "File type"),
-        ("svg", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), 422, "File type"),
+        (
+            "text",
+            b"hello, this is not an image".to_vec(),
+            422,
+            "File type",
+        ),
+        (
+            "svg",
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(),
+            422,
+            "File type",
+        ),
         ("empty", Vec::new(), 422, "File type"),
         ("too small", png(200, 200, 2048), 422, "Minimum size"),
         ("too wide", png(3000, 1000, 2048), 422, "Aspect ratio"),
         ("a bomb", png(20_000, 20_000, 2048), 422, "Readable image"),
-        ("cut short", b"\x89PNG\r\n\x1a\n\0\0".to_vec(), 422, "Readable image"),
+        (
+            "cut short",
+            b"\x89PNG\r\n\x1a\n\0\0".to_vec(),
+            422,
+            "Readable image",
+        ),
     ];
     for (what, bytes, status, rule) in cases {
         let refused = answer(
@@ -286,18 +353,24 @@ async fn uploads_outside_the_rules_are_refused_before_wavespeed_sees_them() {
     )
     .await;
     assert_eq!(no_file.status, 400);
-    assert!(fake.kinds("upload").await.is_empty(), "an upload reached WaveSpeed");
+    assert!(
+        fake.kinds("upload").await.is_empty(),
+        "an upload reached WaveSpeed"
+    );
     // An inline image in the submit is held to the same rules.
     use base64::Engine as _;
-    let inline = |bytes: &[u8]| {
-        json!({"image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))})
-    };
+    let inline = |bytes: &[u8]| json!({"image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))});
     let refused = submit(&proxy, inline(&png(299, 600, 1024))).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    assert!(refused.json["message"].as_str().is_some_and(|m| m.starts_with("Minimum size")));
+    assert!(refused.json["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("Minimum size")));
     let refused = submit(&proxy, json!({"image": "javascript:alert(1)"})).await;
     assert_eq!(refused.status, 400);
-    assert!(fake.kinds("submit").await.is_empty(), "a bad submit reached WaveSpeed");
+    assert!(
+        fake.kinds("submit").await.is_empty(),
+        "a bad submit reached WaveSpeed"
+    );
     let accepted = submit(&proxy, inline(&png(300, 750, 1024))).await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
     proxy.stop().await;
@@ -308,7 +381,10 @@ async fn forged_and_expired_tokens_read_nothing() {
     let fake = Fake::start().await;
     let proxy = Proxy::start(&fake.url, &[]).await;
     let submitted = submit(&proxy, image()).await;
-    let token = submitted.json["data"]["id"].as_str().expect("a token").to_owned();
+    let token = submitted.json["data"]["id"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
     let id = token.split('.').nth(1).expect("an id").to_owned();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -323,12 +399,22 @@ async fn forged_and_expired_tokens_read_nothing() {
     let parts: Vec<&str> = token.split('.').collect();
     let later = format!("v1.{}.{}.{}", parts[1], now + 365 * 86_400, parts[3]);
     let polls_before = fake.kinds("poll").await.len();
-    for forged in [expired, other_secret, later, id.clone(), format!("{token}x")] {
+    for forged in [
+        expired,
+        other_secret,
+        later,
+        id.clone(),
+        format!("{token}x"),
+    ] {
         let refused = poll(&proxy, &forged).await;
         assert_eq!(refused.status, 404, "{forged}");
         assert_eq!(refused.json["message"], "task not found");
     }
-    assert_eq!(fake.kinds("poll").await.len(), polls_before, "a forged token reached WaveSpeed");
+    assert_eq!(
+        fake.kinds("poll").await.len(),
+        polls_before,
+        "a forged token reached WaveSpeed"
+    );
     assert_eq!(poll(&proxy, &token).await.status, 200);
     proxy.stop().await;
 }
@@ -337,7 +423,16 @@ async fn forged_and_expired_tokens_read_nothing() {
 async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_back() {
     let fake = Fake::start().await;
     // $0.21 a day at $0.07 a run: three runs.
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.21", "--runs-per-ip-per-hour", "100"]).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.21",
+            "--runs-per-ip-per-hour",
+            "100",
+        ],
+    )
+    .await;
     for _ in 0..3 {
         let accepted = submit(&proxy, image()).await;
         assert_eq!(accepted.status, 200, "{}", accepted.text);
@@ -357,24 +452,49 @@ async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_bac
         .and_then(|r| r.parse().ok())
         .expect("a Retry-After");
     assert!((1..=86_400).contains(&retry), "{retry}");
-    assert_eq!(fake.kinds("submit").await.len(), 3, "a submit beyond the cap reached WaveSpeed");
+    assert_eq!(
+        fake.kinds("submit").await.len(),
+        3,
+        "a submit beyond the cap reached WaveSpeed"
+    );
 
     proxy.stop().await;
 
     // WaveSpeed refunds a failed task, and so does the budget — once.
-    fake.scenario(json!({"statuses": ["failed"], "error": "content policy"})).await;
+    fake.scenario(json!({"statuses": ["failed"], "error": "content policy"}))
+        .await;
     // A fresh proxy (in memory: a fresh budget) with room for one run.
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.07", "--runs-per-ip-per-hour", "100"]).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.07",
+            "--runs-per-ip-per-hour",
+            "100",
+        ],
+    )
+    .await;
     let accepted = submit(&proxy, image()).await;
     assert_eq!(accepted.status, 200);
-    let token = accepted.json["data"]["id"].as_str().expect("a token").to_owned();
-    assert_eq!(submit(&proxy, image()).await.status, 429, "the one run is reserved");
+    let token = accepted.json["data"]["id"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert_eq!(
+        submit(&proxy, image()).await.status,
+        429,
+        "the one run is reserved"
+    );
     let failed = poll(&proxy, &token).await;
     assert_eq!(failed.json["data"]["status"], "failed");
     assert_eq!(failed.json["data"]["error"], "content policy");
     // Seen failed twice: refunded once.
     poll(&proxy, &token).await;
-    assert_eq!(submit(&proxy, image()).await.status, 200, "the refund made room for one run");
+    assert_eq!(
+        submit(&proxy, image()).await.status,
+        200,
+        "the refund made room for one run"
+    );
     assert_eq!(submit(&proxy, image()).await.status, 429, "and only one");
     proxy.stop().await;
 }
@@ -382,7 +502,11 @@ async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_bac
 #[tokio::test]
 async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
     let fake = Fake::start().await;
-    let proxy = Proxy::start(&fake.url, &["--runs-per-ip-per-hour", "2", "--trust-proxy", "127.0.0.1"]).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &["--runs-per-ip-per-hour", "2", "--trust-proxy", "127.0.0.1"],
+    )
+    .await;
     let as_visitor = |ip: &'static str| {
         browser()
             .post(format!("{}{SUBMIT}", proxy.url))
@@ -391,7 +515,14 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
             .body(image().to_string())
     };
     for _ in 0..2 {
-        assert_eq!(as_visitor("203.0.113.7").send().await.expect("answer").status(), 200);
+        assert_eq!(
+            as_visitor("203.0.113.7")
+                .send()
+                .await
+                .expect("answer")
+                .status(),
+            200
+        );
     }
     let third = answer(as_visitor("203.0.113.7").send().await.expect("answer")).await;
     assert_eq!(third.status, 429);
@@ -399,22 +530,63 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
     assert!(
         third.json["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("You have reached this site's limit of 2 generations an hour; try again in 30 min")),
+            .is_some_and(|m| m.starts_with(
+                "You have reached this site's limit of 2 generations an hour; try again in 30 min"
+            )),
         "{}",
         third.text
     );
     // Another visitor, and the same /64 of IPv6 counted as one.
-    assert_eq!(as_visitor("198.51.100.1").send().await.expect("answer").status(), 200);
-    assert_eq!(as_visitor("2001:db8:1:2::1").send().await.expect("answer").status(), 200);
-    assert_eq!(as_visitor("2001:db8:1:2::ffff").send().await.expect("answer").status(), 200);
-    assert_eq!(as_visitor("2001:db8:1:2:abcd::9").send().await.expect("answer").status(), 429);
+    assert_eq!(
+        as_visitor("198.51.100.1")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_visitor("2001:db8:1:2::1")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_visitor("2001:db8:1:2::ffff")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_visitor("2001:db8:1:2:abcd::9")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        429
+    );
     proxy.stop().await;
 }
 
 #[tokio::test]
 async fn wavespeed_errors_read_right_and_release_the_budget_only_when_no_task_was_made() {
     let fake = Fake::start().await;
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.07", "--runs-per-ip-per-hour", "100", "--upstream-timeout-s", "1"]).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.07",
+            "--runs-per-ip-per-hour",
+            "100",
+            "--upstream-timeout-s",
+            "1",
+        ],
+    )
+    .await;
     fake.scenario(json!({"faults": {"submit": [
         {"status": 401, "message": "Invalid API key wsk_live_CANARY0123456789abcdef"},
         {"status": 402, "message": "Insufficient balance"},
@@ -424,14 +596,27 @@ async fn wavespeed_errors_read_right_and_release_the_budget_only_when_no_task_wa
         {"status": 400, "message": "image could not be downloaded"},
     ]}}))
     .await;
-    let unavailable = "The generator on this site is unavailable right now; your image was not charged.";
+    let unavailable =
+        "The generator on this site is unavailable right now; your image was not charged.";
     for (status, reason, message) in [
         (502, "upstream_refused", unavailable.to_owned()),
         (502, "upstream_refused", unavailable.to_owned()),
         (502, "upstream_refused", unavailable.to_owned()),
-        (429, "upstream_busy", "The generator is busy right now; try again in 17 s.".to_owned()),
-        (502, "upstream_error", "WaveSpeed had a problem (HTTP 503); try again.".to_owned()),
-        (400, "upstream_rejected", "WaveSpeed refused the request: image could not be downloaded".to_owned()),
+        (
+            429,
+            "upstream_busy",
+            "The generator is busy right now; try again in 17 s.".to_owned(),
+        ),
+        (
+            502,
+            "upstream_error",
+            "WaveSpeed had a problem (HTTP 503); try again.".to_owned(),
+        ),
+        (
+            400,
+            "upstream_rejected",
+            "WaveSpeed refused the request: image could not be downloaded".to_owned(),
+        ),
     ] {
         let answer = submit(&proxy, image()).await;
         assert_eq!(answer.status, status, "{}", answer.text);
@@ -444,13 +629,29 @@ async fn wavespeed_errors_read_right_and_release_the_budget_only_when_no_task_wa
     proxy.stop().await;
 
     // No reply in time: the task may exist, so the reservation stays.
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.07", "--runs-per-ip-per-hour", "100", "--upstream-timeout-s", "1"]).await;
-    fake.scenario(json!({"faults": {"submit": [{"delay_ms": 2500}]}})).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.07",
+            "--runs-per-ip-per-hour",
+            "100",
+            "--upstream-timeout-s",
+            "1",
+        ],
+    )
+    .await;
+    fake.scenario(json!({"faults": {"submit": [{"delay_ms": 2500}]}}))
+        .await;
     let late = submit(&proxy, image()).await;
     assert_eq!(late.status, 504, "{}", late.text);
     assert_eq!(late.json["reason"], "upstream_timeout");
     let after = submit(&proxy, image()).await;
-    assert_eq!(after.status, 429, "the unanswered run stays counted: {}", after.text);
+    assert_eq!(
+        after.status, 429,
+        "the unanswered run stays counted: {}",
+        after.text
+    );
     proxy.stop().await;
 }
 
@@ -506,9 +707,26 @@ async fn health_and_metrics() {
     let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "1"]).await;
     submit(&proxy, image()).await;
     let client = reqwest::Client::new();
-    let health = answer(client.get(format!("{}/healthz", proxy.url)).send().await.expect("answer")).await;
-    assert_eq!(health.json, json!({"status": "ok", "store": "ok", "paused": false}));
-    let metrics = answer(client.get(format!("{}/metrics", proxy.url)).send().await.expect("answer")).await;
+    let health = answer(
+        client
+            .get(format!("{}/healthz", proxy.url))
+            .send()
+            .await
+            .expect("answer"),
+    )
+    .await;
+    assert_eq!(
+        health.json,
+        json!({"status": "ok", "store": "ok", "paused": false})
+    );
+    let metrics = answer(
+        client
+            .get(format!("{}/metrics", proxy.url))
+            .send()
+            .await
+            .expect("answer"),
+    )
+    .await;
     for line in [
         "multishot_proxy_submits_total{outcome=\"accepted\"} 1",
         "multishot_proxy_requests_total{route=\"submit\",status=\"200\"} 1",
@@ -517,7 +735,11 @@ async fn health_and_metrics() {
         "multishot_proxy_price_micro_usd 70000",
         "multishot_proxy_upstream_seconds_count{route=\"submit\"} 1",
     ] {
-        assert!(metrics.text.lines().any(|l| l == line), "{line} in\n{}", metrics.text);
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "{line} in\n{}",
+            metrics.text
+        );
     }
     assert!(!metrics.text.contains(KEY));
     proxy.stop().await;
@@ -528,14 +750,35 @@ async fn the_price_comes_from_wavespeed_exactly_or_from_the_flag() {
     let fake = Fake::start().await;
     fake.scenario(json!({"unit_price": 0.35})).await;
     // $0.70 a day: two runs at WaveSpeed's $0.35, not ten at the flag's $0.07.
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.70", "--runs-per-ip-per-hour", "100"]).await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.70",
+            "--runs-per-ip-per-hour",
+            "100",
+        ],
+    )
+    .await;
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 429);
     proxy.stop().await;
     // Pricing fails: the flag's price.
-    fake.scenario(json!({"faults": {"pricing": [{"status": 500}]}})).await;
-    let proxy = Proxy::start(&fake.url, &["--daily-budget-usd", "0.70", "--price-usd", "0.35", "--runs-per-ip-per-hour", "100"]).await;
+    fake.scenario(json!({"faults": {"pricing": [{"status": 500}]}}))
+        .await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.70",
+            "--price-usd",
+            "0.35",
+            "--runs-per-ip-per-hour",
+            "100",
+        ],
+    )
+    .await;
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 429);

@@ -18,7 +18,13 @@ use proptest::test_runner::{Config, TestRunner};
 const NOW: u64 = 1_795_674_941_000;
 const PRICE: Micros = Micros(70_000);
 
-fn run(day_cap: u64, month_cap: u64, max_running: Option<u32>, now_ms: u64, id: &str) -> RunRequest {
+fn run(
+    day_cap: u64,
+    month_cap: u64,
+    max_running: Option<u32>,
+    now_ms: u64,
+    id: &str,
+) -> RunRequest {
     RunRequest {
         price: PRICE,
         day: clock::day(now_ms / 1000),
@@ -40,14 +46,29 @@ fn today() -> (Period, Period) {
 async fn contract<S: Store>(store: &S) {
     // Rates: a burst of `count`, then one per emission interval.
     let rate = Rate::per_second(2);
-    assert_eq!(store.rate("rate:t:a", rate, NOW).await, Ok(Decision::Allowed));
-    assert_eq!(store.rate("rate:t:a", rate, NOW).await, Ok(Decision::Allowed));
     assert_eq!(
         store.rate("rate:t:a", rate, NOW).await,
-        Ok(Decision::Refused { retry_after_ms: 500 })
+        Ok(Decision::Allowed)
     );
-    assert_eq!(store.rate("rate:t:b", rate, NOW).await, Ok(Decision::Allowed), "per key");
-    assert_eq!(store.rate("rate:t:a", rate, NOW + 500).await, Ok(Decision::Allowed));
+    assert_eq!(
+        store.rate("rate:t:a", rate, NOW).await,
+        Ok(Decision::Allowed)
+    );
+    assert_eq!(
+        store.rate("rate:t:a", rate, NOW).await,
+        Ok(Decision::Refused {
+            retry_after_ms: 500
+        })
+    );
+    assert_eq!(
+        store.rate("rate:t:b", rate, NOW).await,
+        Ok(Decision::Allowed),
+        "per key"
+    );
+    assert_eq!(
+        store.rate("rate:t:a", rate, NOW + 500).await,
+        Ok(Decision::Allowed)
+    );
     assert!(matches!(
         store.rate("rate:t:z", Rate::per_hour(0), NOW).await,
         Ok(Decision::Refused { .. })
@@ -56,12 +77,20 @@ async fn contract<S: Store>(store: &S) {
     // A counter with a cap.
     let (day, month) = today();
     let left_ms = day.seconds_left(NOW / 1000) * 1000;
-    assert_eq!(store.add_within("bytes:x", 60, 100, &day, NOW).await, Ok(Decision::Allowed));
+    assert_eq!(
+        store.add_within("bytes:x", 60, 100, &day, NOW).await,
+        Ok(Decision::Allowed)
+    );
     assert_eq!(
         store.add_within("bytes:x", 50, 100, &day, NOW).await,
-        Ok(Decision::Refused { retry_after_ms: left_ms })
+        Ok(Decision::Refused {
+            retry_after_ms: left_ms
+        })
     );
-    assert_eq!(store.add_within("bytes:x", 40, 100, &day, NOW).await, Ok(Decision::Allowed));
+    assert_eq!(
+        store.add_within("bytes:x", 40, 100, &day, NOW).await,
+        Ok(Decision::Allowed)
+    );
     assert!(matches!(
         store.add_within("bytes:x", 1, 100, &day, NOW).await,
         Ok(Decision::Refused { .. })
@@ -80,7 +109,9 @@ async fn contract<S: Store>(store: &S) {
         held.push(reservation);
     }
     assert_eq!(
-        store.reserve(&run(210_000, 10_000_000, None, NOW, "r3")).await,
+        store
+            .reserve(&run(210_000, 10_000_000, None, NOW, "r3"))
+            .await,
         Ok(Err(Refusal::DailyBudget))
     );
     let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
@@ -99,13 +130,34 @@ async fn contract<S: Store>(store: &S) {
         .expect("room again");
 
     // Settled exactly once: a failed task is refunded, a completed one is spent.
-    store.record_task("task-failed", &held[1], 600, NOW).await.expect("recorded");
-    store.record_task("task-done", &held[2], 600, NOW).await.expect("recorded");
-    assert_eq!(store.settle("task-failed", Outcome::Failed, NOW).await, Ok(Some(PRICE)));
-    assert_eq!(store.settle("task-failed", Outcome::Failed, NOW).await, Ok(None));
-    assert_eq!(store.settle("task-done", Outcome::Spent, NOW).await, Ok(Some(PRICE)));
-    assert_eq!(store.settle("task-done", Outcome::Failed, NOW).await, Ok(None));
-    assert_eq!(store.settle("never-seen", Outcome::Failed, NOW).await, Ok(None));
+    store
+        .record_task("task-failed", &held[1], 600, NOW)
+        .await
+        .expect("recorded");
+    store
+        .record_task("task-done", &held[2], 600, NOW)
+        .await
+        .expect("recorded");
+    assert_eq!(
+        store.settle("task-failed", Outcome::Failed, NOW).await,
+        Ok(Some(PRICE))
+    );
+    assert_eq!(
+        store.settle("task-failed", Outcome::Failed, NOW).await,
+        Ok(None)
+    );
+    assert_eq!(
+        store.settle("task-done", Outcome::Spent, NOW).await,
+        Ok(Some(PRICE))
+    );
+    assert_eq!(
+        store.settle("task-done", Outcome::Failed, NOW).await,
+        Ok(None)
+    );
+    assert_eq!(
+        store.settle("never-seen", Outcome::Failed, NOW).await,
+        Ok(None)
+    );
     let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
     assert_eq!(spend.day_reserved, Micros(140_000), "one refund, not two");
     assert_eq!(spend.day_used, Micros(70_000));
@@ -129,7 +181,9 @@ async fn contract<S: Store>(store: &S) {
         .expect("answers")
         .is_ok());
     assert_eq!(
-        store.reserve(&run(10_000_000, 70_000, None, next_month, "m1")).await,
+        store
+            .reserve(&run(10_000_000, 70_000, None, next_month, "m1"))
+            .await,
         Ok(Err(Refusal::MonthlyBudget))
     );
 
@@ -137,13 +191,21 @@ async fn contract<S: Store>(store: &S) {
     let later = next_month + 40 * 86_400_000;
     for i in 0..2 {
         assert!(store
-            .reserve(&run(10_000_000, 10_000_000, Some(2), later, &format!("c{i}")))
+            .reserve(&run(
+                10_000_000,
+                10_000_000,
+                Some(2),
+                later,
+                &format!("c{i}")
+            ))
             .await
             .expect("answers")
             .is_ok());
     }
     assert_eq!(
-        store.reserve(&run(10_000_000, 10_000_000, Some(2), later, "c2")).await,
+        store
+            .reserve(&run(10_000_000, 10_000_000, Some(2), later, "c2"))
+            .await,
         Ok(Err(Refusal::Running))
     );
     assert!(store
@@ -162,7 +224,9 @@ async fn the_memory_store_keeps_the_contract() {
 #[tokio::test]
 async fn the_redis_store_keeps_the_contract() {
     let redis = support::Redis::start().await;
-    let store = RedisStore::connect(&redis.url, "contract:").await.expect("Redis answers");
+    let store = RedisStore::connect(&redis.url, "contract:")
+        .await
+        .expect("Redis answers");
     contract(&store).await;
     redis.stop().await;
 }
@@ -214,15 +278,24 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
                     let id = format!("{tag}-{w}-{i}");
                     match op {
                         Op::Reserve => {
-                            if let Ok(Ok(r)) = store.reserve(&run(cap, u64::MAX / 4, None, NOW, &id)).await {
+                            if let Ok(Ok(r)) =
+                                store.reserve(&run(cap, u64::MAX / 4, None, NOW, &id)).await
+                            {
                                 reserved += r.price;
-                                store.record_task(&id, &r, 600, NOW).await.expect("recorded");
+                                store
+                                    .record_task(&id, &r, 600, NOW)
+                                    .await
+                                    .expect("recorded");
                                 mine.push(id);
                             }
                         }
                         Op::ReleaseLast | Op::FailLast | Op::CompleteLast => {
                             let Some(task) = mine.pop() else { continue };
-                            let outcome = if matches!(op, Op::CompleteLast) { Outcome::Spent } else { Outcome::Failed };
+                            let outcome = if matches!(op, Op::CompleteLast) {
+                                Outcome::Spent
+                            } else {
+                                Outcome::Failed
+                            };
                             if let Ok(Some(price)) = store.settle(&task, outcome, NOW).await {
                                 if outcome == Outcome::Failed {
                                     returned += price.0;
@@ -232,7 +305,12 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
                     }
                     let (day, month) = today();
                     let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
-                    assert!(spend.day_reserved.0 <= cap, "spend {} over the cap {}", spend.day_reserved.0, cap);
+                    assert!(
+                        spend.day_reserved.0 <= cap,
+                        "spend {} over the cap {}",
+                        spend.day_reserved.0,
+                        cap
+                    );
                 }
                 (reserved, returned)
             }));
@@ -246,16 +324,27 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
         totals
     });
     let (day, month) = today();
-    let spend = runtime.block_on(store.spend(&day, &month, NOW, 60_000)).expect("spend");
+    let spend = runtime
+        .block_on(store.spend(&day, &month, NOW, 60_000))
+        .expect("spend");
     prop_assert!(spend.day_reserved.0 <= cap);
     prop_assert_eq!(spend.day_reserved.0, reserved - returned);
-    prop_assert!(reserved <= cap + returned, "reserved {} with {} returned, cap {}", reserved, returned, cap);
+    prop_assert!(
+        reserved <= cap + returned,
+        "reserved {} with {} returned, cap {}",
+        reserved,
+        returned,
+        cap
+    );
     Ok(())
 }
 
 #[test]
 fn concurrent_reservations_never_pass_the_cap_in_memory() {
-    let mut runner = TestRunner::new(Config { cases: 64, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
     runner
         .run(&(1u64..12, ops()), |(cap_runs, workers)| {
             spend_never_passes_the_cap(|| async { MemoryStore::new() }, cap_runs, workers, "m")
@@ -267,7 +356,10 @@ fn concurrent_reservations_never_pass_the_cap_in_memory() {
 fn concurrent_reservations_never_pass_the_cap_in_redis() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let redis = runtime.block_on(support::Redis::start());
-    let mut runner = TestRunner::new(Config { cases: 12, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 12,
+        ..Config::default()
+    });
     let case = std::sync::atomic::AtomicU32::new(0);
     runner
         .run(&(1u64..12, ops()), |(cap_runs, workers)| {

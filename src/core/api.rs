@@ -246,6 +246,20 @@ pub enum ApiError {
     /// A reply that is not the documented envelope (bad JSON, missing fields).
     #[error("The server's reply could not be understood: {0}.")]
     BadResponse(String),
+    /// A refusal written by the site owner's proxy (`multishot-proxy`): its body names a
+    /// machine-readable `reason` beside the `message`, which is shown as it is ("This
+    /// site's daily budget is used up; it resets at 00:00 UTC.").
+    #[error("{message}")]
+    Proxy {
+        /// The HTTP status.
+        status: u16,
+        /// The proxy's reason code (`daily_budget`, `run_rate`, `origin`, …).
+        reason: String,
+        /// The proxy's sentence for the visitor.
+        message: String,
+        /// Seconds to wait, from `Retry-After`, when sent.
+        retry_after_s: Option<u32>,
+    },
 }
 
 impl ApiError {
@@ -257,13 +271,17 @@ impl ApiError {
                 | ApiError::TimedOut
                 | ApiError::RateLimited { .. }
                 | ApiError::Server { .. }
-        )
+        ) || matches!(self, ApiError::Proxy { status, .. } if *status == 429 || *status >= 500)
     }
 
     /// The delay the server asked for, in milliseconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited {
+                retry_after_s: Some(s),
+                ..
+            }
+            | ApiError::Proxy {
                 retry_after_s: Some(s),
                 ..
             } => Some(u64::from(*s) * 1000),
@@ -306,6 +324,20 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
+/// A refusal of the site owner's proxy: a JSON body with a short `reason` code and a
+/// `message` (clipped), or `None` for any other error body.
+fn proxy_refusal(body: &[u8]) -> Option<(String, String)> {
+    let json = serde_json::from_slice::<Value>(body).ok()?;
+    let reason = json.get("reason").and_then(Value::as_str).filter(|r| {
+        !r.is_empty() && r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })?;
+    let message = json
+        .get("message")
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty())?;
+    Some((reason.to_owned(), clip(message)))
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by WaveSpeed and is ignored).
 pub fn parse_retry_after(header: Option<&str>) -> Option<u32> {
     header?.trim().parse().ok()
@@ -319,6 +351,14 @@ pub fn parse_envelope(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     if !(200..300).contains(&http_status) {
+        if let Some((reason, message)) = proxy_refusal(body) {
+            return Err(ApiError::Proxy {
+                status: http_status,
+                reason,
+                message,
+                retry_after_s: parse_retry_after(retry_after),
+            });
+        }
         let message = error_message(body);
         return Err(match http_status {
             401 => ApiError::Unauthorized(message),
@@ -547,6 +587,51 @@ mod tests {
                 message: "image is required".into()
             })
         );
+    }
+
+    #[test]
+    fn a_proxy_refusal_is_shown_as_the_proxy_wrote_it() {
+        let body = br#"{"code":429,"message":"This site's daily budget is used up; it resets at 00:00 UTC.","reason":"daily_budget"}"#;
+        let error = parse_envelope(429, Some("3600"), body).expect_err("a refusal");
+        assert_eq!(
+            error.to_string(),
+            "This site's daily budget is used up; it resets at 00:00 UTC."
+        );
+        assert_eq!(
+            error,
+            ApiError::Proxy {
+                status: 429,
+                reason: "daily_budget".into(),
+                message: "This site's daily budget is used up; it resets at 00:00 UTC.".into(),
+                retry_after_s: Some(3600),
+            }
+        );
+        // A proxy's 429 and 5xx are worth another poll; its other refusals are not.
+        assert!(error.is_transient());
+        assert_eq!(error.retry_after_ms(), Some(3_600_000));
+        let origin = parse_envelope(
+            403,
+            None,
+            br#"{"code":403,"message":"Not allowed.","reason":"origin"}"#,
+        );
+        assert!(origin.is_err_and(|e| !e.is_transient() && e.to_string() == "Not allowed."));
+        let down = parse_envelope(
+            503,
+            None,
+            br#"{"code":503,"message":"Down.","reason":"store_down"}"#,
+        );
+        assert!(down.is_err_and(|e| e.is_transient()));
+        // Without a well-formed reason it is an ordinary error.
+        for body in [
+            &br#"{"code":429,"message":"slow","reason":"<b>x</b>"}"#[..],
+            br#"{"code":429,"message":"slow","reason":7}"#,
+            br#"{"code":429,"message":"","reason":"x"}"#,
+        ] {
+            assert!(matches!(
+                parse_envelope(429, None, body),
+                Err(ApiError::RateLimited { .. })
+            ));
+        }
     }
 
     #[test]

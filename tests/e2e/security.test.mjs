@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { everywhere, recordPage } from './support/leaks.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -48,10 +49,7 @@ beforeEach(async () => {
 /** Opens the app recording every request, console line and CSP violation. */
 async function openApp() {
   const page = await browser.context.newPage();
-  page.seen = { requests: [], console: [], errors: [] };
-  page.on('request', (r) => page.seen.requests.push(r));
-  page.on('console', (m) => page.seen.console.push(m.text()));
-  page.on('pageerror', (e) => page.seen.errors.push(e.message));
+  recordPage(page);
   await page.addInitScript(() => {
     window.__violations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
@@ -68,47 +66,6 @@ async function generate(page) {
   await page.locator('.ms-generate').getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
 }
 
-/** Every place the key could leak to, as [where, text] pairs. */
-async function everything(page) {
-  const found = [];
-  for (const r of page.seen.requests) {
-    found.push([`URL of ${r.method()} ${r.url()}`, r.url()]);
-    const body = r.postDataBuffer();
-    if (body) found.push([`body of ${r.url()}`, body.toString('latin1')]);
-    for (const [name, value] of Object.entries(await r.allHeaders())) {
-      found.push([`header ${name} of ${r.method()} ${r.url()}`, value]);
-    }
-  }
-  for (const line of page.seen.console) found.push(['console', line]);
-  const inPage = await page.evaluate(async () => {
-    const out = [];
-    for (const [k, v] of Object.entries(localStorage)) out.push([`localStorage ${k}`, `${k}=${v}`]);
-    for (const [k, v] of Object.entries(sessionStorage)) out.push([`sessionStorage ${k}`, `${k}=${v}`]);
-    for (const { name } of await indexedDB.databases()) {
-      out.push(['IndexedDB', name]);
-      const db = await new Promise((ok, fail) => { const q = indexedDB.open(name); q.onsuccess = () => ok(q.result); q.onerror = fail; });
-      for (const store of db.objectStoreNames) {
-        const all = await new Promise((ok) => { const q = db.transaction(store).objectStore(store).getAll(); q.onsuccess = () => ok(q.result); });
-        out.push([`IndexedDB ${name}/${store}`, JSON.stringify(all)]);
-      }
-    }
-    for (const name of await caches.keys()) out.push(['Cache Storage', name]);
-    out.push(['document.cookie', document.cookie]);
-    out.push(['the page text', document.body.innerText]);
-    // The DOM, attributes included; the key field's own value is where the user typed it.
-    out.push(['the page markup', document.documentElement.outerHTML]);
-    for (const input of document.querySelectorAll('input, textarea')) {
-      if (input.id !== 'ms-api-key') out.push([`value of #${input.id || input.name}`, input.value]);
-    }
-    out.push(['window.name', window.name]);
-    out.push(['location', location.href]);
-    return out;
-  });
-  found.push(...inPage);
-  for (const c of await browser.context.cookies()) found.push([`cookie ${c.name}`, `${c.name}=${c.value}`]);
-  return found;
-}
-
 const leaks = (found) => found.filter(([, text]) => text.includes(KEY)).map(([where]) => where);
 
 describe('the key', () => {
@@ -122,7 +79,7 @@ describe('the key', () => {
     await page.getByRole('button', { name: 'Look up' }).click();
     await page.getByText('Found: it is shown under Generate.').waitFor();
     const apiOrigin = new URL(fake.url).origin;
-    const found = await everything(page);
+    const found = await everywhere(page, browser.context);
     const allowed = (where) => /^header authorization of (GET|POST) /.test(where)
       && where.split(' ').pop().startsWith(`${apiOrigin}/api/`);
     assert.deepEqual(leaks(found).filter((w) => !allowed(w)), [], 'the key leaked');
@@ -141,7 +98,7 @@ describe('the key', () => {
     await page.getByLabel('API key').fill(KEY);
     await page.getByLabel('Remember key on this device').check();
     await generate(page);
-    const found = await everything(page);
+    const found = await everywhere(page, browser.context);
     const apiOrigin = new URL(fake.url).origin;
     const other = leaks(found).filter((w) => !(/^header authorization of /.test(w) && w.split(' ').pop().startsWith(`${apiOrigin}/api/`)));
     assert.deepEqual(other, ['localStorage multishot.api_key']);
@@ -153,7 +110,7 @@ describe('the key', () => {
     await page.getByLabel('API key').fill(KEY);
     await page.getByLabel('Proxy URL').fill(proxy.url);
     await generate(page);
-    assert.deepEqual(leaks(await everything(page)), []);
+    assert.deepEqual(leaks(await everywhere(page, browser.context)), []);
     const log = await proxy.log();
     assert.ok(log.length > 0 && log.every((e) => e.authorization === null));
     assert.deepEqual(await fake.log(), [], 'nothing reached the API base');

@@ -1,0 +1,189 @@
+// End to end: the site owner's proxy. The release build configured with `proxy_url`
+// (and `lock_proxy`, as a marketing embed is) talks to a real multishot-proxy process,
+// which holds the key and talks to the fake WaveSpeed. A whole job; the key found in no
+// request, response, storage, page or log the browser or the test can read; a page on an
+// origin the proxy does not allow; what a script on the page can try; and the budget
+// running out, with the proxy's message on the page and no submit beyond the cap.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { clearStorage, launch } from './support/browser.mjs';
+import { serveStatic } from './support/static-server.mjs';
+import { startFake } from './support/fake.mjs';
+import { startProxy } from './support/proxy.mjs';
+import { everywhere, recordPage } from './support/leaks.mjs';
+import { expectPlayingShots } from './support/shots.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const DIST = join(ROOT, 'dist');
+const FIXTURES = join(ROOT, 'target/fixtures');
+const KEY = 'wsk_live_E2ECANARY7f3a9c1d0b';
+
+let fake; // WaveSpeed, checking the owner's key
+let proxy; // multishot-proxy: $0.14 a day = two runs
+let config; // the page's config.json, pointed at the proxy once it runs
+let app; // the release build, on an allowed origin
+let other; // the same build on an origin the proxy does not allow
+let browser;
+
+before(async () => {
+  fake = await startFake(['--key', KEY]);
+  config = {};
+  app = await serveStatic(DIST, { overrides: config });
+  other = await serveStatic(DIST, { overrides: config });
+  proxy = await startProxy({
+    key: KEY,
+    upstream: fake.url,
+    origins: [new URL(app.url).origin],
+    flags: ['--daily-budget-usd', '0.14', '--polls-per-ip-per-second', '20'],
+  });
+  config['config.json'] = JSON.stringify({ proxy_url: proxy.url, lock_proxy: true, poll_interval_ms: 500 });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  proxy?.stop();
+  fake?.stop();
+  await Promise.all([app, other].map((s) => s?.close()));
+});
+
+beforeEach(async () => {
+  for (const page of browser.context.pages()) await page.close();
+  await clearStorage(browser.context, `${app.url}config.json`);
+});
+
+async function openApp(url = app.url) {
+  const page = await browser.context.newPage();
+  recordPage(page);
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  return page;
+}
+
+async function chooseAndGenerate(page) {
+  await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+  await page.locator('.ms-ok').waitFor();
+  const button = page.getByRole('button', { name: 'Generate' });
+  assert.equal(await button.isEnabled(), true, await page.locator('#ms-generate-hint').innerText());
+  await button.click();
+}
+
+const kinds = (log, kind) => log.filter((e) => e.kind === kind);
+
+describe('through multishot-proxy', () => {
+  test('a whole job, and the key is nowhere the browser or the test can read', async () => {
+    const page = await openApp();
+    // lock_proxy: no key field, no proxy field to be seen.
+    assert.equal(await page.getByLabel('API key').isVisible(), false);
+    assert.equal(await page.getByLabel('Proxy URL').isVisible(), false);
+    await chooseAndGenerate(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
+    const token = await page.locator('.ms-generate [data-task-id]').innerText();
+    assert.match(token, /^v1\.[0-9a-f]{32}\.\d+\.[A-Za-z0-9_-]{22}$/, 'the page shows the signed token');
+
+    const found = await everywhere(page, browser.context);
+    found.push(['the proxy\'s output', proxy.output()]);
+    found.push(['the proxy\'s metrics', await proxy.metrics()]);
+    const leaks = found.filter(([, text]) => text.includes(KEY) || text.includes('E2ECANARY')).map(([where]) => where);
+    assert.deepEqual(leaks, [], 'the key leaked');
+    for (const r of page.seen.requests) {
+      assert.equal((await r.allHeaders()).authorization, undefined, `Authorization sent to ${r.url()}`);
+    }
+    assert.ok(page.seen.requests.some((r) => r.url().startsWith(`${proxy.url}/api/v3/kwaivgi/`)), 'the submit went to the proxy');
+
+    // At WaveSpeed: the owner's key on every call, one upload, one submit of exactly
+    // the documented fields, and the WaveSpeed id polled — never the token.
+    const log = await fake.log();
+    const api = log.filter((e) => e.path.startsWith('/api/'));
+    assert.ok(api.every((e) => e.authorization === `Bearer ${KEY}`), JSON.stringify(api.map((e) => e.authorization)));
+    assert.equal(kinds(log, 'upload').length, 1);
+    const [submit] = kinds(log, 'submit');
+    assert.deepEqual(Object.keys(submit.body).sort(), ['enable_base64_output', 'image']);
+    const id = token.split('.')[1];
+    assert.ok(kinds(log, 'poll').every((e) => e.path === `/api/v3/predictions/${id}/result`));
+    assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+    assert.deepEqual(page.seen.errors, []);
+  });
+
+  test('a page on an origin the proxy does not allow is refused before anything reaches WaveSpeed', async () => {
+    const before = (await fake.log()).length;
+    const page = await openApp(other.url);
+    await chooseAndGenerate(page);
+    await page.getByRole('alert').filter({ hasText: /Could not reach the server/ }).waitFor({ timeout: 15_000 });
+    assert.equal((await fake.log()).length, before, 'nothing reached WaveSpeed');
+    // What the proxy answered (read outside the browser, which hides it from the page).
+    const refused = await fetch(`${proxy.url}/api/v3/media/upload/binary`, {
+      method: 'POST',
+      headers: { Origin: new URL(other.url).origin },
+    });
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).message, /^This web page \(http:\/\/127\.0\.0\.1:\d+\) is not allowed to use this generator\.$/);
+  });
+
+  test('what a script on the page can try: other paths, forged tokens, files the rules refuse', async () => {
+    const page = await openApp();
+    const before = (await fake.log()).length;
+    const tried = await page.evaluate(async (proxyUrl) => {
+      const status = async (path, init) => {
+        const r = await fetch(proxyUrl + path, init);
+        return [path, r.status, (await r.json()).message];
+      };
+      const png = (w, h) => {
+        const b = new Uint8Array(4096);
+        b.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+        new DataView(b.buffer).setUint32(16, w);
+        new DataView(b.buffer).setUint32(20, h);
+        b.set([8, 2, 0, 0, 0], 24);
+        return b;
+      };
+      const upload = (bytes, name) => {
+        const form = new FormData();
+        form.append('file', new Blob([bytes]), name);
+        return status('/api/v3/media/upload/binary', { method: 'POST', body: form });
+      };
+      return [
+        await status('/api/v3/balance'),
+        await status('/api/v3/predictions', { method: 'POST', body: '{}' }),
+        await status('/api/v3/predictions/45a96667279e4a2f83cfe131566d4923/result'),
+        await status('/api/v3/predictions/v1.45a96667279e4a2f83cfe131566d4923.9999999999.AAAAAAAAAAAAAAAAAAAAAA/result'),
+        await upload(new TextEncoder().encode('<svg onload=alert(1)>'), 'photo.png'),
+        await upload(png(200, 200), 'small.png'),
+        await upload(png(3000, 1000), 'wide.png'),
+      ];
+    }, proxy.url);
+    assert.deepEqual(tried.map(([path, s]) => [path.slice(0, 60), s]), [
+      ['/api/v3/balance', 404],
+      ['/api/v3/predictions', 404],
+      ['/api/v3/predictions/45a96667279e4a2f83cfe131566d4923/result', 404],
+      ['/api/v3/predictions/v1.45a96667279e4a2f83cfe131566d4923.9999', 404],
+      ['/api/v3/media/upload/binary', 422],
+      ['/api/v3/media/upload/binary', 422],
+      ['/api/v3/media/upload/binary', 422],
+    ]);
+    assert.match(tried[4][2], /^File type: The file is an SVG drawing, whatever its name says/);
+    assert.match(tried[5][2], /^Minimum size: The image is 200 × 200 px/);
+    assert.match(tried[6][2], /^Aspect ratio: The image is 3000 × 1000 px, a shape of 3\.00:1/);
+    assert.equal((await fake.log()).length, before, 'none of it reached WaveSpeed');
+  });
+
+  test('the budget used up: the page shows the proxy\'s message and nothing beyond the cap is submitted', async () => {
+    // The first test ran one job; this one runs the second, and the third is refused.
+    const page = await openApp();
+    await chooseAndGenerate(page);
+    await expectPlayingShots(page.locator('.ms-generate'));
+    assert.equal(kinds(await fake.log(), 'submit').length, 2);
+    await page.reload();
+    await page.getByRole('button', { name: 'Generate' }).waitFor();
+    await chooseAndGenerate(page);
+    await page.getByRole('alert').filter({ hasText: "This site's daily budget is used up; it resets at 00:00 UTC." }).waitFor({ timeout: 15_000 });
+    const text = await page.locator('.ms-generate').innerText();
+    assert.ok(!text.includes('429'), 'the proxy\'s sentence is shown as it is');
+    assert.equal(kinds(await fake.log(), 'submit').length, 2, 'no submit beyond the cap reached WaveSpeed');
+    assert.match(await proxy.metrics(), /multishot_proxy_limits_hit_total\{limit="daily_budget"\} 1/);
+  });
+});
