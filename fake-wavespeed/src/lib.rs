@@ -52,6 +52,8 @@ pub struct Options {
     /// What `/__sandbox/config.json` gives as the page's `proxy_url` (default: the fake
     /// itself). `make serve` points it at the proxy in front of the fake.
     pub sandbox_proxy: Option<String>,
+    /// Keep no request log (benchmarks: the log grows with every request).
+    pub no_log: bool,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             key: None,
             media: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/media")),
             sandbox_proxy: None,
+            no_log: false,
         }
     }
 }
@@ -74,6 +77,7 @@ pub async fn serve(listener: tokio::net::TcpListener, options: Options) -> std::
         key: options.key,
         media: options.media,
         sandbox_proxy: options.sandbox_proxy,
+        no_log: options.no_log,
         state: Mutex::new(State::default()),
     });
     let app = axum::Router::new()
@@ -268,6 +272,7 @@ struct Fake {
     key: Option<String>,
     media: PathBuf,
     sandbox_proxy: Option<String>,
+    no_log: bool,
     state: Mutex<State>,
 }
 
@@ -409,7 +414,7 @@ impl Fake {
             .with_header("Cache-Control", "no-store");
         entry["status"] = json!(reply.status_code());
         let never_ends = entry["never_ends"] == json!(true);
-        if !path.starts_with("/__fake/") {
+        if !path.starts_with("/__fake/") && !self.no_log {
             self.state().log.push(entry);
         }
         if delay > 0 {

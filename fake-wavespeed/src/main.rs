@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! fake-wavespeed [--port N] [--key KEY | --proxy | --sandbox] [--media DIR]
-//!                [--sandbox-proxy URL]
+//!                [--sandbox-proxy URL] [--no-log]
 //! ```
 //! `--key KEY`: direct mode, every API call must carry `Authorization: Bearer KEY`.
 //! `--proxy`: stands for a site owner's proxy (it holds the key): no key needed.
 //! `--sandbox`: like `--proxy`, and serves `/__sandbox/config.json` for `make serve`.
 //! `--sandbox-proxy URL`: serve `/__sandbox/config.json` (in any mode) with this
 //! `proxy_url` — `make serve` points it at `multishot-proxy` in front of the fake.
+//! `--no-log`: keep no request log (for benchmarks).
 //! The first line printed is `listening on http://127.0.0.1:PORT`.
 
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ async fn main() {
             "--proxy" => options.mode = Mode::Proxy,
             "--sandbox" => options.mode = Mode::Sandbox,
             "--sandbox-proxy" => options.sandbox_proxy = args.next(),
+            "--no-log" => options.no_log = true,
             "--media" => {
                 options.media = PathBuf::from(
                     args.next()

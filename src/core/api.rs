@@ -302,40 +302,33 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// The message of an error body: `message`, else `error`, else `detail` of a JSON body,
-/// else the body as text (clipped), else a generic phrase.
-fn error_message(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        for key in ["message", "error", "detail", "msg"] {
-            if let Some(text) = json
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|t| !t.trim().is_empty())
-            {
-                return clip(text);
+/// The message of an error body — `message`, else `error`, else `detail` of a JSON body,
+/// else the body as text (clipped), else a generic phrase — and, when the body is a
+/// refusal of the site owner's proxy (a `message` with a short `reason` code), that code.
+fn error_parts(body: &[u8]) -> (String, Option<String>) {
+    let json = serde_json::from_slice::<Value>(body).ok();
+    let field = |key: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(key))
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+    };
+    let reason = field("message")
+        .and(field("reason"))
+        .filter(|r| r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    let message = ["message", "error", "detail", "msg"]
+        .into_iter()
+        .find_map(field)
+        .map(clip)
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            if text.trim().is_empty() {
+                "no details given".to_owned()
+            } else {
+                clip(&text)
             }
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    if text.trim().is_empty() {
-        "no details given".to_owned()
-    } else {
-        clip(&text)
-    }
-}
-
-/// A refusal of the site owner's proxy: a JSON body with a short `reason` code and a
-/// `message` (clipped), or `None` for any other error body.
-fn proxy_refusal(body: &[u8]) -> Option<(String, String)> {
-    let json = serde_json::from_slice::<Value>(body).ok()?;
-    let reason = json.get("reason").and_then(Value::as_str).filter(|r| {
-        !r.is_empty() && r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    })?;
-    let message = json
-        .get("message")
-        .and_then(Value::as_str)
-        .filter(|m| !m.trim().is_empty())?;
-    Some((reason.to_owned(), clip(message)))
+        });
+    (message, reason.map(str::to_owned))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by WaveSpeed and is ignored).
@@ -351,7 +344,8 @@ pub fn parse_envelope(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     if !(200..300).contains(&http_status) {
-        if let Some((reason, message)) = proxy_refusal(body) {
+        let (message, reason) = error_parts(body);
+        if let Some(reason) = reason {
             return Err(ApiError::Proxy {
                 status: http_status,
                 reason,
@@ -359,7 +353,6 @@ pub fn parse_envelope(
                 retry_after_s: parse_retry_after(retry_after),
             });
         }
-        let message = error_message(body);
         return Err(match http_status {
             401 => ApiError::Unauthorized(message),
             403 => ApiError::Forbidden(message),
@@ -383,7 +376,7 @@ pub fn parse_envelope(
         if code != 200 {
             return Err(ApiError::Refused {
                 code,
-                message: error_message(body),
+                message: error_parts(body).0,
             });
         }
     }

@@ -3,8 +3,6 @@
 //! height so the frame can fit it. They go only to the origins listed in
 //! `embed_parent_origins`.
 
-use serde_json::{json, Value};
-
 use super::api::Status;
 use super::history::Record;
 use super::output::{classify, Output};
@@ -12,15 +10,18 @@ use super::output::{classify, Output};
 /// Every message carries `"source": SOURCE`, so a host page can tell them apart.
 pub const SOURCE: &str = "multishot-studio";
 
-/// One message for the parent page.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One message for the parent page; `type` names the variant.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type")]
 pub enum EmbedEvent {
     /// A task was created (the job is paid for from here on).
+    #[serde(rename = "job-started")]
     Started {
         /// The task id.
         task_id: String,
     },
     /// The task completed.
+    #[serde(rename = "job-completed")]
     Completed {
         /// The task id.
         task_id: String,
@@ -30,6 +31,7 @@ pub enum EmbedEvent {
         inline_outputs: usize,
     },
     /// The job failed: before a task existed (no id), or the task ended without shots.
+    #[serde(rename = "job-failed")]
     Failed {
         /// The task id, when there is one.
         task_id: Option<String>,
@@ -37,6 +39,7 @@ pub enum EmbedEvent {
         error: String,
     },
     /// The app's content height changed (CSS pixels).
+    #[serde(rename = "resize")]
     Resized {
         /// The new height.
         height: u32,
@@ -71,31 +74,14 @@ impl EmbedEvent {
         }
     }
 
-    /// The message as JSON text.
+    /// The message as JSON text: `{"source":"multishot-studio","type":…, …}`.
     pub fn to_json(&self) -> String {
-        let body: Value = match self {
-            EmbedEvent::Started { task_id } => {
-                json!({ "source": SOURCE, "type": "job-started", "task_id": task_id })
-            }
-            EmbedEvent::Completed {
-                task_id,
-                outputs,
-                inline_outputs,
-            } => json!({
-                "source": SOURCE,
-                "type": "job-completed",
-                "task_id": task_id,
-                "outputs": outputs,
-                "inline_outputs": inline_outputs,
-            }),
-            EmbedEvent::Failed { task_id, error } => {
-                json!({ "source": SOURCE, "type": "job-failed", "task_id": task_id, "error": error })
-            }
-            EmbedEvent::Resized { height } => {
-                json!({ "source": SOURCE, "type": "resize", "height": height })
-            }
-        };
-        body.to_string()
+        let fields = serde_json::to_string(self).unwrap_or_default();
+        // `{"type":…}` with the source put first.
+        format!(
+            "{{\"source\":\"{SOURCE}\",{}",
+            fields.get(1..).unwrap_or("}")
+        )
     }
 }
 
@@ -103,6 +89,7 @@ impl EmbedEvent {
 mod tests {
     use super::*;
     use crate::core::api::TaskId;
+    use serde_json::{json, Value};
 
     fn record(status: Status, outputs: &[&str]) -> Record {
         let mut r = Record::new(
@@ -160,7 +147,7 @@ mod tests {
         assert_eq!(before["task_id"], Value::Null);
         assert_eq!(
             EmbedEvent::Resized { height: 812 }.to_json(),
-            r#"{"height":812,"source":"multishot-studio","type":"resize"}"#
+            r#"{"source":"multishot-studio","type":"resize","height":812}"#
         );
     }
 }

@@ -1,0 +1,492 @@
+//! `make bench-proxy`: poll throughput, latency and memory of `multishot-proxy`, side by
+//! side with what a site owner would otherwise pick, in one run on this machine:
+//!
+//! 1. client → fake WaveSpeed directly (the floor: no proxy at all);
+//! 2. client → nginx (Debian's, a reverse proxy that adds the key) → fake;
+//! 3. client → multishot-proxy (release build, in-memory store) → fake.
+//!
+//! For each: latency of polls one at a time (p50, p99, p99.9), and throughput with 64
+//! connections polling as fast as they can. Then the proxy's resident memory with 1,000
+//! visitors (each its own connection and address) polling at once every 1.5 s, as pages
+//! do. Prints a table and writes `target/bench-proxy.json`. A benchmark, not a test:
+//! nothing is asserted. `BENCH_SECONDS` (default 8) sets each throughput run's length.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+const KEY: &str = "wsk_live_BENCH0000000000";
+const ORIGIN: &str = "http://127.0.0.1:8080";
+const LATENCY_SAMPLES: usize = 3000;
+const CONNECTIONS: usize = 64;
+const VISITORS: usize = 1000;
+
+type Sender = SendRequest<Empty<Bytes>>;
+
+/// One kept-alive HTTP/1.1 connection.
+async fn connect(address: SocketAddr) -> Sender {
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+/// A kept-alive connection that is made again when the server closes it (nginx closes
+/// a client connection after `keepalive_requests`).
+struct Connection {
+    address: SocketAddr,
+    sender: Sender,
+}
+
+impl Connection {
+    async fn open(address: SocketAddr) -> Connection {
+        Connection {
+            address,
+            sender: connect(address).await,
+        }
+    }
+
+    /// One poll; the status (0 when the exchange failed twice).
+    async fn get(&mut self, path: &str, visitor: Option<&str>) -> u16 {
+        for _ in 0..2 {
+            if self.sender.ready().await.is_err() {
+                self.sender = connect(self.address).await;
+            }
+            let mut request = hyper::Request::get(path)
+                .header("host", self.address.to_string())
+                .header("origin", ORIGIN)
+                .header("authorization", format!("Bearer {KEY}"));
+            if let Some(ip) = visitor {
+                request = request.header("x-forwarded-for", ip);
+            }
+            let Ok(request) = request.body(Empty::new()) else {
+                return 0;
+            };
+            match self.sender.send_request(request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let _ = response.into_body().collect().await;
+                    return status;
+                }
+                Err(_) => self.sender = connect(self.address).await,
+            }
+        }
+        0
+    }
+}
+
+struct Target {
+    name: &'static str,
+    address: SocketAddr,
+    path: String,
+    /// Add `X-Forwarded-For` (the proxy counts visitors by it behind a trusted hop).
+    visitors: bool,
+}
+
+#[derive(Default, Clone)]
+struct Figures {
+    p50_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+    rps: f64,
+    errors: u64,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+async fn measure(target: &Target, seconds: u64) -> Figures {
+    // Latency: one at a time, after a warm-up.
+    let mut connection = Connection::open(target.address).await;
+    let visitor = target.visitors.then_some("198.51.100.1");
+    for _ in 0..300 {
+        connection.get(&target.path, visitor).await;
+    }
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    let mut errors = 0;
+    for _ in 0..LATENCY_SAMPLES {
+        let started = Instant::now();
+        if connection.get(&target.path, visitor).await != 200 {
+            errors += 1;
+        }
+        samples.push(started.elapsed().as_nanos() as u64);
+    }
+    samples.sort_unstable();
+    // Throughput: CONNECTIONS closed loops for `seconds`.
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut loops = Vec::new();
+    for c in 0..CONNECTIONS {
+        let (address, path) = (target.address, target.path.clone());
+        let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
+        let visitor = target
+            .visitors
+            .then(|| format!("198.51.{}.{}", 100 + c / 250, c % 250 + 1));
+        loops.push(tokio::spawn(async move {
+            let mut connection = Connection::open(address).await;
+            while !stop.load(Ordering::Relaxed) {
+                if connection.get(&path, visitor.as_deref()).await == 200 {
+                    done.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (start_count, started) = (done.load(Ordering::Relaxed), Instant::now());
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let count = done.load(Ordering::Relaxed) - start_count;
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for l in loops {
+        let _ = l.await;
+    }
+    Figures {
+        p50_us: percentile(&samples, 0.50),
+        p99_us: percentile(&samples, 0.99),
+        p999_us: percentile(&samples, 0.999),
+        rps: count as f64 / elapsed,
+        errors: errors + failed.load(Ordering::Relaxed),
+    }
+}
+
+/// Resident memory of a process now and at its peak, in MB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts a program and waits for `listening on …` on the stream it prints it to.
+async fn start(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    on_stderr: bool,
+) -> (Child, SocketAddr) {
+    let mut command = Command::new(program);
+    command.args(args).kill_on_drop(true).stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    if on_stderr {
+        command.stderr(Stdio::piped()).stdout(Stdio::null());
+    } else {
+        command.stdout(Stdio::piped()).stderr(Stdio::null());
+    }
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("{program}: {e}"));
+    let first = if on_stderr {
+        let stderr = child.stderr.take().expect("stderr");
+        BufReader::new(stderr).lines().next_line().await
+    } else {
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout).lines().next_line().await
+    };
+    let line = first.ok().flatten().unwrap_or_default();
+    let address = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("{program} did not start: {line}"));
+    (child, address)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_nginx(fake: SocketAddr) -> (Child, SocketAddr, std::path::PathBuf) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("multishot-bench-nginx-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+    }
+    let d = dir.display();
+    let config = format!(
+        r#"daemon off;
+worker_processes 2;
+pid {d}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 1000000;
+  upstream fake {{ server {fake}; keepalive 256; keepalive_requests 1000000; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location /api/v3/ {{
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer {KEY}";
+      add_header Access-Control-Allow-Origin "{ORIGIN}" always;
+      add_header Vary Origin always;
+    }}
+  }}
+}}
+"#
+    );
+    let conf = dir.join("nginx.conf");
+    std::fs::write(&conf, config).expect("nginx.conf");
+    let child = Command::new("nginx")
+        .args([
+            "-p",
+            &dir.display().to_string(),
+            "-c",
+            &conf.display().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .or_else(|_| {
+            Command::new("/usr/sbin/nginx")
+                .args([
+                    "-p",
+                    &dir.display().to_string(),
+                    "-c",
+                    &conf.display().to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        })
+        .expect("nginx is installed (make bench-proxy installs it from Debian)");
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+    for _ in 0..100 {
+        if TcpStream::connect(address).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, address, dir)
+}
+
+/// `POST` a submit; the task id (or token) from the reply.
+async fn submit(address: SocketAddr) -> String {
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let (mut sender, connection) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::post("/api/v3/kwaivgi/kling-v1/ai-multi-shot")
+        .header("host", address.to_string())
+        .header("origin", ORIGIN)
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(
+            br#"{"image":"https://images.example/a.jpg"}"#,
+        )))
+        .expect("a request");
+    let response = sender.send_request(request).await.expect("a response");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    json["data"]["id"].as_str().expect("an id").to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let bin = |name: &str| format!("{root}/target/release/{name}");
+    let (_fake, fake) = start(
+        &bin("fake-wavespeed"),
+        &["--key", KEY, "--no-log"],
+        &[],
+        false,
+    )
+    .await;
+    let (mut nginx_child, nginx, nginx_dir) = start_nginx(fake).await;
+    let upstream = format!("http://{fake}");
+    let (proxy_child, proxy) = start(
+        &bin("multishot-proxy"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "--allow-origin",
+            ORIGIN,
+            "--trust-proxy",
+            "127.0.0.1",
+            "--polls-per-ip-per-second",
+            "1000000",
+            "--runs-per-ip-per-hour",
+            "100",
+        ],
+        &[("WAVESPEED_API_KEY", KEY), ("MULTISHOT_LOG", "warn")],
+        true,
+    )
+    .await;
+    let proxy_pid = proxy_child.id().expect("a pid");
+
+    let id = submit(fake).await;
+    let token = submit(proxy).await;
+    let targets = [
+        Target {
+            name: "client → fake (no proxy)",
+            address: fake,
+            path: format!("/api/v3/predictions/{id}/result"),
+            visitors: false,
+        },
+        Target {
+            name: "client → nginx → fake",
+            address: nginx,
+            path: format!("/api/v3/predictions/{id}/result"),
+            visitors: false,
+        },
+        Target {
+            name: "client → multishot-proxy → fake",
+            address: proxy,
+            path: format!("/api/v3/predictions/{token}/result"),
+            visitors: true,
+        },
+    ];
+    let mut results = Vec::new();
+    for target in &targets {
+        eprintln!("measuring {} …", target.name);
+        results.push(measure(target, seconds).await);
+    }
+
+    // 1,000 visitors polling at once, each on its own connection, every 1.5 s.
+    eprintln!(
+        "1,000 visitors polling the proxy for {} s …",
+        seconds.max(10)
+    );
+    let (rss_before, _) = memory(proxy_pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let mut visitors = Vec::new();
+    for v in 0..VISITORS {
+        let (path, stop, ok) = (targets[2].path.clone(), stop.clone(), ok.clone());
+        visitors.push(tokio::spawn(async move {
+            let ip = format!("203.0.{}.{}", v / 250, v % 250 + 1);
+            let mut connection = Connection::open(proxy).await;
+            tokio::time::sleep(Duration::from_millis((v as u64 * 1500) / VISITORS as u64)).await;
+            while !stop.load(Ordering::Relaxed) {
+                if connection.get(&path, Some(&ip)).await == 200 {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+        }));
+    }
+    let mut peak_during = 0.0f64;
+    let until = Instant::now() + Duration::from_secs(seconds.max(10));
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak_during = peak_during.max(memory(proxy_pid).0);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for v in visitors {
+        let _ = v.await;
+    }
+    let (_, hwm) = memory(proxy_pid);
+    let polls_ok = ok.load(Ordering::Relaxed);
+
+    let base = &results[0];
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\nPoll through each path, loopback, this machine ({} cores):",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    let _ = writeln!(
+        table,
+        "| path | p50 | p99 | p99.9 | added p99 | throughput ({CONNECTIONS} conns) | errors |"
+    );
+    let _ = writeln!(table, "|---|---|---|---|---|---|---|");
+    for (target, f) in targets.iter().zip(&results) {
+        let _ = writeln!(
+            table,
+            "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {} | {:.0} req/s | {} |",
+            target.name,
+            f.p50_us,
+            f.p99_us,
+            f.p999_us,
+            if std::ptr::eq(f, base) {
+                "—".to_owned()
+            } else {
+                format!("{:+.0} µs", f.p99_us - base.p99_us)
+            },
+            f.rps,
+            f.errors
+        );
+    }
+    let _ = writeln!(
+        table,
+        "\nmultishot-proxy resident memory: {:.1} MB idle → {:.1} MB peak with {VISITORS} visitors polling every 1.5 s ({polls_ok} polls answered); high-water mark {:.1} MB.",
+        rss_before, peak_during, hwm
+    );
+    let (nginx_f, proxy_f) = (&results[1], &results[2]);
+    let _ = writeln!(
+        table,
+        "Goals: added p99 < 1 ms — {:.2} ms, {}; throughput ≥ nginx's — {:.0}% of it, {}; < 50 MB resident — {:.1} MB, {}.",
+        (proxy_f.p99_us - base.p99_us) / 1000.0,
+        if proxy_f.p99_us - base.p99_us < 1000.0 { "met" } else { "missed" },
+        100.0 * proxy_f.rps / nginx_f.rps.max(1.0),
+        if proxy_f.rps >= nginx_f.rps { "met" } else { "missed" },
+        hwm,
+        if hwm < 50.0 { "met" } else { "missed" },
+    );
+    println!("{table}");
+    let json = serde_json::json!({
+        "paths": targets.iter().zip(&results).map(|(t, f)| serde_json::json!({
+            "path": t.name, "p50_us": f.p50_us, "p99_us": f.p99_us, "p999_us": f.p999_us,
+            "throughput_rps": f.rps, "errors": f.errors,
+        })).collect::<Vec<_>>(),
+        "proxy_memory_mb": {"idle": rss_before, "peak_with_visitors": peak_during, "high_water": hwm, "visitors": VISITORS},
+    });
+    let _ = std::fs::write(
+        format!("{root}/target/bench-proxy.json"),
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    );
+    // nginx's master stops its workers on SIGTERM (a SIGKILL would orphan them).
+    if let Some(pid) = nginx_child.id() {
+        let _ = Command::new("kill").arg(pid.to_string()).status().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), nginx_child.wait()).await;
+    }
+    let _ = std::fs::remove_dir_all(nginx_dir);
+}
