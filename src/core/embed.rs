@@ -89,7 +89,7 @@ impl EmbedEvent {
 mod tests {
     use super::*;
     use crate::core::api::TaskId;
-    use serde_json::{json, Value};
+    use serde_json::Value;
 
     fn record(status: Status, outputs: &[&str]) -> Record {
         let mut r = Record::new(
