@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench soak fuzz fixtures tools test-tools clean
+.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 PROXY_PORT ?= 8788
@@ -95,6 +95,14 @@ bench: test-tools fixtures
 	cargo build --quiet -p fake-wavespeed
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	node scripts/bench.mjs
+
+## bench-proxy: multishot-proxy's poll throughput, added latency and memory, side by
+## side with the fake alone and with nginx (Debian's) in front of it; prints a table and
+## writes target/bench-proxy.json (BENCH_SECONDS per run, default 8). Not a test.
+bench-proxy:
+	scripts/ensure-tools.sh bench
+	cargo build --quiet --release -p fake-wavespeed -p multishot-proxy --bins --example bench
+	target/release/examples/bench
 
 SDK_VENV := target/sdk-venv
 WAVESPEED_SDK := 2.0.5

@@ -23,7 +23,7 @@ use crate::filter::{self, submit_body};
 use crate::limits::{AnyStore, Decision, Outcome, Rate, Refusal, RunRequest, Store};
 use crate::metrics::{Metrics, Snapshot};
 use crate::money::Micros;
-use crate::reply::{json_reply, refuse, wait_text};
+use crate::reply::{json_reply, refuse, text_reply, wait_text};
 use crate::upstream::{self, Upstream, UpstreamError};
 use crate::visitor::Visitor;
 
@@ -676,7 +676,7 @@ async fn submit(
     }
     proxy.metrics.submit("accepted");
     info!(visitor = %visitor, price = %run.price, "run submitted");
-    json_reply(200, &prediction.reply(&token))
+    text_reply(200, prediction.reply(&token))
 }
 
 /// `GET /api/v3/predictions/{token}/result`: only tasks made through this proxy, by
@@ -744,7 +744,7 @@ async fn poll(
             Err(e) => warn!(error = %e, "could not settle a task"),
         }
     }
-    json_reply(200, &prediction.reply(&token))
+    text_reply(200, prediction.reply(&token))
 }
 
 /// `GET /healthz`: the process answers; says whether the store does.

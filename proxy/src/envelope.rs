@@ -4,6 +4,9 @@
 //! client around the proxy) removed, and an upload reply cut down to its documented
 //! fields.
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// Why an upstream reply cannot be passed on.
@@ -52,33 +55,51 @@ fn data_of(body: &[u8]) -> Result<(Object, Object), EnvelopeError> {
     Ok((envelope.clone(), data.clone()))
 }
 
-/// A prediction (submit or poll reply) with its id.
-#[derive(Clone, Debug, PartialEq)]
+/// An object whose members are kept as the JSON text they came as.
+type RawObject = BTreeMap<String, Box<RawValue>>;
+
+/// A prediction (submit or poll reply) with its id. Only the envelope's and `data`'s
+/// members are split; their values (outputs can be megabytes of base64) are passed on as
+/// the text they came as, never parsed into a tree.
+#[derive(Debug)]
 pub struct Prediction {
     /// WaveSpeed's task id.
     pub id: String,
     /// `data.status` as sent (empty when missing).
     pub status: String,
-    /// The envelope for the visitor, its id still to be replaced by [`Prediction::reply`].
-    envelope: Map<String, Value>,
-    data: Map<String, Value>,
+    envelope: RawObject,
+    data: RawObject,
+}
+
+fn string_member(object: &RawObject, key: &str) -> Option<String> {
+    serde_json::from_str::<String>(object.get(key)?.get()).ok()
 }
 
 impl Prediction {
     /// Reads a submit or poll reply.
     pub fn parse(body: &[u8]) -> Result<Prediction, EnvelopeError> {
-        let (envelope, data) = data_of(body)?;
-        let id = data
-            .get("id")
-            .and_then(Value::as_str)
+        let envelope: RawObject =
+            serde_json::from_slice(body).map_err(|_| EnvelopeError::NotEnvelope)?;
+        if let Some(code) = envelope.get("code") {
+            let code: i64 =
+                serde_json::from_str(code.get()).map_err(|_| EnvelopeError::NotEnvelope)?;
+            if code != 200 {
+                let message = string_member(&envelope, "message")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(300)
+                    .collect();
+                return Err(EnvelopeError::Refused { code, message });
+            }
+        }
+        let data: RawObject = envelope
+            .get("data")
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+            .ok_or(EnvelopeError::NotEnvelope)?;
+        let id = string_member(&data, "id")
             .filter(|id| crate::token::is_task_id(id))
-            .ok_or(EnvelopeError::BadTaskId)?
-            .to_owned();
-        let status = data
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+            .ok_or(EnvelopeError::BadTaskId)?;
+        let status = string_member(&data, "status").unwrap_or_default();
         Ok(Prediction {
             id,
             status,
@@ -87,14 +108,17 @@ impl Prediction {
         })
     }
 
-    /// The envelope for the visitor: `data.id` is `token`, `data.urls` is gone, every
-    /// other field as WaveSpeed sent it.
-    pub fn reply(mut self, token: &str) -> Value {
-        self.data.insert("id".into(), json!(token));
+    /// The envelope for the visitor, as JSON text: `data.id` is `token`, `data.urls` is
+    /// gone, every other member as WaveSpeed sent it.
+    pub fn reply(mut self, token: &str) -> String {
+        if let Ok(id) = serde_json::value::to_raw_value(token) {
+            self.data.insert("id".into(), id);
+        }
         self.data.remove("urls");
-        self.envelope
-            .insert("data".into(), Value::Object(self.data));
-        Value::Object(self.envelope)
+        if let Ok(data) = serde_json::value::to_raw_value(&self.data) {
+            self.envelope.insert("data".into(), data);
+        }
+        serde_json::to_string(&self.envelope).unwrap_or_default()
     }
 
     /// The task has ended and will not change again.
@@ -179,7 +203,7 @@ mod tests {
         assert_eq!(prediction.id, ID);
         assert_eq!(prediction.status, "created");
         assert!(!prediction.is_terminal());
-        let reply = prediction.reply("v1.token");
+        let reply: Value = serde_json::from_str(&prediction.reply("v1.token")).expect("JSON");
         assert_eq!(reply["data"]["id"], "v1.token");
         assert!(reply["data"].get("urls").is_none());
         assert!(!reply.to_string().contains(ID));
@@ -190,23 +214,23 @@ mod tests {
     #[test]
     fn errors_in_a_200_and_bad_replies_are_caught() {
         assert_eq!(
-            Prediction::parse(br#"{"code":402,"message":"Insufficient balance"}"#),
-            Err(EnvelopeError::Refused {
+            Prediction::parse(br#"{"code":402,"message":"Insufficient balance"}"#).err(),
+            Some(EnvelopeError::Refused {
                 code: 402,
                 message: "Insufficient balance".into()
             })
         );
         assert_eq!(
-            Prediction::parse(b"<html>"),
-            Err(EnvelopeError::NotEnvelope)
+            Prediction::parse(b"<html>").err(),
+            Some(EnvelopeError::NotEnvelope)
         );
         assert_eq!(
-            Prediction::parse(br#"{"code":200,"data":{"id":"../../balance"}}"#),
-            Err(EnvelopeError::BadTaskId)
+            Prediction::parse(br#"{"code":200,"data":{"id":"../../balance"}}"#).err(),
+            Some(EnvelopeError::BadTaskId)
         );
         assert_eq!(
-            Prediction::parse(br#"{"code":200,"data":{}}"#),
-            Err(EnvelopeError::BadTaskId)
+            Prediction::parse(br#"{"code":200,"data":{}}"#).err(),
+            Some(EnvelopeError::BadTaskId)
         );
     }
 

@@ -5,6 +5,11 @@ use multishot_proxy::config::{Flags, Settings};
 use multishot_proxy::log::{self, Redactor};
 use tracing::info;
 
+/// mimalloc instead of the system allocator: per-thread heaps, no arena lock between the
+/// runtime's threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Completes on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = async {

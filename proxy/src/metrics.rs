@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,20 +17,52 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The routes counted: the three API paths (requests and upstream calls).
+const ROUTES: [&str; 3] = ["upload", "submit", "poll"];
+/// Statuses are counted per route in a flat table of counters (no lock per request).
+const STATUSES: usize = 600;
+
+fn route_index(route: &str) -> usize {
+    ROUTES.iter().position(|r| *r == route).unwrap_or(2)
 }
 
-/// The proxy's counters, shared by every request.
-#[derive(Default)]
+/// A latency histogram with lock-free counters.
+struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The proxy's counters, shared by every request. The per-request ones are atomics;
+/// the rare ones (submits, limits) sit behind a lock.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    requests: Box<[AtomicU64]>,
     submits: Mutex<BTreeMap<&'static str, u64>>,
     limits: Mutex<BTreeMap<&'static str, u64>>,
-    upstream: Mutex<BTreeMap<&'static str, Histogram>>,
+    upstream: [Histogram; ROUTES.len()],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: (0..ROUTES.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            submits: Mutex::default(),
+            limits: Mutex::default(),
+            upstream: Default::default(),
+        }
+    }
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -59,7 +92,8 @@ pub struct Snapshot {
 impl Metrics {
     /// A request answered on `route` with `status`.
     pub fn request(&self, route: &'static str, status: u16) {
-        bump(&self.requests, (route, status));
+        let index = route_index(route) * STATUSES + usize::from(status).min(STATUSES - 1);
+        self.requests[index].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A submit ended: `accepted`, `refused` (by a limit or a check) or `failed`
@@ -75,27 +109,33 @@ impl Metrics {
 
     /// An upstream call on `route` took `elapsed`.
     pub fn upstream(&self, route: &'static str, elapsed: Duration) {
+        let h = &self.upstream[route_index(route)];
         let seconds = elapsed.as_secs_f64();
-        let mut map = self.upstream.lock().unwrap_or_else(|p| p.into_inner());
-        let h = map.entry(route).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
-                h.counts[i] += 1;
+                h.counts[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        h.count += 1;
-        h.sum += seconds;
+        h.count.fetch_add(1, Ordering::Relaxed);
+        h.sum_ns.fetch_add(
+            elapsed.as_nanos().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// The whole exposition.
     pub fn render(&self, snapshot: &Snapshot) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(out, "# HELP multishot_proxy_requests_total Requests answered, by route and HTTP status.\n# TYPE multishot_proxy_requests_total counter");
-        for ((route, status), n) in copy(&self.requests) {
-            let _ = writeln!(
-                out,
-                "multishot_proxy_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        for (i, n) in self.requests.iter().enumerate() {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                let (route, status) = (ROUTES[i / STATUSES], i % STATUSES);
+                let _ = writeln!(
+                    out,
+                    "multishot_proxy_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         let _ = writeln!(out, "# HELP multishot_proxy_submits_total Submits, by outcome: accepted (a task was made), refused (a limit or a check), failed (upstream error or no reply).\n# TYPE multishot_proxy_submits_total counter");
         for (outcome, n) in copy(&self.submits) {
@@ -112,18 +152,22 @@ impl Metrics {
             );
         }
         let _ = writeln!(out, "# HELP multishot_proxy_upstream_seconds Time WaveSpeed took to answer, by route.\n# TYPE multishot_proxy_upstream_seconds histogram");
-        for (route, h) in copy(&self.upstream) {
+        for (route, h) in ROUTES.iter().zip(&self.upstream) {
+            let count = h.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "multishot_proxy_upstream_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                    h.counts[i]
+                    h.counts[i].load(Ordering::Relaxed)
                 );
             }
+            let sum = h.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
             let _ = writeln!(
                 out,
-                "multishot_proxy_upstream_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\nmultishot_proxy_upstream_seconds_sum{{route=\"{route}\"}} {}\nmultishot_proxy_upstream_seconds_count{{route=\"{route}\"}} {}",
-                h.count, h.sum, h.count
+                "multishot_proxy_upstream_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}\nmultishot_proxy_upstream_seconds_sum{{route=\"{route}\"}} {sum}\nmultishot_proxy_upstream_seconds_count{{route=\"{route}\"}} {count}"
             );
         }
         let gauge = |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| {

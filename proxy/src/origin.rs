@@ -96,6 +96,10 @@ impl AllowList {
     /// The allowed origin an `Origin` header names, exactly (after normalisation).
     /// `null` (sandboxed frames, `file:`) and anything unparsable are never allowed.
     pub fn allows(&self, header: &str) -> Option<&Origin> {
+        // Browsers send the normalised form: compare as it is first, parse only if not.
+        if let Some(found) = self.0.iter().find(|allowed| allowed.0 == header) {
+            return Some(found);
+        }
         let given = Origin::parse(header).ok()?;
         self.0.iter().find(|allowed| **allowed == given)
     }

@@ -8,9 +8,14 @@ use serde_json::{json, Value};
 
 /// A JSON reply with `status`.
 pub fn json_reply(status: u16, body: &Value) -> Response {
+    text_reply(status, body.to_string())
+}
+
+/// A reply with `status` whose body is JSON text already.
+pub fn text_reply(status: u16, body: String) -> Response {
     let mut response = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body.to_string(),
+        body,
     )
         .into_response();
     let headers = response.headers_mut();
