@@ -73,9 +73,25 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
     seen.push_str(&uploaded.headers);
     seen.push_str(&uploaded.text);
 
-    let submitted = submit(
-        &proxy,
-        json!({"image": download_url, "enable_base64_output": false, "webhook": "https://evil.example/hook", "enable_sync_mode": true}),
+    let submitted = answer(
+        browser()
+            .post(format!("{}{SUBMIT}", proxy.url))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer visitor-supplied")
+            .header("Proxy-Authorization", "Basic eDp5")
+            .header("Cookie", "session=visitor")
+            .header("Connection", "keep-alive, X-Hop")
+            .header("X-Hop", "1")
+            .header("TE", "trailers")
+            .header("X-Forwarded-For", "192.0.2.1")
+            .header("Referer", "https://www.example.com/page")
+            .body(
+                json!({"image": download_url, "enable_base64_output": false, "webhook": "https://evil.example/hook", "enable_sync_mode": true})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("the proxy answers"),
     )
     .await;
     assert_eq!(submitted.status, 200, "{}", submitted.text);
@@ -118,11 +134,18 @@ async fn a_whole_job_goes_through_and_the_key_never_comes_back() {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        for never in ["cookie", "origin", "x-forwarded-for", "referer"] {
-            assert!(
-                !names.contains(&never),
-                "{never} reached WaveSpeed: {entry}"
-            );
+        // Only the headers the proxy sets itself: none of the visitor's (hop-by-hop,
+        // cookies, their Authorization, anything else) is forwarded.
+        let ours = [
+            "host",
+            "authorization",
+            "content-type",
+            "content-length",
+            "accept",
+            "user-agent",
+        ];
+        for name in &names {
+            assert!(ours.contains(name), "{name} reached WaveSpeed: {entry}");
         }
     }
     let submits = fake.kinds("submit").await;
