@@ -97,6 +97,13 @@ struct Target {
     visitors: bool,
 }
 
+impl Target {
+    /// The visitor the latency polls come from, when the target counts visitors.
+    fn visitor(&self) -> Option<&'static str> {
+        self.visitors.then_some("198.51.100.1")
+    }
+}
+
 #[derive(Default, Clone)]
 struct Figures {
     p50_us: f64,
@@ -111,24 +118,38 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-async fn measure(target: &Target, seconds: u64) -> Figures {
-    // Latency: one at a time, after a warm-up.
-    let mut connection = Connection::open(target.address).await;
-    let visitor = target.visitors.then_some("198.51.100.1");
-    for _ in 0..300 {
-        connection.get(&target.path, visitor).await;
-    }
-    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
-    let mut errors = 0;
-    for _ in 0..LATENCY_SAMPLES {
-        let started = Instant::now();
-        if connection.get(&target.path, visitor).await != 200 {
-            errors += 1;
+/// Latency of each target, one poll at a time, the targets taken in turn (a round of
+/// one poll each, repeated), so that whatever else the machine does falls on all alike.
+/// Sets each target's percentiles and counts its errors.
+async fn latencies(targets: &[Target], figures: &mut [Figures]) {
+    let mut connections = Vec::new();
+    for target in targets {
+        let mut connection = Connection::open(target.address).await;
+        for _ in 0..300 {
+            connection.get(&target.path, target.visitor()).await;
         }
-        samples.push(started.elapsed().as_nanos() as u64);
+        connections.push(connection);
     }
-    samples.sort_unstable();
-    // Throughput: CONNECTIONS closed loops for `seconds`.
+    let mut samples = vec![Vec::with_capacity(LATENCY_SAMPLES); targets.len()];
+    for _ in 0..LATENCY_SAMPLES {
+        for (i, target) in targets.iter().enumerate() {
+            let started = Instant::now();
+            if connections[i].get(&target.path, target.visitor()).await != 200 {
+                figures[i].errors += 1;
+            }
+            samples[i].push(started.elapsed().as_nanos() as u64);
+        }
+    }
+    for (f, mut s) in figures.iter_mut().zip(samples) {
+        s.sort_unstable();
+        f.p50_us = percentile(&s, 0.50);
+        f.p99_us = percentile(&s, 0.99);
+        f.p999_us = percentile(&s, 0.999);
+    }
+}
+
+/// Throughput of one target: CONNECTIONS closed loops for `seconds`.
+async fn throughput(target: &Target, seconds: u64, figures: &mut Figures) {
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -159,13 +180,8 @@ async fn measure(target: &Target, seconds: u64) -> Figures {
     for l in loops {
         let _ = l.await;
     }
-    Figures {
-        p50_us: percentile(&samples, 0.50),
-        p99_us: percentile(&samples, 0.99),
-        p999_us: percentile(&samples, 0.999),
-        rps: count as f64 / elapsed,
-        errors: errors + failed.load(Ordering::Relaxed),
-    }
+    figures.rps = count as f64 / elapsed;
+    figures.errors += failed.load(Ordering::Relaxed);
 }
 
 /// Resident memory of a process now and at its peak, in MB.
@@ -382,10 +398,12 @@ async fn main() {
             visitors: true,
         },
     ];
-    let mut results = Vec::new();
-    for target in &targets {
-        eprintln!("measuring {} …", target.name);
-        results.push(measure(target, seconds).await);
+    let mut results = vec![Figures::default(); targets.len()];
+    eprintln!("latency, one poll at a time, the three paths in turn …");
+    latencies(&targets, &mut results).await;
+    for (target, figures) in targets.iter().zip(results.iter_mut()) {
+        eprintln!("throughput {} …", target.name);
+        throughput(target, seconds, figures).await;
     }
 
     // 1,000 visitors polling at once, each on its own connection, every 1.5 s.
