@@ -345,6 +345,14 @@ impl Settings {
                 reason: "at least 1 (leave it out for no cap)",
             });
         }
+        let fallback_price = money("price-usd", &flags.price_usd)?;
+        if fallback_price == Micros::ZERO {
+            // A free run would never use up a budget.
+            return Err(ConfigError::Range {
+                flag: "price-usd",
+                reason: "more than zero",
+            });
+        }
         let mut secrets = vec![key.clone()];
         secrets.extend(secret);
         Ok(Settings {
@@ -359,7 +367,7 @@ impl Settings {
             uploads_per_hour: flags.uploads_per_ip_per_hour,
             upload_bytes_per_day: flags.upload_mb_per_ip_per_day.saturating_mul(1024 * 1024),
             max_running: flags.max_running,
-            fallback_price: money("price-usd", &flags.price_usd)?,
+            fallback_price,
             redis: flags.redis.filter(|r| !r.trim().is_empty()),
             redis_prefix: flags.redis_prefix,
             paused: flags.paused,
@@ -481,6 +489,7 @@ mod tests {
             with(&["--trust-proxy", "10.0.0.0/33"]).is_err_and(|e| e.starts_with("--trust-proxy"))
         );
         assert!(with(&["--max-running", "0"]).is_err_and(|e| e.starts_with("--max-running")));
+        assert!(with(&["--price-usd", "0"]).is_err_and(|e| e.starts_with("--price-usd")));
     }
 
     #[test]

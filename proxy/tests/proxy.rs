@@ -38,6 +38,13 @@ async fn poll(proxy: &Proxy, token: &str) -> support::Answer {
     .await
 }
 
+/// A proxy whose daily budget is `usd` and whose per-visitor run rate is out of the way.
+async fn budget_proxy(fake: &Fake, usd: &str, more: &[&str]) -> Proxy {
+    let mut flags = vec!["--daily-budget-usd", usd, "--runs-per-ip-per-hour", "100"];
+    flags.extend_from_slice(more);
+    Proxy::start(&fake.url, &flags).await
+}
+
 fn image() -> Value {
     json!({"image": "https://images.example/photo.jpg"})
 }
@@ -446,16 +453,7 @@ async fn forged_and_expired_tokens_read_nothing() {
 async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_back() {
     let fake = Fake::start().await;
     // $0.21 a day at $0.07 a run: three runs.
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.21",
-            "--runs-per-ip-per-hour",
-            "100",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.21", &[]).await;
     for _ in 0..3 {
         let accepted = submit(&proxy, image()).await;
         assert_eq!(accepted.status, 200, "{}", accepted.text);
@@ -487,16 +485,7 @@ async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_bac
     fake.scenario(json!({"statuses": ["failed"], "error": "content policy"}))
         .await;
     // A fresh proxy (in memory: a fresh budget) with room for one run.
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.07",
-            "--runs-per-ip-per-hour",
-            "100",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.07", &[]).await;
     let accepted = submit(&proxy, image()).await;
     assert_eq!(accepted.status, 200);
     let token = accepted.json["data"]["id"]
@@ -598,18 +587,7 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
 #[tokio::test]
 async fn wavespeed_errors_read_right_and_release_the_budget_only_when_no_task_was_made() {
     let fake = Fake::start().await;
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.07",
-            "--runs-per-ip-per-hour",
-            "100",
-            "--upstream-timeout-s",
-            "1",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.07", &["--upstream-timeout-s", "1"]).await;
     fake.scenario(json!({"faults": {"submit": [
         {"status": 401, "message": "Invalid API key wsk_live_CANARY0123456789abcdef"},
         {"status": 402, "message": "Insufficient balance"},
@@ -652,18 +630,7 @@ async fn wavespeed_errors_read_right_and_release_the_budget_only_when_no_task_wa
     proxy.stop().await;
 
     // No reply in time: the task may exist, so the reservation stays.
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.07",
-            "--runs-per-ip-per-hour",
-            "100",
-            "--upstream-timeout-s",
-            "1",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.07", &["--upstream-timeout-s", "1"]).await;
     fake.scenario(json!({"faults": {"submit": [{"delay_ms": 2500}]}}))
         .await;
     let late = submit(&proxy, image()).await;
@@ -773,16 +740,7 @@ async fn the_price_comes_from_wavespeed_exactly_or_from_the_flag() {
     let fake = Fake::start().await;
     fake.scenario(json!({"unit_price": 0.35})).await;
     // $0.70 a day: two runs at WaveSpeed's $0.35, not ten at the flag's $0.07.
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.70",
-            "--runs-per-ip-per-hour",
-            "100",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.70", &[]).await;
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 429);
@@ -790,18 +748,7 @@ async fn the_price_comes_from_wavespeed_exactly_or_from_the_flag() {
     // Pricing fails: the flag's price.
     fake.scenario(json!({"faults": {"pricing": [{"status": 500}]}}))
         .await;
-    let proxy = Proxy::start(
-        &fake.url,
-        &[
-            "--daily-budget-usd",
-            "0.70",
-            "--price-usd",
-            "0.35",
-            "--runs-per-ip-per-hour",
-            "100",
-        ],
-    )
-    .await;
+    let proxy = budget_proxy(&fake, "0.70", &["--price-usd", "0.35"]).await;
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 200);
     assert_eq!(submit(&proxy, image()).await.status, 429);
