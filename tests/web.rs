@@ -547,3 +547,61 @@ async fn a_decompression_bomb_is_refused_without_asking_the_browser_to_decode_it
         "{text}"
     );
 }
+
+// ---- copy button ---------------------------------------------------------------------
+
+/// The text of the first button under `root`.
+fn button_text(root: &web_sys::Element) -> String {
+    root.query_selector("button")
+        .unwrap()
+        .and_then(|b| b.text_content())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn copying_says_when_the_clipboard_refused_and_then_resets() {
+    // A programmatic click is no user gesture and the test page has no focus: Chromium
+    // refuses the write, as it does in an iframe without `clipboard-write`. Check that
+    // first, so the test shows what it claims.
+    let refused =
+        wasm_bindgen_futures::JsFuture::from(window().navigator().clipboard().write_text("probe"))
+            .await;
+    assert!(
+        refused.is_err(),
+        "this page may write the clipboard: the test proves nothing"
+    );
+
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let _handle = leptos::mount::mount_to(root.clone(), || {
+        multishot_studio::components::copy_button(
+            "45a96667279e4a2f83cfe131566d4923".into(),
+            "Copy",
+            "Copy the task ID".into(),
+        )
+        .into_any()
+    });
+    tick().await;
+    assert_eq!(button_text(&root), "Copy");
+    root.query_selector("button")
+        .unwrap()
+        .expect("the button")
+        .unchecked_into::<web_sys::HtmlElement>()
+        .click();
+    let mut said = String::new();
+    for _ in 0..40 {
+        TimeoutFuture::new(25).await;
+        said = button_text(&root);
+        if said != "Copy" {
+            break;
+        }
+    }
+    assert_eq!(
+        said, "Copy failed",
+        "it must not claim a copy the browser refused"
+    );
+    TimeoutFuture::new(2_600).await;
+    assert_eq!(button_text(&root), "Copy", "it resets after a moment");
+    root.remove();
+}

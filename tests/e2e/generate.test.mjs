@@ -181,6 +181,26 @@ describe('a generation', () => {
   });
 });
 
+describe('copying', () => {
+  test('Copy puts the task id on the clipboard, says "Copied", then reads "Copy" again', async () => {
+    const origin = new URL(app.url).origin;
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+    try {
+      const page = await openApp();
+      await chooseFile(page);
+      await generate(page);
+      const id = await page.locator('[data-task-id]').innerText();
+      const copy = page.getByRole('button', { name: 'Copy the task ID' });
+      await copy.click();
+      await page.waitForFunction(() => document.querySelector('[aria-label="Copy the task ID"]')?.textContent === 'Copied');
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), id);
+      await page.waitForFunction(() => document.querySelector('[aria-label="Copy the task ID"]')?.textContent === 'Copy', null, { timeout: 5_000 });
+    } finally {
+      await browser.context.clearPermissions();
+    }
+  });
+});
+
 describe('runtime config', () => {
   test('config.json pre-fills the proxy; an invalid one is reported and defaults are used', async () => {
     const withProxy = await serveStatic(DIST, { overrides: { 'config.json': JSON.stringify({ proxy_url: proxy.url }) } });
