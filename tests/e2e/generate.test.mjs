@@ -195,6 +195,8 @@ describe('copying', () => {
       await page.waitForFunction(() => document.querySelector('[aria-label="Copy the task ID"]')?.textContent === 'Copied');
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), id);
       await page.waitForFunction(() => document.querySelector('[aria-label="Copy the task ID"]')?.textContent === 'Copy', null, { timeout: 5_000 });
+      // A tab left open would follow the next tests' tasks through storage events.
+      await page.close();
     } finally {
       await browser.context.clearPermissions();
     }
