@@ -137,11 +137,7 @@ pub fn upload_reply(body: &[u8]) -> Result<Value, EnvelopeError> {
     let url = data
         .get("download_url")
         .and_then(Value::as_str)
-        .filter(|u| {
-            let lower = u.to_ascii_lowercase();
-            (lower.starts_with("https://") || lower.starts_with("http://"))
-                && u.len() <= crate::filter::MAX_URL_LEN
-        })
+        .filter(|u| crate::filter::is_web_address(u))
         .ok_or(EnvelopeError::NotEnvelope)?;
     let mut clean = Map::new();
     clean.insert("download_url".into(), json!(url));
