@@ -64,9 +64,11 @@ redis.call('ZADD', KEYS[3], ARGV[7], ARGV[9])
 return 'ok'
 "#;
 
-/// Subtracts ARGV[1] from KEYS[1] and KEYS[2] (floored at 0, expiry kept) and removes
-/// ARGV[2] from the running set KEYS[3].
-const RELEASE: &str = r#"
+/// A Lua function for the scripts that give money back: subtracts `amount` from a
+/// counter that exists, floored at 0, keeping its expiry.
+macro_rules! lua_take {
+    () => {
+        r#"
 local function take(key, amount)
   local value = redis.call('GET', key)
   if value then
@@ -75,30 +77,34 @@ local function take(key, amount)
     redis.call('SET', key, left, 'KEEPTTL')
   end
 end
+"#
+    };
+}
+
+/// Subtracts ARGV[1] from KEYS[1] and KEYS[2] (floored at 0, expiry kept) and removes
+/// ARGV[2] from the running set KEYS[3].
+const RELEASE: &str = concat!(
+    lua_take!(),
+    r#"
 take(KEYS[1], tonumber(ARGV[1]))
 take(KEYS[2], tonumber(ARGV[1]))
 redis.call('ZREM', KEYS[3], ARGV[2])
 return 1
-"#;
+"#
+);
 
 /// KEYS[1] task record, KEYS[2] running set; ARGV prefix, outcome, used expiry (ms).
 /// Takes the record (once), then refunds or counts it as used. Returns the price, or
 /// -1 when there is no record.
-const SETTLE: &str = r#"
+const SETTLE: &str = concat!(
+    lua_take!(),
+    r#"
 local raw = redis.call('GET', KEYS[1])
 if not raw then return -1 end
 redis.call('DEL', KEYS[1])
 local r = cjson.decode(raw)
 local prefix = ARGV[1]
 redis.call('ZREM', KEYS[2], r.id)
-local function take(key, amount)
-  local value = redis.call('GET', key)
-  if value then
-    local left = tonumber(value) - amount
-    if left < 0 then left = 0 end
-    redis.call('SET', key, left, 'KEEPTTL')
-  end
-end
 local function add(key, amount)
   redis.call('INCRBY', key, amount)
   if redis.call('PTTL', key) < 0 then redis.call('PEXPIREAT', key, ARGV[3]) end
@@ -111,7 +117,8 @@ else
   add(prefix .. 'used:month:' .. r.month, r.price)
 end
 return r.price
-"#;
+"#
+);
 
 /// Counters in Redis, shared by every instance pointing at it.
 pub struct RedisStore {
