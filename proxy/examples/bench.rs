@@ -277,18 +277,11 @@ http {{
     );
     let conf = dir.join("nginx.conf");
     std::fs::write(&conf, config).expect("nginx.conf");
-    let child = Command::new("nginx")
-        .args([
-            "-p",
-            &dir.display().to_string(),
-            "-c",
-            &conf.display().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .or_else(|_| {
-            Command::new("/usr/sbin/nginx")
+    // Debian puts nginx in /usr/sbin, which a user's PATH may lack.
+    let child = ["nginx", "/usr/sbin/nginx"]
+        .into_iter()
+        .find_map(|program| {
+            Command::new(program)
                 .args([
                     "-p",
                     &dir.display().to_string(),
@@ -298,6 +291,7 @@ http {{
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
+                .ok()
         })
         .expect("nginx is installed (make bench-proxy installs it from Debian)");
     let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");

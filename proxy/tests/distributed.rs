@@ -63,6 +63,18 @@ async fn submit(client: &reqwest::Client, base: &str, visitor: &str) -> support:
     .await
 }
 
+async fn poll(client: &reqwest::Client, base: &str, token: &str) -> support::Answer {
+    answer(
+        client
+            .get(format!("{base}/api/v3/predictions/{token}/result"))
+            .header("Origin", ORIGIN)
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
 async fn metric(base: &str, name: &str) -> Option<u64> {
     let text = reqwest::get(format!("{base}/metrics"))
         .await
@@ -174,18 +186,7 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
     );
     let after = submit(&client, &a.url, "203.0.113.1").await;
     assert_eq!(after.status, 429, "{}", after.text);
-    let polled = answer(
-        client
-            .get(format!(
-                "{}/api/v3/predictions/{}/result",
-                b.url, accepted[0]
-            ))
-            .header("Origin", ORIGIN)
-            .send()
-            .await
-            .expect("the proxy answers"),
-    )
-    .await;
+    let polled = poll(&client, &b.url, &accepted[0]).await;
     assert_eq!(
         polled.status, 200,
         "a token from before the restart: {}",
@@ -202,15 +203,7 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
         "The generator on this site is unavailable right now; your image was not charged."
     );
     for token in &accepted[..3] {
-        let polled = answer(
-            client
-                .get(format!("{}/api/v3/predictions/{token}/result", a.url))
-                .header("Origin", ORIGIN)
-                .send()
-                .await
-                .expect("the proxy answers"),
-        )
-        .await;
+        let polled = poll(&client, &a.url, token).await;
         assert_eq!(
             polled.status, 200,
             "polls work without Redis: {}",
