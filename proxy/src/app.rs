@@ -153,6 +153,23 @@ impl Proxy {
         }
     }
 
+    /// A per-visitor hourly rate of `what` (uploads, generations), which fails closed.
+    async fn hourly_limit(
+        &self,
+        limit: &'static str,
+        visitor: Visitor,
+        per_hour: u32,
+        what: &str,
+    ) -> Option<Response> {
+        self.rate_limit(limit, visitor, Rate::per_hour(per_hour), false, |s| {
+            format!(
+                "You have reached this site's limit of {per_hour} {what} an hour; try again {}.",
+                wait_text(s)
+            )
+        })
+        .await
+    }
+
     fn store_down(&self, e: &crate::limits::StoreError) -> Response {
         warn!(error = %e, "limit store down; refusing");
         self.metrics.limit_hit("store_down");
@@ -371,19 +388,12 @@ async fn upload(
         return refusal;
     }
     let visitor = proxy.visitor(peer, &headers);
-    let per_hour = proxy.settings.uploads_per_hour;
     if let Some(refusal) = proxy
-        .rate_limit(
+        .hourly_limit(
             "upload_rate",
             visitor,
-            Rate::per_hour(per_hour),
-            false,
-            |s| {
-                format!(
-                "You have reached this site's limit of {per_hour} uploads an hour; try again {}.",
-                wait_text(s)
-            )
-            },
+            proxy.settings.uploads_per_hour,
+            "uploads",
         )
         .await
     {
@@ -540,14 +550,13 @@ async fn submit(
         return refusal;
     }
     let visitor = proxy.visitor(peer, &headers);
-    let per_hour = proxy.settings.runs_per_hour;
     if let Some(refusal) = proxy
-        .rate_limit("run_rate", visitor, Rate::per_hour(per_hour), false, |s| {
-            format!(
-                "You have reached this site's limit of {per_hour} generations an hour; try again {}.",
-                wait_text(s)
-            )
-        })
+        .hourly_limit(
+            "run_rate",
+            visitor,
+            proxy.settings.runs_per_hour,
+            "generations",
+        )
         .await
     {
         proxy.metrics.submit("refused");
