@@ -348,7 +348,7 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
     let id = TaskId::parse("t-owner").unwrap();
     let record = Record::new(
         id.clone(),
-        "http://127.0.0.1:9".into(),
+        multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
         true,
         js_sys::Date::now() as u64,
     );
@@ -360,7 +360,7 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
         jobs.restore();
     });
     assert_eq!(
-        jobs.view.get_untracked(),
+        jobs.state.with_untracked(|s| s.view.clone()),
         Some(Run::Created(id.clone())),
         "the unfinished job is shown again"
     );
@@ -392,13 +392,13 @@ fn the_history_store_skips_a_corrupt_entry_and_keeps_the_others() {
     let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
     let a = Record::new(
         TaskId::parse("store-a").unwrap(),
-        "https://api.wavespeed.ai".into(),
+        multishot_studio::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
         false,
         1,
     );
     let b = Record::new(
         TaskId::parse("store-b").unwrap(),
-        "http://127.0.0.1:9".into(),
+        multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
         true,
         2,
     );
@@ -433,25 +433,31 @@ async fn a_task_view_says_what_can_be_done_in_each_state() {
     use multishot_studio::components::TaskView;
     use multishot_studio::core::api::{Status, TaskId};
     use multishot_studio::core::history::{Record, OUTPUTS_KEPT_MS};
-    use multishot_studio::core::job::{Event, Policy, Tracked, Wait, Watch};
+    use multishot_studio::core::job::{Policy, Tracked, Wait, Watch};
+    use multishot_studio::core::jobs::Action;
 
     let document = document();
     let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&root).unwrap();
     let now = js_sys::Date::now() as u64;
     let id = TaskId::parse("view-1").unwrap();
-    let record = Record::new(id.clone(), "https://api.wavespeed.ai".into(), false, now);
+    let record = Record::new(
+        id.clone(),
+        multishot_studio::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
+        false,
+        now,
+    );
     let task = RwSignal::new(Some(Tracked {
         record: record.clone(),
         watch: Watch::NeedsKey,
     }));
-    let events = RwSignal::new(Vec::<Event>::new());
+    let events = RwSignal::new(Vec::<Action>::new());
     let _handle = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <TaskView
                 task=task
                 online=Signal::stored(false)
-                on_event=move |e| events.update(|all| all.push(e))
+                on_action=move |e| events.update(|all| all.push(e))
             />
         }
         .into_any()
@@ -473,7 +479,7 @@ async fn a_task_view_says_what_can_be_done_in_each_state() {
     assert!(text().contains("Task ID: view-1"), "{}", text());
     assert!(text().contains("This task was sent with your API key"));
     click("Continue");
-    assert_eq!(events.get_untracked(), [Event::Resume]);
+    assert_eq!(events.get_untracked(), [Action::Resume]);
 
     task.set(Some(Tracked {
         record: record.clone(),
@@ -494,11 +500,11 @@ async fn a_task_view_says_what_can_be_done_in_each_state() {
     tick().await;
     assert!(text().contains("You are offline. Checking is paused"));
     click("Cancel");
-    assert_eq!(events.get_untracked(), [Event::Resume, Event::Cancel]);
+    assert_eq!(events.get_untracked(), [Action::Resume, Action::Cancel]);
 
     let mut old = Record::new(
         id,
-        "https://api.wavespeed.ai".into(),
+        multishot_studio::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
         false,
         now - OUTPUTS_KEPT_MS,
     );
@@ -604,4 +610,80 @@ async fn copying_says_when_the_clipboard_refused_and_then_resets() {
     TimeoutFuture::new(2_600).await;
     assert_eq!(button_text(&root), "Copy", "it resets after a moment");
     root.remove();
+}
+
+#[wasm_bindgen_test]
+async fn an_app_gone_before_its_settings_arrive_touches_nothing_after() {
+    // Panics are recorded (with panic = abort, the default hook would only log one).
+    let before = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let _ = js_sys::Reflect::set(
+            &js_sys::global(),
+            &"__panicked".into(),
+            &info.to_string().into(),
+        );
+    }));
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    // A proxy given by the host element: once the settings are in, the app reads
+    // whether a proxy URL was typed.
+    let attributes = vec![(
+        "data-proxy-url".to_owned(),
+        "https://proxy.example".to_owned(),
+    )];
+    let handle = leptos::mount::mount_to(root.clone(), move || {
+        view! { <App attributes=attributes /> }.into_any()
+    });
+    // Unmounted at once, while `config.json` is still being fetched.
+    drop(handle);
+    root.remove();
+    TimeoutFuture::new(1_000).await;
+    std::panic::set_hook(before);
+    let panicked = js_sys::Reflect::get(&js_sys::global(), &"__panicked".into()).unwrap();
+    assert!(panicked.is_undefined(), "{panicked:?}");
+}
+
+#[wasm_bindgen_test]
+async fn the_frames_height_observer_is_disconnected_with_the_app() {
+    use multishot_studio::core::config::Host;
+
+    let count = |name: &str| {
+        js_sys::Reflect::get(&js_sys::global(), &name.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    js_sys::eval(
+        "window.__observes = 0; window.__disconnects = 0; \
+         const p = ResizeObserver.prototype, o = p.observe, d = p.disconnect; \
+         p.observe = function (...a) { window.__observes++; return o.apply(this, a); }; \
+         p.disconnect = function () { window.__disconnects++; return d.call(this); };",
+    )
+    .unwrap();
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let handle = leptos::mount::mount_to(root.clone(), || {
+        view! { <App host=Host::Frame /> }.into_any()
+    });
+    for _ in 0..20 {
+        if count("__observes") >= 1.0 {
+            break;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    assert_eq!(
+        count("__observes"),
+        1.0,
+        "the app's height is watched in a frame"
+    );
+    assert_eq!(count("__disconnects"), 0.0);
+    drop(handle);
+    root.remove();
+    assert_eq!(
+        count("__disconnects"),
+        1.0,
+        "and no more once the app is gone"
+    );
 }

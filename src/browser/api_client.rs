@@ -1,6 +1,7 @@
 //! HTTP calls to WaveSpeed (or a proxy) with gloo-net: upload, submit, poll. Each call is
-//! bounded by a timeout and aborted with an `AbortController` when it runs out. The key,
-//! when there is one, goes only into the `Authorization` header.
+//! bounded by a timeout, and its request is aborted ([`AbortOnDrop`]) when the timeout
+//! runs out or the call's future is dropped. The key, when there is one, goes only into
+//! the `Authorization` header.
 
 use std::time::Duration;
 
@@ -10,11 +11,12 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::sleep;
 
 use super::file::read_head;
-use super::js_error_text;
+use super::{js_error_text, AbortOnDrop};
 use crate::core::api::{
     join, parse_prediction, parse_upload, result_url, ApiError, Prediction, SubmitRequest, TaskId,
     SUBMIT_PATH, UPLOAD_BINARY_PATH,
 };
+pub use crate::core::connection::Connection;
 use crate::core::sniff::detect;
 
 /// How long one request may take.
@@ -22,29 +24,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// An upload of up to 10 MB may take longer.
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Where requests go and with what credentials.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Connection {
-    /// The API base or the proxy URL, without a trailing slash.
-    pub base: String,
-    /// The key, in direct mode only; `None` through a proxy.
-    pub key: Option<String>,
+/// Every request: no redirect is followed (a reply that redirects elsewhere is an error,
+/// so the key never goes anywhere but the base), no cookie is sent or kept, no cache; the
+/// key, in direct mode, in the `Authorization` header only.
+trait Authorize {
+    fn authorize(&self, request: RequestBuilder) -> RequestBuilder;
 }
 
-impl std::fmt::Debug for Connection {
-    /// Never prints the key.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("base", &self.base)
-            .field("key", &self.key.as_ref().map(|_| "…"))
-            .finish()
-    }
-}
-
-impl Connection {
-    /// Every request: no redirect is followed (a reply that redirects elsewhere is an
-    /// error, so the key never goes anywhere but the base), no cookie is sent or kept,
-    /// no cache; the key, in direct mode, in the `Authorization` header only.
+impl Authorize for Connection {
     fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
         let request = request
             .redirect(web_sys::RequestRedirect::Error)
@@ -57,13 +44,14 @@ impl Connection {
     }
 }
 
-/// Sends a request built by `build` with an abort signal, giving up after `limit`.
+/// Sends a request built by `build` with an abort signal, giving up after `limit`. The
+/// request is aborted when this future is dropped before it is over.
 async fn send(
     build: impl FnOnce(Option<&web_sys::AbortSignal>) -> Result<Request, gloo_net::Error>,
     limit: Duration,
 ) -> Result<(u16, Option<String>, Vec<u8>), ApiError> {
-    let controller = web_sys::AbortController::new().ok();
-    let signal = controller.as_ref().map(web_sys::AbortController::signal);
+    let controller = AbortOnDrop::new();
+    let signal = controller.signal();
     let request = build(signal.as_ref()).map_err(|e| ApiError::Network(e.to_string()))?;
     let exchange = async move {
         let response: Response = request
@@ -80,12 +68,8 @@ async fn send(
     };
     match select(Box::pin(exchange), Box::pin(sleep(limit))).await {
         Either::Left((result, _)) => result,
-        Either::Right(_) => {
-            if let Some(controller) = controller {
-                controller.abort();
-            }
-            Err(ApiError::TimedOut)
-        }
+        // `controller` goes out of scope here: the request is aborted.
+        Either::Right(_) => Err(ApiError::TimedOut),
     }
 }
 
@@ -105,7 +89,7 @@ pub async fn upload_binary(
     let form = web_sys::FormData::new().map_err(|e| ApiError::Network(js_error_text(&e)))?;
     form.append_with_blob_and_filename("file", file, &file.name())
         .map_err(|e| ApiError::Network(js_error_text(&e)))?;
-    let url = join(&connection.base, UPLOAD_BINARY_PATH);
+    let url = join(connection.base.as_str(), UPLOAD_BINARY_PATH);
     let (status, retry_after, body) = send(
         |signal| {
             connection
@@ -130,7 +114,7 @@ pub async fn data_uri(file: &web_sys::File) -> Result<String, ApiError> {
 
 /// Submits the job. Sent once; never retried by the caller.
 pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Prediction, ApiError> {
-    let url = join(&connection.base, SUBMIT_PATH);
+    let url = join(connection.base.as_str(), SUBMIT_PATH);
     let json = body.to_json();
     let (status, retry_after, body) = send(
         |signal| {
@@ -147,7 +131,7 @@ pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Pre
 
 /// Asks for a task's result, at the URL built from the base and the id.
 pub async fn poll(connection: &Connection, id: &TaskId) -> Result<Prediction, ApiError> {
-    let url = result_url(&connection.base, id);
+    let url = result_url(connection.base.as_str(), id);
     let (status, retry_after, body) = send(
         |signal| {
             connection

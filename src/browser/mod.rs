@@ -16,6 +16,32 @@ pub mod thumbnail;
 
 use wasm_bindgen::{JsCast, JsValue};
 
+/// A request's `AbortController` that aborts the request when dropped: a request future
+/// that is dropped (Cancel, Delete, a timeout, the page going away) cancels its fetch —
+/// a 10 MB upload included — instead of leaving it running. Aborting a request that is
+/// over does nothing.
+pub(crate) struct AbortOnDrop(Option<web_sys::AbortController>);
+
+impl AbortOnDrop {
+    /// A new controller (none where the browser has no `AbortController`).
+    pub(crate) fn new() -> Self {
+        Self(web_sys::AbortController::new().ok())
+    }
+
+    /// The signal to pass to the request.
+    pub(crate) fn signal(&self) -> Option<web_sys::AbortSignal> {
+        self.0.as_ref().map(web_sys::AbortController::signal)
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = &self.0 {
+            controller.abort();
+        }
+    }
+}
+
 /// A JavaScript exception or rejection as readable text.
 pub(crate) fn js_error_text(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {

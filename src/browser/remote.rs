@@ -8,6 +8,7 @@ use gloo_timers::future::sleep;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::AbortOnDrop;
 use crate::core::assessment::RemoteBytes;
 use crate::core::rules::MAX_FILE_BYTES;
 use crate::core::sniff::{detect, HEAD_BYTES};
@@ -21,17 +22,14 @@ pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(20);
 /// past the limit). A server that does not allow CORS, fails, or is too slow gives
 /// [`RemoteBytes::Unreadable`].
 pub async fn read_remote(url: &str) -> RemoteBytes {
-    let controller = web_sys::AbortController::new().ok();
-    let signal = controller.as_ref().map(|c| c.signal());
-    let read = Box::pin(read_remote_inner(url, signal));
+    // Whatever is left of the body is not needed: the request is aborted when this
+    // function returns, or when its future is dropped (another image was chosen).
+    let controller = AbortOnDrop::new();
+    let read = Box::pin(read_remote_inner(url, controller.signal()));
     let outcome = match select(read, Box::pin(sleep(REMOTE_TIMEOUT))).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right(_) => None,
     };
-    if let Some(controller) = controller {
-        // Whatever is left of the body is not needed.
-        controller.abort();
-    }
     outcome.unwrap_or(RemoteBytes::Unreadable)
 }
 

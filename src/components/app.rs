@@ -6,18 +6,16 @@ use super::{
     ConnectionSettings, ConnectionState, GeneratePanel, History, ImagePicker, ImagePreview,
     JobProgress, Requirements, ValidationReport,
 };
-use crate::browser::api_client::Connection;
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
 use crate::browser::embed::{dispatch_on, post_to_parent, script_base, watch_height};
 use crate::browser::runner::{ImageToSend, Jobs};
-use crate::core::api::TaskId;
 use crate::core::assessment::Source;
-use crate::core::config::{
-    apply_attributes, parse_base_url, ConfigProblem, Host, Settings, UploadMode,
-};
+use crate::core::config::{apply_attributes, ConfigProblem, Host, Settings, UploadMode};
+use crate::core::connection::{self, Choices};
 use crate::core::embed::EmbedEvent;
-use crate::core::job::{Event, Policy};
+use crate::core::job::Policy;
+use crate::core::jobs::JobsState;
 
 /// The whole app: choose an image, see whether WaveSpeed will take it, connect,
 /// generate, watch the shots, keep the history.
@@ -38,9 +36,14 @@ pub fn App(
     let problems = RwSignal::new(Vec::<ConfigProblem>::new());
     let connection_state = ConnectionState::new();
     let jobs = Jobs::new(connection_state.key.into());
+    provide_context(jobs);
 
     spawn_local(async move {
         let (mut loaded, mut found) = load_settings(script_base().as_deref()).await;
+        // The app may be gone by now (unmounted while the settings loaded).
+        if settings.is_disposed() {
+            return;
+        }
         found.extend(apply_attributes(
             &mut loaded,
             attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -52,7 +55,7 @@ pub fn App(
         });
         if let Some(proxy) = &loaded.proxy_url {
             if connection_state.proxy.with_untracked(String::is_empty) {
-                connection_state.proxy.set(proxy.clone());
+                connection_state.proxy.set(proxy.to_string());
             }
         }
         connection_state
@@ -83,53 +86,36 @@ pub fn App(
         jobs.restore();
     });
 
-    // In an iframe, the parent page learns the app's height to fit its frame.
+    // In an iframe, the parent page learns the app's height to fit its frame. The
+    // observer is disconnected with the app.
     if host == Host::Frame {
+        let watch = StoredValue::new_local(None);
         Effect::new(move |_| {
             if let Some(element) = root.get() {
-                watch_height(&element, move |height| {
+                watch.set_value(watch_height(&element, move |height| {
                     let origins = settings.with_untracked(|s| s.embed_parent_origins.clone());
                     post_to_parent(&origins, &EmbedEvent::Resized { height });
-                });
+                }));
             }
         });
     }
 
     let locked = move || settings.with(|s| s.lock_proxy);
-    let connection = Signal::derive(move || -> Result<Connection, String> {
-        if locked() {
-            return settings.with(|s| s.proxy_url.clone()).map_or_else(
-                || Err("This page is set to use its owner’s proxy, but none is configured.".into()),
-                |base| Ok(Connection { base, key: None }),
-            );
-        }
-        let proxy = connection_state.proxy.get();
-        if !proxy.trim().is_empty() {
-            return parse_base_url(&proxy)
-                .map(|base| Connection { base, key: None })
-                .map_err(|why| format!("The proxy URL {why}."));
-        }
-        let key = connection_state.key.get();
-        if key.trim().is_empty() {
-            return Err("Enter your WaveSpeed API key, or a proxy URL, to generate.".into());
-        }
-        Ok(Connection {
-            base: settings.with(|s| s.api_base.clone()),
-            key: Some(key.trim().to_owned()),
+    let connection = Signal::derive(move || {
+        let (typed_proxy, typed_key) = (connection_state.proxy.get(), connection_state.key.get());
+        settings.with(|s| {
+            connection::connection(&Choices {
+                locked: s.lock_proxy,
+                configured_proxy: s.proxy_url.as_ref(),
+                typed_proxy: &typed_proxy,
+                typed_key: &typed_key,
+                api_base: &s.api_base,
+            })
+            .map_err(|problem| problem.to_string())
         })
     });
     // Busy while the current generation is sending, or its task is being waited for.
-    let busy = Signal::derive(move || {
-        jobs.view.with(|v| {
-            v.as_ref().is_some_and(|run| {
-                run.is_busy()
-                    || run.task().is_some_and(|id| {
-                        jobs.tasks
-                            .with(|t| t.iter().any(|t| &t.record.id == id && t.is_polling()))
-                    })
-            })
-        })
-    });
+    let busy = Signal::derive(move || jobs.state.with(JobsState::is_busy));
 
     let generate = move |()| {
         let Ok(connection) = connection.get_untracked() else {
@@ -163,7 +149,6 @@ pub fn App(
             connection_state.base64.get_untracked(),
         );
     };
-    let user_event = move |(id, event): (TaskId, Event)| jobs.on_user(&id, event);
 
     let compact = host.is_compact();
     let intro = (!compact).then(|| {
@@ -223,7 +208,7 @@ pub fn App(
                         <summary>"Connection"</summary>
                         <ConnectionSettings
                             state=connection_state
-                            api_base=Signal::derive(move || settings.with(|s| s.api_base.clone()))
+                            connection=connection
                         />
                     </details>
                     <GeneratePanel
@@ -232,9 +217,9 @@ pub fn App(
                         busy=busy
                         on_generate=generate
                     />
-                    <JobProgress job=jobs.view tasks=jobs.tasks online=jobs.online on_event=user_event />
+                    <JobProgress />
                 </section>
-                <History jobs=jobs connection=connection on_event=user_event />
+                <History connection=connection />
                 {(!compact).then(|| view! { <Requirements /> })}
             </main>
             {(!compact).then(|| view! {

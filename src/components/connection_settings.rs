@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::browser::storage::{remember_key, remembered_key};
+use crate::core::connection::{indicator, Connection};
 
 /// The user's connection choices, shared with the Generate panel.
 #[derive(Clone, Copy)]
@@ -39,9 +40,10 @@ impl Default for ConnectionState {
 pub fn ConnectionSettings(
     /// The shared connection choices.
     state: ConnectionState,
-    /// The API base used in direct mode (for the indicator).
+    /// Where requests go now, or why nothing can be sent: the one result Generate and
+    /// the runner use too (see [`crate::core::connection`]).
     #[prop(into)]
-    api_base: Signal<String>,
+    connection: Signal<Result<Connection, String>>,
 ) -> impl IntoView {
     let show_key = RwSignal::new(false);
     let remember = RwSignal::new(remembered_key().is_some());
@@ -58,21 +60,10 @@ pub fn ConnectionSettings(
         ));
     };
     let using_proxy = move || !state.proxy.with(|p| p.trim().is_empty());
-    let mode = move || {
-        if using_proxy() {
-            format!(
-                "Through proxy: {} (no key is sent from this page)",
-                state.proxy.get().trim()
-            )
-        } else if state.key.with(|k| !k.trim().is_empty()) {
-            format!("Direct to {} with your key", api_base.get())
-        } else {
-            "Not connected: enter an API key or a proxy URL".to_owned()
-        }
-    };
+    let mode = move || connection.with(indicator);
     view! {
         <div class="ms-settings">
-            <p class="ms-mode" data-mode=move || if using_proxy() { "proxy" } else { "direct" }>{mode}</p>
+            <p class="ms-mode" data-mode=move || mode().0>{move || mode().1}</p>
             <div class="ms-field" class:is-off=using_proxy>
                 <label for="ms-api-key">"API key"</label>
                 <div class="ms-url-row">

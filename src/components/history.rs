@@ -2,11 +2,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::TaskView;
-use crate::browser::api_client::Connection;
-use crate::browser::runner::Jobs;
+use crate::browser::runner::use_jobs;
 use crate::core::api::TaskId;
+use crate::core::connection::Connection;
 use crate::core::history::{age, HISTORY_LIMIT};
-use crate::core::job::{Event, Tracked, Watch};
+use crate::core::job::{Tracked, Watch};
+use crate::core::jobs::Command;
 
 /// A task's state in a word or two, for the list.
 fn badge(task: &Tracked, now_ms: u64) -> String {
@@ -26,23 +27,19 @@ fn badge(task: &Tracked, now_ms: u64) -> String {
 /// **Look up a task** field; notices for unreadable entries and storage problems.
 #[component]
 pub fn History(
-    /// The page's jobs.
-    jobs: Jobs,
     /// The connection a looked-up task is fetched with, or why there is none.
     #[prop(into)]
     connection: Signal<Result<Connection, String>>,
-    /// Cancel or resume waiting for a task.
-    #[prop(into)]
-    on_event: Callback<(TaskId, Event)>,
 ) -> impl IntoView {
+    let jobs = use_jobs();
     let open = RwSignal::new(None::<TaskId>);
     let confirming = RwSignal::new(false);
     let lookup = RwSignal::new(String::new());
     let lookup_message = RwSignal::new(None::<String>);
     let looking = RwSignal::new(false);
     let ids = Memo::new(move |_| {
-        jobs.tasks.with(|tasks| {
-            tasks
+        jobs.state.with(|s| {
+            s.tasks
                 .iter()
                 .map(|t| t.record.id.clone())
                 .collect::<Vec<_>>()
@@ -90,10 +87,10 @@ pub fn History(
                 {format!("The history cannot be saved: {e}. Running jobs go on in this tab; keep it open, or note their task IDs.")}
             </p>
         });
-        let skipped = jobs.skipped.with(|s| {
-            (!s.is_empty()).then(|| view! {
+        let skipped = jobs.state.with(|s| {
+            (!s.skipped.is_empty()).then(|| view! {
                 <div class="ms-skipped" role="status">
-                    {s.iter().map(|s| view! { <p class="ms-note">{s.to_string()}</p> }).collect_view()}
+                    {s.skipped.iter().map(|s| view! { <p class="ms-note">{s.to_string()}</p> }).collect_view()}
                 </div>
             })
         });
@@ -103,10 +100,7 @@ pub fn History(
     let item = move |id: TaskId| {
         let task = Memo::new({
             let id = id.clone();
-            move |_| {
-                jobs.tasks
-                    .with(|all| all.iter().find(|t| t.record.id == id).cloned())
-            }
+            move |_| jobs.state.with(|s| s.task(&id).cloned())
         });
         let is_open = {
             let id = id.clone();
@@ -145,9 +139,9 @@ pub fn History(
         };
         let delete = {
             let id = id.clone();
-            move |_| jobs.delete(&id)
+            move |_| jobs.send(Command::Delete(id.clone()))
         };
-        let for_events = id.clone();
+        let for_actions = id.clone();
         view! {
             <li class="ms-history-item" data-task=id.to_string()>
                 <div class="ms-history-row">
@@ -163,10 +157,10 @@ pub fn History(
                     <div class="ms-job">
                         <TaskView
                             task=task
-                            online=jobs.online
-                            on_event={
-                                let id = for_events.clone();
-                                move |event| on_event.run((id.clone(), event))
+                            online=jobs.online()
+                            on_action={
+                                let id = for_actions.clone();
+                                move |action| jobs.send(Command::User(id.clone(), action))
                             }
                         />
                     </div>
@@ -212,7 +206,7 @@ pub fn History(
                                 <p class="ms-note">
                                     {move || format!("Delete all {} jobs from this browser? The tasks stay at WaveSpeed, but their IDs are gone from here.", ids.with(Vec::len))}
                                 </p>
-                                <button type="button" class="ms-button ms-danger" on:click=move |_| { jobs.clear(); confirming.set(false); }>"Yes, clear history"</button>
+                                <button type="button" class="ms-button ms-danger" on:click=move |_| { jobs.send(Command::Clear); confirming.set(false); }>"Yes, clear history"</button>
                                 <button type="button" class="ms-button" on:click=move |_| confirming.set(false)>"Keep it"</button>
                             </div>
                         }

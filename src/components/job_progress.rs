@@ -1,28 +1,17 @@
 use leptos::prelude::*;
 
 use super::TaskView;
-use crate::core::api::TaskId;
-use crate::core::job::{Event, Run, Tracked};
+use crate::browser::runner::use_jobs;
+use crate::core::job::Run;
+use crate::core::jobs::Command;
 
 /// The current generation: uploading and sending, every failure before a task exists
 /// as a message a person understands, then the task itself ([`TaskView`]).
 #[component]
-pub fn JobProgress(
-    /// The current generation, if any.
-    #[prop(into)]
-    job: Signal<Option<Run>>,
-    /// Every task the page knows of (the current one is looked up here).
-    #[prop(into)]
-    tasks: Signal<Vec<Tracked>>,
-    /// The browser is online.
-    #[prop(into)]
-    online: Signal<bool>,
-    /// Cancel or resume waiting for a task.
-    #[prop(into)]
-    on_event: Callback<(TaskId, Event)>,
-) -> impl IntoView {
+pub fn JobProgress() -> impl IntoView {
+    let jobs = use_jobs();
     // Rebuilt only when the stage really changes (showing the same task again is not one).
-    let run = Memo::new(move |_| job.get());
+    let run = Memo::new(move |_| jobs.state.with(|s| s.view.clone()));
     move || {
         let body = match run.get()? {
             Run::Uploading => view! { <p class="ms-job-status" role="status">"Uploading the image…"</p> }.into_any(),
@@ -49,13 +38,13 @@ pub fn JobProgress(
                 .into_any()
             }
             Run::Created(id) => {
-                let for_events = id.clone();
-                let task = Memo::new(move |_| tasks.with(|all| all.iter().find(|t| t.record.id == id).cloned()));
+                let for_actions = id.clone();
+                let task = Memo::new(move |_| jobs.state.with(|s| s.task(&id).cloned()));
                 view! {
                     <TaskView
                         task=task
-                        online=online
-                        on_event=move |event| on_event.run((for_events.clone(), event))
+                        online=jobs.online()
+                        on_action=move |action| jobs.send(Command::User(for_actions.clone(), action))
                     />
                 }
                 .into_any()

@@ -274,6 +274,24 @@ impl ApiError {
         ) || matches!(self, ApiError::Proxy { status, .. } if *status == 429 || *status >= 500)
     }
 
+    /// A short machine-readable name of the failure, for a host page: `network`,
+    /// `timed_out`, `unauthorized`, `forbidden`, `rate_limited`, `server_error`,
+    /// `rejected`, `refused`, `bad_response`, or a proxy's own `reason`.
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::Network(_) => "network",
+            ApiError::TimedOut => "timed_out",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Server { .. } => "server_error",
+            ApiError::Rejected { .. } => "rejected",
+            ApiError::Refused { .. } => "refused",
+            ApiError::BadResponse(_) => "bad_response",
+            ApiError::Proxy { reason, .. } => reason,
+        }
+    }
+
     /// The delay the server asked for, in milliseconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {

@@ -35,10 +35,10 @@ pub enum UploadMode {
 /// The validated settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// The API base for direct mode, without a trailing slash.
-    pub api_base: String,
+    /// The API base for direct mode.
+    pub api_base: BaseUrl,
     /// A proxy base; when set, requests go there with no `Authorization` header.
-    pub proxy_url: Option<String>,
+    pub proxy_url: Option<BaseUrl>,
     /// Delay between polls.
     pub poll_interval_ms: u64,
     /// How long to wait for a result before showing "still running at WaveSpeed" with a
@@ -84,7 +84,7 @@ impl Theme {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            api_base: DEFAULT_API_BASE.to_owned(),
+            api_base: BaseUrl(DEFAULT_API_BASE.to_owned()),
             proxy_url: None,
             poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
             max_wait_s: DEFAULT_MAX_WAIT_S,
@@ -129,6 +129,53 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
         return Err("must be an origin alone (scheme, host and port; no path)".into());
     }
     Ok(base.to_ascii_lowercase())
+}
+
+/// A base URL that passed [`parse_base_url`]: where the page's requests go (the API base,
+/// a proxy, a task's stored base). Made only by [`BaseUrl::parse`] (or from a stored
+/// record, checked the same way), so no unchecked text reaches a request.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// Checks `raw` ([`parse_base_url`]).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_base_url(raw).map(Self)
+    }
+
+    /// The URL, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BaseUrl {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<BaseUrl> for String {
+    fn from(base: BaseUrl) -> String {
+        base.0
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<&str> for BaseUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
 }
 
 /// Checks a base URL: absolute `http:`/`https:`, with a host, no query or fragment, no
@@ -188,7 +235,7 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
 /// Reads one setting into `settings`, or says what is wrong with it.
 fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<ConfigProblem>) {
     match key {
-        "api_base" => match value.as_str().map(parse_base_url) {
+        "api_base" => match value.as_str().map(BaseUrl::parse) {
             Some(Ok(url)) => settings.api_base = url,
             Some(Err(why)) => {
                 problems.push(problem(key, format!("{why}; {DEFAULT_API_BASE} is used")))
@@ -201,7 +248,7 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
         "proxy_url" => match value {
             Value::Null => {}
             Value::String(s) if s.trim().is_empty() => {}
-            Value::String(s) => match parse_base_url(s) {
+            Value::String(s) => match BaseUrl::parse(s) {
                 Ok(url) => settings.proxy_url = Some(url),
                 Err(why) => problems.push(problem(key, format!("{why}; no proxy is used"))),
             },
@@ -394,8 +441,8 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                api_base: "http://127.0.0.1:9000".into(),
-                proxy_url: Some("https://proxy.example/ws".into()),
+                api_base: BaseUrl::parse("http://127.0.0.1:9000").unwrap(),
+                proxy_url: BaseUrl::parse("https://proxy.example/ws").ok(),
                 poll_interval_ms: 800,
                 max_wait_s: 60,
                 upload: UploadMode::Inline,
@@ -488,7 +535,10 @@ mod tests {
                 ("class", "ignored"),
             ],
         );
-        assert_eq!(s.proxy_url.as_deref(), Some("https://site.example/ws"));
+        assert_eq!(
+            s.proxy_url.as_ref().map(BaseUrl::as_str),
+            Some("https://site.example/ws")
+        );
         assert!(s.lock_proxy);
         assert_eq!(s.theme, Theme::Light);
         assert_eq!(s.poll_interval_ms, 2000);
@@ -575,7 +625,7 @@ mod tests {
         #[test]
         fn any_text_gives_settings_without_panicking(text in "\\PC{0,200}") {
             let (s, _) = parse_config(Some(&text));
-            prop_assert!(s.api_base.starts_with("http"));
+            prop_assert!(s.api_base.as_str().starts_with("http"));
             prop_assert!((MIN_POLL_INTERVAL_MS..=MAX_POLL_INTERVAL_MS).contains(&s.poll_interval_ms));
         }
     }

@@ -30,11 +30,18 @@ pub enum EmbedEvent {
         /// Shots that came back inline (base64) and have no address.
         inline_outputs: usize,
     },
-    /// The job failed: before a task existed (no id), or the task ended without shots.
+    /// The job failed: before a task existed (no id), waiting for it stopped, or the
+    /// task ended without shots.
     #[serde(rename = "job-failed")]
     Failed {
         /// The task id, when there is one.
         task_id: Option<String>,
+        /// Where it failed.
+        stage: Stage,
+        /// What failed, for a program: [`crate::core::api::ApiError::code`] at the
+        /// upload, submit and poll stages; the task's status (`failed`, `cancelled`,
+        /// `timeout`, …) at the task stage.
+        code: String,
         /// What went wrong, in words.
         error: String,
     },
@@ -44,6 +51,21 @@ pub enum EmbedEvent {
         /// The new height.
         height: u32,
     },
+}
+
+/// Where a job failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Sending the local file to WaveSpeed's storage: nothing was created.
+    Upload,
+    /// Sending the job: no task was created, or (no reply) one may have been.
+    Submit,
+    /// Waiting for the task stopped on a failure retrying cannot fix; the task may
+    /// still finish at WaveSpeed.
+    Poll,
+    /// The task itself ended without shots.
+    Task,
 }
 
 impl EmbedEvent {
@@ -69,6 +91,8 @@ impl EmbedEvent {
             let reason = record.error.as_deref().unwrap_or("no reason was given");
             EmbedEvent::Failed {
                 task_id: Some(task_id),
+                stage: Stage::Task,
+                code: record.status.as_str().to_owned(),
                 error: format!("The task ended as “{}”: {reason}", record.status.as_str()),
             }
         }
@@ -94,7 +118,7 @@ mod tests {
     fn record(status: Status, outputs: &[&str]) -> Record {
         let mut r = Record::new(
             TaskId::parse("t-9").unwrap(),
-            "https://api.wavespeed.ai".into(),
+            crate::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
             false,
             0,
         );
@@ -136,15 +160,23 @@ mod tests {
         assert_eq!(json["type"], "job-failed");
         assert_eq!(json["task_id"], "t-9");
         assert_eq!(json["error"], "The task ended as “failed”: <b>bad</b>");
+        assert_eq!(
+            (&json["stage"], &json["code"]),
+            (&"task".into(), &"failed".into())
+        );
         let before: Value = serde_json::from_str(
             &EmbedEvent::Failed {
                 task_id: None,
+                stage: Stage::Upload,
+                code: "unauthorized".into(),
                 error: "401".into(),
             }
             .to_json(),
         )
         .unwrap();
         assert_eq!(before["task_id"], Value::Null);
+        assert_eq!(before["stage"], "upload");
+        assert_eq!(before["code"], "unauthorized");
         assert_eq!(
             EmbedEvent::Resized { height: 812 }.to_json(),
             r#"{"source":"multishot-studio","type":"resize","height":812}"#

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::{Prediction, Status, TaskId};
-use super::config::parse_base_url;
+use super::config::{parse_base_url, BaseUrl};
 
 /// The schema version written into every record.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -52,7 +52,7 @@ pub struct Record {
     /// The task id.
     pub id: TaskId,
     /// The API base or proxy URL the job was sent to (never the key).
-    pub base: String,
+    pub base: BaseUrl,
     /// Sent through a proxy (so no key is needed to go on).
     #[serde(default)]
     pub proxy: bool,
@@ -86,7 +86,7 @@ pub struct Record {
 
 impl Record {
     /// A new record for a task that was just created.
-    pub fn new(id: TaskId, base: String, proxy: bool, created_ms: u64) -> Self {
+    pub fn new(id: TaskId, base: BaseUrl, proxy: bool, created_ms: u64) -> Self {
         Self {
             v: SCHEMA_VERSION,
             id,
@@ -226,6 +226,15 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
         .get("v")
         .and_then(Value::as_u64)
         .ok_or_else(|| HistoryError::Unreadable("no schema version".into()))?;
+    // A base that is not a usable address is named as such (the record's type would
+    // refuse it as unreadable).
+    if let Some(Err(_)) = value
+        .get("base")
+        .and_then(Value::as_str)
+        .map(parse_base_url)
+    {
+        return Err(HistoryError::BadBase);
+    }
     let record: Record = match version {
         1 => serde_json::from_value(value).map_err(|e| HistoryError::Unreadable(e.to_string()))?,
         v if v > u64::from(SCHEMA_VERSION) => return Err(HistoryError::Newer(v)),
@@ -234,9 +243,7 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
     if entry.strip_prefix(ENTRY_PREFIX) != Some(record.id.as_str()) {
         return Err(HistoryError::WrongId);
     }
-    let base = parse_base_url(&record.base).map_err(|_| HistoryError::BadBase)?;
     Ok(Record {
-        base,
         thumbnail: record.thumbnail.filter(|t| is_thumbnail(t)),
         ..record
     })
@@ -313,7 +320,7 @@ mod tests {
     fn record(name: &str, created_ms: u64, status: Status) -> Record {
         let mut r = Record::new(
             id(name),
-            "https://api.wavespeed.ai".into(),
+            crate::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
             false,
             created_ms,
         );
@@ -335,8 +342,13 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_through_its_stored_form() {
-        let mut r = Record::new(id("t-1"), "http://127.0.0.1:9/proxy".into(), true, 42)
-            .with_thumbnail(Some("data:image/jpeg;base64,/9j/AA==".into()));
+        let mut r = Record::new(
+            id("t-1"),
+            crate::core::config::BaseUrl::parse("http://127.0.0.1:9/proxy").unwrap(),
+            true,
+            42,
+        )
+        .with_thumbnail(Some("data:image/jpeg;base64,/9j/AA==".into()));
         r.absorb(
             &reply("t-1", "completed", &["https://cdn.example/a.mp4"]),
             50,
@@ -405,10 +417,11 @@ mod tests {
 
     #[test]
     fn unsafe_bases_and_thumbnails_are_not_taken_from_storage() {
-        let mut r = record("x", 1, Status::Created);
-        r.base = "javascript:alert(1)".into();
+        let r = record("x", 1, Status::Created);
+        let planted = r.to_json().replace(r.base.as_str(), "javascript:alert(1)");
+        assert!(planted.contains("javascript:"));
         assert_eq!(
-            decode("multishot.job.x", &r.to_json()),
+            decode("multishot.job.x", &planted),
             Err(HistoryError::BadBase)
         );
         let mut r = record("x", 1, Status::Created);

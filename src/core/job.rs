@@ -500,7 +500,12 @@ mod tests {
 
     #[test]
     fn a_tracked_job_keeps_its_record_in_step_with_the_replies() {
-        let record = Record::new(id(), "https://api.wavespeed.ai".into(), false, 0);
+        let record = Record::new(
+            id(),
+            crate::core::config::BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
+            false,
+            0,
+        );
         let (wait, _) = Wait::start(id(), 0, &P);
         let mut job = Tracked {
             record: record.clone(),

@@ -3,11 +3,14 @@
 pub mod api;
 pub mod assessment;
 pub mod config;
+pub mod connection;
 pub mod embed;
 pub mod history;
 pub mod image_url;
 pub mod job;
+pub mod jobs;
 pub mod output;
+pub mod task_view;
 pub mod web_address;
 
 // The image rules and the header parser live in the `multishot-rules` crate, which the

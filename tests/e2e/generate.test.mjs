@@ -404,4 +404,63 @@ describe('faults', () => {
     await page.screenshot({ path: join(ROOT, 'target/screenshots/finished.png'), fullPage: true });
     await page.close();
   });
+
+  test('an invalid proxy URL: the connection line and Generate say the same thing', async () => {
+    const page = await openApp({ proxyUrl: 'gen.example.com' });
+    await chooseFile(page);
+    const line = page.locator('.ms-mode');
+    assert.equal(await line.getAttribute('data-mode'), 'none');
+    assert.equal(await line.innerText(), 'Not connected. The proxy URL must be an http:// or https:// address.');
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), false);
+    assert.match(await page.locator('#ms-generate-hint').innerText(), /The proxy URL must be an http:\/\/ or https:\/\/ address\./);
+    await page.getByLabel('Proxy URL').fill(proxy.url);
+    await page.waitForFunction(() => document.querySelector('.ms-mode')?.dataset.mode === 'proxy');
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), true);
+    await page.close();
+  });
+
+  test('with the keyboard: focus stays on the task\'s button while its status changes, Cancel and Resume', async () => {
+    await direct.scenario({ statuses: ['created', 'processing', 'processing', 'processing', 'processing', 'completed'] });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await page.getByText('Status: created').waitFor({ timeout: 10_000 });
+    // From the Copy button, Tab reaches the task's button.
+    await page.getByRole('button', { name: 'Copy the task ID' }).focus();
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => ({ text: document.activeElement?.textContent, marked: document.activeElement?.__mark === 1 }));
+    assert.deepEqual(await focused(), { text: 'Cancel', marked: false });
+    await page.evaluate(() => { document.activeElement.__mark = 1; });
+    await page.getByText('Status: processing').waitFor({ timeout: 10_000 });
+    assert.deepEqual(await focused(), { text: 'Cancel', marked: true }, 'the same button keeps the focus');
+    await page.keyboard.press('Enter');
+    await page.getByText('You stopped waiting').waitFor();
+    assert.deepEqual(await focused(), { text: 'Resume', marked: true }, 'Cancel became Resume in place');
+    await page.keyboard.press('Enter');
+    await page.getByText('You stopped waiting').waitFor({ state: 'detached' });
+    await expectPlayingShots(page, 3);
+    await page.close();
+  });
+
+  test('Cancel aborts the poll in flight: the browser cancels the request, not only the wait', async () => {
+    // The first poll hangs at the fake for 20 s.
+    await direct.scenario({ faults: { poll: [{ delay_ms: 20_000 }] } });
+    const page = await openApp();
+    const failed = [];
+    page.on('requestfailed', (r) => failed.push({ url: r.url(), error: r.failure()?.errorText ?? '' }));
+    await chooseFile(page);
+    await generate(page);
+    await page.getByText('Status: created').waitFor({ timeout: 10_000 });
+    for (let i = 0; i < 100 && kinds(await direct.log(), 'poll').length === 0; i++) await page.waitForTimeout(100);
+    assert.equal(kinds(await direct.log(), 'poll').length, 1, 'the poll reached the fake');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('You stopped waiting').waitFor();
+    for (let i = 0; i < 50 && failed.length === 0; i++) await page.waitForTimeout(100);
+    assert.deepEqual(
+      failed.map((f) => [new URL(f.url).pathname.endsWith('/result'), f.error]),
+      [[true, 'net::ERR_ABORTED']],
+      JSON.stringify(failed),
+    );
+    await page.close();
+  });
 });

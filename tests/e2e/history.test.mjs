@@ -290,6 +290,33 @@ describe('resume', () => {
     assert.equal(await page.getByText('You are offline').count(), 0);
   });
 
+  test('offline, no timer re-checks: the poll that came due waits for the online event', async () => {
+    await fake.scenario({ statuses: [...Array(6).fill('processing'), 'completed'] });
+    const page = await openApp();
+    await startJob(page);
+    await waitForStatus(page, /^Status: processing/);
+    await browser.context.setOffline(true);
+    try {
+      await page.getByText('You are offline. Checking is paused').waitFor();
+      // Past the next poll's time (500 ms) and a retry's (1 s), then count the timers
+      // the page starts while it stays offline.
+      await page.waitForTimeout(1500);
+      await page.evaluate(() => {
+        window.timersSet = 0;
+        const set = window.setTimeout;
+        window.setTimeout = (...args) => {
+          window.timersSet += 1;
+          return set(...args);
+        };
+      });
+      await page.waitForTimeout(2000);
+      assert.equal(await page.evaluate(() => window.timersSet), 0, 'no timer runs while offline');
+    } finally {
+      await browser.context.setOffline(false);
+    }
+    await expectPlayingShots(page.locator('.ms-generate'));
+  });
+
   test('the wait cap: "still running at WaveSpeed", the id stays; Check again completes', async () => {
     // 500 ms polls and a 5 s cap: about ten polls, then the cap; three more finish it.
     await fake.scenario({ statuses: [...Array(12).fill('processing'), 'completed'] });

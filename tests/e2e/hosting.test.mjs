@@ -172,6 +172,27 @@ describe('iframe embed', () => {
     assert.deepEqual(page.errors, []);
   });
 
+  test('job-failed tells a program where and what: stage and code beside the sentence', async () => {
+    const { page, frame } = await openHost(allowed);
+    // The upload is refused: nothing was created.
+    await proxy.scenario({ faults: { upload: [{ status: 401, message: 'no' }] } });
+    await generateIn(frame);
+    await frame.getByText('Upload failed:').waitFor();
+    // The task itself fails.
+    await proxy.scenario({ statuses: ['created', 'failed'], error: 'GPU fell over' });
+    await frame.getByRole('button', { name: 'Generate' }).click();
+    await frame.getByText('The task ended as “failed”').waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => window.received.filter((m) => m.data.type === 'job-failed').length === 2);
+    const failed = (await page.evaluate(() => window.received))
+      .map((m) => m.data)
+      .filter((d) => d.type === 'job-failed')
+      .map(({ task_id, stage, code, error }) => ({ task: task_id !== null, stage, code, error }));
+    assert.deepEqual(failed, [
+      { task: false, stage: 'upload', code: 'unauthorized', error: 'Upload failed: WaveSpeed refused the API key (401): no. Check the key and try again.' },
+      { task: true, stage: 'task', code: 'failed', error: 'The task ended as “failed”: GPU fell over' },
+    ]);
+  });
+
   test('a parent origin not allowed receives nothing', async () => {
     const { page, frame } = await openHost(refused);
     await generateIn(frame);

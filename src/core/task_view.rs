@@ -1,0 +1,434 @@
+//! What a task's view says and offers in each state, as plain values: the status line,
+//! one message and at most one button. The component renders whatever this returns
+//! with one view, so a status change patches the same elements (a focused button keeps
+//! the keyboard focus).
+
+use super::api::Status;
+use super::history::age;
+use super::job::{Pause, Phase, Tracked, Watch};
+use super::jobs::Action;
+
+/// How a message is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// A quiet hint.
+    Hint,
+    /// A note worth reading.
+    Note,
+    /// Something went wrong (`role="alert"`).
+    Alert,
+}
+
+/// A message about the task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// How it is shown.
+    pub tone: Tone,
+    /// A bold lead-in ("Stopped: "), or empty.
+    pub lead: &'static str,
+    /// The text.
+    pub text: String,
+}
+
+/// A button and what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Button {
+    /// Its label (and accessible name).
+    pub label: &'static str,
+    /// What pressing it sends.
+    pub action: Action,
+}
+
+/// Everything the task view shows besides the id and the shots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The status line ("Status: processing · 0:42").
+    pub line: String,
+    /// What to say about where the wait is.
+    pub message: Option<Message>,
+    /// What can be done.
+    pub button: Option<Button>,
+    /// This page polls the task (the elapsed time ticks; offline is worth saying).
+    pub polling: bool,
+}
+
+/// `75_000` → `"1:15"`.
+pub fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn message(tone: Tone, lead: &'static str, text: impl Into<String>) -> Option<Message> {
+    Some(Message {
+        tone,
+        lead,
+        text: text.into(),
+    })
+}
+
+fn button(label: &'static str, action: Action) -> Option<Button> {
+    Some(Button { label, action })
+}
+
+/// What the view of task `t` says and offers at `now_ms`.
+pub fn offer(t: &Tracked, now_ms: u64) -> Offer {
+    let record = &t.record;
+    let status = record.status.as_str();
+    let elapsed = clock(now_ms.saturating_sub(record.created_ms));
+    let resume = |label| button(label, Action::Resume);
+    let mut offer = Offer {
+        line: format!("Status: {status} · {elapsed}"),
+        message: None,
+        button: None,
+        polling: t.is_polling(),
+    };
+    if record.is_finished() {
+        offer.line = match record.took_ms() {
+            Some(ms) => format!("Status: {status} · {}", clock(ms)),
+            None => format!("Status: {status}"),
+        };
+        return offer;
+    }
+    match &t.watch {
+        Watch::Here(wait) => match &wait.phase {
+            Phase::Polling => {
+                if let Some(error) = &wait.retrying {
+                    offer.line = format!("Status: {status} · {elapsed} — {error} Retrying…");
+                }
+                offer.message = message(
+                    Tone::Hint,
+                    "",
+                    "Cancel only stops waiting: WaveSpeed has no cancel, so the task goes on there and is billed.",
+                );
+                offer.button = button("Cancel", Action::Cancel);
+            }
+            Phase::Paused(Pause::Cancelled) => {
+                offer.message = message(
+                    Tone::Note,
+                    "",
+                    "You stopped waiting. The task may still finish at WaveSpeed.",
+                );
+                offer.button = resume("Resume");
+            }
+            Phase::Paused(Pause::WaitCap) => {
+                offer.message = message(
+                    Tone::Note,
+                    "",
+                    "Still running at WaveSpeed. It has taken longer than usual; the result will be kept there, under the task ID above.",
+                );
+                offer.button = resume("Check again");
+            }
+            Phase::Paused(Pause::RetriesExhausted(error)) => {
+                offer.message = message(
+                    Tone::Alert,
+                    "Waiting paused: ",
+                    format!(
+                        "{error} Several tries in a row failed. The task is safe at WaveSpeed."
+                    ),
+                );
+                offer.button = resume("Resume");
+            }
+            Phase::Stopped(error) => {
+                offer.message = message(Tone::Alert, "Stopped: ", error.to_string());
+                offer.button = resume("Check again");
+            }
+            // (A finished record returned above.)
+            Phase::Finished => {}
+        },
+        Watch::Elsewhere => {
+            offer.message = message(
+                Tone::Note,
+                "",
+                "Another tab of this page is checking this task; its progress shows here too.",
+            );
+        }
+        Watch::NeedsKey => {
+            offer.line = format!("Status: {status} (last known)");
+            offer.message = message(
+                Tone::Note,
+                "",
+                "This task was sent with your API key. Enter the key under Connection, then continue checking it.",
+            );
+            offer.button = resume("Continue");
+        }
+        Watch::Idle => {
+            offer.line = format!(
+                "Status: {status} (last known, {})",
+                age(now_ms, record.created_ms)
+            );
+            if record.is_expired(now_ms) {
+                offer.message = message(
+                    Tone::Note,
+                    "",
+                    "Outputs expired at WaveSpeed: it keeps them for 7 days.",
+                );
+            } else {
+                offer.button = resume("Check again");
+            }
+        }
+    }
+    offer
+}
+
+/// What a finished task shows, kept apart from [`Offer`] so that the shots are built
+/// once, and not again when only the status line changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The final status.
+    pub status: Status,
+    /// The shots, as WaveSpeed gave them.
+    pub outputs: Vec<String>,
+    /// `has_nsfw_contents`, parallel to `outputs`.
+    pub nsfw: Vec<bool>,
+    /// Inference time, when reported.
+    pub inference_ms: Option<u64>,
+    /// Shots too large to have been kept (fetched again on request).
+    pub dropped: usize,
+    /// The server's error text for a task that did not complete.
+    pub error: Option<String>,
+    /// WaveSpeed no longer keeps the outputs.
+    pub expired: bool,
+}
+
+/// The outcome of task `t`, once it is over: the shots this page received in full
+/// (inline ones included), else the stored ones.
+pub fn outcome(t: &Tracked, now_ms: u64) -> Option<Outcome> {
+    let record = &t.record;
+    if !record.is_finished() {
+        return None;
+    }
+    let full = match &t.watch {
+        Watch::Here(wait) => wait
+            .last
+            .as_ref()
+            .filter(|last| last.status.is_terminal() && !last.outputs.is_empty()),
+        _ => None,
+    };
+    let (outputs, nsfw, dropped) = match full {
+        Some(last) => (last.outputs.clone(), last.has_nsfw_contents.clone(), 0),
+        None => (
+            record.outputs.clone(),
+            record.nsfw.clone(),
+            record.outputs_dropped,
+        ),
+    };
+    Some(Outcome {
+        status: record.status.clone(),
+        outputs,
+        nsfw,
+        inference_ms: record.inference_ms,
+        dropped,
+        error: record.error.clone(),
+        expired: record.is_expired(now_ms),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::api::{ApiError, Prediction, TaskId};
+    use crate::core::config::BaseUrl;
+    use crate::core::history::{Record, OUTPUTS_KEPT_MS};
+    use crate::core::job::{Policy, Wait};
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn task(status: Status, watch: Watch, created: u64) -> Tracked {
+        let mut record = Record::new(
+            TaskId::parse("t-1").unwrap(),
+            BaseUrl::parse("https://api.wavespeed.ai").unwrap(),
+            false,
+            created,
+        );
+        record.status = status;
+        Tracked { record, watch }
+    }
+
+    fn here(phase: Phase, retrying: Option<ApiError>) -> Watch {
+        let (mut wait, _) = Wait::start(TaskId::parse("t-1").unwrap(), NOW, &Policy::default());
+        wait.phase = phase;
+        wait.retrying = retrying;
+        Watch::Here(Box::new(wait))
+    }
+
+    /// (line, message tone and lead, button label and action, polling)
+    fn said(t: &Tracked) -> (String, Option<(Tone, &'static str)>, Option<Button>, bool) {
+        let o = offer(t, NOW);
+        (
+            o.line,
+            o.message.map(|m| (m.tone, m.lead)),
+            o.button,
+            o.polling,
+        )
+    }
+
+    #[test]
+    fn each_state_says_where_the_wait_is_and_offers_one_thing() {
+        let ago = NOW - 75_000;
+        let cases = [
+            (
+                task(Status::Processing, here(Phase::Polling, None), ago),
+                (
+                    "Status: processing · 1:15",
+                    Some((Tone::Hint, "")),
+                    Some(("Cancel", Action::Cancel)),
+                    true,
+                ),
+            ),
+            (
+                task(
+                    Status::Processing,
+                    here(Phase::Paused(Pause::Cancelled), None),
+                    ago,
+                ),
+                (
+                    "Status: processing · 1:15",
+                    Some((Tone::Note, "")),
+                    Some(("Resume", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(
+                    Status::Processing,
+                    here(Phase::Paused(Pause::WaitCap), None),
+                    ago,
+                ),
+                (
+                    "Status: processing · 1:15",
+                    Some((Tone::Note, "")),
+                    Some(("Check again", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(
+                    Status::Processing,
+                    here(
+                        Phase::Paused(Pause::RetriesExhausted(ApiError::TimedOut)),
+                        None,
+                    ),
+                    ago,
+                ),
+                (
+                    "Status: processing · 1:15",
+                    Some((Tone::Alert, "Waiting paused: ")),
+                    Some(("Resume", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(
+                    Status::Created,
+                    here(Phase::Stopped(ApiError::Unauthorized("no".into())), None),
+                    ago,
+                ),
+                (
+                    "Status: created · 1:15",
+                    Some((Tone::Alert, "Stopped: ")),
+                    Some(("Check again", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(Status::Processing, Watch::Elsewhere, ago),
+                (
+                    "Status: processing · 1:15",
+                    Some((Tone::Note, "")),
+                    None,
+                    false,
+                ),
+            ),
+            (
+                task(Status::Processing, Watch::NeedsKey, ago),
+                (
+                    "Status: processing (last known)",
+                    Some((Tone::Note, "")),
+                    Some(("Continue", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(Status::Processing, Watch::Idle, NOW - 3 * 3_600_000),
+                (
+                    "Status: processing (last known, 3 h ago)",
+                    None,
+                    Some(("Check again", Action::Resume)),
+                    false,
+                ),
+            ),
+            (
+                task(Status::Processing, Watch::Idle, NOW - OUTPUTS_KEPT_MS),
+                (
+                    "Status: processing (last known, 7 days ago)",
+                    Some((Tone::Note, "")),
+                    None,
+                    false,
+                ),
+            ),
+            (
+                task(Status::Completed, here(Phase::Finished, None), ago),
+                ("Status: completed", None, None, false),
+            ),
+        ];
+        for (t, (line, message, button, polling)) in cases {
+            let expected = (
+                line.to_owned(),
+                message,
+                button.map(|(label, action)| Button { label, action }),
+                polling,
+            );
+            assert_eq!(said(&t), expected, "{:?}", t.watch);
+        }
+    }
+
+    #[test]
+    fn a_retry_is_said_in_the_line_and_a_finished_task_says_how_long_it_took() {
+        let t = task(
+            Status::Processing,
+            here(Phase::Polling, Some(ApiError::TimedOut)),
+            NOW - 5_000,
+        );
+        assert_eq!(
+            offer(&t, NOW).line,
+            "Status: processing · 0:05 — The server did not answer in time. Retrying…"
+        );
+        let mut done = task(Status::Completed, Watch::Idle, NOW - 100_000);
+        done.record.finished_ms = Some(NOW - 10_000);
+        assert_eq!(offer(&done, NOW).line, "Status: completed · 1:30");
+        assert_eq!(offer(&done, NOW).button, None);
+    }
+
+    #[test]
+    fn the_outcome_prefers_the_full_reply_this_page_received() {
+        let mut t = task(Status::Completed, here(Phase::Finished, None), NOW);
+        assert_eq!(
+            outcome(&task(Status::Processing, Watch::Idle, NOW), NOW),
+            None
+        );
+        t.record.outputs = vec!["https://cdn.example/1.mp4".into()];
+        t.record.outputs_dropped = 1;
+        let stored = outcome(&t, NOW).unwrap();
+        assert_eq!((stored.outputs.len(), stored.dropped), (1, 1));
+        if let Watch::Here(wait) = &mut t.watch {
+            wait.last = Some(Prediction {
+                id: t.record.id.clone(),
+                status: Status::Completed,
+                outputs: vec![
+                    "https://cdn.example/1.mp4".into(),
+                    "data:video/mp4;base64,AAAA".into(),
+                ],
+                has_nsfw_contents: vec![false, true],
+                error: None,
+                inference_ms: None,
+                created_at: None,
+            });
+        }
+        let full = outcome(&t, NOW).unwrap();
+        assert_eq!(
+            (full.outputs.len(), full.dropped, full.nsfw),
+            (2, 0, vec![false, true])
+        );
+        assert!(!full.expired);
+    }
+}
