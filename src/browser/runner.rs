@@ -188,14 +188,7 @@ impl Jobs {
             Effect::Fetch { task, base, proxy } => {
                 let key = self.key.try_get_untracked().unwrap_or_default();
                 let Some(connection) = for_task(base, proxy, &key) else {
-                    // The key was cleared since: the task waits for one, as after a
-                    // reload without it.
-                    return self.send(Command::Locked {
-                        task,
-                        lock: Lock::Held,
-                        stored: None,
-                        key: false,
-                    });
+                    return self.send(Command::NoKey(task));
                 };
                 self.pend(task.clone(), async move {
                     let outcome = poll(&connection, &task).await;

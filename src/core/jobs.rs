@@ -149,6 +149,8 @@ pub enum Command {
     },
     /// A poll timer ran out.
     Due(TaskId),
+    /// A poll came due for a task sent with a key, and the page has none any more.
+    NoKey(TaskId),
     /// A poll was answered, or failed.
     Polled(TaskId, Result<Prediction, ApiError>),
     /// A person pressed a task's button.
@@ -292,12 +294,20 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             let Some(task) = state.task(&id) else {
                 return fx;
             };
-            let followed = task.is_polling() || task.watch == Watch::Elsewhere;
-            if !followed && needs_polling(&task.record) {
-                fx.push(Effect::Lock {
-                    task: id.clone(),
-                    wait: false,
-                });
+            match &task.watch {
+                // This tab holds its lock: paused or stopped, it goes on (as Resume).
+                Watch::Here(wait) if matches!(wait.phase, Phase::Paused(_) | Phase::Stopped(_)) => {
+                    feed(state, &id, Event::Resume, now, policy, &mut fx);
+                }
+                Watch::Here(_) | Watch::Elsewhere => {}
+                Watch::NeedsKey | Watch::Idle => {
+                    if needs_polling(&task.record) {
+                        fx.push(Effect::Lock {
+                            task: id.clone(),
+                            wait: false,
+                        });
+                    }
+                }
             }
             state.view = Some(Run::Created(id));
         }
@@ -307,9 +317,13 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             stored,
             key,
         } => {
-            let Some(t) = state.task_mut(&task) else {
-                // Deleted meanwhile.
-                if lock == Lock::Held {
+            let Some(t) = state
+                .task_mut(&task)
+                .filter(|t| !matches!(t.watch, Watch::Here(_)))
+            else {
+                // Deleted meanwhile (let go of it), or a stale answer for a task this tab
+                // already holds.
+                if lock == Lock::Held && state.task(&task).is_none() {
                     fx.push(Effect::Release(task));
                 }
                 return fx;
@@ -353,6 +367,13 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                 }
             } else {
                 fx.push(fetch(&t.record));
+            }
+        }
+        Command::NoKey(id) => {
+            if let Some(t) = state.task_mut(&id).filter(|t| t.is_polling()) {
+                t.watch = Watch::NeedsKey;
+                fx.push(Effect::Stop(id.clone()));
+                fx.push(Effect::Release(id));
             }
         }
         Command::Polled(id, outcome) => {
@@ -953,6 +974,12 @@ mod tests {
             apply(&mut s, lock(true), NOW, &P),
             [Effect::PollIn(id(1), 0)]
         );
+        // The key is cleared while it is polled: it waits for one again.
+        assert_eq!(
+            apply(&mut s, Command::NoKey(id(1)), NOW, &P),
+            [Effect::Stop(id(1)), Effect::Release(id(1))]
+        );
+        assert_eq!(s.tasks[0].watch, Watch::NeedsKey);
         // Through a proxy, no key is needed.
         let mut s = JobsState::default();
         let mut proxied = record(2, "processing", NOW);
@@ -1111,8 +1138,13 @@ mod tests {
         assert!(apply(&mut s, Command::Open(id(2)), NOW, &P).is_empty());
         assert!(apply(&mut s, Command::Open(id(1)), NOW, &P).is_empty());
         assert_eq!(s.view, Some(Run::Created(id(1))));
-        // An unfinished one that nobody polls is waited for again.
+        // One this tab stopped waiting for goes on (its lock is this tab's already).
         apply(&mut s, Command::User(id(1), Action::Cancel), NOW, &P);
+        assert_eq!(
+            apply(&mut s, Command::Open(id(1)), NOW, &P),
+            [Effect::PollIn(id(1), 0)]
+        );
+        // An unfinished one that nobody polls is waited for again.
         s.task_mut(&id(1)).unwrap().watch = Watch::Idle;
         assert_eq!(
             apply(&mut s, Command::Open(id(1)), NOW, &P),
@@ -1137,6 +1169,7 @@ mod tests {
             Just(Command::Uploaded),
             n.clone().prop_map(submit),
             n.clone().prop_map(|n| Command::Due(id(n))),
+            n.clone().prop_map(|n| Command::NoKey(id(n))),
             (n.clone(), status.clone()).prop_map(|(n, s)| Command::Polled(id(n), Ok(reply(n, s)))),
             (n.clone(), 0u8..3).prop_map(|(n, e)| Command::Polled(
                 id(n),
@@ -1231,6 +1264,13 @@ mod tests {
                         Effect::PollIn(task, _) | Effect::Fetch { task, .. } => {
                             let t = s.task(task);
                             prop_assert!(t.is_some_and(Tracked::is_polling), "timer for {:?}", t);
+                        }
+                        Effect::Lock { task, .. } => {
+                            let b = before.task(task);
+                            prop_assert!(
+                                !b.is_some_and(|b| matches!(b.watch, Watch::Here(_))),
+                                "asked for a lock this tab holds: {:?}", b
+                            );
                         }
                         Effect::Announce(event) => {
                             if let Some(task) = ended(event) {
