@@ -5,6 +5,7 @@ use wasm_bindgen::JsCast;
 use super::copy_button;
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
+use crate::core::task_view::seconds;
 use crate::core::web_address::after_web_scheme;
 
 /// One output ready to show: its `src` (a checked web URL or a Blob URL kept alive with
@@ -204,7 +205,7 @@ pub fn ShotPlayer(
                 })}
             </div>
             {inference_ms.map(|ms| view! {
-                <p class="ms-hint">{format!("Generated in {:.1} s of inference.", ms as f64 / 1000.0)}</p>
+                <p class="ms-hint">{format!("Generated in {} s of inference.", seconds(ms))}</p>
             })}
             <ol class="ms-shot-list" aria-label="Shots" node_ref=list>
                 {items}

@@ -58,6 +58,13 @@ pub fn clock(ms: u64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// `1_234` ms → `"1.2"` (seconds, one decimal, rounded half up), in integers: a float's
+/// printer would cost the page about 9 KB of wasm for this one line.
+pub fn seconds(ms: u64) -> String {
+    let tenths = (ms + 50) / 100;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 fn message(tone: Tone, lead: &'static str, text: impl Into<String>) -> Option<Message> {
     Some(Message {
         tone,
@@ -397,6 +404,16 @@ mod tests {
         done.record.finished_ms = Some(NOW - 10_000);
         assert_eq!(offer(&done, NOW).line, "Status: completed · 1:30");
         assert_eq!(offer(&done, NOW).button, None);
+    }
+
+    #[test]
+    fn times_read_as_a_person_writes_them() {
+        assert_eq!(clock(75_000), "1:15");
+        assert_eq!(clock(3_599_999), "59:59");
+        assert_eq!(seconds(1_234), "1.2");
+        assert_eq!(seconds(1_250), "1.3");
+        assert_eq!(seconds(49), "0.0");
+        assert_eq!(seconds(60_000), "60.0");
     }
 
     #[test]

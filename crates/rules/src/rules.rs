@@ -191,12 +191,19 @@ impl Violation {
 
 /// `1000 × 300` → `"3.33:1"`; `300 × 1000` → `"1:3.33"`.
 fn shape(size: Dimensions) -> String {
-    let (w, h) = (f64::from(size.width), f64::from(size.height));
+    let (w, h) = (u64::from(size.width), u64::from(size.height));
     if w >= h {
-        format!("{:.2}:1", w / h)
+        format!("{}:1", two_decimals(w, h))
     } else {
-        format!("1:{:.2}", h / w)
+        format!("1:{}", two_decimals(h, w))
     }
+}
+
+/// `num / den` with two decimals, rounded half up, in integers: formatting a float would
+/// bring the float printer (about 9 KB of the page's wasm) for this one line.
+fn two_decimals(num: u64, den: u64) -> String {
+    let hundredths = (num * 200 + den) / (2 * den.max(1));
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 impl fmt::Display for Violation {
@@ -331,6 +338,19 @@ mod tests {
 
     fn rules(report: &Report) -> Vec<Rule> {
         report.violations.iter().map(Violation::rule).collect()
+    }
+
+    #[test]
+    fn shapes_are_written_with_two_decimals_rounded_half_up() {
+        let shape_of = |width, height| shape(Dimensions { width, height });
+        assert_eq!(shape_of(1000, 300), "3.33:1");
+        assert_eq!(shape_of(300, 1000), "1:3.33");
+        assert_eq!(shape_of(500, 200), "2.50:1");
+        assert_eq!(shape_of(2000, 300), "6.67:1");
+        assert_eq!(shape_of(400, 400), "1.00:1");
+        // 2.505 exactly: half up (a float printer would say 2.50 or 2.51 by its binary).
+        assert_eq!(shape_of(501, 200), "2.51:1");
+        assert!(!shape_of(7, 0).is_empty(), "no panic on a zero side");
     }
 
     #[test]
