@@ -196,6 +196,9 @@ pub struct Scenario {
     outputs: Option<Vec<String>>,
     /// The id the submit reply gives instead of a fresh one (hostile-server tests).
     task_id: Option<String>,
+    /// Serve the sample shots without `Access-Control-Allow-Origin`, as a CDN that does
+    /// not allow a page to read them (they still play in `<video>`).
+    outputs_without_cors: bool,
     /// `data.unit_price` of the pricing reply, as a JSON number (default 0.07).
     unit_price: Option<Value>,
     /// `data.balance` of the balance reply, as a JSON number (default 12.4).
@@ -408,8 +411,13 @@ impl Fake {
             &base,
             &mut entry,
         );
+        let cors = !(path.starts_with("/outputs/") && self.state().scenario.outputs_without_cors);
+        let reply = if cors {
+            reply.with_header("Access-Control-Allow-Origin", "*")
+        } else {
+            reply
+        };
         let reply = reply
-            .with_header("Access-Control-Allow-Origin", "*")
             .with_header("Access-Control-Expose-Headers", "Retry-After")
             .with_header("Cache-Control", "no-store");
         entry["status"] = json!(reply.status_code());

@@ -5,6 +5,7 @@ pub mod api_client;
 pub mod assess;
 pub mod config_loader;
 pub mod decode;
+pub mod download;
 pub mod embed;
 pub mod file;
 pub mod object_url;

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::copy_button;
+use crate::browser::download::save;
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
 use crate::core::task_view::seconds;
@@ -50,6 +51,29 @@ fn copy_link(src: &str, number: usize) -> Option<impl IntoView> {
             format!("Copy link to shot {number}"),
         )
     })
+}
+
+/// **Download shot N**: never navigates the page (or the frame) away. A shot at a web
+/// address is read and saved from this page ([`crate::browser::download`]), or opens in a
+/// new tab where its server does not allow that; an inline shot (a `blob:` URL of this
+/// page) is saved as it is.
+fn download_link(src: String, file_name: String, number: usize) -> impl IntoView {
+    let remote = after_web_scheme(&src).is_some();
+    let (href, name) = (src.clone(), file_name.clone());
+    let save = move |ev: leptos::ev::MouseEvent| {
+        if remote {
+            ev.prevent_default();
+            let (src, file_name) = (src.clone(), file_name.clone());
+            leptos::task::spawn_local(async move {
+                save(&src, &file_name).await;
+            });
+        }
+    };
+    view! {
+        <a class="ms-download" href=href download=name target="_blank" rel="noopener" on:click=save>
+            {format!("Download shot {number}")}
+        </a>
+    }
 }
 
 /// Every shot of a finished task, in order, in a list labelled **Shots**: videos play
@@ -142,6 +166,7 @@ pub fn ShotPlayer(
                                 src=src.clone()
                                 controls=true
                                 muted=true
+                                prop:muted=true
                                 playsinline=true
                                 loop=true
                                 preload="metadata"
@@ -168,7 +193,7 @@ pub fn ShotPlayer(
                             <p class="ms-shot-bar">
                                 <span>{label.clone()}</span>
                                 {copy_link(&src, shot.number)}
-                                <a href=src download=file_name>{format!("Download shot {}", shot.number)}</a>
+                                {download_link(src, file_name, shot.number)}
                             </p>
                         </li>
                     }

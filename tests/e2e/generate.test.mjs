@@ -257,6 +257,67 @@ describe('the player', () => {
     await page.close();
   });
 
+  test('Download shot N saves the file and never leaves the page; a CDN without CORS opens a new tab', async () => {
+    await direct.scenario({ shots: 2 });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 2);
+    const url = page.url();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download shot 1' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'shot-1.mp4');
+    const saved = await download.path();
+    const { size } = await import('node:fs/promises').then((fs) => fs.stat(saved));
+    assert.ok(size > 1000, `the whole shot is saved (${size} bytes)`);
+    assert.equal(page.url(), url, 'the page stays');
+    // The CDN does not let the page read the shot: it opens in a new tab instead.
+    await direct.scenario({ shots: 2, outputs_without_cors: true });
+    const [tab] = await Promise.all([
+      browser.context.waitForEvent('page'),
+      page.getByRole('link', { name: 'Download shot 2' }).click(),
+    ]);
+    await tab.waitForLoadState('domcontentloaded').catch(() => {});
+    assert.match(tab.url(), /\/outputs\/shot-2\.mp4$/);
+    assert.equal(page.url(), url, 'the page stays');
+    await tab.close();
+    await page.close();
+  });
+
+  test('on a phone (320 and 390 px) with a finished job: no sideways scroll, nothing outside its card, controls at least 44 px tall', async () => {
+    for (const width of [320, 390]) {
+      const page = await openApp({ key: null, proxyUrl: proxy.url });
+      await page.setViewportSize({ width, height: 800 });
+      await chooseFile(page);
+      await generate(page);
+      await expectPlayingShots(page, 3);
+      const layout = await page.evaluate(() => {
+        const outside = [];
+        for (const card of document.querySelectorAll('.ms-card')) {
+          const edge = card.getBoundingClientRect().right;
+          for (const el of card.querySelectorAll('*')) {
+            const box = el.getBoundingClientRect();
+            if (box.width > 0 && box.right > edge + 0.5) outside.push(`${el.tagName}.${el.className}`);
+          }
+        }
+        const small = [...document.querySelectorAll('button, a, input, summary')]
+          .filter((el) => el.type !== 'checkbox' && el.type !== 'file')
+          .map((el) => [el.textContent.trim() || el.getAttribute('aria-label') || el.id, el.getBoundingClientRect()])
+          .filter(([, box]) => box.width > 0 && box.height < 44)
+          .map(([name, box]) => `${name}: ${Math.round(box.height)} px`);
+        return {
+          sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          outside,
+          small,
+        };
+      });
+      assert.deepEqual(layout, { sideways: 0, outside: [], small: [] }, `at ${width} px`);
+      await page.close();
+    }
+  });
+
   test('unsafe outputs are not put into the page', async () => {
     await direct.scenario({ outputs: ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==', `${direct.url}/outputs/shot-1.mp4`] });
     const page = await openApp();

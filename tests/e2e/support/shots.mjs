@@ -20,6 +20,8 @@ export async function expectPlayingShots(scope, count = 3) {
       setTimeout(() => fail(new Error(`shot ${v.src} did not load (readyState ${v.readyState}, networkState ${v.networkState})`)), 15_000);
     }));
   }
+  // Muted as a property, not only as an attribute (which leaves `muted` false).
+  assert.deepEqual(await videos.evaluateAll((all) => all.map((v) => v.muted)), Array(count).fill(true), 'every shot is muted');
   const advanced = await videos.evaluateAll(async (all) => {
     const before = all.map((v) => v.currentTime);
     await Promise.all(all.map((v) => v.play()));

@@ -1,0 +1,70 @@
+//! Saving a shot without leaving the page. Browsers ignore `<a download>` for a file on
+//! another origin and navigate to it instead (in an iframe: the frame), so a shot at a
+//! web address is read into a Blob first (where its server allows a CORS read) and saved
+//! from this page's origin; where it does not, it opens in a new tab.
+
+use gloo_timers::future::TimeoutFuture;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::object_url::ObjectUrl;
+use super::AbortOnDrop;
+
+/// How a save went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// The file was handed to the browser's downloads.
+    File,
+    /// The server does not allow reading it from this page: it opened in a new tab.
+    NewTab,
+}
+
+/// Reads `url` (CORS) into a Blob; `None` when the server does not allow it or fails.
+pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
+    let controller = AbortOnDrop::new();
+    let response = gloo_net::http::Request::get(url)
+        .mode(web_sys::RequestMode::Cors)
+        .credentials(web_sys::RequestCredentials::Omit)
+        .abort_signal(controller.signal().as_ref())
+        .send()
+        .await
+        .ok()?;
+    if !response.ok() {
+        return None;
+    }
+    let raw: web_sys::Response = response.into();
+    let blob = JsFuture::from(raw.blob().ok()?).await.ok()?;
+    blob.dyn_into().ok()
+}
+
+/// Hands `blob` to the browser's downloads as `name`, from this page's origin (where
+/// `download` is honoured).
+pub fn save_blob(blob: &web_sys::Blob, name: &str) -> Option<()> {
+    let url = ObjectUrl::new(blob)?;
+    let link: web_sys::HtmlAnchorElement = web_sys::window()?
+        .document()?
+        .create_element("a")
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    link.set_href(url.as_str());
+    link.set_download(name);
+    link.click();
+    // The browser reads the Blob after the click; free it a little later.
+    leptos::task::spawn_local(async move {
+        TimeoutFuture::new(10_000).await;
+        drop(url);
+    });
+    Some(())
+}
+
+/// Saves the file at `url` as `name` without leaving the page.
+pub async fn save(url: &str, name: &str) -> Saved {
+    if let Some(()) = read_blob(url).await.and_then(|blob| save_blob(&blob, name)) {
+        return Saved::File;
+    }
+    if let Some(window) = web_sys::window() {
+        let _ = window.open_with_url_and_target_and_features(url, "_blank", "noopener");
+    }
+    Saved::NewTab
+}
