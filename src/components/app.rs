@@ -15,7 +15,7 @@ use crate::core::config::{apply_attributes, ConfigProblem, Host, Settings, Uploa
 use crate::core::connection::{self, Choices};
 use crate::core::embed::EmbedEvent;
 use crate::core::job::Policy;
-use crate::core::jobs::JobsState;
+use crate::core::jobs::{Command, JobsState};
 
 /// The whole app: choose an image, see whether WaveSpeed will take it, connect,
 /// generate, watch the shots, keep the history.
@@ -115,6 +115,12 @@ pub fn App(
         })
     });
     // Busy while the current generation is sending, or its task is being waited for.
+    // A new key or proxy makes an earlier refusal (say, a 401) old news.
+    Effect::watch(
+        move || connection.track(),
+        move |_, _, _| jobs.send(Command::Reconnected),
+        false,
+    );
     let busy = Signal::derive(move || jobs.state.with(JobsState::is_busy));
 
     let generate = move |()| {

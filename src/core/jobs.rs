@@ -159,6 +159,8 @@ pub enum Command {
     Online(bool),
     /// Another tab changed the stored history.
     Stored(Change),
+    /// The key, proxy or API base changed.
+    Reconnected,
     /// Delete a task from the history (it stays at WaveSpeed).
     Delete(TaskId),
     /// Delete the whole history.
@@ -464,6 +466,24 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                         });
                     }
                 }
+            }
+        }
+        Command::Reconnected => {
+            // A failure before any task was created speaks of the old connection (a
+            // refused key, an unreachable proxy): it goes. One that may have created a
+            // task stays: it tells the user to look for it.
+            let stale = matches!(
+                state.view,
+                Some(
+                    Run::UploadFailed(_)
+                        | Run::SubmitFailed {
+                            maybe_created: false,
+                            ..
+                        }
+                )
+            );
+            if stale {
+                state.view = None;
             }
         }
         Command::Delete(id) => {
@@ -774,6 +794,45 @@ mod tests {
             [EmbedEvent::Failed { stage: Stage::Submit, code, .. }] if code == "unauthorized"
         ));
         assert!(!s.is_busy());
+    }
+
+    #[test]
+    fn a_new_connection_clears_a_failure_that_created_nothing_but_not_one_that_may_have() {
+        let mut s = keyed();
+        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        let refused = ApiError::Unauthorized("bad key".into());
+        apply(&mut s, Command::UploadFailed(refused.clone()), NOW, &P);
+        assert!(apply(&mut s, Command::Reconnected, NOW, &P).is_empty());
+        assert_eq!(s.view, None);
+        apply(
+            &mut s,
+            Command::Generate {
+                upload_first: false,
+            },
+            NOW,
+            &P,
+        );
+        apply(&mut s, Command::SubmitFailed(refused), NOW, &P);
+        apply(&mut s, Command::Reconnected, NOW, &P);
+        assert_eq!(s.view, None);
+        apply(
+            &mut s,
+            Command::Generate {
+                upload_first: false,
+            },
+            NOW,
+            &P,
+        );
+        apply(&mut s, Command::SubmitFailed(ApiError::TimedOut), NOW, &P);
+        apply(&mut s, Command::Reconnected, NOW, &P);
+        assert_eq!(
+            s.view,
+            Some(Run::submit_failed(ApiError::TimedOut)),
+            "a task may exist"
+        );
+        let mut s = submitted(1);
+        apply(&mut s, Command::Reconnected, NOW, &P);
+        assert_eq!(s.view, Some(Run::Created(id(1))));
     }
 
     #[test]
@@ -1209,6 +1268,7 @@ mod tests {
             (n.clone(), status).prop_map(|(n, s)| restored(vec![record(n, s, NOW - 100)])),
             any::<bool>().prop_map(Command::Online),
             Just(Command::Clear),
+            Just(Command::Reconnected),
         ]
     }
 

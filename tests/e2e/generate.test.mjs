@@ -368,6 +368,19 @@ describe('faults', () => {
     await page.close();
   });
 
+  test('the 401 goes once the right key is typed, and the job then runs', async () => {
+    const page = await openApp({ key: 'sk-wrong' });
+    await chooseFile(page);
+    await generate(page);
+    await page.getByText('refused the API key (401)').waitFor();
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByText('refused the API key (401)').waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    await page.close();
+  });
+
   test('500 then recovery, 429 with Retry-After: polling goes on and completes', async () => {
     await direct.scenario({ faults: { poll: [{ status: 500 }, { status: 429, retry_after: '1' }, { status: 503, body: '<h1>busy</h1>' }] } });
     const page = await openApp();
