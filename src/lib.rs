@@ -41,12 +41,21 @@ pub fn mount() {
             shell.remove();
         }
         let search = window.location().search().unwrap_or_default();
-        let host = if parse_page_params(&search).embed {
+        let params = parse_page_params(&search);
+        let host = if params.embed {
             Host::Frame
         } else {
             Host::Page
         };
-        leptos::mount::mount_to_body(move || view! { <components::App host=host /> });
+        // The host page's theme (`?theme=`), as a data attribute would give it.
+        let attributes: Vec<(String, String)> = params
+            .theme
+            .map(|theme| ("data-theme".to_owned(), theme.name().to_owned()))
+            .into_iter()
+            .collect();
+        leptos::mount::mount_to_body(
+            move || view! { <components::App host=host attributes=attributes.clone() /> },
+        );
         return;
     }
     for element in targets {

@@ -71,6 +71,15 @@ pub enum Theme {
 }
 
 impl Theme {
+    /// How `config.json` and `data-theme` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
     /// The value of the root's `data-theme` attribute (`None` for auto).
     pub fn attribute(self) -> Option<&'static str> {
         match self {
@@ -403,21 +412,33 @@ impl Host {
     }
 }
 
-/// What the page's address asks for (`?embed=1`).
+/// What the page's address asks for (`?embed=1&theme=dark`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageParams {
     /// Compact layout for an iframe, with messages to the parent page.
     pub embed: bool,
+    /// The host page's theme (`theme=light|dark|auto`), over `config.json` and the
+    /// visitor's OS; an unknown value is ignored.
+    pub theme: Option<Theme>,
 }
 
 /// Reads the page's query string (with or without its `?`).
 pub fn parse_page_params(query: &str) -> PageParams {
-    let embed = query
+    let mut params = PageParams::default();
+    let pairs = query
         .trim_start_matches('?')
         .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .any(|(k, v)| k == "embed" && matches!(v, "1" | "true" | ""));
-    PageParams { embed }
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")));
+    for (key, value) in pairs {
+        match (key, value) {
+            ("embed", "1" | "true" | "") => params.embed = true,
+            ("theme", "auto") => params.theme = Some(Theme::Auto),
+            ("theme", "light") => params.theme = Some(Theme::Light),
+            ("theme", "dark") => params.theme = Some(Theme::Dark),
+            _ => {}
+        }
+    }
+    params
 }
 
 #[cfg(test)]
@@ -567,6 +588,25 @@ mod tests {
         assert!(!parse_page_params("?embed=0").embed);
         assert!(!parse_page_params("?embedded=1").embed);
         assert!(!parse_page_params("").embed);
+    }
+
+    #[test]
+    fn the_theme_parameter_names_one_of_three_or_nothing() {
+        assert_eq!(
+            parse_page_params("?embed=1&theme=dark"),
+            PageParams {
+                embed: true,
+                theme: Some(Theme::Dark)
+            }
+        );
+        assert_eq!(parse_page_params("theme=light").theme, Some(Theme::Light));
+        assert_eq!(parse_page_params("theme=auto").theme, Some(Theme::Auto));
+        assert_eq!(parse_page_params("theme=neon").theme, None);
+        assert_eq!(parse_page_params("themes=dark").theme, None);
+        for theme in [Theme::Auto, Theme::Light, Theme::Dark] {
+            let (s, problems) = parse_config(Some(&format!(r#"{{"theme":"{}"}}"#, theme.name())));
+            assert_eq!((s.theme, problems), (theme, vec![]));
+        }
     }
 
     #[test]

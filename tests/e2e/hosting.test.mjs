@@ -193,6 +193,21 @@ describe('iframe embed', () => {
     ]);
   });
 
+  test('?theme= of the host wins over the visitor\'s OS', async () => {
+    for (const [os, theme] of [['dark', 'light'], ['light', 'dark']]) {
+      const page = await newPage();
+      await page.emulateMedia({ colorScheme: os });
+      await page.goto(`${app.url}index.html?embed=1&theme=${theme}`);
+      await page.getByRole('button', { name: 'Generate' }).waitFor();
+      const seen = await page.locator('.ms-app').evaluate((root) => ({
+        theme: root.dataset.theme,
+        dark: getComputedStyle(document.querySelector('.ms-card')).backgroundColor.match(/\d+/g).slice(0, 3).every((c) => Number(c) < 128),
+      }));
+      assert.deepEqual(seen, { theme, dark: theme === 'dark' }, `${theme} on a ${os} OS`);
+      await page.close();
+    }
+  });
+
   test('a parent origin not allowed receives nothing', async () => {
     const { page, frame } = await openHost(refused);
     await generateIn(frame);
