@@ -24,6 +24,7 @@ use crate::core::embed::EmbedEvent;
 use crate::core::history;
 use crate::core::job::Policy;
 use crate::core::jobs::{apply, Change, Command, Effect, JobsState, Lock, Sent};
+use crate::core::task_view::typical_ms;
 
 /// What to send as the image.
 #[derive(Clone, Debug)]
@@ -158,6 +159,12 @@ impl Jobs {
     pub fn online(&self) -> Signal<bool> {
         let state = self.state;
         Signal::derive(move || state.with(|s| !s.offline))
+    }
+
+    /// How long a run typically takes in this browser, for the task views' progress.
+    pub fn typical_ms(&self) -> Signal<Option<u64>> {
+        let state = self.state;
+        Signal::derive(move || state.with(|s| typical_ms(s.tasks.iter().map(|t| &t.record))))
     }
 
     /// Loads the history from storage and goes on with every unfinished task.

@@ -44,6 +44,7 @@ pub fn JobProgress() -> impl IntoView {
                     <TaskView
                         task=task
                         online=jobs.online()
+                        typical_ms=jobs.typical_ms()
                         on_action=move |action| jobs.send(Command::User(for_actions.clone(), action))
                     />
                 }

@@ -1,6 +1,4 @@
-use leptos::html::Ol;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::copy_button;
 use crate::browser::download::save;
@@ -76,10 +74,16 @@ fn download_link(src: String, file_name: String, number: usize) -> impl IntoView
     }
 }
 
-/// Every shot of a finished task, in order, in a list labelled **Shots**: videos play
-/// inline, each has a **Download shot N** link (and **Copy link** when it is a web address), NSFW-flagged shots are blurred behind a
-/// **Show** button, and **Play all** plays them one after another. Blob URLs of inline
-/// outputs are revoked when the shots leave the page.
+/// How long an image shot stays on the stage before the next one.
+const IMAGE_SHOT_MS: u32 = 4_000;
+
+/// The result of a finished task: one large player labelled **Sequence** that plays the
+/// shots back to back, muted and looping, from the moment it appears; under it the list
+/// labelled **Shots** with a marker per shot (**Shot N**, pressed while it plays; a click
+/// jumps to it), **Download shot N** and **Copy link**. A shot flagged as sensitive is
+/// blurred behind **Show** while it is on the stage. Image shots stay a few seconds each,
+/// with a slow pan and zoom. A shot that cannot be shown says why in its row. Blob URLs
+/// of inline outputs are revoked when the result leaves the page.
 #[component]
 pub fn ShotPlayer(
     /// The task's outputs as the API gave them.
@@ -88,6 +92,9 @@ pub fn ShotPlayer(
     nsfw: Vec<bool>,
     /// `timings.inference`, when reported.
     inference_ms: Option<u64>,
+    /// Shown until a shot's first frame is there: a small picture of the input image
+    /// (a checked `data:` URI from the history record).
+    poster: Option<String>,
 ) -> impl IntoView {
     let shots: Vec<Shot> = outputs
         .iter()
@@ -96,111 +103,117 @@ pub fn ShotPlayer(
         .collect();
     // Keeps the Blob URLs alive exactly as long as this view.
     let _keep = StoredValue::new(shots.clone());
-    let list = NodeRef::<Ol>::new();
-    let playing_all = RwSignal::new(false);
-
-    let videos = move || -> Vec<web_sys::HtmlVideoElement> {
-        let Some(list) = list.get_untracked() else {
-            return Vec::new();
-        };
-        let Ok(found) = list.query_selector_all("video") else {
-            return Vec::new();
-        };
-        (0..found.length())
-            .filter_map(|i| found.item(i))
-            .filter_map(|n| n.dyn_into().ok())
-            .collect()
-    };
-    let play_from = move |index: usize| {
-        let all = videos();
-        for (i, video) in all.iter().enumerate() {
-            video.set_loop(false);
-            if i != index {
-                let _ = video.pause();
-            }
-        }
-        match all.get(index) {
-            Some(video) => {
-                video.set_current_time(0.0);
-                let _ = video.play();
-                video.scroll_into_view_with_bool(false);
-            }
-            None => {
-                playing_all.set(false);
-                for video in &all {
-                    video.set_loop(true);
-                }
-            }
-        }
-    };
-    let on_ended = move |ev: leptos::ev::Event| {
-        if !playing_all.get_untracked() {
-            return;
-        }
-        let Some(ended) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlVideoElement>().ok())
-        else {
-            return;
-        };
-        let all = videos();
-        if let Some(i) = all.iter().position(|v| *v == ended) {
-            play_from(i + 1);
-        }
-    };
-    let video_count = shots
+    // What the stage can play, in order: (number, src, kind).
+    let sequence: Vec<(usize, String, MediaKind)> = shots
         .iter()
-        .filter(|s| matches!(s.shown, Ok((_, MediaKind::Video, _))))
-        .count();
+        .filter_map(|s| {
+            s.shown
+                .as_ref()
+                .ok()
+                .map(|(src, kind, _)| (s.number, src.clone(), *kind))
+        })
+        .collect();
+    let count = sequence.len();
+    let sequence = StoredValue::new(sequence);
+    // The place in `sequence` on the stage, and which flagged shots were shown.
+    let current = RwSignal::new(0usize);
+    let revealed = RwSignal::new(shots.iter().map(|s| !s.nsfw).collect::<Vec<bool>>());
+    let next = move || current.update(|c| *c = (*c + 1) % count.max(1));
+    let on_stage = move || sequence.with_value(|all| all.get(current.get()).cloned());
+    let hidden = move || {
+        on_stage()
+            .is_some_and(|(number, _, _)| !revealed.with(|r| r.get(number - 1) == Some(&true)))
+    };
+    // An image shot gives way to the next after a few seconds.
+    Effect::new(move |_| {
+        let at = current.get();
+        if count > 1 && matches!(on_stage(), Some((_, _, MediaKind::Image))) {
+            leptos::task::spawn_local(async move {
+                gloo_timers::future::TimeoutFuture::new(IMAGE_SHOT_MS).await;
+                if current.try_get_untracked() == Some(at) {
+                    next();
+                }
+            });
+        }
+    });
 
-    let items = shots
+    let stage = move || {
+        let (number, src, kind) = on_stage()?;
+        Some(match kind {
+            MediaKind::Video => view! {
+                <video
+                    src=src
+                    aria-label="Sequence"
+                    autoplay=true
+                    muted=true
+                    prop:muted=true
+                    playsinline=true
+                    controls=true
+                    loop=count == 1
+                    preload="auto"
+                    poster=poster.clone()
+                    on:ended=move |_| next()
+                ></video>
+            }
+            .into_any(),
+            MediaKind::Image => view! {
+                <img class="ms-slide" src=src alt=format!("Sequence: shot {number}") />
+            }
+            .into_any(),
+        })
+    };
+    let cover = move || {
+        hidden().then(|| {
+            view! {
+                <div class="ms-shot-cover">
+                    <p>"Flagged as possibly sensitive."</p>
+                    <button
+                        type="button"
+                        class="ms-button"
+                        on:click=move |_| {
+                            if let Some((number, _, _)) = on_stage() {
+                                revealed.update(|r| {
+                                    if let Some(shown) = r.get_mut(number - 1) {
+                                        *shown = true;
+                                    }
+                                });
+                            }
+                        }
+                    >
+                        "Show"
+                    </button>
+                </div>
+            }
+        })
+    };
+
+    let mut place = 0;
+    let rows = shots
         .into_iter()
         .map(|shot| {
             let label = format!("Shot {}", shot.number);
-            let revealed = RwSignal::new(!shot.nsfw);
             match shot.shown {
-                Ok((src, kind, file_name)) => {
-                    let media = match kind {
-                        MediaKind::Video => view! {
-                            <video
-                                src=src.clone()
-                                controls=true
-                                muted=true
-                                prop:muted=true
-                                playsinline=true
-                                loop=true
-                                preload="metadata"
-                                aria-label=label.clone()
-                                on:ended=on_ended
-                            ></video>
-                        }
-                        .into_any(),
-                        MediaKind::Image => view! { <img src=src.clone() alt=label.clone() /> }.into_any(),
-                    };
+                Ok((src, _, file_name)) => {
+                    let at = place;
+                    place += 1;
                     view! {
-                        <li class="ms-shot" class:is-hidden=move || !revealed.get()>
-                            <div class="ms-shot-media">
-                                {media}
-                                {shot.nsfw.then(|| view! {
-                                    <div class="ms-shot-cover" hidden=move || revealed.get()>
-                                        <p>"Flagged as possibly sensitive."</p>
-                                        <button type="button" class="ms-button" on:click=move |_| revealed.set(true)>
-                                            "Show"
-                                        </button>
-                                    </div>
-                                })}
-                            </div>
-                            <p class="ms-shot-bar">
-                                <span>{label.clone()}</span>
-                                {copy_link(&src, shot.number)}
-                                {download_link(src, file_name, shot.number)}
-                            </p>
+                        <li class="ms-shot-row">
+                            <button
+                                type="button"
+                                class="ms-button ms-small ms-marker"
+                                aria-pressed=move || (current.get() == at).to_string()
+                                on:click=move |_| current.set(at)
+                            >
+                                {label}
+                            </button>
+                            {copy_link(&src, shot.number)}
+                            {download_link(src, file_name, shot.number)}
                         </li>
                     }
                     .into_any()
                 }
                 Err(why) => view! {
-                    <li class="ms-shot">
+                    <li class="ms-shot-row">
                         <p class="ms-alert" role="alert">
                             <strong>{format!("{label}: ")}</strong>
                             {format!("Not shown — {why}.")}
@@ -214,26 +227,18 @@ pub fn ShotPlayer(
 
     view! {
         <section class="ms-shots" aria-labelledby="ms-shots-heading">
-            <div class="ms-shots-head">
-                <h3 id="ms-shots-heading">"Shots"</h3>
-                {(video_count > 1).then(|| view! {
-                    <button
-                        type="button"
-                        class="ms-button"
-                        on:click=move |_| {
-                            playing_all.set(true);
-                            play_from(0);
-                        }
-                    >
-                        "Play all"
-                    </button>
-                })}
-            </div>
+            <h3 id="ms-shots-heading">"Shots"</h3>
+            {(count > 0).then(|| view! {
+                <div class="ms-stage ms-shot-media" class:is-hidden=hidden>
+                    {stage}
+                    {cover}
+                </div>
+            })}
             {inference_ms.map(|ms| view! {
                 <p class="ms-hint">{format!("Generated in {} s of inference.", seconds(ms))}</p>
             })}
-            <ol class="ms-shot-list" aria-label="Shots" node_ref=list>
-                {items}
+            <ol class="ms-shot-list" aria-label="Shots">
+                {rows}
             </ol>
         </section>
     }

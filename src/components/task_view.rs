@@ -20,6 +20,9 @@ pub fn TaskView(
     /// Cancel or resume waiting.
     #[prop(into)]
     on_action: Callback<Action>,
+    /// How long a run typically takes here (for the progress bar; none: indeterminate).
+    #[prop(optional, into)]
+    typical_ms: Signal<Option<u64>>,
 ) -> impl IntoView {
     let outcome = Memo::new(move |_| {
         task.with(|t| {
@@ -60,8 +63,26 @@ pub fn TaskView(
     // a status change patches the same elements, so a focused button keeps the focus.
     let offered = Memo::new(move |_| {
         let now = now.get() as u64;
-        task.with(|t| t.as_ref().map(|t| offer(t, now)))
+        let typical = typical_ms.get();
+        task.with(|t| t.as_ref().map(|t| offer(t, now, typical)))
     });
+    // While this page waits: the input image, a progress bar and the word that nothing
+    // is lost by leaving.
+    let wait = move || {
+        let progress = offered
+            .with(|o| o.as_ref().filter(|o| o.polling).map(|o| o.progress))?
+            .map(|percent| percent.to_string());
+        let picture = task.with(|t| t.as_ref().and_then(|t| t.record.thumbnail.clone()));
+        Some(view! {
+            <div class="ms-wait">
+                {picture.map(|src| view! { <img class="ms-thumb" src=src alt="Your image" /> })}
+                <div class="ms-wait-text">
+                    <progress class="ms-progress" aria-label="Progress" max="100" value=progress></progress>
+                    <p class="ms-hint">"You can close this page — the result is kept in History."</p>
+                </div>
+            </div>
+        })
+    };
     let line = move || offered.with(|o| o.as_ref().map(|o| o.line.clone()));
     let controls = move || {
         let (message, button) =
@@ -111,7 +132,7 @@ pub fn TaskView(
             });
             view! {
                 {dropped}
-                <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms />
+                <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms poster=o.poster />
             }
             .into_any()
         } else {
@@ -134,6 +155,7 @@ pub fn TaskView(
     view! {
         {id_row}
         <p class="ms-job-status" role="status">{line}</p>
+        {wait}
         {offline}
         {controls}
         {result}

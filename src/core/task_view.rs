@@ -4,7 +4,7 @@
 //! the keyboard focus).
 
 use super::api::Status;
-use super::history::age;
+use super::history::{age, Record};
 use super::job::{Pause, Phase, Tracked, Watch};
 use super::jobs::Action;
 
@@ -50,6 +50,36 @@ pub struct Offer {
     pub button: Option<Button>,
     /// This page polls the task (the elapsed time ticks; offline is worth saying).
     pub polling: bool,
+    /// While this page polls it: how far along it probably is, in percent, from the
+    /// time taken so far against a typical run (`None`: no typical run known yet, an
+    /// indeterminate bar). Never 100 before it is over.
+    pub progress: Option<u8>,
+}
+
+/// The typical time from task id to result in this browser: the median of the finished
+/// tasks it saw from start to end (`None` when there are none).
+pub fn typical_ms<'a>(records: impl IntoIterator<Item = &'a Record>) -> Option<u64> {
+    let took: Vec<u64> = records
+        .into_iter()
+        .filter(|r| r.status == Status::Completed)
+        .filter_map(Record::took_ms)
+        .filter(|&ms| ms > 0)
+        .collect();
+    // The smallest time that at least half of the runs took no longer than (counted, not
+    // sorted: a sort would cost the page kilobytes for at most 50 records).
+    let half = took.len() / 2 + 1;
+    took.iter()
+        .copied()
+        .filter(|&t| took.iter().filter(|&&u| u <= t).count() >= half)
+        .min()
+}
+
+/// How far along a run probably is after `elapsed_ms`, against a `typical_ms` one: up to
+/// 95 %, as a run may take longer than usual.
+pub fn progress(elapsed_ms: u64, typical_ms: Option<u64>) -> Option<u8> {
+    let typical = typical_ms.filter(|&t| t > 0)?;
+    let percent = elapsed_ms.saturating_mul(100) / typical;
+    Some(percent.min(95) as u8)
 }
 
 /// `75_000` → `"1:15"`.
@@ -77,17 +107,21 @@ fn button(label: &'static str, action: Action) -> Option<Button> {
     Some(Button { label, action })
 }
 
-/// What the view of task `t` says and offers at `now_ms`.
-pub fn offer(t: &Tracked, now_ms: u64) -> Offer {
+/// What the view of task `t` says and offers at `now_ms`, when a run typically takes
+/// `typical_ms` here.
+pub fn offer(t: &Tracked, now_ms: u64, typical_ms: Option<u64>) -> Offer {
     let record = &t.record;
     let status = record.status.as_str();
-    let elapsed = clock(now_ms.saturating_sub(record.created_ms));
+    let elapsed_ms = now_ms.saturating_sub(record.created_ms);
+    let elapsed = clock(elapsed_ms);
     let resume = |label| button(label, Action::Resume);
+    let polling = t.is_polling();
     let mut offer = Offer {
         line: format!("Status: {status} · {elapsed}"),
         message: None,
         button: None,
-        polling: t.is_polling(),
+        polling,
+        progress: polling.then(|| progress(elapsed_ms, typical_ms)).flatten(),
     };
     if record.is_finished() {
         offer.line = match record.took_ms() {
@@ -195,6 +229,9 @@ pub struct Outcome {
     pub error: Option<String>,
     /// WaveSpeed no longer keeps the outputs.
     pub expired: bool,
+    /// A small picture of the input image (the player's poster until a shot's first
+    /// frame is there).
+    pub poster: Option<String>,
 }
 
 /// The outcome of task `t`, once it is over: the shots this page received in full
@@ -227,6 +264,7 @@ pub fn outcome(t: &Tracked, now_ms: u64) -> Option<Outcome> {
         dropped,
         error: record.error.clone(),
         expired: record.is_expired(now_ms),
+        poster: record.thumbnail.clone(),
     })
 }
 
@@ -235,7 +273,7 @@ mod tests {
     use super::*;
     use crate::core::api::{ApiError, Prediction, TaskId};
     use crate::core::config::BaseUrl;
-    use crate::core::history::{Record, OUTPUTS_KEPT_MS};
+    use crate::core::history::OUTPUTS_KEPT_MS;
     use crate::core::job::{Policy, Wait};
 
     const NOW: u64 = 1_800_000_000_000;
@@ -260,7 +298,7 @@ mod tests {
 
     /// (line, message tone and lead, button label and action, polling)
     fn said(t: &Tracked) -> (String, Option<(Tone, &'static str)>, Option<Button>, bool) {
-        let o = offer(t, NOW);
+        let o = offer(t, NOW, None);
         (
             o.line,
             o.message.map(|m| (m.tone, m.lead)),
@@ -397,13 +435,54 @@ mod tests {
             NOW - 5_000,
         );
         assert_eq!(
-            offer(&t, NOW).line,
+            offer(&t, NOW, None).line,
             "Status: processing · 0:05 — The server did not answer in time. Retrying…"
         );
         let mut done = task(Status::Completed, Watch::Idle, NOW - 100_000);
         done.record.finished_ms = Some(NOW - 10_000);
-        assert_eq!(offer(&done, NOW).line, "Status: completed · 1:30");
-        assert_eq!(offer(&done, NOW).button, None);
+        assert_eq!(offer(&done, NOW, None).line, "Status: completed · 1:30");
+        assert_eq!(offer(&done, NOW, None).button, None);
+    }
+
+    #[test]
+    fn progress_is_estimated_from_the_typical_run_and_stops_short_of_the_end() {
+        let finished = |took: u64, status: Status| {
+            let mut r = task(status, Watch::Idle, NOW - took).record;
+            r.finished_ms = Some(NOW);
+            r
+        };
+        let records = [
+            finished(60_000, Status::Completed),
+            finished(100_000, Status::Completed),
+            finished(80_000, Status::Completed),
+            finished(1_000, Status::Failed),
+            task(Status::Processing, Watch::Idle, NOW).record,
+        ];
+        assert_eq!(
+            typical_ms(&records),
+            Some(80_000),
+            "the median of completed runs"
+        );
+        assert_eq!(typical_ms(&records[3..]), None);
+        assert_eq!(progress(40_000, Some(80_000)), Some(50));
+        assert_eq!(
+            progress(400_000, Some(80_000)),
+            Some(95),
+            "never done before the end"
+        );
+        assert_eq!(progress(40_000, None), None, "indeterminate");
+        let polled = task(Status::Processing, here(Phase::Polling, None), NOW - 20_000);
+        assert_eq!(offer(&polled, NOW, Some(80_000)).progress, Some(25));
+        let paused = task(
+            Status::Processing,
+            here(Phase::Paused(Pause::Cancelled), None),
+            NOW - 20_000,
+        );
+        assert_eq!(
+            offer(&paused, NOW, Some(80_000)).progress,
+            None,
+            "only while polled"
+        );
     }
 
     #[test]

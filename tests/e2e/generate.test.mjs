@@ -156,12 +156,12 @@ describe('a generation', () => {
       await chooseFile(page);
       await generate(page);
       await expectPlayingShots(page, 2);
-      const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => v.src));
+      const sources = await page.evaluate(() => [...document.querySelectorAll('.ms-shots a.ms-download')].map((a) => a.href));
       assert.ok(sources.every((s) => s.startsWith('blob:')), sources.join());
       assert.equal(kinds(await direct.log(), 'submit')[0].body.enable_base64_output, true);
       // A new job replaces the shots: their Blob URLs are revoked.
       await generate(page);
-      await page.waitForFunction((old) => ![...document.querySelectorAll('.ms-shot-list video')].some((v) => v.src === old), sources[0]);
+      await page.waitForFunction((old) => ![...document.querySelectorAll('.ms-shots a.ms-download, .ms-shots video')].some((e) => (e.href ?? e.src) === old), sources[0]);
       const stillThere = await page.evaluate((url) => fetch(url).then(() => true, () => false), sources[0]);
       assert.equal(stillThere, false, 'the old Blob URL was revoked');
       await page.close();
@@ -237,23 +237,27 @@ describe('runtime config', () => {
 });
 
 describe('the player', () => {
-  test('a flagged shot is blurred behind Show; Play all plays the shots in turn', async () => {
+  test('the Sequence plays the shots back to back; a flagged shot is blurred behind Show on the stage', async () => {
     await direct.scenario({ shots: 2, nsfw: [false, true] });
     const page = await openApp();
     await chooseFile(page);
     await generate(page);
-    await page.getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
-    const items = page.getByRole('listitem');
-    assert.equal(await items.nth(0).locator('.ms-shot-cover').count(), 0);
-    assert.match(await items.nth(1).getAttribute('class'), /is-hidden/);
-    await items.nth(1).getByRole('button', { name: 'Show' }).click();
-    assert.doesNotMatch(await items.nth(1).getAttribute('class'), /is-hidden/);
-    await page.waitForFunction(() => [...document.querySelectorAll('.ms-shot-list video')].every((v) => v.readyState >= 2));
-    await page.getByRole('button', { name: 'Play all' }).click();
-    const playing = () => page.evaluate(() => [...document.querySelectorAll('.ms-shot-list video')].map((v) => !v.paused));
-    assert.deepEqual(await playing(), [true, false]);
-    // The first 2-second shot ends, then the second plays.
-    await page.waitForFunction(() => { const v = document.querySelectorAll('.ms-shot-list video'); return v[0].paused && !v[1].paused; }, null, { timeout: 6000 });
+    const list = page.getByRole('list', { name: 'Shots' });
+    await list.waitFor({ timeout: 20_000 });
+    const stage = page.locator('.ms-stage');
+    const marked = () => list.getByRole('button', { pressed: true }).innerText();
+    // Shot 1 plays by itself, in the clear.
+    assert.equal(await marked(), 'Shot 1');
+    assert.doesNotMatch(await stage.getAttribute('class'), /is-hidden/);
+    assert.equal(await stage.locator('.ms-shot-cover').count(), 0);
+    // The 2-second shot ends and the next one takes the stage: flagged, so blurred.
+    await page.waitForFunction(() => document.querySelector('.ms-shot-list [aria-pressed="true"]')?.textContent === 'Shot 2', null, { timeout: 8000 });
+    assert.match(await stage.getAttribute('class'), /is-hidden/);
+    assert.match(await page.locator('video[aria-label="Sequence"]').evaluate((v) => v.src), /shot-2\.mp4$/);
+    await stage.getByRole('button', { name: 'Show' }).click();
+    assert.doesNotMatch(await stage.getAttribute('class'), /is-hidden/);
+    // And then it loops back to the first.
+    await page.waitForFunction(() => document.querySelector('.ms-shot-list [aria-pressed="true"]')?.textContent === 'Shot 1', null, { timeout: 8000 });
     await page.close();
   });
 
@@ -513,6 +517,26 @@ describe('faults', () => {
     await page.keyboard.press('Enter');
     await page.getByText('You stopped waiting').waitFor({ state: 'detached' });
     await expectPlayingShots(page, 3);
+    await page.close();
+  });
+
+  test('the wait shows the input image and a progress bar, indeterminate until a typical run is known', async () => {
+    await direct.scenario({ statuses: ['created', ...Array(8).fill('processing'), 'completed'] });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    const bar = page.locator('.ms-generate').getByRole('progressbar', { name: 'Progress' });
+    await bar.waitFor({ timeout: 10_000 });
+    assert.equal(await bar.getAttribute('value'), null, 'no run seen yet: indeterminate');
+    await page.getByText('You can close this page — the result is kept in History.').waitFor();
+    assert.equal(await page.locator('.ms-generate').getByRole('img', { name: 'Your image' }).count(), 1);
+    await expectPlayingShots(page, 3);
+    assert.equal(await bar.count(), 0, 'gone with the wait');
+    // One run seen: the next one's bar has a value, short of the end.
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await bar.waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.querySelector('.ms-generate progress')?.getAttribute('value')) > 0);
+    assert.ok(Number(await bar.getAttribute('value')) <= 95);
     await page.close();
   });
 

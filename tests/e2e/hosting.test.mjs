@@ -340,7 +340,7 @@ describe('script mount', () => {
     await page.locator('#mount .ms-ok').waitFor();
     await page.locator('#mount').getByRole('button', { name: 'Generate' }).click();
     await expectPlayingShots(page.locator('#mount'));
-    const shown = await page.locator('#mount .ms-shot-list video').first().evaluate((v) => getComputedStyle(v).display);
+    const shown = await page.locator('#mount .ms-stage video').first().evaluate((v) => getComputedStyle(v).display);
     assert.equal(shown, 'block', 'the host\'s video { display: none } does not reach the shots');
     const log = await proxy.log();
     assert.equal(kinds(log, 'submit').length, 1);
