@@ -261,16 +261,29 @@ pub fn load<'a>(
             continue;
         }
         match decode(name, raw) {
-            Ok(record) => records.push(record),
-            Err(why) => skipped.push(Skipped {
-                entry: name.to_owned(),
-                why,
-            }),
+            Ok(record) => insert_ordered(&mut records, record, newer_first),
+            Err(why) => insert_ordered(
+                &mut skipped,
+                Skipped {
+                    entry: name.to_owned(),
+                    why,
+                },
+                |a, b| a.entry.cmp(&b.entry),
+            ),
         }
     }
-    sort_newest_first(&mut records);
-    skipped.sort_by(|a, b| a.entry.cmp(&b.entry));
     (records, skipped)
+}
+
+/// Inserts `item` into `list`, kept in `order`, after the items equal to it (so the
+/// order is stable). An insertion sort: the lists here hold a few dozen entries, and each
+/// element type given to the library's sort costs the page a kilobyte or more of wasm.
+pub fn insert_ordered<T>(list: &mut Vec<T>, item: T, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let at = list
+        .iter()
+        .position(|x| order(&item, x) == std::cmp::Ordering::Less)
+        .unwrap_or(list.len());
+    list.insert(at, item);
 }
 
 /// The history's order: newest first, ties by id so the order is stable.
@@ -278,22 +291,20 @@ pub fn newer_first(a: &Record, b: &Record) -> std::cmp::Ordering {
     b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id))
 }
 
-/// Sorts in the history's order ([`newer_first`]).
-pub fn sort_newest_first(records: &mut [Record]) {
-    records.sort_by(newer_first);
-}
-
 /// The tasks to delete so that at most `limit` remain: the oldest finished ones. Jobs
 /// still running are never pruned (so there may be more than `limit` of those).
 pub fn prune(records: &[Record], limit: usize) -> Vec<TaskId> {
     let mut finished: Vec<&Record> = records.iter().filter(|r| r.is_finished()).collect();
-    finished.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
-    let excess = records.len().saturating_sub(limit);
-    finished
-        .into_iter()
-        .take(excess)
-        .map(|r| r.id.clone())
-        .collect()
+    let mut pruned = Vec::new();
+    // The oldest first, one at a time (usually none or one: no sort needed).
+    for _ in 0..records.len().saturating_sub(limit) {
+        let Some(at) = (0..finished.len()).min_by(|&a, &b| newer_first(finished[b], finished[a]))
+        else {
+            break;
+        };
+        pruned.push(finished.swap_remove(at).id.clone());
+    }
+    pruned
 }
 
 /// How long ago, in words: "just now", "5 min ago", "3 h ago", "2 days ago".
@@ -505,6 +516,44 @@ mod tests {
     }
 
     proptest! {
+        /// Inserting one by one gives what a stable sort gives.
+        #[test]
+        fn inserting_in_order_is_a_stable_sort(keys in proptest::collection::vec(0u8..6, 0..40)) {
+            let items: Vec<(u8, usize)> = keys.into_iter().zip(0..).collect();
+            let mut inserted = Vec::new();
+            for item in items.iter().copied() {
+                insert_ordered(&mut inserted, item, |a, b| a.0.cmp(&b.0));
+            }
+            let mut sorted = items;
+            sorted.sort_by_key(|item| item.0);
+            prop_assert_eq!(inserted, sorted);
+        }
+
+        /// Pruning takes the oldest finished records, as many as are over the limit.
+        #[test]
+        fn pruning_takes_the_oldest_finished(
+            shapes in proptest::collection::vec((0u64..20, any::<bool>()), 0..30),
+            limit in 0usize..20,
+        ) {
+            let records: Vec<Record> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, (created, done))| {
+                    let status = if *done { Status::Completed } else { Status::Processing };
+                    record(&format!("t{i}"), *created, status)
+                })
+                .collect();
+            let pruned = prune(&records, limit);
+            let mut finished: Vec<&Record> = records.iter().filter(|r| r.is_finished()).collect();
+            finished.sort_by(|a, b| newer_first(b, a));
+            let expected: Vec<TaskId> = finished
+                .into_iter()
+                .take(records.len().saturating_sub(limit))
+                .map(|r| r.id.clone())
+                .collect();
+            prop_assert_eq!(pruned, expected);
+        }
+
         /// Whatever is in storage, loading never panics and every entry is either read
         /// or reported.
         #[test]

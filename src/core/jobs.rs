@@ -214,13 +214,15 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             for record in records {
                 if state.task(&record.id).is_none() {
                     fresh.push(record.id.clone());
-                    state.tasks.push(Tracked {
-                        record,
-                        watch: Watch::Idle,
-                    });
+                    place(
+                        state,
+                        Tracked {
+                            record,
+                            watch: Watch::Idle,
+                        },
+                    );
                 }
             }
-            sort(state);
             // Newest first, as the history is.
             let resume: Vec<TaskId> = state
                 .tasks
@@ -450,15 +452,12 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                     // A job started in another tab: be ready to take over when that tab
                     // closes.
                     let unfinished = !record.is_finished();
-                    state.tasks.push(Tracked {
-                        record,
-                        watch: if unfinished {
-                            Watch::Elsewhere
-                        } else {
-                            Watch::Idle
-                        },
-                    });
-                    sort(state);
+                    let watch = if unfinished {
+                        Watch::Elsewhere
+                    } else {
+                        Watch::Idle
+                    };
+                    place(state, Tracked { record, watch });
                     if unfinished {
                         fx.push(Effect::Lock {
                             task: id,
@@ -542,10 +541,11 @@ fn set_run(state: &mut JobsState, run: Run) {
     }
 }
 
-fn sort(state: &mut JobsState) {
-    state
-        .tasks
-        .sort_by(|a, b| history::newer_first(&a.record, &b.record));
+/// Puts a task in its place in the history's order (newest first).
+fn place(state: &mut JobsState, task: Tracked) {
+    history::insert_ordered(&mut state.tasks, task, |a, b| {
+        history::newer_first(&a.record, &b.record)
+    });
 }
 
 /// A new record for a task the server just told of.
