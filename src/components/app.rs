@@ -222,6 +222,11 @@ pub fn App(
                         connection_problem=Signal::derive(move || connection.get().err())
                         busy=busy
                         on_generate=generate
+                        has_result=Signal::derive(move || jobs.state.with(JobsState::has_result))
+                        on_new_image=move |()| {
+                            chosen.set(None);
+                            jobs.send(Command::Dismiss);
+                        }
                     />
                     <JobProgress />
                 </section>

@@ -15,9 +15,16 @@ pub fn GeneratePanel(
     /// A job is under way.
     #[prop(into)]
     busy: Signal<bool>,
-    /// Pressed Generate.
+    /// Pressed Generate (or Generate again).
     #[prop(into)]
     on_generate: Callback<()>,
+    /// The current generation's result is shown: the next step is **New image**, and
+    /// running the same image again is its own button, **Generate again ($0.07)**.
+    #[prop(into)]
+    has_result: Signal<bool>,
+    /// Pressed New image.
+    #[prop(into)]
+    on_new_image: Callback<()>,
 ) -> impl IntoView {
     let image_ready = move || assessment.with(|a| a.as_ref().is_some_and(Assessment::is_ready));
     let enabled = move || image_ready() && connection_problem.with(Option::is_none) && !busy.get();
@@ -37,16 +44,28 @@ pub fn GeneratePanel(
             (None, None) => "The image is ready. One generation costs $0.07.".into(),
         }
     };
+    let after = move || has_result.get();
     view! {
-        <button
-            type="button"
-            class="ms-button ms-primary"
-            aria-describedby="ms-generate-hint"
-            disabled=move || !enabled()
-            on:click=move |_| on_generate.run(())
-        >
-            "Generate"
-        </button>
+        <div class="ms-controls ms-generate-actions">
+            <button
+                type="button"
+                class="ms-button ms-primary"
+                hidden=move || !after()
+                on:click=move |_| on_new_image.run(())
+            >
+                "New image"
+            </button>
+            <button
+                type="button"
+                class="ms-button"
+                class:ms-primary=move || !after()
+                aria-describedby="ms-generate-hint"
+                disabled=move || !enabled()
+                on:click=move |_| on_generate.run(())
+            >
+                {move || if after() { "Generate again ($0.07)" } else { "Generate" }}
+            </button>
+        </div>
         <p id="ms-generate-hint" class="ms-hint">{hint}</p>
     }
 }

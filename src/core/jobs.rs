@@ -43,6 +43,16 @@ impl JobsState {
         self.tasks.iter_mut().find(|t| &t.record.id == id)
     }
 
+    /// The current generation's task is over: its result is shown (the next step is a new
+    /// image, or an explicit run of the same one again).
+    pub fn has_result(&self) -> bool {
+        self.view
+            .as_ref()
+            .and_then(Run::task)
+            .and_then(|id| self.task(id))
+            .is_some_and(|t| t.record.is_finished())
+    }
+
     /// The current generation is sending, or its task is being polled by this page.
     pub fn is_busy(&self) -> bool {
         self.view.as_ref().is_some_and(|run| {
@@ -161,6 +171,9 @@ pub enum Command {
     Stored(Change),
     /// The key, proxy or API base changed.
     Reconnected,
+    /// The person is done with the current generation (New image): the Generate section
+    /// is empty again; its task stays in the history. Nothing while it is sending.
+    Dismiss,
     /// Delete a task from the history (it stays at WaveSpeed).
     Delete(TaskId),
     /// Delete the whole history.
@@ -482,6 +495,11 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                 )
             );
             if stale {
+                state.view = None;
+            }
+        }
+        Command::Dismiss => {
+            if !state.view.as_ref().is_some_and(Run::is_busy) {
                 state.view = None;
             }
         }
@@ -833,6 +851,26 @@ mod tests {
         let mut s = submitted(1);
         apply(&mut s, Command::Reconnected, NOW, &P);
         assert_eq!(s.view, Some(Run::Created(id(1))));
+    }
+
+    #[test]
+    fn after_a_result_new_image_empties_the_section_and_keeps_the_history() {
+        let mut s = submitted(1);
+        assert!(!s.has_result());
+        apply(
+            &mut s,
+            Command::Polled(id(1), Ok(reply(1, "completed"))),
+            NOW,
+            &P,
+        );
+        assert!(s.has_result());
+        assert!(apply(&mut s, Command::Dismiss, NOW, &P).is_empty());
+        assert_eq!((s.view.clone(), s.tasks.len()), (None, 1));
+        assert!(!s.has_result());
+        // Not while a generation is sending.
+        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        apply(&mut s, Command::Dismiss, NOW, &P);
+        assert_eq!(s.view, Some(Run::Uploading));
     }
 
     #[test]
@@ -1269,6 +1307,7 @@ mod tests {
             any::<bool>().prop_map(Command::Online),
             Just(Command::Clear),
             Just(Command::Reconnected),
+            Just(Command::Dismiss),
         ]
     }
 

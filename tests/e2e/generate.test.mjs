@@ -540,6 +540,34 @@ describe('faults', () => {
     await page.close();
   });
 
+  test('after a result, New image is the next step; the same image runs again only on its own button', async () => {
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    const again = page.getByRole('button', { name: 'Generate again ($0.07)' });
+    await again.waitFor();
+    assert.equal(kinds(await direct.log(), 'submit').length, 1);
+    await page.getByRole('button', { name: 'New image', exact: true }).click();
+    // Back to the start: no image and no result here; the job stays in History.
+    await page.getByText('Choose an image first').waitFor();
+    assert.equal(await page.locator('.ms-generate video').count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'New image', exact: true }).isVisible(), false);
+    assert.equal(await page.getByRole('button', { name: 'Generate', exact: true }).isEnabled(), false);
+    assert.equal(await page.locator('.ms-history-item').count(), 1);
+    assert.equal(kinds(await direct.log(), 'submit').length, 1, 'nothing was sent');
+    // Another image and its result; then Generate again sends that image once more.
+    await chooseFile(page, 'valid.png');
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    await again.click();
+    for (let i = 0; i < 100 && kinds(await direct.log(), 'submit').length < 3; i++) await page.waitForTimeout(100);
+    assert.equal(kinds(await direct.log(), 'submit').length, 3);
+    await page.getByText('Status: completed').waitFor({ state: 'detached' });
+    await expectPlayingShots(page, 3);
+    await page.close();
+  });
+
   test('Cancel aborts the poll in flight: the browser cancels the request, not only the wait', async () => {
     // The first poll hangs at the fake for 20 s.
     await direct.scenario({ faults: { poll: [{ delay_ms: 20_000 }] } });
