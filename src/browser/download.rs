@@ -9,6 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::object_url::ObjectUrl;
 use super::AbortOnDrop;
+use crate::core::zip::zip;
 
 /// How a save went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +41,11 @@ pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
 /// Hands `blob` to the browser's downloads as `name`, from this page's origin (where
 /// `download` is honoured).
 pub fn save_blob(blob: &web_sys::Blob, name: &str) -> Option<()> {
-    let url = ObjectUrl::new(blob)?;
+    save_url(ObjectUrl::new(blob)?, name)
+}
+
+/// Hands the file at `url` (this page's `blob:`) to the browser's downloads as `name`.
+fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
     let link: web_sys::HtmlAnchorElement = web_sys::window()?
         .document()?
         .create_element("a")
@@ -56,6 +61,29 @@ pub fn save_blob(blob: &web_sys::Blob, name: &str) -> Option<()> {
         drop(url);
     });
     Some(())
+}
+
+/// Reads every shot (`(src, file name)`) and saves them as one zip named `name`.
+/// `false` when a shot cannot be read from this page (its server allows no CORS read)
+/// or the archive cannot be made; nothing is saved then.
+pub async fn save_all(shots: &[(String, String)], name: &str) -> bool {
+    let mut files = Vec::new();
+    for (src, file_name) in shots {
+        let Some(blob) = read_blob(src).await else {
+            return false;
+        };
+        let Ok(buffer) = JsFuture::from(blob.array_buffer()).await else {
+            return false;
+        };
+        files.push((file_name.clone(), js_sys::Uint8Array::new(&buffer).to_vec()));
+    }
+    let archive = match zip(&files) {
+        Ok(archive) => archive,
+        Err(_) => return false,
+    };
+    ObjectUrl::from_bytes(&archive, "application/zip")
+        .and_then(|url| save_url(url, name))
+        .is_some()
 }
 
 /// Saves the file at `url` as `name` without leaving the page.

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use super::copy_button;
-use crate::browser::download::save;
+use crate::browser::download::{save, save_all};
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
 use crate::core::task_view::seconds;
@@ -114,6 +114,29 @@ pub fn ShotPlayer(
         })
         .collect();
     let count = sequence.len();
+    // Every shot that can be shown, with its file name, for Download all.
+    let files: Vec<(String, String)> = shots
+        .iter()
+        .filter_map(|s| {
+            s.shown
+                .as_ref()
+                .ok()
+                .map(|(src, _, name)| (src.clone(), name.clone()))
+        })
+        .collect();
+    let files = StoredValue::new(files);
+    // What Download all is doing or could not do.
+    let zipping = RwSignal::new(None::<&'static str>);
+    let download_all = move |_| {
+        zipping.set(Some("Putting the shots in one file…"));
+        leptos::task::spawn_local(async move {
+            let files = files.get_value();
+            let saved = save_all(&files, "multi-shot-sequence.zip").await;
+            zipping.try_set((!saved).then_some(
+                "These shots cannot be put in one file here: their server does not let this page read them. Download them one by one below.",
+            ));
+        });
+    };
     let sequence = StoredValue::new(sequence);
     // The place in `sequence` on the stage, and which flagged shots were shown.
     let current = RwSignal::new(0usize);
@@ -232,6 +255,19 @@ pub fn ShotPlayer(
                 <div class="ms-stage ms-shot-media" class:is-hidden=hidden>
                     {stage}
                     {cover}
+                </div>
+            })}
+            {(count > 0).then(|| view! {
+                <div class="ms-controls">
+                    <button
+                        type="button"
+                        class="ms-button"
+                        disabled=move || zipping.get() == Some("Putting the shots in one file…")
+                        on:click=download_all
+                    >
+                        "Download all"
+                    </button>
+                    {move || zipping.get().map(|said| view! { <p class="ms-note" role="status">{said}</p> })}
                 </div>
             })}
             {inference_ms.map(|ms| view! {

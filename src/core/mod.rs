@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod output;
 pub mod task_view;
 pub mod web_address;
+pub mod zip;
 
 // The image rules and the header parser live in the `multishot-rules` crate, which the
 // proxy uses too; they keep their paths here.

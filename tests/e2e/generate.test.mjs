@@ -290,6 +290,41 @@ describe('the player', () => {
     await page.close();
   });
 
+  test('Download all saves one zip of every shot; where the CDN allows no CORS read it says why', async () => {
+    await direct.scenario({ shots: 3 });
+    const page = await openApp();
+    await chooseFile(page);
+    await generate(page);
+    await expectPlayingShots(page, 3);
+    const url = page.url();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download all' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'multi-shot-sequence.zip');
+    const bytes = await import('node:fs/promises').then(async (fs) => fs.readFile(await download.path()));
+    // Read the archive's central directory: every shot, whole, under its name.
+    const end = bytes.length - 22;
+    assert.equal(bytes.readUInt32LE(end), 0x06054b50);
+    let at = bytes.readUInt32LE(end + 16);
+    const entries = [];
+    for (let i = 0; i < bytes.readUInt16LE(end + 10); i += 1) {
+      const nameLength = bytes.readUInt16LE(at + 28);
+      entries.push([bytes.subarray(at + 46, at + 46 + nameLength).toString(), bytes.readUInt32LE(at + 24)]);
+      at += 46 + nameLength;
+    }
+    const served = await Promise.all([1, 2, 3].map(async (n) => (await (await fetch(`${direct.url}/outputs/shot-${n}.mp4`)).arrayBuffer()).byteLength));
+    assert.deepEqual(entries, [['shot-1.mp4', served[0]], ['shot-2.mp4', served[1]], ['shot-3.mp4', served[2]]]);
+    assert.equal(page.url(), url);
+    // A CDN that does not let the page read the shots: no file, a reason, the links stay.
+    await direct.scenario({ shots: 3, outputs_without_cors: true });
+    await page.getByRole('button', { name: 'Download all' }).click();
+    await page.getByText('cannot be put in one file here').waitFor();
+    await page.getByRole('link', { name: 'Download shot 3' }).waitFor();
+    assert.equal(page.url(), url);
+    await page.close();
+  });
+
   test('on a phone (320 and 390 px) with a finished job: no sideways scroll, nothing outside its card, controls at least 44 px tall', async () => {
     for (const width of [320, 390]) {
       const page = await openApp({ key: null, proxyUrl: proxy.url });
