@@ -46,7 +46,7 @@ pub fn GeneratePanel(
     };
     let after = move || has_result.get();
     view! {
-        <div class="ms-controls ms-generate-actions">
+        <div class="ms-controls ms-actions">
             <button
                 type="button"
                 class="ms-button ms-primary"

@@ -16,7 +16,7 @@ mod validation_report;
 
 pub use app::App;
 pub use connection_settings::{ConnectionSettings, ConnectionState};
-pub use copy_button::copy_button;
+pub use copy_button::{copy_button, share_button};
 pub use generate_panel::GeneratePanel;
 pub use history::History;
 pub use image_picker::ImagePicker;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::copy_button;
+use super::{copy_button, share_button};
 use crate::browser::download::{save, save_all};
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{classify, MediaKind, Output, OutputError};
@@ -123,6 +123,12 @@ pub fn ShotPlayer(
                 .ok()
                 .map(|(src, _, name)| (src.clone(), name.clone()))
         })
+        .collect();
+    // The shots' web addresses, one a line, for Share (inline shots have none).
+    let links: Vec<String> = files
+        .iter()
+        .filter(|(src, _)| after_web_scheme(src).is_some())
+        .map(|(src, _)| src.clone())
         .collect();
     let files = StoredValue::new(files);
     // What Download all is doing or could not do.
@@ -258,7 +264,7 @@ pub fn ShotPlayer(
                 </div>
             })}
             {(count > 0).then(|| view! {
-                <div class="ms-controls">
+                <div class="ms-controls ms-actions">
                     <button
                         type="button"
                         class="ms-button"
@@ -267,6 +273,7 @@ pub fn ShotPlayer(
                     >
                         "Download all"
                     </button>
+                    {(!links.is_empty()).then(|| share_button(links.join("\n")))}
                     {move || zipping.get().map(|said| view! { <p class="ms-note" role="status">{said}</p> })}
                 </div>
             })}

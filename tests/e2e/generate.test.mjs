@@ -201,6 +201,28 @@ describe('copying', () => {
       await browser.context.clearPermissions();
     }
   });
+
+  test('Share, where the browser has no share sheet, copies the shots\' links', async () => {
+    const origin = new URL(app.url).origin;
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+    const page = await browser.context.newPage();
+    try {
+      await page.addInitScript(() => { delete Navigator.prototype.share; });
+      await page.goto(app.url);
+      await page.getByLabel('API key').fill(KEY);
+      await chooseFile(page);
+      await generate(page);
+      await expectPlayingShots(page, 3);
+      const share = page.getByRole('button', { name: 'Share the shots\' links' });
+      await share.click();
+      await page.waitForFunction(() => document.querySelector('[aria-label="Share the shots\' links"]')?.textContent === 'Copied');
+      const links = (await page.evaluate(() => navigator.clipboard.readText())).split('\n');
+      assert.deepEqual(links, [1, 2, 3].map((n) => `${direct.url}/outputs/shot-${n}.mp4`));
+    } finally {
+      await page.close();
+      await browser.context.clearPermissions();
+    }
+  });
 });
 
 describe('runtime config', () => {
