@@ -308,25 +308,10 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             });
         }
         Command::Open(id) => {
-            let Some(task) = state.task(&id) else {
-                return fx;
-            };
-            match &task.watch {
-                // This tab holds its lock: paused or stopped, it goes on (as Resume).
-                Watch::Here(wait) if matches!(wait.phase, Phase::Paused(_) | Phase::Stopped(_)) => {
-                    feed(state, &id, Event::Resume, now, policy, &mut fx);
-                }
-                Watch::Here(_) | Watch::Elsewhere => {}
-                Watch::NeedsKey | Watch::Idle => {
-                    if needs_polling(&task.record) {
-                        fx.push(Effect::Lock {
-                            task: id.clone(),
-                            wait: false,
-                        });
-                    }
-                }
+            if state.task(&id).is_some() {
+                go_on(state, &id, false, now, policy, &mut fx);
+                state.view = Some(Run::Created(id));
             }
-            state.view = Some(Run::Created(id));
         }
         Command::Locked {
             task,
@@ -404,26 +389,7 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             state.due_offline.retain(|d| d != &id);
             feed(state, &id, Event::Cancel, now, policy, &mut fx);
         }
-        Command::User(id, Action::Resume) => {
-            let Some(t) = state.task(&id) else {
-                return fx;
-            };
-            match &t.watch {
-                // Paused or stopped here: this tab still holds the lock.
-                Watch::Here(wait) if matches!(wait.phase, Phase::Paused(_) | Phase::Stopped(_)) => {
-                    feed(state, &id, Event::Resume, now, policy, &mut fx);
-                }
-                Watch::Here(_) | Watch::Elsewhere => {}
-                Watch::NeedsKey | Watch::Idle => {
-                    if needs_polling(&t.record) {
-                        fx.push(Effect::Lock {
-                            task: id,
-                            wait: true,
-                        });
-                    }
-                }
-            }
-        }
+        Command::User(id, Action::Resume) => go_on(state, &id, true, now, policy, &mut fx),
         Command::Online(online) => {
             state.offline = !online;
             if online {
@@ -609,6 +575,37 @@ fn forget(state: &mut JobsState, id: &TaskId, fx: &mut Vec<Effect>) {
     state.due_offline.retain(|d| d != id);
     if state.view.as_ref().and_then(Run::task) == Some(id) {
         state.view = None;
+    }
+}
+
+/// Waits for task `id` again, if there is anything to wait for. Paused or stopped here,
+/// this tab still holds its lock: it goes on at once. Otherwise its lock is asked for
+/// (with `wait`, until the tab holding it lets go); a task another tab polls, or this one
+/// already does, is left as it is.
+fn go_on(
+    state: &mut JobsState,
+    id: &TaskId,
+    wait: bool,
+    now: u64,
+    policy: &Policy,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(t) = state.task(id) else {
+        return;
+    };
+    match &t.watch {
+        Watch::Here(w) if matches!(w.phase, Phase::Paused(_) | Phase::Stopped(_)) => {
+            feed(state, id, Event::Resume, now, policy, fx);
+        }
+        Watch::Here(_) | Watch::Elsewhere => {}
+        Watch::NeedsKey | Watch::Idle => {
+            if needs_polling(&t.record) {
+                fx.push(Effect::Lock {
+                    task: id.clone(),
+                    wait,
+                });
+            }
+        }
     }
 }
 
