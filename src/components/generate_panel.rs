@@ -49,7 +49,8 @@ pub fn GeneratePanel(
         <div class="ms-controls ms-actions">
             <button
                 type="button"
-                class="ms-button ms-primary"
+                class="ms-button"
+                class:ms-primary=after
                 hidden=move || !after()
                 on:click=move |_| on_new_image.run(())
             >
