@@ -11,15 +11,6 @@ use super::object_url::ObjectUrl;
 use super::AbortOnDrop;
 use crate::core::zip::zip;
 
-/// How a save went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Saved {
-    /// The file was handed to the browser's downloads.
-    File,
-    /// The server does not allow reading it from this page: it opened in a new tab.
-    NewTab,
-}
-
 /// Reads `url` (CORS) into a Blob; `None` when the server does not allow it or fails.
 pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
     let controller = AbortOnDrop::new();
@@ -36,12 +27,6 @@ pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
     let raw: web_sys::Response = response.into();
     let blob = JsFuture::from(raw.blob().ok()?).await.ok()?;
     blob.dyn_into().ok()
-}
-
-/// Hands `blob` to the browser's downloads as `name`, from this page's origin (where
-/// `download` is honoured).
-pub fn save_blob(blob: &web_sys::Blob, name: &str) -> Option<()> {
-    save_url(ObjectUrl::new(blob)?, name)
 }
 
 /// Hands the file at `url` (this page's `blob:`) to the browser's downloads as `name`.
@@ -86,13 +71,17 @@ pub async fn save_all(shots: &[(String, String)], name: &str) -> bool {
         .is_some()
 }
 
-/// Saves the file at `url` as `name` without leaving the page.
-pub async fn save(url: &str, name: &str) -> Saved {
-    if let Some(()) = read_blob(url).await.and_then(|blob| save_blob(&blob, name)) {
-        return Saved::File;
+/// Saves the file at `url` as `name` without leaving the page: handed to the browser's
+/// downloads from this page's origin (where `download` is honoured), or, where its
+/// server does not let this page read it, opened in a new tab.
+pub async fn save(url: &str, name: &str) {
+    let saved = read_blob(url)
+        .await
+        .and_then(|blob| ObjectUrl::new(&blob))
+        .and_then(|blob_url| save_url(blob_url, name));
+    if saved.is_none() {
+        if let Some(window) = web_sys::window() {
+            let _ = window.open_with_url_and_target_and_features(url, "_blank", "noopener");
+        }
     }
-    if let Some(window) = web_sys::window() {
-        let _ = window.open_with_url_and_target_and_features(url, "_blank", "noopener");
-    }
-    Saved::NewTab
 }

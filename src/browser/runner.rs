@@ -19,7 +19,7 @@ use super::tab_lock::{self, Held};
 use super::thumbnail::thumbnail;
 use crate::core::api::{ApiError, SubmitRequest, TaskId};
 use crate::core::config::UploadMode;
-use crate::core::connection::for_task;
+use crate::core::connection::{for_task, given_key};
 use crate::core::embed::EmbedEvent;
 use crate::core::history;
 use crate::core::job::Policy;
@@ -74,10 +74,6 @@ fn lock_name(id: &TaskId) -> String {
 
 fn navigator_online() -> bool {
     web_sys::window().is_none_or(|w| w.navigator().on_line())
-}
-
-fn has_key(key: &str) -> bool {
-    !key.trim().is_empty()
 }
 
 /// Takes task `id`'s entry out of `list`.
@@ -214,7 +210,7 @@ impl Jobs {
                 } else {
                     None
                 };
-                let key = jobs.key.try_with_untracked(|k| has_key(k)) == Some(true);
+                let key = jobs.key.try_with_untracked(|k| given_key(k).is_some()) == Some(true);
                 jobs.send(Command::Locked {
                     task,
                     lock,

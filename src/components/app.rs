@@ -114,13 +114,13 @@ pub fn App(
             .map_err(|problem| problem.to_string())
         })
     });
-    // Busy while the current generation is sending, or its task is being waited for.
     // A new key or proxy makes an earlier refusal (say, a 401) old news.
     Effect::watch(
         move || connection.track(),
         move |_, _, _| jobs.send(Command::Reconnected),
         false,
     );
+    // Busy while the current generation is sending, or its task is being waited for.
     let busy = Signal::derive(move || jobs.state.with(JobsState::is_busy));
 
     let generate = move |()| {

@@ -158,7 +158,7 @@ pub fn History(
                         <TaskView
                             task=task
                             online=jobs.online()
-                        typical_ms=jobs.typical_ms()
+                            typical_ms=jobs.typical_ms()
                             on_action={
                                 let id = for_actions.clone();
                                 move |action| jobs.send(Command::User(id.clone(), action))

@@ -83,14 +83,17 @@ pub fn connection(choices: &Choices) -> Result<Connection, Problem> {
             .map(|base| Connection { base, key: None })
             .map_err(Problem::BadProxy);
     }
-    let key = choices.typed_key.trim();
-    if key.is_empty() {
-        return Err(Problem::Nothing);
-    }
+    let key = given_key(choices.typed_key).ok_or(Problem::Nothing)?;
     Ok(Connection {
         base: choices.api_base.clone(),
         key: Some(key.to_owned()),
     })
+}
+
+/// The key typed in the API key field, without surrounding spaces; `None` when nothing
+/// but spaces is typed.
+pub fn given_key(typed: &str) -> Option<&str> {
+    Some(typed.trim()).filter(|key| !key.is_empty())
 }
 
 /// The connection for a task already made: its stored base, through a proxy with no
@@ -99,8 +102,7 @@ pub fn for_task(base: BaseUrl, through_proxy: bool, typed_key: &str) -> Option<C
     if through_proxy {
         return Some(Connection { base, key: None });
     }
-    let key = typed_key.trim();
-    (!key.is_empty()).then(|| Connection {
+    given_key(typed_key).map(|key| Connection {
         base,
         key: Some(key.to_owned()),
     })
