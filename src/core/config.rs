@@ -218,7 +218,7 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
     let Some(text) = text else {
         return (settings, problems);
     };
-    let object: Map<String, Value> = match serde_json::from_str(text) {
+    let object: Map<String, Value> = match serde_json::from_slice::<Value>(text.as_bytes()) {
         Ok(Value::Object(object)) => object,
         Ok(_) => {
             problems.push(problem(
