@@ -99,7 +99,7 @@ pub async fn upload_binary(
         UPLOAD_TIMEOUT,
     )
     .await?;
-    parse_upload(status, retry_after.as_deref(), &body)
+    parse_upload(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }
 
 /// A local file as a `data:` URI, its type taken from its bytes.
@@ -126,7 +126,7 @@ pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Pre
         REQUEST_TIMEOUT,
     )
     .await?;
-    parse_prediction(status, retry_after.as_deref(), &body)
+    parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }
 
 /// Asks for a task's result, at the URL built from the base and the id.
@@ -141,5 +141,5 @@ pub async fn poll(connection: &Connection, id: &TaskId) -> Result<Prediction, Ap
         REQUEST_TIMEOUT,
     )
     .await?;
-    parse_prediction(status, retry_after.as_deref(), &body)
+    parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }

@@ -262,6 +262,11 @@ pub enum ApiError {
     },
 }
 
+/// What a visitor reads when the generator on a site cannot run for a reason only the
+/// site's owner can fix (the same sentence `multishot-proxy` writes).
+pub const VISITOR_UNAVAILABLE: &str =
+    "The generator on this site is unavailable right now; your image was not charged.";
+
 impl ApiError {
     /// Worth trying again by itself (a GET only: a submit is never retried).
     pub fn is_transient(&self) -> bool {
@@ -276,7 +281,8 @@ impl ApiError {
 
     /// A short machine-readable name of the failure, for a host page: `network`,
     /// `timed_out`, `unauthorized`, `forbidden`, `rate_limited`, `server_error`,
-    /// `rejected`, `refused`, `bad_response`, or a proxy's own `reason`.
+    /// `payment_required` (402: the account's balance), `rejected`, `refused`,
+    /// `bad_response`, or a proxy's own `reason`.
     pub fn code(&self) -> &str {
         match self {
             ApiError::Network(_) => "network",
@@ -285,10 +291,56 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Server { .. } => "server_error",
+            ApiError::Rejected { status: 402, .. } | ApiError::Refused { code: 402, .. } => {
+                "payment_required"
+            }
             ApiError::Rejected { .. } => "rejected",
             ApiError::Refused { .. } => "refused",
             ApiError::BadResponse(_) => "bad_response",
             ApiError::Proxy { reason, .. } => reason,
+        }
+    }
+
+    /// The error as a visitor of a site with a proxy should read it. Through a proxy
+    /// (`via_proxy`) an error only the site's owner can fix — WaveSpeed refusing the
+    /// owner's key or account (401, 402, 403), the proxy paused or its limit store down —
+    /// becomes [`VISITOR_UNAVAILABLE`]; its [`code`](Self::code) keeps the detail for the
+    /// owner (`unauthorized`, `payment_required`, `paused`, …). Anything else, and every
+    /// error in direct mode (where the key is the user's own), is kept as it is.
+    pub fn for_visitor(self, via_proxy: bool) -> ApiError {
+        let status = match &self {
+            _ if !via_proxy => return self,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::Rejected { status: 402, .. } | ApiError::Refused { code: 402, .. } => 402,
+            ApiError::Refused {
+                code: code @ 401..=403,
+                ..
+            } => *code as u16,
+            ApiError::Proxy {
+                status,
+                reason,
+                retry_after_s,
+                ..
+            } if matches!(
+                reason.as_str(),
+                "upstream_refused" | "paused" | "store_down"
+            ) =>
+            {
+                return ApiError::Proxy {
+                    status: *status,
+                    reason: reason.clone(),
+                    message: VISITOR_UNAVAILABLE.into(),
+                    retry_after_s: *retry_after_s,
+                }
+            }
+            _ => return self,
+        };
+        ApiError::Proxy {
+            status,
+            reason: self.code().to_owned(),
+            message: VISITOR_UNAVAILABLE.into(),
+            retry_after_s: None,
         }
     }
 
@@ -484,6 +536,69 @@ pub fn parse_upload(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_visitor_through_a_proxy_reads_one_sentence_for_what_only_the_owner_can_fix() {
+        let proxy = |reason: &str, status| ApiError::Proxy {
+            status,
+            reason: reason.into(),
+            message: "detail".into(),
+            retry_after_s: Some(3600),
+        };
+        let owner_only = [
+            (ApiError::Unauthorized("bad key".into()), "unauthorized"),
+            (ApiError::Forbidden("no".into()), "forbidden"),
+            (
+                ApiError::Rejected {
+                    status: 402,
+                    message: "Insufficient balance".into(),
+                },
+                "payment_required",
+            ),
+            (
+                ApiError::Refused {
+                    code: 402,
+                    message: "Insufficient balance".into(),
+                },
+                "payment_required",
+            ),
+            (
+                ApiError::Refused {
+                    code: 401,
+                    message: "x".into(),
+                },
+                "refused",
+            ),
+            (proxy("upstream_refused", 502), "upstream_refused"),
+            (proxy("paused", 503), "paused"),
+            (proxy("store_down", 503), "store_down"),
+        ];
+        for (error, code) in owner_only {
+            let seen = error.clone().for_visitor(true);
+            assert_eq!(seen.to_string(), VISITOR_UNAVAILABLE, "{error:?}");
+            assert_eq!(seen.code(), code, "{error:?}");
+            assert!(!seen.to_string().contains("Insufficient"));
+            // With the user's own key, the detail is theirs to read.
+            assert_eq!(error.clone().for_visitor(false), error);
+        }
+        // What a visitor can act on (or wait out) keeps its own words.
+        for error in [
+            ApiError::TimedOut,
+            ApiError::Network("offline".into()),
+            proxy("daily_budget", 429),
+            ApiError::Rejected {
+                status: 400,
+                message: "bad image".into(),
+            },
+        ] {
+            assert_eq!(error.clone().for_visitor(true), error);
+        }
+        // A paused proxy still says when to come back.
+        assert_eq!(
+            proxy("paused", 503).for_visitor(true).retry_after_ms(),
+            Some(3_600_000)
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

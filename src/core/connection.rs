@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::api::ApiError;
 use super::config::BaseUrl;
 
 /// Where requests go: the API base with the user's key, or a proxy (which holds the key)
@@ -22,6 +23,14 @@ impl fmt::Debug for Connection {
             .field("base", &self.base)
             .field("key", &self.key.as_ref().map(|_| "…"))
             .finish()
+    }
+}
+
+impl Connection {
+    /// `error` as this connection's user should read it: through a proxy, an error only
+    /// the site's owner can fix reads as [`ApiError::for_visitor`] says.
+    pub fn for_visitor(&self, error: ApiError) -> ApiError {
+        error.for_visitor(self.key.is_none())
     }
 }
 

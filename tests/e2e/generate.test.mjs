@@ -417,6 +417,27 @@ describe('faults', () => {
     }
   });
 
+  test('through a proxy, what only the site owner can fix (401, 402, 403) reads as the site being unavailable', async () => {
+    // A plain proxy passes WaveSpeed's statuses on: the page words them for a visitor.
+    for (const [stage, fault] of [
+      ['upload', { status: 401, message: 'Invalid API key' }],
+      ['submit', { status: 402, message: 'Insufficient balance' }],
+      ['submit', { status: 200, body: '{"code":403,"message":"Account suspended"}' }],
+    ]) {
+      await proxy.reset();
+      await proxy.scenario({ faults: { [stage]: [fault] } });
+      const page = await openApp({ key: '', proxyUrl: proxy.url });
+      await chooseFile(page);
+      await generate(page);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      const text = await alert.innerText();
+      assert.match(text, /The generator on this site is unavailable right now; your image was not charged\./, stage);
+      assert.ok(!/40[123]|Invalid|Insufficient|suspended/.test(text), `the owner's detail stays out of sight: ${text}`);
+      await page.close();
+    }
+  });
+
   test('a wrong key: 401 at the upload, a clear message, nothing created', async () => {
     const page = await openApp({ key: 'sk-wrong' });
     await chooseFile(page);

@@ -171,6 +171,22 @@ describe('through multishot-proxy', () => {
     assert.equal((await fake.log()).length, before, 'none of it reached WaveSpeed');
   });
 
+  test('a 402 from WaveSpeed reads to the visitor as the site being unavailable, not as the owner\'s balance', async () => {
+    const page = await openApp();
+    await fake.scenario({ faults: { upload: [{ status: 402, body: '{"code":402,"message":"Insufficient balance"}' }] } });
+    try {
+      await chooseAndGenerate(page);
+      const alert = page.getByRole('alert').filter({ hasText: 'The generator on this site is unavailable right now; your image was not charged.' });
+      await alert.waitFor({ timeout: 15_000 });
+      const text = await page.locator('.ms-generate').innerText();
+      assert.ok(!/402|Insufficient|balance/i.test(text), `the owner's problem is not the visitor's: ${text}`);
+    } finally {
+      await fake.scenario({});
+    }
+    assert.equal(kinds(await fake.log(), 'submit').length, 1, 'nothing was submitted');
+    await page.close();
+  });
+
   test('the budget used up: the page shows the proxy\'s message and nothing beyond the cap is submitted', async () => {
     // The first test ran one job; this one runs the second, and the third is refused.
     const page = await openApp();
