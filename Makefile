@@ -30,10 +30,11 @@ serve: tools
 	trap 'kill $$fake $$proxy' EXIT INT TERM; \
 	trunk serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 
-## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path), with
+## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path; the wasm
+## built with the pinned nightly of scripts/release-toolchain.sh, std rebuilt), with
 ## embed.js, 404.html and the Content-Security-Policy (scripts/finish-dist.mjs)
 dist: tools
-	trunk build --release --public-url "$(PUBLIC_URL)" --dist "$(DIST)"
+	scripts/build-release.sh "$(PUBLIC_URL)" "$(DIST)"
 	node scripts/finish-dist.mjs "$(DIST)"
 
 ## test: install what the tests need, then run every layer

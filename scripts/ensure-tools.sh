@@ -3,7 +3,8 @@
 # Studio, skipping every step whose right version is already present, so a warm machine
 # is ready in seconds. Only package registries are used (crates.io, npm, Debian).
 #
-#   scripts/ensure-tools.sh build   wasm target, Trunk, wasm-bindgen CLI, wasm-opt
+#   scripts/ensure-tools.sh build   wasm target, the release wasm's pinned nightly with
+#                                   rust-src, Trunk, wasm-bindgen CLI, wasm-opt
 #   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright, and
 #                                   redis-server (the proxy's shared-counter tests)
 #   scripts/ensure-tools.sh bench   the test tools, plus nginx (make bench-proxy compares)
@@ -16,12 +17,29 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/,
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$PWD/node_modules/.bin:$CARGO_BIN:$PATH"
 
+. scripts/release-toolchain.sh
+
 say() { printf '\033[1m[tools]\033[0m %s\n' "$*"; }
 
 ensure_wasm_target() {
   if rustup target list --installed | grep -qx wasm32-unknown-unknown; then return; fi
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+}
+
+# The release wasm's nightly (scripts/release-toolchain.sh) with rust-src, and the
+# crates std itself depends on in the local registry (Trunk builds offline).
+ensure_release_toolchain() {
+  local stamp="target/.std-deps-$RELEASE_TOOLCHAIN"
+  if rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 &&
+    rustup component list --toolchain "$RELEASE_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src' &&
+    [ -f "$stamp" ]; then return; fi
+  say "installing $RELEASE_TOOLCHAIN with rust-src (the release wasm rebuilds std with it)"
+  rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src
+  local library
+  library="$(rustup run "$RELEASE_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library"
+  RUSTUP_TOOLCHAIN="$RELEASE_TOOLCHAIN" cargo fetch --manifest-path "$library/Cargo.toml"
+  mkdir -p target && touch "$stamp"
 }
 
 ensure_trunk() {
@@ -80,12 +98,14 @@ ensure_nginx() { apt_install nginx nginx-light; }
 case "${1:-build}" in
   build)
     ensure_wasm_target
+    ensure_release_toolchain
     ensure_npm_packages
     ensure_wasm_bindgen
     ensure_trunk
     ;;
   test)
     ensure_wasm_target
+    ensure_release_toolchain
     ensure_npm_packages
     ensure_browser
     ensure_redis

@@ -490,6 +490,10 @@ impl Fake {
                         &json!({
                             "proxy_url": self.sandbox_proxy.as_deref().unwrap_or(base),
                             "sandbox": true,
+                            // What an embed shows before a visitor's first image.
+                            "example_outputs": (1..=3)
+                                .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
+                                .collect::<Vec<_>>(),
                         }),
                     ),
                     0,

@@ -4,7 +4,7 @@ use send_wrapper::SendWrapper;
 
 use super::{
     ConnectionSettings, ConnectionState, GeneratePanel, History, ImagePicker, ImagePreview,
-    JobProgress, Requirements, ValidationReport,
+    JobProgress, Requirements, ShotPlayer, ValidationReport,
 };
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
@@ -16,6 +16,19 @@ use crate::core::connection::{self, Choices};
 use crate::core::embed::EmbedEvent;
 use crate::core::job::Policy;
 use crate::core::jobs::{Command, JobsState};
+use crate::core::rules;
+
+/// Whether the app shows its **consumer face**: embedded (iframe or script mount) with
+/// `lock_proxy`, for the visitors of a site whose owner's proxy holds the key. That face
+/// has no key, proxy, upload options, image URL field or task look-up, and calls the
+/// history "Your recent results". Provided by [`App`]; read with [`is_consumer`].
+#[derive(Clone, Copy, Debug)]
+pub struct ConsumerFace(pub Signal<bool>);
+
+/// The app shows its consumer face (false outside an [`App`]).
+pub fn is_consumer() -> bool {
+    use_context::<ConsumerFace>().is_some_and(|ConsumerFace(on)| on.get())
+}
 
 /// The whole app: choose an image, see whether WaveSpeed will take it, connect,
 /// generate, watch the shots, keep the history.
@@ -35,6 +48,11 @@ pub fn App(
     let settings = RwSignal::new(Settings::default());
     let problems = RwSignal::new(Vec::<ConfigProblem>::new());
     let connection_state = ConnectionState::new();
+    // The settings have arrived (before that, an embed shows no developer control).
+    let ready = RwSignal::new(false);
+    let compact = host.is_compact();
+    let consumer = Signal::derive(move || compact && settings.with(|s| s.lock_proxy));
+    provide_context(ConsumerFace(consumer));
     let jobs = Jobs::new(connection_state.key.into());
     provide_context(jobs);
 
@@ -82,6 +100,7 @@ pub fn App(
         }));
         settings.set(loaded);
         problems.set(found);
+        ready.set(true);
         // Go on with the jobs a reload (or another tab) left unfinished.
         jobs.restore();
     });
@@ -156,7 +175,27 @@ pub fn App(
         );
     };
 
-    let compact = host.is_compact();
+    // `data-face`: what the style shows. An embed shows the developer controls (marked
+    // `ms-dev`) only once its settings say it is not the consumer face.
+    let face = move || match (compact, ready.get(), consumer.get()) {
+        (false, _, _) => "full",
+        (true, false, _) => "loading",
+        (true, true, true) => "consumer",
+        (true, true, false) => "full",
+    };
+    // Before any image, an embed can show what comes out (`example_outputs`).
+    let example = move || {
+        let idle = chosen.with(Option::is_none) && jobs.state.with(|s| s.view.is_none());
+        let outputs = settings.with(|s| s.example_outputs.clone());
+        (compact && idle && !outputs.is_empty()).then(|| {
+            view! {
+                <div class="ms-example" role="group" aria-label="Example result">
+                    <p class="ms-hint">"An example of what comes out:"</p>
+                    <ShotPlayer outputs=outputs nsfw=Vec::new() inference_ms=None poster=None />
+                </div>
+            }
+        })
+    };
     let intro = (!compact).then(|| {
         view! {
             <p class="ms-brand">"Multi-Shot Studio"</p>
@@ -174,12 +213,13 @@ pub fn App(
             class:ms-page=!compact
             class:ms-compact=compact
             data-theme=move || settings.with(|s| s.theme.attribute())
+            data-face=face
             node_ref=root
         >
             <header class="ms-header">
                 {intro}
                 {move || settings.with(|s| s.sandbox).then(|| view! {
-                    <p class="ms-note ms-sandbox" role="note">
+                    <p class="ms-note ms-sandbox ms-dev" role="note">
                         "Sandbox: sample shots, no cost — clear the proxy URL to use your own key."
                     </p>
                 })}
@@ -201,6 +241,7 @@ pub fn App(
                         }}
                         on_url={move |url: String| choose_url(chosen, url)}
                     >
+                        {compact.then(|| view! { <p class="ms-hint ms-rules-line">{rules::in_one_line()}</p> })}
                         <ImagePreview chosen=chosen />
                         <ValidationReport assessment=assessment />
                     </ImagePicker>
@@ -210,7 +251,7 @@ pub fn App(
                         <span class="ms-step" aria-hidden="true">"2"</span>
                         "Generate"
                     </h2>
-                    <details class="ms-connection" open=true hidden=locked>
+                    <details class="ms-connection ms-dev" open=true hidden=locked>
                         <summary>"Connection"</summary>
                         <ConnectionSettings
                             state=connection_state
@@ -229,6 +270,7 @@ pub fn App(
                         }
                     />
                     <JobProgress />
+                    {example}
                 </section>
                 <History connection=connection />
                 {(!compact).then(|| view! { <Requirements /> })}

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::TaskView;
+use super::{is_consumer, TaskView};
 use crate::browser::runner::use_jobs;
 use crate::core::api::TaskId;
 use crate::core::connection::Connection;
@@ -24,7 +24,8 @@ fn badge(task: &Tracked, now_ms: u64) -> String {
 
 /// The **History** panel: every job of this device newest first with its status, age
 /// and thumbnail; a job opens to its shots; Delete and Clear history (confirmed); a
-/// **Look up a task** field; notices for unreadable entries and storage problems.
+/// **Look up a task** field; notices for unreadable entries and storage problems. In the
+/// consumer face it is **Your recent results**: the jobs as thumbnails, nothing else.
 #[component]
 pub fn History(
     /// The connection a looked-up task is fetched with, or why there is none.
@@ -172,12 +173,14 @@ pub fn History(
 
     view! {
         <section class="ms-card ms-history" aria-labelledby="ms-history-heading">
-            <h2 id="ms-history-heading">"History"</h2>
-            <p class="ms-hint">
+            <h2 id="ms-history-heading">
+                {move || if is_consumer() { "Your recent results" } else { "History" }}
+            </h2>
+            <p class="ms-hint ms-dev">
                 {format!("Your latest {HISTORY_LIMIT} jobs are kept in this browser (never your key). WaveSpeed keeps the shots for 7 days.")}
             </p>
             {notices}
-            <form class="ms-lookup" on:submit=look_up>
+            <form class="ms-lookup ms-dev" on:submit=look_up>
                 <label for="ms-lookup-id">"Look up a task"</label>
                 <div class="ms-url-row">
                     <input
@@ -214,7 +217,7 @@ pub fn History(
                         .into_any()
                     } else {
                         view! {
-                            <button type="button" class="ms-button" on:click=move |_| confirming.set(true)>"Clear history"</button>
+                            <button type="button" class="ms-button ms-dev" on:click=move |_| confirming.set(true)>"Clear history"</button>
                         }
                         .into_any()
                     }}

@@ -13,7 +13,9 @@ use crate::core::image_url::parse_image_url;
 
 /// The four ways an image comes in: the **Image file** picker, a drop anywhere on the
 /// area, a paste (Ctrl/Cmd+V) anywhere on the page, and the **Image URL** field (loaded
-/// on Enter or when the field is left).
+/// on Enter or when the field is left). The consumer face shows only the picker and the
+/// drop area (the style hides what is marked `ms-dev`); a touch screen is told nothing
+/// about dropping or pasting.
 #[component]
 pub fn ImagePicker(
     /// Receives a file the user picked, dropped or pasted.
@@ -122,9 +124,10 @@ pub fn ImagePicker(
                         if is_over_drop_zone.get() {
                             "Drop to check this image"
                         } else {
-                            "Drop an image here, or paste it (Ctrl+V / ⌘V)"
+                            "Drop an image here"
                         }
                     }}
+                    <span class="ms-dev">", or paste it (Ctrl+V / ⌘V)"</span>
                 </p>
                 <input
                     id="ms-image-file"
@@ -138,7 +141,7 @@ pub fn ImagePicker(
                     "Choose image file…"
                 </label>
             </div>
-            <div class="ms-url">
+            <div class="ms-url ms-dev">
                 <label for="ms-image-url">"Image URL"</label>
                 <div class="ms-url-row">
                     <input

@@ -41,10 +41,24 @@ pub fn ImagePreview(
             let showable =
                 a.step == Step::Done && a.facts.dimensions.is_some() && !a.facts.undecodable;
             let src = chosen.preview.as_ref().map(Preview::src).map(str::to_owned);
+            // The measured size, so the picture's box is laid out before it loads: nothing
+            // below it moves (the verdict brought into view stays in view).
+            // (Set through the style object: the CSP allows no style attribute.)
+            let (width, ratio) = a
+                .facts
+                .dimensions
+                .filter(|d| d.width > 0 && d.height > 0)
+                .map(|d| {
+                    (
+                        format!("min(100%, calc(340px * {} / {}))", d.width, d.height),
+                        format!("{} / {}", d.width, d.height),
+                    )
+                })
+                .unzip();
             Some(view! {
                 <figure class="ms-preview" aria-label="Chosen image">
                     {(showable && src.is_some())
-                        .then(|| view! { <img src=src alt="Preview of the chosen image" /> })}
+                        .then(|| view! { <img src=src style:width=width style:aspect-ratio=ratio alt="Preview of the chosen image" /> })}
                     <figcaption>
                         <span class="ms-preview-name" title=name.clone()>{name.clone()}</span>
                         <span class="ms-preview-facts">

@@ -14,7 +14,7 @@ mod shot_player;
 mod task_view;
 mod validation_report;
 
-pub use app::App;
+pub use app::{is_consumer, App, ConsumerFace};
 pub use connection_settings::{ConnectionSettings, ConnectionState};
 pub use copy_button::{copy_button, share_button};
 pub use generate_panel::GeneratePanel;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::{copy_button, ShotPlayer};
+use super::{copy_button, is_consumer, ShotPlayer};
 use crate::core::api::Status;
 use crate::core::job::Tracked;
 use crate::core::jobs::Action;
@@ -78,7 +78,13 @@ pub fn TaskView(
                 {picture.map(|src| view! { <img class="ms-thumb" src=src alt="Your image" /> })}
                 <div class="ms-wait-text">
                     <progress class="ms-progress" aria-label="Progress" max="100" value=progress></progress>
-                    <p class="ms-hint">"You can close this page — the result is kept in History."</p>
+                    <p class="ms-hint">
+                        {move || if is_consumer() {
+                            "You can close this page — the result is kept under Your recent results."
+                        } else {
+                            "You can close this page — the result is kept in History."
+                        }}
+                    </p>
                 </div>
             </div>
         })

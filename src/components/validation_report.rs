@@ -1,15 +1,35 @@
+use leptos::html::Div;
 use leptos::prelude::*;
 
 use crate::core::assessment::{Assessment, Step};
 
 /// The verdict on the chosen image: every broken rule in its own `role="alert"` element
-/// with what was measured, the rules that could not be checked, or a clear "ready".
+/// with what was measured, the rules that could not be checked, or a clear "ready". A
+/// refusal is brought into view (on a phone it would sit below the fold, unseen).
 #[component]
 pub fn ValidationReport(
     /// The chosen image's assessment, if an image is chosen.
     #[prop(into)]
     assessment: Signal<Option<Assessment>>,
 ) -> impl IntoView {
+    let shown = NodeRef::<Div>::new();
+    Effect::new(move |_| {
+        let refused = assessment.with(|a| {
+            a.as_ref()
+                .is_some_and(|a| a.step == Step::Done && !a.report().passes())
+        });
+        if refused {
+            // Once the verdict and the picture above it are laid out.
+            request_animation_frame(move || {
+                if let Some(report) = shown.get_untracked() {
+                    let options = web_sys::ScrollIntoViewOptions::new();
+                    options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                    options.set_behavior(web_sys::ScrollBehavior::Smooth);
+                    report.scroll_into_view_with_scroll_into_view_options(&options);
+                }
+            });
+        }
+    });
     move || {
         assessment.with(|a| {
             let a = a.as_ref()?;
@@ -65,7 +85,7 @@ pub fn ValidationReport(
                 Step::Done => None,
             };
             Some(view! {
-                <div class="ms-report">
+                <div class="ms-report" node_ref=shown>
                     {alerts}
                     {disagreement}
                     {note}

@@ -56,7 +56,13 @@ pub struct Settings {
     /// Origins of parent pages that may receive the app's `message` events when it is
     /// embedded in an iframe (none: no message is posted).
     pub embed_parent_origins: Vec<String>,
+    /// Web addresses of shots shown as an example result in the embed before a visitor
+    /// has chosen an image (at most [`MAX_EXAMPLE_OUTPUTS`], each a checked output).
+    pub example_outputs: Vec<String>,
 }
+
+/// The most example shots `example_outputs` may list.
+pub const MAX_EXAMPLE_OUTPUTS: usize = 6;
 
 /// The colour scheme.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,6 +108,7 @@ impl Default for Settings {
             lock_proxy: false,
             theme: Theme::Auto,
             embed_parent_origins: Vec::new(),
+            example_outputs: Vec::new(),
         }
     }
 }
@@ -337,6 +344,37 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
                 )),
             }
         }
+        "example_outputs" => {
+            let list: Option<Vec<&str>> = match value {
+                Value::Array(items) if items.len() <= MAX_EXAMPLE_OUTPUTS => {
+                    items.iter().map(Value::as_str).collect()
+                }
+                _ => None,
+            };
+            settings.example_outputs.clear();
+            match list {
+                Some(list) => {
+                    for raw in list {
+                        match super::output::classify(raw) {
+                            Ok(super::output::Output::Remote { url, .. }) => {
+                                settings.example_outputs.push(url)
+                            }
+                            _ => problems.push(problem(
+                                key,
+                                format!(
+                                    "has “{}”, which is not the web address of a video or image; it is left out",
+                                    raw.chars().take(60).collect::<String>()
+                                ),
+                            )),
+                        }
+                    }
+                }
+                None => problems.push(problem(
+                    key,
+                    format!("must be a list of at most {MAX_EXAMPLE_OUTPUTS} web addresses of shots; none is shown"),
+                )),
+            }
+        }
         _ => problems.push(problem(key, "is not a known setting and is ignored")),
     }
 }
@@ -346,7 +384,7 @@ const FLAGS: &[&str] = &["lock_proxy", "sandbox"];
 /// Keys whose data attribute is a number.
 const NUMBERS: &[&str] = &["poll_interval_ms", "max_wait_s"];
 /// Keys whose data attribute is a list separated by spaces or commas.
-const LISTS: &[&str] = &["embed_parent_origins"];
+const LISTS: &[&str] = &["embed_parent_origins", "example_outputs"];
 
 /// Applies the data attributes of the element the app is mounted into
 /// (`data-proxy-url="…"` sets `proxy_url`), on top of `settings` from `config.json`.
@@ -471,6 +509,42 @@ mod tests {
                 ..Settings::default()
             }
         );
+    }
+
+    #[test]
+    fn example_outputs_are_web_addresses_of_shots_and_nothing_else() {
+        let (s, problems) = parse_config(Some(
+            r#"{"example_outputs":["https://cdn.example/1.mp4"," https://cdn.example/2.png ","javascript:alert(1)","data:video/mp4;base64,AAAA"]}"#,
+        ));
+        assert_eq!(
+            s.example_outputs,
+            ["https://cdn.example/1.mp4", "https://cdn.example/2.png"]
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].message.contains("javascript:alert(1)"));
+        for bad in [
+            r#""https://x/1.mp4""#,
+            "[1]",
+            r#"["a","b","c","d","e","f","g"]"#,
+        ] {
+            let (s, problems) = parse_config(Some(&format!(r#"{{"example_outputs":{bad}}}"#)));
+            assert!(s.example_outputs.is_empty(), "{bad}");
+            assert!(
+                problems[0].message.contains("none is shown"),
+                "{bad}: {problems:?}"
+            );
+        }
+        // As a data attribute: a list separated by spaces.
+        let mut s = Settings::default();
+        let problems = apply_attributes(
+            &mut s,
+            [(
+                "data-example-outputs",
+                "https://a.example/1.mp4 https://a.example/2.mp4",
+            )],
+        );
+        assert_eq!(problems, []);
+        assert_eq!(s.example_outputs.len(), 2);
     }
 
     #[test]

@@ -188,7 +188,8 @@ describe('iframe embed', () => {
       .filter((d) => d.type === 'job-failed')
       .map(({ task_id, stage, code, error }) => ({ task: task_id !== null, stage, code, error }));
     assert.deepEqual(failed, [
-      { task: false, stage: 'upload', code: 'unauthorized', error: 'Upload failed: WaveSpeed refused the API key (401): no. Check the key and try again.' },
+      // Through a proxy the visitor reads that the site cannot run it; the code keeps the detail.
+      { task: false, stage: 'upload', code: 'unauthorized', error: 'Upload failed: The generator on this site is unavailable right now; your image was not charged.' },
       { task: true, stage: 'task', code: 'failed', error: 'The task ended as “failed”: GPU fell over' },
     ]);
   });
@@ -230,6 +231,79 @@ describe('iframe embed', () => {
     assert.ok(inner.sideways <= 0, `the frame scrolls sideways by ${inner.sideways}px`);
     await page.screenshot({ path: join(SCREENSHOTS, 'embed-iframe-phone.png'), fullPage: true });
   });
+});
+
+describe('consumer embed (lock_proxy)', () => {
+  let app;
+
+  before(async () => {
+    app = await serve(DIST, {
+      overrides: {
+        'config.json': JSON.stringify({
+          proxy_url: proxy.url,
+          lock_proxy: true,
+          poll_interval_ms: 500,
+          example_outputs: [1, 2, 3].map((k) => `${proxy.url}/outputs/shot-${k}.mp4`),
+        }),
+      },
+    });
+  });
+
+  /** What a visitor must never be shown: the developer console's words. */
+  const DEVELOPER_WORDS = ['API key', 'Proxy URL', 'base64', 'data: URI', 'never your key', 'paste', 'Ctrl+V',
+    'Sandbox', 'clear the proxy URL', 'Look up', 'Cancel only stops', 'Drop an image', 'Image URL'];
+
+  async function expectConsumerFace(page, when) {
+    for (const label of ['API key', 'Proxy URL', 'Image URL', 'Look up a task']) {
+      assert.equal(await page.getByLabel(label, { exact: true }).count() === 0
+        || !(await page.getByLabel(label, { exact: true }).isVisible()), true, `${label} is shown ${when}`);
+    }
+    const text = await page.locator('body').innerText();
+    const shown = DEVELOPER_WORDS.filter((w) => text.includes(w));
+    assert.deepEqual(shown, [], `developer words ${when}`);
+    const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(sideways <= 0, `the page scrolls sideways by ${sideways}px ${when}`);
+  }
+
+  for (const width of [320, 390]) {
+    test(`on a ${width} px phone: one upload button, the rules in a line, an example, the job, recent results — nothing else`, async () => {
+      const phone = await launch({ viewport: { width, height: 780 }, hasTouch: true, isMobile: true });
+      try {
+        const page = await phone.context.newPage();
+        page.errors = [];
+        page.on('pageerror', (e) => page.errors.push(e.message));
+        await page.goto(`${app.url}index.html?embed=1`);
+        await page.locator('.ms-app[data-face="consumer"]').waitFor();
+        assert.equal(await page.evaluate(() => matchMedia('(pointer: coarse)').matches), true, 'a touch screen');
+        // Before any image: the example result plays, the rules are in one line.
+        const example = page.getByRole('group', { name: 'Example result' });
+        await expectPlayingShots(example);
+        assert.match(await page.locator('.ms-input').innerText(), /JPG or PNG · up to 10 MB · at least 300 × 300 px · from 1:2\.5 \(tall\) to 2\.5:1 \(wide\)/);
+        const upload = page.locator('label[for="ms-image-file"]');
+        const box = await upload.boundingBox();
+        assert.ok(box.height >= 56 && box.width >= width - 100, `one big upload button (${box.width}×${box.height})`);
+        await expectConsumerFace(page, 'before an image');
+        await page.screenshot({ path: join(SCREENSHOTS, `consumer-embed-${width}-start.png`), fullPage: true });
+
+        // The job: the example goes, the result comes, the visitor's results are kept.
+        await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+        await page.locator('.ms-ok').waitFor();
+        assert.equal(await example.count(), 0, 'the example gives way to the visitor\'s image');
+        await page.getByRole('button', { name: 'Generate' }).click();
+        await page.getByRole('progressbar', { name: 'Progress' }).waitFor();
+        await expectConsumerFace(page, 'while waiting');
+        await expectPlayingShots(page.locator('.ms-generate'));
+        const recent = page.getByRole('region', { name: 'Your recent results' });
+        await recent.getByRole('list', { name: 'Past jobs' }).locator('img.ms-thumb').first().waitFor();
+        assert.equal(await recent.locator('code').isVisible(), false, 'no task ids among the thumbnails');
+        await expectConsumerFace(page, 'with a result');
+        await page.screenshot({ path: join(SCREENSHOTS, `consumer-embed-${width}-result.png`), fullPage: true });
+        assert.deepEqual(page.errors, []);
+      } finally {
+        await phone.close();
+      }
+    });
+  }
 });
 
 describe('script mount', () => {

@@ -122,6 +122,23 @@ describe('picking a file', () => {
     await page.close();
   });
 
+  test('on a phone, a refusal is brought into view, its first reason next to the preview', async () => {
+    const page = await openApp({ width: 390, height: 640 });
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-small.png'));
+    await verdict(page);
+    const first = page.getByRole('alert').first();
+    await page.waitForFunction(() => {
+      const alert = document.querySelector('.ms-report [role=alert]');
+      const box = alert?.getBoundingClientRect();
+      return box && box.top >= 0 && box.bottom <= innerHeight + 1;
+    }, null, { timeout: 5_000 });
+    // The preview is right above it: the reason and the picture are seen together.
+    const [picture, reason] = await Promise.all([page.locator('.ms-preview img').boundingBox(), first.boundingBox()]);
+    assert.ok(reason.y - (picture.y + picture.height) < 160, `the first reason is next to the preview (${JSON.stringify({ picture, reason })})`);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test('a valid image after an invalid one clears the alerts and enables Generate', async () => {
     const page = await openApp();
     await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-small.png'));

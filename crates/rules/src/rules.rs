@@ -108,6 +108,11 @@ impl Rule {
     }
 }
 
+/// Every rule in one short line, for a place with no room for the list.
+pub fn in_one_line() -> String {
+    format!("JPG or PNG · up to 10 MB · at least {MIN_SIDE_PX} × {MIN_SIDE_PX} px · from 1:2.5 (tall) to 2.5:1 (wide)")
+}
+
 /// What is known about an image so far. `None` means "not measured (yet)".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
