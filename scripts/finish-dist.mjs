@@ -42,11 +42,14 @@ await init({ module_or_path: new URL(${JSON.stringify(wasm)}, base).href });
 `;
 await writeFile(join(dist, 'embed.js'), embed);
 
-// The inline start-up script Trunk writes, allowed by its hash.
+// The inline start-up script Trunk writes and the shell script, allowed by their hashes.
 const index = await readFile(join(dist, 'index.html'), 'utf8');
 const inline = [...index.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)].map((m) => m[1]);
 if (inline.length !== 1) throw new Error(`expected one inline start-up script, found ${inline.length}`);
-const hash = createHash('sha256').update(inline[0]).digest('base64');
+// And index.html's own: the one that picks the embed's compact shell.
+const own = [...index.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+if (own.length !== 1) throw new Error(`expected one inline shell script, found ${own.length}`);
+const hash = [...inline, ...own].map((code) => createHash('sha256').update(code).digest('base64')).join("' 'sha256-");
 const policy = [
   "default-src 'self'",
   `script-src 'self' 'wasm-unsafe-eval' 'sha256-${hash}'`,

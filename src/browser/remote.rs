@@ -19,7 +19,8 @@ pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Fetches `url` in CORS mode and reads just enough of it: the leading bytes for the
 /// type, and the size from `Content-Length` or, without one, by counting (stopping once
-/// past the limit). A server that does not allow CORS, fails, or is too slow gives
+/// past the limit). An HTTP error the page may read gives [`RemoteBytes::Status`]; a
+/// server that does not allow CORS, fails, or is too slow gives
 /// [`RemoteBytes::Unreadable`].
 pub async fn read_remote(url: &str) -> RemoteBytes {
     // Whatever is left of the body is not needed: the request is aborted when this
@@ -41,7 +42,7 @@ async fn read_remote_inner(url: &str, signal: Option<web_sys::AbortSignal>) -> O
         .await
         .ok()?;
     if !response.ok() {
-        return None;
+        return Some(RemoteBytes::Status(response.status()));
     }
     let declared: Option<u64> = response
         .headers()

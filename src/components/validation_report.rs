@@ -46,6 +46,7 @@ pub fn ValidationReport(
                     }
                 })
                 .collect_view();
+            let missing = a.url_problem().map(|said| view! { <p class="ms-note">{said}</p> });
             let unchecked = a.unchecked();
             let note = (!unchecked.is_empty()).then(|| {
                 let names: Vec<_> = unchecked.iter().map(|r| r.name().to_lowercase()).collect();
@@ -87,6 +88,7 @@ pub fn ValidationReport(
             Some(view! {
                 <div class="ms-report" node_ref=shown>
                     {alerts}
+                    {missing}
                     {disagreement}
                     {note}
                     {status}

@@ -52,6 +52,8 @@ pub enum RemoteBytes {
     /// The server does not let a page read the file (no CORS), or the request failed;
     /// type and size cannot be checked here.
     Unreadable,
+    /// The server let the page read its reply, and the reply is an HTTP error (404…).
+    Status(u16),
 }
 
 /// Everything known about the chosen image, and the step under way.
@@ -65,6 +67,8 @@ pub struct Assessment {
     pub facts: Facts,
     /// The dimensions the header gave, kept to tell a lying header apart.
     pub header_dimensions: Option<Dimensions>,
+    /// The HTTP error an image URL's server answered with, when the page could read it.
+    pub url_status: Option<u16>,
 }
 
 impl Assessment {
@@ -81,6 +85,7 @@ impl Assessment {
                 ..Facts::default()
             },
             header_dimensions: None,
+            url_status: None,
         }
     }
 
@@ -92,6 +97,7 @@ impl Assessment {
             step: Step::Reading,
             facts: Facts::default(),
             header_dimensions: None,
+            url_status: None,
         }
     }
 
@@ -122,11 +128,33 @@ impl Assessment {
 
     /// A URL's bytes were read (or could not be).
     pub fn with_remote_bytes(mut self, remote: RemoteBytes) -> Self {
-        if let RemoteBytes::Read { format, byte_size } = remote {
-            self.facts.format = Some(format);
-            self.facts.byte_size = Some(byte_size);
+        match remote {
+            RemoteBytes::Read { format, byte_size } => {
+                self.facts.format = Some(format);
+                self.facts.byte_size = Some(byte_size);
+            }
+            RemoteBytes::Status(status) => self.url_status = Some(status),
+            RemoteBytes::Unreadable => {}
         }
         self
+    }
+
+    /// An image URL that gave no image, said as what it is — a missing or private
+    /// address, or the server's HTTP error — rather than blamed on the server's sharing
+    /// rules (CORS), which matter only for an image that is there.
+    pub fn url_problem(&self) -> Option<String> {
+        if !matches!(self.source, Source::Url(_))
+            || self.step != Step::Done
+            || !self.facts.undecodable
+        {
+            return None;
+        }
+        Some(match self.url_status {
+            Some(status) => format!(
+                "The image’s server answered HTTP {status}: there is no image to use at this address."
+            ),
+            None => "Nothing at this address opens as an image: check that it is right and public (it may not exist, or may need a login).".into(),
+        })
     }
 
     /// The rules checked against what is known now.
@@ -136,6 +164,10 @@ impl Assessment {
 
     /// Rules that could not be checked, once all that can be known is known.
     pub fn unchecked(&self) -> Vec<Rule> {
+        // An address that gave no image: its type and size are not worth a word.
+        if self.url_problem().is_some() {
+            return Vec::new();
+        }
         if self.step == Step::Done {
             self.report().unchecked
         } else {
@@ -266,6 +298,41 @@ mod tests {
             file(DECODE_BYTE_CAP).with_head(&sniff(&png(800, 600))).step,
             Step::Decoding
         );
+    }
+
+    #[test]
+    fn an_address_with_no_image_is_not_blamed_on_cors() {
+        let gone = |remote| {
+            Assessment::for_url("https://example.com/gone.jpg".into())
+                .with_remote_bytes(remote)
+                .with_decoded(None)
+        };
+        let a = gone(RemoteBytes::Status(404));
+        assert_eq!(
+            a.url_problem().as_deref(),
+            Some("The image’s server answered HTTP 404: there is no image to use at this address.")
+        );
+        assert_eq!(a.unchecked(), []);
+        assert!(!a.is_ready());
+        let a = gone(RemoteBytes::Unreadable);
+        assert!(a
+            .url_problem()
+            .unwrap()
+            .contains("check that it is right and public"));
+        assert_eq!(
+            a.unchecked(),
+            [],
+            "no word about the server's sharing rules"
+        );
+        // An image that is there, unreadable by the page: that is where CORS is named.
+        let a = Assessment::for_url("https://example.com/a.jpg".into())
+            .with_remote_bytes(RemoteBytes::Unreadable)
+            .with_decoded(Some(Dimensions::new(1024, 768)));
+        assert_eq!(a.url_problem(), None);
+        assert_eq!(a.unchecked(), [Rule::FileType, Rule::FileSize]);
+        // A file never has a URL problem.
+        let f = Assessment::for_file("a.png".into(), String::new(), 10).with_decoded(None);
+        assert_eq!(f.url_problem(), None);
     }
 
     #[test]

@@ -209,6 +209,31 @@ describe('iframe embed', () => {
     }
   });
 
+  test('before the wasm arrives, the frame shows the compact shell in the host\'s theme', async () => {
+    const page = await newPage();
+    await page.emulateMedia({ colorScheme: 'light' });
+    // The wasm never arrives: what the frame shows until it does.
+    await page.route('**/*.wasm', (route) => route.abort());
+    await page.setViewportSize({ width: 390, height: 150 });
+    await page.goto(`${app.url}index.html?embed=1&theme=dark`);
+    const shell = page.locator('.ms-shell');
+    await shell.getByRole('status').waitFor();
+    assert.equal(await shell.getByRole('heading').count() === 0 || !(await shell.getByRole('heading').first().isVisible()), true, 'no page header in a frame');
+    const seen = await shell.evaluate((el) => ({
+      compact: el.classList.contains('ms-compact'),
+      theme: el.dataset.theme,
+      height: el.getBoundingClientRect().height,
+      dark: getComputedStyle(el).backgroundColor.match(/\d+/g).slice(0, 3).every((c) => Number(c) < 128),
+    }));
+    assert.deepEqual({ ...seen, height: seen.height <= 80 }, { compact: true, theme: 'dark', height: true, dark: true }, JSON.stringify(seen));
+    assert.deepEqual(await page.evaluate(() => window.__violations), [], 'the shell script is allowed by the CSP');
+    // The page itself keeps its full shell.
+    await page.goto(`${app.url}index.html`);
+    assert.equal(await page.locator('.ms-shell h1').isVisible(), true);
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    await page.close();
+  });
+
   test('a parent origin not allowed receives nothing', async () => {
     const { page, frame } = await openHost(refused);
     await generateIn(frame);

@@ -204,7 +204,7 @@ describe('other ways in', () => {
     await page.close();
   });
 
-  test('an image URL that is not an image is refused', async () => {
+  test('an image URL that is not an image is refused, and a missing one is said to be missing', async () => {
     const page = await openApp();
     const field = page.getByLabel('Image URL');
     await field.fill(`${imagesWithoutCors.url}no-such-file.png`);
@@ -212,6 +212,15 @@ describe('other ways in', () => {
     const v = await verdict(page);
     assert.deepEqual(v.headings, ['Readable image']);
     assert.equal(v.enabled, false);
+    // A missing image is not blamed on the server's sharing rules (CORS).
+    const report = await page.locator('.ms-report').innerText();
+    assert.match(report, /Nothing at this address opens as an image: check that it is right and public/);
+    assert.ok(!/does not let the browser read|Not checked here/.test(report), report);
+    // Where the server lets the page read its answer, its HTTP error is named.
+    await field.fill(`${imagesWithCors.url}no-such-file.png`);
+    await field.press('Enter');
+    await page.getByText('The image’s server answered HTTP 404: there is no image to use at this address.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), false);
     await page.close();
   });
 
