@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist test lint test-native test-browser test-sdk test-e2e test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
+.PHONY: serve dist screenshots test lint test-native test-browser test-sdk test-e2e test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 PROXY_PORT ?= 8788
@@ -36,6 +36,13 @@ serve: tools
 dist: tools
 	scripts/build-release.sh "$(PUBLIC_URL)" "$(DIST)"
 	node scripts/finish-dist.mjs "$(DIST)"
+
+## screenshots: the full page and the consumer embed with a finished job, at 320, 390
+## and 1280 px, light and dark, into docs/screenshots/ (look at them before committing)
+screenshots: test-tools fixtures
+	cargo build --quiet -p fake-wavespeed
+	$(MAKE) --no-print-directory dist PUBLIC_URL=/
+	node scripts/screenshots.mjs
 
 ## test: install what the tests need, then run every layer
 test: test-tools lint test-native test-browser test-sdk test-e2e test-size

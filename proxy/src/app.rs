@@ -1,5 +1,6 @@
-//! The proxy's routes: the three paths the page uses, CORS for the allowed origins,
-//! `/healthz`, `/metrics`, and 404 for everything else.
+//! The proxy's routes: the paths the page uses (upload, submit, result, and a finished
+//! task's outputs), CORS for the allowed origins, `/healthz`, `/metrics`, and 404 for
+//! everything else.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,6 +205,10 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
             "/api/v3/predictions/{token}/result",
             get(poll).options(preflight),
         )
+        .route(
+            "/api/v3/predictions/{token}/outputs/{n}",
+            get(output).options(preflight),
+        )
         .route_layer(middleware::from_fn_with_state(proxy.clone(), cors));
     Router::new()
         .merge(api)
@@ -217,6 +222,7 @@ fn route_name(path: &str) -> &'static str {
     match path {
         upstream::UPLOAD_PATH => "upload",
         upstream::SUBMIT_PATH => "submit",
+        p if p.contains("/outputs/") => "output",
         _ => "poll",
     }
 }
@@ -754,6 +760,153 @@ async fn poll(
         }
     }
     text_reply(200, prediction.reply(&token))
+}
+
+/// The largest output passed on (a shot is a few megabytes).
+const MAX_OUTPUT_BYTES: u64 = 256 * 1024 * 1024;
+/// How long an output's server may pause between two pieces of it.
+const OUTPUT_STALL: Duration = Duration::from_secs(30);
+/// The media types an output is passed on as; anything else goes as bytes.
+const OUTPUT_TYPES: &[&str] = &[
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+];
+
+/// `GET /api/v3/predictions/{token}/outputs/{n}`: shot `n` (from 1) of a finished task,
+/// read from WaveSpeed's output server and passed on from this origin, so that a page
+/// can put the shots into one file (or save one) where that server allows no CORS read.
+/// Only for a task this proxy signed, only an address WaveSpeed gave for it (asked
+/// afresh), never with the key; streamed, within a size cap, as a download.
+async fn output(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((token, n)): Path<(String, String)>,
+) -> Response {
+    let now = now_ms();
+    let Ok(task_id) = proxy.settings.signer.verify(&token, now / 1000) else {
+        return refuse(404, "not_found", "task not found", None);
+    };
+    let Some(n) = n.parse::<usize>().ok().filter(|n| (1..=16).contains(n)) else {
+        return refuse(404, "not_found", "no such shot", None);
+    };
+    let visitor = proxy.visitor(peer, &headers);
+    if let Some(refusal) = proxy
+        .rate_limit(
+            "poll_rate",
+            visitor,
+            Rate::per_second(proxy.settings.polls_per_second),
+            true,
+            |_| "Too many requests from your address; slowing down.".into(),
+        )
+        .await
+    {
+        return refusal;
+    }
+    let reply = match proxy.upstream.poll(&task_id).await {
+        Ok(reply) => reply,
+        Err(e) => return no_reply("output", &e),
+    };
+    proxy.metrics.upstream("poll", reply.elapsed);
+    if !(200..300).contains(&reply.status) {
+        return if reply.status == 404 {
+            refuse(404, "not_found", "task not found", None)
+        } else {
+            upstream_failure(&proxy, "output", &reply)
+        };
+    }
+    let address = Prediction::parse(&reply.body)
+        .ok()
+        .and_then(|p| p.output_address(n, proxy.upstream.is_local()));
+    let Some(address) = address else {
+        return refuse(404, "not_found", "no such shot", None);
+    };
+    let response = match proxy.upstream.output(&address).await {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => {
+            warn!(
+                status = response.status().as_u16(),
+                "an output's server refused it"
+            );
+            return refuse(
+                502,
+                "output_unavailable",
+                "The shot could not be fetched from WaveSpeed; try again.",
+                None,
+            );
+        }
+        Err(e) => {
+            warn!(error = %e, "an output's server did not answer");
+            return refuse(
+                502,
+                "output_unavailable",
+                "The shot could not be fetched from WaveSpeed; try again.",
+                None,
+            );
+        }
+    };
+    if response
+        .content_length()
+        .is_some_and(|l| l > MAX_OUTPUT_BYTES)
+    {
+        return refuse(
+            502,
+            "output_too_large",
+            "The shot is too large to pass on.",
+            None,
+        );
+    }
+    let kind = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| OUTPUT_TYPES.contains(&v.as_str()))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let length = response.content_length();
+    // Piece by piece, each within OUTPUT_STALL, the whole within MAX_OUTPUT_BYTES; a
+    // failure ends the body early (the browser sees a broken download, not a short file).
+    let body =
+        futures_util::stream::unfold((Some(response), 0u64), |(response, sent)| async move {
+            let mut response = response?;
+            match tokio::time::timeout(OUTPUT_STALL, response.chunk()).await {
+                Ok(Ok(Some(piece))) if sent + piece.len() as u64 <= MAX_OUTPUT_BYTES => {
+                    let sent = sent + piece.len() as u64;
+                    Some((Ok(piece), (Some(response), sent)))
+                }
+                Ok(Ok(None)) => None,
+                _ => Some((
+                    Err(std::io::Error::other("the output stopped")),
+                    (None, sent),
+                )),
+            }
+        });
+    let mut reply = Response::new(Body::from_stream(body));
+    let headers = reply.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&kind) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if let Some(value) = length.and_then(|l| HeaderValue::from_str(&l.to_string()).ok()) {
+        headers.insert(header::CONTENT_LENGTH, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"shot-{n}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    reply
 }
 
 /// `GET /healthz`: the process answers; says whether the store does.

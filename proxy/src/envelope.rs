@@ -121,6 +121,23 @@ impl Prediction {
         serde_json::to_string(&self.envelope).unwrap_or_default()
     }
 
+    /// The web address of output `n` (1-based) of a completed task: an `https` address,
+    /// or `http` when `allow_http` (a local upstream). `None` for anything else — a task
+    /// not completed, no such output, an inline (base64) output, another scheme.
+    pub fn output_address(&self, n: usize, allow_http: bool) -> Option<String> {
+        if self.status != "completed" || n == 0 {
+            return None;
+        }
+        let raw = self.data.get("outputs")?.get();
+        let outputs: Vec<String> = serde_json::from_str::<Vec<String>>(raw)
+            .or_else(|_| serde_json::from_str::<String>(raw).map(|one| vec![one]))
+            .ok()?;
+        let url = outputs.into_iter().nth(n - 1)?.trim().to_owned();
+        let scheme_ok = url.starts_with("https://") || (allow_http && url.starts_with("http://"));
+        let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        (scheme_ok && clean && url.len() <= 2048).then_some(url)
+    }
+
     /// The task has ended and will not change again.
     pub fn is_terminal(&self) -> bool {
         matches!(
@@ -180,6 +197,45 @@ pub fn error_message(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_output_address_is_a_web_address_of_a_completed_task_and_nothing_else() {
+        let reply = |status: &str, outputs: &str| {
+            Prediction::parse(
+                format!(r#"{{"code":200,"data":{{"id":"abc","status":"{status}","outputs":{outputs}}}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        let done = reply(
+            "completed",
+            r#"["https://cdn.example/1.mp4","http://127.0.0.1:9/2.mp4","AAAA","javascript:alert(1)","https://cdn.example/a b.mp4"]"#,
+        );
+        assert_eq!(
+            done.output_address(1, false).as_deref(),
+            Some("https://cdn.example/1.mp4")
+        );
+        assert_eq!(
+            done.output_address(2, false),
+            None,
+            "http only for a local upstream"
+        );
+        assert_eq!(
+            done.output_address(2, true).as_deref(),
+            Some("http://127.0.0.1:9/2.mp4")
+        );
+        for n in [0, 3, 4, 5, 6] {
+            assert_eq!(done.output_address(n, true), None, "output {n}");
+        }
+        // One output as a string; a task still running has none.
+        assert!(reply("completed", r#""https://cdn.example/1.mp4""#)
+            .output_address(1, false)
+            .is_some());
+        assert_eq!(
+            reply("processing", r#"["https://cdn.example/1.mp4"]"#).output_address(1, false),
+            None
+        );
+    }
+
     use super::*;
 
     const ID: &str = "45a96667279e4a2f83cfe131566d4923";

@@ -16,6 +16,8 @@ pub const UPLOAD_PATH: &str = "/api/v3/media/upload/binary";
 pub const PRICING_PATH: &str = "/api/v3/model/pricing";
 /// The model's id.
 pub const MODEL_ID: &str = "kwaivgi/kling-v1/ai-multi-shot";
+/// Redirects followed when reading an output (its server may send it on to a CDN).
+pub const MAX_OUTPUT_REDIRECTS: usize = 3;
 /// The largest reply read from WaveSpeed (base64 outputs of several videos).
 const MAX_REPLY_BYTES: usize = 96 * 1024 * 1024;
 
@@ -165,6 +167,39 @@ impl Upstream {
             .post(format!("{}{UPLOAD_PATH}", self.base))
             .multipart(Form::new().part("file", part));
         self.send(request, self.timeout * 4).await
+    }
+
+    /// Whether the upstream base is plain `http` (a local fake): its outputs may be too.
+    pub fn is_local(&self) -> bool {
+        self.base.starts_with("http://")
+    }
+
+    /// Starts reading a task's output at `url` (an address WaveSpeed gave for it) —
+    /// **without** the key: it goes to WaveSpeed's output server, not its API. A redirect
+    /// is followed (at most [`MAX_OUTPUT_REDIRECTS`]) only to an address of the same
+    /// kind. Returns the response once its headers are in, for the body to be streamed.
+    pub async fn output(&self, url: &str) -> Result<reqwest::Response, UpstreamError> {
+        let mut url = url.to_owned();
+        for _ in 0..=MAX_OUTPUT_REDIRECTS {
+            let response = tokio::time::timeout(self.timeout, self.client.get(&url).send())
+                .await
+                .map_err(|_| UpstreamError::TimedOut)?
+                .map_err(|e| UpstreamError::Unreachable(describe(&e)))?;
+            if !response.status().is_redirection() {
+                return Ok(response);
+            }
+            let next = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| response.url().join(location).ok())
+                .filter(|next| {
+                    next.scheme() == "https" || (self.is_local() && next.scheme() == "http")
+                })
+                .ok_or_else(|| UpstreamError::Unreachable("a redirect elsewhere".into()))?;
+            url = next.to_string();
+        }
+        Err(UpstreamError::Unreachable("too many redirects".into()))
     }
 
     /// Asks the price of one run.

@@ -754,3 +754,116 @@ async fn the_price_comes_from_wavespeed_exactly_or_from_the_flag() {
     assert_eq!(submit(&proxy, image()).await.status, 429);
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_finished_tasks_shots_are_passed_on_from_this_origin_without_the_key() {
+    let fake = Fake::start().await;
+    // The output server allows no CORS read: the proxy is how a page gets the bytes.
+    fake.scenario(json!({"outputs_without_cors": true})).await;
+    let proxy = Proxy::start(&fake.url, &["--polls-per-ip-per-second", "100"]).await;
+    let token = submit(&proxy, image()).await.json["data"]["id"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let output = |n: &str, token: &str| {
+        browser()
+            .get(format!(
+                "{}/api/v3/predictions/{token}/outputs/{n}",
+                proxy.url
+            ))
+            .send()
+    };
+    // Not finished yet (the fake's first poll says "created"): no shot.
+    let early = answer(output("1", &token).await.expect("an answer")).await;
+    assert_eq!(
+        (early.status, early.json["message"].as_str()),
+        (404, Some("no such shot"))
+    );
+    while poll(&proxy, &token).await.json["data"]["status"] != "completed" {}
+
+    let shot = output("2", &token).await.expect("an answer");
+    assert_eq!(shot.status(), 200);
+    let headers = shot.headers().clone();
+    assert_eq!(headers["content-type"], "video/mp4");
+    assert_eq!(headers["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"shot-2\""
+    );
+    let bytes = shot.bytes().await.expect("the shot");
+    let expected = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fake-wavespeed/media/shot-2.mp4"
+    ))
+    .expect("the sample shot");
+    assert_eq!(
+        bytes.as_ref(),
+        expected.as_slice(),
+        "the shot's bytes, whole"
+    );
+
+    // The output server was asked without the key; the API with it.
+    let log = fake.log().await;
+    let reads: Vec<&Value> = log.iter().filter(|e| e["kind"] == "output").collect();
+    assert_eq!(reads.len(), 1);
+    assert!(
+        reads
+            .iter()
+            .all(|e| e["authorization"].is_null() || e["authorization"] == ""),
+        "{reads:?}"
+    );
+
+    // No such shot, a forged token, a path that is not a number: nothing fetched.
+    for (n, t) in [
+        ("0", token.as_str()),
+        ("4", &token),
+        ("17", &token),
+        ("x", &token),
+        ("1", "v1.forged"),
+    ] {
+        let refused = answer(output(n, t).await.expect("an answer")).await;
+        assert_eq!(refused.status, 404, "{n} {t}");
+    }
+    assert_eq!(fake.kinds("output").await.len(), 1, "nothing else was read");
+
+    // Another origin gets nothing.
+    let stranger = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v3/predictions/{token}/outputs/1",
+            proxy.url
+        ))
+        .header("Origin", "https://elsewhere.example")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(stranger.status(), 403);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn an_output_that_is_not_a_web_address_is_never_fetched() {
+    let fake = Fake::start().await;
+    fake.scenario(json!({"outputs": ["file:///etc/passwd", "ftp://x.example/1.mp4", "AAAA"]}))
+        .await;
+    let proxy = Proxy::start(&fake.url, &["--polls-per-ip-per-second", "100"]).await;
+    let token = submit(&proxy, image()).await.json["data"]["id"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    while poll(&proxy, &token).await.json["data"]["status"] != "completed" {}
+    for n in 1..=3 {
+        let refused = answer(
+            browser()
+                .get(format!(
+                    "{}/api/v3/predictions/{token}/outputs/{n}",
+                    proxy.url
+                ))
+                .send()
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        assert_eq!(refused.status, 404, "output {n}");
+    }
+    proxy.stop().await;
+}

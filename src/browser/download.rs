@@ -1,7 +1,8 @@
 //! Saving a shot without leaving the page. Browsers ignore `<a download>` for a file on
 //! another origin and navigate to it instead (in an iframe: the frame), so a shot at a
 //! web address is read into a Blob first (where its server allows a CORS read) and saved
-//! from this page's origin; where it does not, it opens in a new tab.
+//! from this page's origin; where it does not, a proxy that passes the task's shots on
+//! (`multishot-proxy`) is asked, and without one the shot opens in a new tab.
 
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
@@ -29,6 +30,15 @@ pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
     blob.dyn_into().ok()
 }
 
+/// Reads a shot at `url`, or, where its server allows no read, from `relay` (a proxy
+/// that passes the task's shots on from its own origin), when there is one.
+async fn read_shot(url: &str, relay: Option<&str>) -> Option<web_sys::Blob> {
+    match read_blob(url).await {
+        Some(blob) => Some(blob),
+        None => read_blob(relay?).await,
+    }
+}
+
 /// Hands the file at `url` (this page's `blob:`) to the browser's downloads as `name`.
 fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
     let link: web_sys::HtmlAnchorElement = web_sys::window()?
@@ -48,13 +58,14 @@ fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
     Some(())
 }
 
-/// Reads every shot (`(src, file name)`) and saves them as one zip named `name`.
-/// `false` when a shot cannot be read from this page (its server allows no CORS read)
-/// or the archive cannot be made; nothing is saved then.
-pub async fn save_all(shots: &[(String, String)], name: &str) -> bool {
+/// Reads every shot (`(src, file name, relay)`) and saves them as one zip named `name`.
+/// `false` when a shot cannot be read from this page (its server allows no CORS read and
+/// there is no relay that can pass it on) or the archive cannot be made; nothing is
+/// saved then.
+pub async fn save_all(shots: &[(String, String, Option<String>)], name: &str) -> bool {
     let mut files = Vec::new();
-    for (src, file_name) in shots {
-        let Some(blob) = read_blob(src).await else {
+    for (src, file_name, relay) in shots {
+        let Some(blob) = read_shot(src, relay.as_deref()).await else {
             return false;
         };
         let Ok(buffer) = JsFuture::from(blob.array_buffer()).await else {
@@ -72,10 +83,11 @@ pub async fn save_all(shots: &[(String, String)], name: &str) -> bool {
 }
 
 /// Saves the file at `url` as `name` without leaving the page: handed to the browser's
-/// downloads from this page's origin (where `download` is honoured), or, where its
-/// server does not let this page read it, opened in a new tab.
-pub async fn save(url: &str, name: &str) {
-    let saved = read_blob(url)
+/// downloads from this page's origin (where `download` is honoured) — read from its
+/// server, or from `relay` where that server does not let this page read it —, or else
+/// opened in a new tab.
+pub async fn save(url: &str, name: &str, relay: Option<&str>) {
+    let saved = read_shot(url, relay)
         .await
         .and_then(|blob| ObjectUrl::new(&blob))
         .and_then(|blob_url| save_url(blob_url, name));

@@ -191,7 +191,7 @@ pub fn App(
             view! {
                 <div class="ms-example" role="group" aria-label="Example result">
                     <p class="ms-hint">"An example of what comes out:"</p>
-                    <ShotPlayer outputs=outputs nsfw=Vec::new() inference_ms=None poster=None />
+                    <ShotPlayer outputs=outputs nsfw=Vec::new() inference_ms=None poster=None relay=None />
                 </div>
             }
         })

@@ -55,15 +55,20 @@ fn copy_link(src: &str, number: usize) -> Option<impl IntoView> {
 /// address is read and saved from this page ([`crate::browser::download`]), or opens in a
 /// new tab where its server does not allow that; an inline shot (a `blob:` URL of this
 /// page) is saved as it is.
-fn download_link(src: String, file_name: String, number: usize) -> impl IntoView {
+fn download_link(
+    src: String,
+    file_name: String,
+    number: usize,
+    relay: Option<String>,
+) -> impl IntoView {
     let remote = after_web_scheme(&src).is_some();
     let (href, name) = (src.clone(), file_name.clone());
     let save = move |ev: leptos::ev::MouseEvent| {
         if remote {
             ev.prevent_default();
-            let (src, file_name) = (src.clone(), file_name.clone());
+            let (src, file_name, relay) = (src.clone(), file_name.clone(), relay.clone());
             leptos::task::spawn_local(async move {
-                save(&src, &file_name).await;
+                save(&src, &file_name, relay.as_deref()).await;
             });
         }
     };
@@ -95,7 +100,11 @@ pub fn ShotPlayer(
     /// Shown until a shot's first frame is there: a small picture of the input image
     /// (a checked `data:` URI from the history record).
     poster: Option<String>,
+    /// Where a proxy passes this task's shots on from its own origin (the shot's number
+    /// is added), for downloads where the shots' server allows this page no read.
+    relay: Option<String>,
 ) -> impl IntoView {
+    let relay_for = move |number: usize| relay.as_ref().map(|prefix| format!("{prefix}{number}"));
     let shots: Vec<Shot> = outputs
         .iter()
         .enumerate()
@@ -115,20 +124,20 @@ pub fn ShotPlayer(
         .collect();
     let count = sequence.len();
     // Every shot that can be shown, with its file name, for Download all.
-    let files: Vec<(String, String)> = shots
+    let files: Vec<(String, String, Option<String>)> = shots
         .iter()
         .filter_map(|s| {
             s.shown
                 .as_ref()
                 .ok()
-                .map(|(src, _, name)| (src.clone(), name.clone()))
+                .map(|(src, _, name)| (src.clone(), name.clone(), relay_for(s.number)))
         })
         .collect();
     // The shots' web addresses, one a line, for Share (inline shots have none).
     let links: Vec<String> = files
         .iter()
-        .filter(|(src, _)| after_web_scheme(src).is_some())
-        .map(|(src, _)| src.clone())
+        .filter(|(src, _, _)| after_web_scheme(src).is_some())
+        .map(|(src, _, _)| src.clone())
         .collect();
     let files = StoredValue::new(files);
     // What Download all is doing or could not do.
@@ -236,7 +245,7 @@ pub fn ShotPlayer(
                                 {label}
                             </button>
                             {copy_link(&src, shot.number)}
-                            {download_link(src, file_name, shot.number)}
+                            {download_link(src, file_name, shot.number, relay_for(shot.number))}
                         </li>
                     }
                     .into_any()

@@ -138,7 +138,7 @@ pub fn TaskView(
             });
             view! {
                 {dropped}
-                <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms poster=o.poster />
+                <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms poster=o.poster relay=o.relay />
             }
             .into_any()
         } else {

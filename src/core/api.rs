@@ -88,6 +88,16 @@ pub fn result_url(base: &str, id: &TaskId) -> String {
     join(base, &format!("/api/v3/predictions/{}/result", id.as_str()))
 }
 
+/// Where `multishot-proxy` passes on output `n` (from 1) of a finished task from its
+/// own origin (for a page that may not read WaveSpeed's output server): the prefix, to
+/// which the shot's number is added.
+pub fn output_relay_prefix(proxy_base: &str, id: &TaskId) -> String {
+    join(
+        proxy_base,
+        &format!("/api/v3/predictions/{}/outputs/", id.as_str()),
+    )
+}
+
 /// The submit body: exactly the documented fields (unknown ones are dropped by the
 /// server and still billed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -3,7 +3,7 @@
 //! with one view, so a status change patches the same elements (a focused button keeps
 //! the keyboard focus).
 
-use super::api::Status;
+use super::api::{output_relay_prefix, Status};
 use super::history::{age, Record};
 use super::job::{Pause, Phase, Tracked, Watch};
 use super::jobs::Action;
@@ -232,6 +232,10 @@ pub struct Outcome {
     /// A small picture of the input image (the player's poster until a shot's first
     /// frame is there).
     pub poster: Option<String>,
+    /// For a task sent through a proxy: where it passes the shots on from its own origin
+    /// (the shot's number is added), for a download where the output server allows the
+    /// page no read.
+    pub relay: Option<String>,
 }
 
 /// The outcome of task `t`, once it is over: the shots this page received in full
@@ -265,6 +269,9 @@ pub fn outcome(t: &Tracked, now_ms: u64) -> Option<Outcome> {
         error: record.error.clone(),
         expired: record.is_expired(now_ms),
         poster: record.thumbnail.clone(),
+        relay: record
+            .proxy
+            .then(|| output_relay_prefix(record.base.as_str(), &record.id)),
     })
 }
 
@@ -526,5 +533,19 @@ mod tests {
             (2, 0, vec![false, true])
         );
         assert!(!full.expired);
+        // With the user's key there is no relay; through a proxy, the proxy's.
+        assert_eq!(full.relay, None);
+        t.record.proxy = true;
+        t.record.base = crate::core::config::BaseUrl::parse("https://gen.example/ws/").unwrap();
+        assert_eq!(
+            outcome(&t, NOW).unwrap().relay.as_deref(),
+            Some(
+                format!(
+                    "https://gen.example/ws/api/v3/predictions/{}/outputs/",
+                    t.record.id
+                )
+                .as_str()
+            )
+        );
     }
 }

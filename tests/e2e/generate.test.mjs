@@ -8,6 +8,7 @@ import { clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
+import { zipEntries } from './support/zip.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -325,16 +326,8 @@ describe('the player', () => {
     ]);
     assert.equal(download.suggestedFilename(), 'multi-shot-sequence.zip');
     const bytes = await import('node:fs/promises').then(async (fs) => fs.readFile(await download.path()));
-    // Read the archive's central directory: every shot, whole, under its name.
-    const end = bytes.length - 22;
-    assert.equal(bytes.readUInt32LE(end), 0x06054b50);
-    let at = bytes.readUInt32LE(end + 16);
-    const entries = [];
-    for (let i = 0; i < bytes.readUInt16LE(end + 10); i += 1) {
-      const nameLength = bytes.readUInt16LE(at + 28);
-      entries.push([bytes.subarray(at + 46, at + 46 + nameLength).toString(), bytes.readUInt32LE(at + 24)]);
-      at += 46 + nameLength;
-    }
+    // Every shot, whole, under its name.
+    const entries = zipEntries(bytes);
     const served = await Promise.all([1, 2, 3].map(async (n) => (await (await fetch(`${direct.url}/outputs/shot-${n}.mp4`)).arrayBuffer()).byteLength));
     assert.deepEqual(entries, [['shot-1.mp4', served[0]], ['shot-2.mp4', served[1]], ['shot-3.mp4', served[2]]]);
     assert.equal(page.url(), url);

@@ -302,7 +302,7 @@ describe('consumer embed (lock_proxy)', () => {
         assert.equal(await page.evaluate(() => matchMedia('(pointer: coarse)').matches), true, 'a touch screen');
         // Before any image: the example result plays, the rules are in one line.
         const example = page.getByRole('group', { name: 'Example result' });
-        await expectPlayingShots(example);
+        await expectPlayingShots(example, 3, { downloads: false });
         assert.match(await page.locator('.ms-input').innerText(), /JPG or PNG · up to 10 MB · at least 300 × 300 px · from 1:2\.5 \(tall\) to 2\.5:1 \(wide\)/);
         const upload = page.locator('label[for="ms-image-file"]');
         const box = await upload.boundingBox();

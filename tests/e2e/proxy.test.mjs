@@ -13,6 +13,8 @@ import { startFake } from './support/fake.mjs';
 import { startProxy } from './support/proxy.mjs';
 import { everywhere, recordPage } from './support/leaks.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
+import { zipEntries } from './support/zip.mjs';
+import { readFile } from 'node:fs/promises';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -107,6 +109,24 @@ describe('through multishot-proxy', () => {
     const id = token.split('.')[1];
     assert.ok(kinds(log, 'poll').every((e) => e.path === `/api/v3/predictions/${id}/result`));
     assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+
+    // The shots' server lets the page read nothing: the proxy passes them on from its
+    // own origin, so Download all still makes one file and Download shot 1 saves.
+    await fake.scenario({ outputs_without_cors: true });
+    try {
+      const url = page.url();
+      const [all] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download all' }).click()]);
+      const served = await Promise.all([1, 2, 3].map(async (n) => (await (await fetch(`${fake.url}/outputs/shot-${n}.mp4`)).arrayBuffer()).byteLength));
+      assert.deepEqual(zipEntries(await readFile(await all.path())), [1, 2, 3].map((n) => [`shot-${n}.mp4`, served[n - 1]]));
+      const [one] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download shot 1' }).click()]);
+      assert.equal(one.suggestedFilename(), 'shot-1.mp4');
+      assert.equal(page.url(), url);
+      // Each read through the proxy (the key stays out of those reads: proxy/tests/proxy.rs).
+      const relayed = page.seen.requests.filter((r) => r.url().startsWith(`${proxy.url}/api/v3/predictions/${token}/outputs/`));
+      assert.deepEqual(relayed.map((r) => new URL(r.url()).pathname.split('/').pop()).sort(), ['1', '1', '2', '3']);
+    } finally {
+      await fake.scenario({});
+    }
     assert.deepEqual(page.seen.errors, []);
   });
 
