@@ -17,11 +17,11 @@ const THEMES = ['light', 'dark'];
 const fake = await startFake(['--proxy']);
 const shots = [1, 2, 3].map((k) => `${fake.url}/outputs/shot-${k}.mp4`);
 const page_ = await serveStatic(join(ROOT, 'dist'), {
-  overrides: { 'config.json': JSON.stringify({ proxy_url: fake.url, poll_interval_ms: 400, theme: 'auto' }) },
+  overrides: { 'config.json': JSON.stringify({ proxy_url: fake.url, poll_interval_ms: 500 }) },
 });
 const embed = await serveStatic(join(ROOT, 'dist'), {
   overrides: {
-    'config.json': JSON.stringify({ proxy_url: fake.url, lock_proxy: true, poll_interval_ms: 400, example_outputs: shots }),
+    'config.json': JSON.stringify({ proxy_url: fake.url, lock_proxy: true, poll_interval_ms: 500, example_outputs: shots }),
   },
 });
 await mkdir(OUT, { recursive: true });
@@ -48,7 +48,12 @@ try {
           await page.locator('video[aria-label="Sequence"]').first()
             .evaluate((v) => new Promise((ok) => (v.readyState >= 2 ? ok() : v.addEventListener('loadeddata', ok, { once: true }))));
           const file = join(OUT, `${face}-${width}-${theme}.png`);
-          await page.screenshot({ path: file, fullPage: true });
+          // The whole page, by making the viewport as tall as it (a full-page capture
+          // resizes the emulated screen, and a phone's touch-only styles go with it).
+          const height = await page.evaluate(() => document.documentElement.scrollHeight);
+          await page.setViewportSize({ width, height });
+          await page.waitForTimeout(300);
+          await page.screenshot({ path: file });
           console.log(`wrote ${file}`);
         } finally {
           await browser.close();

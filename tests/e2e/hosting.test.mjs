@@ -435,6 +435,10 @@ describe('script mount', () => {
     // No key field at all; only the proxy is used.
     assert.equal(await page.locator('#ms-api-key').isVisible(), false);
     assert.equal(await page.getByLabel('Proxy URL').isVisible(), false);
+    // data-lock-proxy: the consumer face, as in a frame with lock_proxy.
+    assert.equal(await app.getAttribute('data-face'), 'consumer');
+    assert.equal(await page.getByLabel('Image URL').isVisible(), false);
+    assert.equal(await page.getByLabel('Look up a task').isVisible(), false);
     await page.locator('#mount').getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
     await page.locator('#mount .ms-ok').waitFor();
     await page.locator('#mount').getByRole('button', { name: 'Generate' }).click();
