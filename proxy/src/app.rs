@@ -694,19 +694,22 @@ async fn submit(
     text_reply(200, prediction.reply(&token))
 }
 
-/// `GET /api/v3/predictions/{token}/result`: only tasks made through this proxy, by
-/// their signed token; the id it carries is polled.
-async fn poll(
-    State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Response {
-    let now = now_ms();
-    let Ok(task_id) = proxy.settings.signer.verify(&token, now / 1000) else {
-        return refuse(404, "not_found", "task not found", None);
-    };
-    let visitor = proxy.visitor(peer, &headers);
+/// For a visitor's request about the task behind `token`: the token checked, the
+/// visitor's poll rate taken, and WaveSpeed asked for the task's result (a 2xx reply),
+/// or the refusal to answer with.
+async fn ask_about_task(
+    proxy: &Proxy,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    token: &str,
+    route: &'static str,
+) -> Result<(String, upstream::Reply), Response> {
+    let task_id = proxy
+        .settings
+        .signer
+        .verify(token, now_ms() / 1000)
+        .map_err(|_| refuse(404, "not_found", "task not found", None))?;
+    let visitor = proxy.visitor(peer, headers);
     if let Some(refusal) = proxy
         .rate_limit(
             "poll_rate",
@@ -717,19 +720,36 @@ async fn poll(
         )
         .await
     {
-        return refusal;
+        return Err(refusal);
     }
-    let reply = match proxy.upstream.poll(&task_id).await {
-        Ok(reply) => reply,
-        Err(e) => return no_reply("poll", &e),
-    };
+    let reply = proxy
+        .upstream
+        .poll(&task_id)
+        .await
+        .map_err(|e| no_reply(route, &e))?;
     proxy.metrics.upstream("poll", reply.elapsed);
     if reply.status == 404 {
-        return refuse(404, "not_found", "task not found", None);
+        return Err(refuse(404, "not_found", "task not found", None));
     }
     if !(200..300).contains(&reply.status) {
-        return upstream_failure(&proxy, "poll", &reply);
+        return Err(upstream_failure(proxy, route, &reply));
     }
+    Ok((task_id, reply))
+}
+
+/// `GET /api/v3/predictions/{token}/result`: only tasks made through this proxy, by
+/// their signed token; the id it carries is polled.
+async fn poll(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let now = now_ms();
+    let (task_id, reply) = match ask_about_task(&proxy, peer, &headers, &token, "poll").await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
+    };
     let prediction = match Prediction::parse(&reply.body) {
         Ok(prediction) => prediction,
         Err(EnvelopeError::Refused { code, message }) => {
@@ -788,38 +808,13 @@ async fn output(
     headers: HeaderMap,
     Path((token, n)): Path<(String, String)>,
 ) -> Response {
-    let now = now_ms();
-    let Ok(task_id) = proxy.settings.signer.verify(&token, now / 1000) else {
-        return refuse(404, "not_found", "task not found", None);
-    };
     let Some(n) = n.parse::<usize>().ok().filter(|n| (1..=16).contains(n)) else {
         return refuse(404, "not_found", "no such shot", None);
     };
-    let visitor = proxy.visitor(peer, &headers);
-    if let Some(refusal) = proxy
-        .rate_limit(
-            "poll_rate",
-            visitor,
-            Rate::per_second(proxy.settings.polls_per_second),
-            true,
-            |_| "Too many requests from your address; slowing down.".into(),
-        )
-        .await
-    {
-        return refusal;
-    }
-    let reply = match proxy.upstream.poll(&task_id).await {
-        Ok(reply) => reply,
-        Err(e) => return no_reply("output", &e),
+    let reply = match ask_about_task(&proxy, peer, &headers, &token, "output").await {
+        Ok((_, reply)) => reply,
+        Err(refusal) => return refusal,
     };
-    proxy.metrics.upstream("poll", reply.elapsed);
-    if !(200..300).contains(&reply.status) {
-        return if reply.status == 404 {
-            refuse(404, "not_found", "task not found", None)
-        } else {
-            upstream_failure(&proxy, "output", &reply)
-        };
-    }
     let address = Prediction::parse(&reply.body)
         .ok()
         .and_then(|p| p.output_address(n, proxy.upstream.is_local()));
