@@ -183,11 +183,15 @@ pub fn App(
         (true, true, true) => "consumer",
         (true, true, false) => "full",
     };
-    // Before any image, an embed can show what comes out (`example_outputs`).
+    // Before any image, an embed can show what comes out (`example_outputs`). A memo, so
+    // that the example is made again only when it comes or goes (not at every poll of a
+    // task from the history).
+    let idle = Memo::new(move |_| {
+        compact && chosen.with(Option::is_none) && jobs.state.with(|s| s.view.is_none())
+    });
     let example = move || {
-        let idle = chosen.with(Option::is_none) && jobs.state.with(|s| s.view.is_none());
         let outputs = settings.with(|s| s.example_outputs.clone());
-        (compact && idle && !outputs.is_empty()).then(|| {
+        (idle.get() && !outputs.is_empty()).then(|| {
             view! {
                 <div class="ms-example" role="group" aria-label="Example result">
                     <p class="ms-hint">"An example of what comes out:"</p>
