@@ -184,7 +184,7 @@ try {
       await page.getByRole('button', { name: 'Generate' }).click();
       await page.waitForFunction((n) => document.querySelectorAll('.ms-history-item').length === n
         && /completed/.test(document.querySelector('.ms-generate .ms-job-status')?.textContent ?? ''), job, { timeout: 30_000 });
-      await page.locator('.ms-generate .ms-shot-list video').first().waitFor();
+      await page.locator('.ms-generate video[aria-label="Sequence"]').waitFor();
       if (job === 1 || job === 10 || job === 20) samples[job] = await memory();
     }
     await page.context().close();
