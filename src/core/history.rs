@@ -6,7 +6,7 @@
 //! or foreign entry is skipped on its own and never takes the others with it. The key is
 //! never part of a record.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::api::{Prediction, Status, TaskId};
@@ -44,8 +44,8 @@ pub fn entry_name(id: &TaskId) -> String {
     format!("{ENTRY_PREFIX}{id}")
 }
 
-/// One job as it is remembered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One job as it is remembered (read back by [`decode`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u32,
@@ -226,8 +226,7 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
         .get("v")
         .and_then(Value::as_u64)
         .ok_or_else(|| HistoryError::Unreadable("no schema version".into()))?;
-    // A base that is not a usable address is named as such (the record's type would
-    // refuse it as unreadable).
+    // A base that is not a usable address is named as such.
     if let Some(Err(_)) = value
         .get("base")
         .and_then(Value::as_str)
@@ -235,8 +234,8 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
     {
         return Err(HistoryError::BadBase);
     }
-    let record: Record = match version {
-        1 => serde_json::from_value(value).map_err(|e| HistoryError::Unreadable(e.to_string()))?,
+    let record = match version {
+        1 => record_v1(&value).map_err(HistoryError::Unreadable)?,
         v if v > u64::from(SCHEMA_VERSION) => return Err(HistoryError::Newer(v)),
         v => return Err(HistoryError::Unreadable(format!("unknown schema {v}"))),
     };
@@ -246,6 +245,71 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
     Ok(Record {
         thumbnail: record.thumbnail.filter(|t| is_thumbnail(t)),
         ..record
+    })
+}
+
+/// A version 1 record, its fields read one by one: `v`, `id`, `base`, `created_ms` and
+/// `status` must be there; the others may be missing or null (their defaults); other
+/// members are ignored. (Written by hand: serde's derived reader of a JSON value cost
+/// the page several kilobytes.)
+fn record_v1(value: &Value) -> Result<Record, String> {
+    let field = |name: &str| value.get(name).filter(|v| !v.is_null());
+    let wrong = |name: &str, what: &str| format!("“{name}” is not {what}");
+    let number = |name: &str| match field(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| wrong(name, "a whole number")),
+    };
+    let text = |name: &str| match field(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| wrong(name, "text")),
+    };
+    let list = |name: &str| match field(name) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.iter().collect::<Vec<&Value>>()),
+        Some(_) => Err(wrong(name, "a list")),
+    };
+    let needed = |found: Option<String>, name: &str| found.ok_or_else(|| format!("no “{name}”"));
+    let v = number("v")?
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| wrong("v", "a schema version"))?;
+    let id = TaskId::parse(&needed(text("id")?, "id")?).map_err(|e| e.to_string())?;
+    let base = BaseUrl::parse(&needed(text("base")?, "base")?)?;
+    let created_ms = number("created_ms")?.ok_or_else(|| "no “created_ms”".to_owned())?;
+    let status = Status::from(needed(text("status")?, "status")?);
+    let outputs = list("outputs")?
+        .into_iter()
+        .map(|o| o.as_str().map(str::to_owned))
+        .collect::<Option<Vec<String>>>()
+        .ok_or_else(|| wrong("outputs", "a list of text"))?;
+    let nsfw = list("nsfw")?
+        .into_iter()
+        .map(Value::as_bool)
+        .collect::<Option<Vec<bool>>>()
+        .ok_or_else(|| wrong("nsfw", "a list of true and false"))?;
+    let proxy = match field("proxy") {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| wrong("proxy", "true or false"))?,
+    };
+    Ok(Record {
+        v,
+        id,
+        base,
+        proxy,
+        created_ms,
+        thumbnail: text("thumbnail")?,
+        status,
+        outputs,
+        outputs_dropped: number("outputs_dropped")?.map_or(0, |n| n as usize),
+        nsfw,
+        inference_ms: number("inference_ms")?,
+        error: text("error")?,
+        finished_ms: number("finished_ms")?,
     })
 }
 
@@ -379,6 +443,49 @@ mod tests {
         assert_eq!(r.base, "https://api.wavespeed.ai");
         assert_eq!(r.status, Status::Processing);
         assert!(!r.proxy && r.outputs.is_empty() && r.thumbnail.is_none());
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_kind_makes_the_entry_unreadable_and_null_means_missing() {
+        let with = |extra: &str| {
+            decode(
+                "multishot.job.abc",
+                &format!(
+                    r#"{{"v":1,"id":"abc","base":"https://api.wavespeed.ai","created_ms":7,"status":"completed"{extra}}}"#
+                ),
+            )
+        };
+        for bad in [
+            r#","outputs":"https://x/1.mp4""#,
+            r#","outputs":[1]"#,
+            r#","nsfw":["no"]"#,
+            r#","proxy":"yes""#,
+            r#","finished_ms":-1"#,
+            r#","thumbnail":5"#,
+            r#","outputs_dropped":1.5"#,
+        ] {
+            assert!(
+                matches!(with(bad), Err(HistoryError::Unreadable(_))),
+                "{bad}"
+            );
+        }
+        let nulls =
+            with(r#","proxy":null,"outputs":null,"nsfw":null,"error":null,"finished_ms":null"#)
+                .expect("nulls are missing fields");
+        assert!(!nulls.proxy && nulls.outputs.is_empty() && nulls.error.is_none());
+        for missing in ["id", "base", "created_ms", "status"] {
+            let raw = r#"{"v":1,"id":"abc","base":"https://api.wavespeed.ai","created_ms":7,"status":"completed"}"#;
+            let mut object: serde_json::Map<String, Value> = serde_json::from_str(raw).unwrap();
+            object.remove(missing);
+            let raw = Value::Object(object).to_string();
+            assert!(
+                matches!(
+                    decode("multishot.job.abc", &raw),
+                    Err(HistoryError::Unreadable(_))
+                ),
+                "without {missing}"
+            );
+        }
     }
 
     #[test]
@@ -516,6 +623,33 @@ mod tests {
     }
 
     proptest! {
+        /// Any record reads back as it was written.
+        #[test]
+        fn any_record_round_trips(
+            n in 0u32..1000,
+            proxy in any::<bool>(),
+            created_ms in any::<u64>(),
+            status in proptest::sample::select(vec!["created", "processing", "completed", "failed", "something new"]),
+            outputs in proptest::collection::vec("[ -~]{0,40}", 0..4),
+            nsfw in proptest::collection::vec(any::<bool>(), 0..4),
+            dropped in 0usize..5,
+            numbers in (proptest::option::of(any::<u64>()), proptest::option::of(any::<u64>())),
+            error in proptest::option::of("[ -~\\u{e9}\\u{1f600}]{0,40}"),
+            thumbnail in any::<bool>(),
+        ) {
+            let task = id(&format!("t-{n}"));
+            let base = crate::core::config::BaseUrl::parse("https://gen.example/ws").unwrap();
+            let mut r = Record::new(task.clone(), base, proxy, created_ms)
+                .with_thumbnail(thumbnail.then(|| "data:image/png;base64,iVBORw0KGgo=".to_owned()));
+            r.status = Status::from(status.to_owned());
+            r.outputs = outputs;
+            r.nsfw = nsfw;
+            r.outputs_dropped = dropped;
+            (r.inference_ms, r.finished_ms) = numbers;
+            r.error = error;
+            prop_assert_eq!(decode(&entry_name(&task), &r.to_json()), Ok(r));
+        }
+
         /// Inserting one by one gives what a stable sort gives.
         #[test]
         fn inserting_in_order_is_a_stable_sort(keys in proptest::collection::vec(0u8..6, 0..40)) {
