@@ -39,7 +39,7 @@ pub fn ValidationReport(
                 .iter()
                 .map(|v| {
                     view! {
-                        <p class="ms-alert" role="alert" data-rule=format!("{:?}", v.rule())>
+                        <p class="ms-alert" role="alert" data-rule=v.rule().code()>
                             <strong>{v.rule().name()}": "</strong>
                             {v.to_string()}
                         </p>

@@ -111,6 +111,8 @@ describe('picking a file', () => {
       'Minimum size: The image is 280 × 900 px; both sides must be at least 300 px.',
       'Aspect ratio: The image is 280 × 900 px, a shape of 1:3.21; it must be between 1:2.5 (tall) and 2.5:1 (wide).',
     ]);
+    // Each alert names its rule for a program (the release build prints no Debug text).
+    assert.deepEqual(await page.locator('.ms-report [role=alert]').evaluateAll((alerts) => alerts.map((a) => a.dataset.rule)), ['dimensions', 'aspect_ratio']);
     await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-big.jpg'));
     const big = await verdict(page);
     assert.deepEqual(big.alerts, [

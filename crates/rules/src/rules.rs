@@ -85,6 +85,18 @@ impl Rule {
         Rule::AspectRatio,
     ];
 
+    /// The rule's machine-readable name (`file_type`, `file_size`, `readable`,
+    /// `dimensions`, `aspect_ratio`): the `data-rule` of its alert on the page.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::FileType => "file_type",
+            Rule::FileSize => "file_size",
+            Rule::Readable => "readable",
+            Rule::Dimensions => "dimensions",
+            Rule::AspectRatio => "aspect_ratio",
+        }
+    }
+
     /// The rule's short name, shown as the heading of its message.
     pub fn name(self) -> &'static str {
         match self {
@@ -343,6 +355,19 @@ mod tests {
 
     fn rules(report: &Report) -> Vec<Rule> {
         report.violations.iter().map(Violation::rule).collect()
+    }
+
+    #[test]
+    fn every_rule_has_its_own_code_and_the_one_line_states_each() {
+        let codes: std::collections::HashSet<_> = Rule::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Rule::ALL.len());
+        assert!(codes
+            .iter()
+            .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        let line = in_one_line();
+        for part in ["JPG or PNG", "10 MB", "300 × 300 px", "1:2.5", "2.5:1"] {
+            assert!(line.contains(part), "{line}");
+        }
     }
 
     #[test]
