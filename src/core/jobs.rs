@@ -710,10 +710,14 @@ mod tests {
     /// A page that just submitted task `n`.
     fn submitted(n: u8) -> JobsState {
         let mut s = keyed();
-        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        apply(&mut s, generate(true), NOW, &P);
         apply(&mut s, Command::Uploaded, NOW, &P);
         apply(&mut s, submit(n), NOW, &P);
         s
+    }
+
+    fn generate(upload_first: bool) -> Command {
+        Command::Generate { upload_first }
     }
 
     fn submit(n: u8) -> Command {
@@ -753,7 +757,7 @@ mod tests {
     #[test]
     fn a_generation_goes_from_upload_to_a_saved_polled_announced_task() {
         let mut s = keyed();
-        assert!(apply(&mut s, Command::Generate { upload_first: true }, NOW, &P).is_empty());
+        assert!(apply(&mut s, generate(true), NOW, &P).is_empty());
         assert_eq!(s.view, Some(Run::Uploading));
         assert!(s.is_busy());
         apply(&mut s, Command::Uploaded, NOW, &P);
@@ -781,7 +785,7 @@ mod tests {
     #[test]
     fn failures_before_a_task_exists_are_shown_and_announced_with_stage_and_code() {
         let mut s = keyed();
-        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        apply(&mut s, generate(true), NOW, &P);
         let fx = apply(&mut s, Command::UploadFailed(ApiError::TimedOut), NOW, &P);
         assert_eq!(s.view, Some(Run::UploadFailed(ApiError::TimedOut)));
         assert_eq!(
@@ -793,14 +797,7 @@ mod tests {
                 error: "Upload failed: The server did not answer in time.".into(),
             }]
         );
-        apply(
-            &mut s,
-            Command::Generate {
-                upload_first: false,
-            },
-            NOW,
-            &P,
-        );
+        apply(&mut s, generate(false), NOW, &P);
         let refused = ApiError::Unauthorized("bad key".into());
         let fx = apply(&mut s, Command::SubmitFailed(refused.clone()), NOW, &P);
         assert_eq!(s.view, Some(Run::submit_failed(refused)));
@@ -814,30 +811,16 @@ mod tests {
     #[test]
     fn a_new_connection_clears_a_failure_that_created_nothing_but_not_one_that_may_have() {
         let mut s = keyed();
-        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        apply(&mut s, generate(true), NOW, &P);
         let refused = ApiError::Unauthorized("bad key".into());
         apply(&mut s, Command::UploadFailed(refused.clone()), NOW, &P);
         assert!(apply(&mut s, Command::Reconnected, NOW, &P).is_empty());
         assert_eq!(s.view, None);
-        apply(
-            &mut s,
-            Command::Generate {
-                upload_first: false,
-            },
-            NOW,
-            &P,
-        );
+        apply(&mut s, generate(false), NOW, &P);
         apply(&mut s, Command::SubmitFailed(refused), NOW, &P);
         apply(&mut s, Command::Reconnected, NOW, &P);
         assert_eq!(s.view, None);
-        apply(
-            &mut s,
-            Command::Generate {
-                upload_first: false,
-            },
-            NOW,
-            &P,
-        );
+        apply(&mut s, generate(false), NOW, &P);
         apply(&mut s, Command::SubmitFailed(ApiError::TimedOut), NOW, &P);
         apply(&mut s, Command::Reconnected, NOW, &P);
         assert_eq!(
@@ -865,7 +848,7 @@ mod tests {
         assert_eq!((s.view.clone(), s.tasks.len()), (None, 1));
         assert!(!s.has_result());
         // Not while a generation is sending.
-        apply(&mut s, Command::Generate { upload_first: true }, NOW, &P);
+        apply(&mut s, generate(true), NOW, &P);
         apply(&mut s, Command::Dismiss, NOW, &P);
         assert_eq!(s.view, Some(Run::Uploading));
     }

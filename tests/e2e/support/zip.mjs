@@ -1,4 +1,5 @@
-// Reads a zip archive's central directory: the name and size of every entry.
+// Reads a zip archive's central directory (the name and size of every entry), and the
+// sizes of the shots a fake serves, to compare with.
 
 /**
  * @param {Buffer} bytes a whole zip archive (no comment)
@@ -15,4 +16,12 @@ export function zipEntries(bytes) {
     at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
   }
   return entries;
+}
+
+/**
+ * The byte sizes of the fake's sample shots 1..count, as it serves them.
+ * @param {string} fakeUrl the fake WaveSpeed's base URL
+ */
+export async function servedShotSizes(fakeUrl, count = 3) {
+  return Promise.all(Array.from({ length: count }, async (_, i) => (await (await fetch(`${fakeUrl}/outputs/shot-${i + 1}.mp4`)).arrayBuffer()).byteLength));
 }
