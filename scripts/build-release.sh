@@ -10,7 +10,12 @@ export CARGO_TARGET_DIR=target/release-wasm
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 # No std features (no backtrace symbolisation and the like).
 export CARGO_UNSTABLE_BUILD_STD_FEATURES=
-# Panic locations without file and line; `{:?}` prints nothing. A panic still reaches
-# the console with its message (Display), which is what the panic hook shows.
+# A panic stops the module at once (`panic = "immediate-abort"`, the cargo -Z flag
+# instead of `cargo-features` in Cargo.toml, which stable cargo would refuse): no
+# formatting, no hook. The console then shows the browser's "RuntimeError: unreachable"
+# with the wasm stack, not the panic's message. No file and line in panic locations;
+# `{:?}` prints nothing.
+export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true
+export CARGO_PROFILE_WASM_RELEASE_PANIC=immediate-abort
 export RUSTFLAGS="-Zlocation-detail=none -Zfmt-debug=none"
 exec trunk build --release --public-url "$1" --dist "$2"

@@ -1,7 +1,8 @@
 //! Entry point: mounts the app. Everything else lives in the library.
 
 fn main() {
-    // A panic's message goes to the console (the default hook would print nowhere).
+    // A panic's message goes to the console (the default hook would print nowhere). The
+    // release build aborts at once instead (scripts/build-release.sh): no hook runs there.
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&info.to_string().into());
     }));
