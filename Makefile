@@ -52,10 +52,13 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p multishot-studio --features prerender --all-targets -- -D warnings
 
-## test-native: the pure core, natively (unit and property tests)
+## test-native: the pure core, natively (unit and property tests), and the build-time
+## render of the first view
 test-native:
 	cargo test --workspace
+	cargo test -p multishot-studio --features prerender --test prerender
 
 ## test-browser: wasm-bindgen-test in headless Chromium (glue and components)
 test-browser:

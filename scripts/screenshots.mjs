@@ -4,7 +4,7 @@
 // as a site's proxy would. Every image is written fresh; look at them before committing.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launch } from '../tests/e2e/support/browser.mjs';
+import { appMounted, launch } from '../tests/e2e/support/browser.mjs';
 import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
 
@@ -39,7 +39,7 @@ try {
         try {
           const page = await browser.context.newPage();
           await page.goto(`${server.url}index.html${face === 'embed' ? '?embed=1' : ''}`);
-          await page.getByRole('button', { name: 'Generate' }).waitFor();
+          await appMounted(page);
           await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
           await page.locator('.ms-ok').waitFor();
           await page.getByRole('button', { name: 'Generate' }).click();

@@ -9,6 +9,8 @@
 pub mod browser;
 pub mod components;
 pub mod core;
+#[cfg(feature = "prerender")]
+pub mod prerender;
 
 /// Mounts the app: into every `<div data-multishot>` of a host page (script mount,
 /// settings from the element's data attributes), or else into the page's `<body>`

@@ -41,7 +41,7 @@ async fn with_timeout<T>(
 /// Decodes a blob with `createImageBitmap` (EXIF orientation applied) and returns the
 /// displayed size. The bitmap is closed at once.
 pub async fn decoded_size_of_blob(blob: &web_sys::Blob) -> Result<Dimensions, DecodeError> {
-    let window = web_sys::window().ok_or(DecodeError::NoWindow)?;
+    let window = crate::browser::window().ok_or(DecodeError::NoWindow)?;
     let options = web_sys::ImageBitmapOptions::new();
     options.set_image_orientation(web_sys::ImageOrientation::FromImage);
     let promise = window

@@ -41,7 +41,7 @@ async fn read_shot(url: &str, relay: Option<&str>) -> Option<web_sys::Blob> {
 
 /// Hands the file at `url` (this page's `blob:`) to the browser's downloads as `name`.
 fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
-    let link: web_sys::HtmlAnchorElement = web_sys::window()?
+    let link: web_sys::HtmlAnchorElement = crate::browser::window()?
         .document()?
         .create_element("a")
         .ok()?
@@ -92,7 +92,7 @@ pub async fn save(url: &str, name: &str, relay: Option<&str>) {
         .and_then(|blob| ObjectUrl::new(&blob))
         .and_then(|blob_url| save_url(blob_url, name));
     if saved.is_none() {
-        if let Some(window) = web_sys::window() {
+        if let Some(window) = crate::browser::window() {
             let _ = window.open_with_url_and_target_and_features(url, "_blank", "noopener");
         }
     }

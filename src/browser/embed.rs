@@ -11,7 +11,7 @@ use crate::core::embed::EmbedEvent;
 /// origin (a same-origin parent can read the frame anyway): the browser delivers it
 /// only when the parent's origin is that one. Nothing when not in a frame.
 pub fn post_to_parent(origins: &[String], event: &EmbedEvent) {
-    let Some(window) = web_sys::window() else {
+    let Some(window) = crate::browser::window() else {
         return;
     };
     let Ok(Some(parent)) = window.parent() else {
@@ -67,7 +67,7 @@ pub fn watch_height(
     on_height: impl Fn(u32) + 'static,
 ) -> Option<HeightWatch> {
     let height = || {
-        web_sys::window()
+        crate::browser::window()
             .and_then(|w| w.document())
             .and_then(|d| d.document_element())
             .map_or(0, |e| e.scroll_height().max(0) as u32)

@@ -53,9 +53,26 @@ pub(crate) fn js_error_text(value: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".to_owned())
 }
 
+/// Whether there is a browser to talk to: false only in the build-time render of the
+/// first view (the `prerender` feature), where the glue answers "nothing here" — no
+/// window, no storage, online — instead of calling into a browser that is not there.
+/// A constant, so the check costs nothing in the wasm.
+pub const fn present() -> bool {
+    cfg!(not(feature = "prerender"))
+}
+
+/// The browser window (none in the build-time render, see [`present`]).
+pub fn window() -> Option<web_sys::Window> {
+    if present() {
+        web_sys::window()
+    } else {
+        None
+    }
+}
+
 /// Sets a Performance API mark (read by `make bench`); nothing when there is none.
 pub fn mark(name: &str) {
-    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+    if let Some(performance) = window().and_then(|w| w.performance()) {
         let _ = performance.mark(name);
     }
 }

@@ -73,7 +73,7 @@ fn lock_name(id: &TaskId) -> String {
 }
 
 fn navigator_online() -> bool {
-    web_sys::window().is_none_or(|w| w.navigator().on_line())
+    crate::browser::window().is_none_or(|w| w.navigator().on_line())
 }
 
 /// Takes task `id`'s entry out of `list`.
@@ -103,13 +103,13 @@ impl Jobs {
             locks: StoredValue::new_local(Vec::new()),
         };
         // (Each listener is removed with the owner.)
-        let _ = use_event_listener(window(), leptos::ev::online, move |_| {
+        let _ = use_event_listener(crate::browser::window(), leptos::ev::online, move |_| {
             jobs.send(Command::Online(true));
         });
-        let _ = use_event_listener(window(), leptos::ev::offline, move |_| {
+        let _ = use_event_listener(crate::browser::window(), leptos::ev::offline, move |_| {
             jobs.send(Command::Online(false));
         });
-        let _ = use_event_listener(window(), leptos::ev::storage, move |e| {
+        let _ = use_event_listener(crate::browser::window(), leptos::ev::storage, move |e| {
             if let Some(change) = change_of(&e) {
                 jobs.send(Command::Stored(change));
             }

@@ -22,7 +22,7 @@ pub enum StoreError {
 }
 
 fn local() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    crate::browser::window()?.local_storage().ok().flatten()
 }
 
 /// The remembered key, if any (storage unavailable counts as none).

@@ -38,7 +38,7 @@ pub enum Lock {
 /// Asks for the exclusive lock `name`. With `wait`, waits until it is free; without,
 /// answers [`Lock::Busy`] at once when another tab holds it.
 pub async fn request(name: &str, wait: bool) -> Lock {
-    let Some(window) = web_sys::window() else {
+    let Some(window) = crate::browser::window() else {
         return Lock::Unsupported;
     };
     let Ok(locks) = js_sys::Reflect::get(&window.navigator(), &"locks".into()) else {

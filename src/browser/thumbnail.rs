@@ -33,7 +33,7 @@ pub async fn thumbnail(src: &str, cross_origin: bool) -> Option<String> {
         image.natural_height(),
         THUMBNAIL_SIDE,
     );
-    let canvas: web_sys::HtmlCanvasElement = web_sys::window()?
+    let canvas: web_sys::HtmlCanvasElement = crate::browser::window()?
         .document()?
         .create_element("canvas")
         .ok()?

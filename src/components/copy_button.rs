@@ -33,7 +33,7 @@ fn button(text: String, label: &'static str, aria_label: String, share: bool) ->
     // What the button says instead of its label, for a moment.
     let said = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
-        let Some(window) = web_sys::window() else {
+        let Some(window) = crate::browser::window() else {
             return;
         };
         let navigator = window.navigator();

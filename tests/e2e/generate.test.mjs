@@ -4,7 +4,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { clearStorage, launch } from './support/browser.mjs';
+import { appMounted, clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
@@ -53,7 +53,7 @@ async function openApp({ key = KEY, proxyUrl } = {}) {
   page.requests = [];
   page.on('request', (r) => page.requests.push({ url: r.url(), body: r.postData() ?? '' }));
   await page.goto(app.url);
-  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  await appMounted(page);
   if (key) await page.getByLabel('API key').fill(key);
   if (proxyUrl) await page.getByLabel('Proxy URL').fill(proxyUrl);
   return page;

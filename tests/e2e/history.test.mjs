@@ -6,7 +6,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { clearStorage, launch } from './support/browser.mjs';
+import { appMounted, clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
@@ -61,7 +61,7 @@ async function openApp({ key = KEY, proxyUrl, server = app } = {}) {
     if (isPoll(r.url())) page.polls += 1;
   });
   await page.goto(server.url);
-  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  await appMounted(page);
   if (proxyUrl) await page.getByLabel('Proxy URL').fill(proxyUrl);
   else if (key) await page.getByLabel('API key').fill(key);
   return page;

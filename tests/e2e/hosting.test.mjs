@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch } from './support/browser.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
@@ -78,7 +78,7 @@ describe('GitHub Pages', () => {
     });
     const page = await newPage();
     await page.goto(site.url);
-    await page.getByRole('button', { name: 'Generate' }).waitFor();
+    await appMounted(page);
     await page.waitForFunction(() => document.querySelector('.ms-mode')?.dataset.mode === 'proxy');
     await generateIn(page);
     await expectPlayingShots(page);
@@ -93,7 +93,7 @@ describe('GitHub Pages', () => {
     const deep = await newPage();
     const response = await deep.goto(`${origin}/multishot/shots/some/deep/link?from=mail`);
     assert.equal(response.status(), 404);
-    await deep.getByRole('button', { name: 'Generate' }).waitFor();
+    await appMounted(deep);
     await deep.waitForFunction(() => document.querySelector('.ms-mode')?.dataset.mode === 'proxy');
     assert.equal(await deep.getByLabel('Proxy URL').inputValue(), proxy.url, 'config.json read from the site root');
     assert.deepEqual(await deep.evaluate(() => window.__violations), []);
@@ -140,7 +140,7 @@ describe('iframe embed', () => {
     await page.setViewportSize({ width, height: 900 });
     await page.goto(`${server.url}frame.html?app=${encodeURIComponent(app.url)}`);
     const frame = page.frameLocator('#ms');
-    await frame.getByRole('button', { name: 'Generate' }).waitFor();
+    await appMounted(frame);
     return { page, frame };
   }
 
@@ -199,7 +199,7 @@ describe('iframe embed', () => {
       const page = await newPage();
       await page.emulateMedia({ colorScheme: os });
       await page.goto(`${app.url}index.html?embed=1&theme=${theme}`);
-      await page.getByRole('button', { name: 'Generate' }).waitFor();
+      await appMounted(page);
       const seen = await page.locator('.ms-app').evaluate((root) => ({
         theme: root.dataset.theme,
         dark: getComputedStyle(document.querySelector('.ms-card')).backgroundColor.match(/\d+/g).slice(0, 3).every((c) => Number(c) < 128),
@@ -209,30 +209,7 @@ describe('iframe embed', () => {
     }
   });
 
-  test('before the wasm arrives, the frame shows the compact shell in the host\'s theme', async () => {
-    const page = await newPage();
-    await page.emulateMedia({ colorScheme: 'light' });
-    // The wasm never arrives: what the frame shows until it does.
-    await page.route('**/*.wasm', (route) => route.abort());
-    await page.setViewportSize({ width: 390, height: 150 });
-    await page.goto(`${app.url}index.html?embed=1&theme=dark`);
-    const shell = page.locator('.ms-shell');
-    await shell.getByRole('status').waitFor();
-    assert.equal(await shell.getByRole('heading').count() === 0 || !(await shell.getByRole('heading').first().isVisible()), true, 'no page header in a frame');
-    const seen = await shell.evaluate((el) => ({
-      compact: el.classList.contains('ms-compact'),
-      theme: el.dataset.theme,
-      height: el.getBoundingClientRect().height,
-      dark: getComputedStyle(el).backgroundColor.match(/\d+/g).slice(0, 3).every((c) => Number(c) < 128),
-    }));
-    assert.deepEqual({ ...seen, height: seen.height <= 80 }, { compact: true, theme: 'dark', height: true, dark: true }, JSON.stringify(seen));
-    assert.deepEqual(await page.evaluate(() => window.__violations), [], 'the shell script is allowed by the CSP');
-    // The page itself keeps its full shell.
-    await page.goto(`${app.url}index.html`);
-    assert.equal(await page.locator('.ms-shell h1').isVisible(), true);
-    assert.deepEqual(await page.evaluate(() => window.__violations), []);
-    await page.close();
-  });
+  // What a frame shows before the wasm arrives: first-view.test.mjs.
 
   test('a parent origin not allowed receives nothing', async () => {
     const { page, frame } = await openHost(refused);
@@ -383,8 +360,8 @@ describe('script mount', () => {
     const page = await newPage();
     await page.setViewportSize({ width, height: 900 });
     await page.goto(`${host.url}${file}`);
-    await page.locator('[data-multishot] .ms-app').waitFor();
-    await page.locator('[data-multishot]').getByRole('button', { name: 'Generate' }).waitFor();
+    // The app, not the first view embed.js shows while it loads.
+    await appMounted(page.locator('[data-multishot]'));
     // The settings (data attributes over config.json) are in: the key field goes.
     await page.locator('[data-multishot] .ms-connection').waitFor({ state: 'hidden' });
     return page;

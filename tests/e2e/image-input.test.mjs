@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launch } from './support/browser.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -46,7 +46,7 @@ async function openApp(viewport, { withKey = true } = {}) {
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.errors = errors;
   await page.goto(app.url);
-  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  await appMounted(page);
   // A key, so that Generate depends on the image alone.
   if (withKey) await page.getByLabel('API key').fill('sk-test');
   return page;

@@ -7,7 +7,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { clearStorage, launch } from './support/browser.mjs';
+import { appMounted, clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { startProxy } from './support/proxy.mjs';
@@ -63,7 +63,7 @@ async function openApp(url = app.url) {
     document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   await page.goto(url);
-  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  await appMounted(page);
   return page;
 }
 
@@ -214,7 +214,7 @@ describe('through multishot-proxy', () => {
     await expectPlayingShots(page.locator('.ms-generate'));
     assert.equal(kinds(await fake.log(), 'submit').length, 2);
     await page.reload();
-    await page.getByRole('button', { name: 'Generate' }).waitFor();
+    await appMounted(page);
     await chooseAndGenerate(page);
     await page.getByRole('alert').filter({ hasText: "This site's daily budget is used up; it resets at 00:00 UTC." }).waitFor({ timeout: 15_000 });
     const text = await page.locator('.ms-generate').innerText();

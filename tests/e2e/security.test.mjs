@@ -7,7 +7,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { clearStorage, launch } from './support/browser.mjs';
+import { appMounted, clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { everywhere, recordPage } from './support/leaks.mjs';
@@ -55,7 +55,7 @@ async function openApp() {
     document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   await page.goto(app.url);
-  await page.getByRole('button', { name: 'Generate' }).waitFor();
+  await appMounted(page);
   return page;
 }
 

@@ -55,3 +55,14 @@ export async function clearStorage(context, url) {
   });
   await page.close();
 }
+
+/**
+ * Waits until the app itself is in `scope` (a page, frame or locator): not the first
+ * view that index.html and embed.js paint before the wasm, which has the same controls
+ * (marked `.ms-shell` until the app replaces it).
+ * @param {import('playwright-core').Page | import('playwright-core').FrameLocator | import('playwright-core').Locator} scope
+ */
+export async function appMounted(scope) {
+  await scope.locator('.ms-app:not(.ms-shell)').first().waitFor();
+  await scope.getByRole('button', { name: 'Generate' }).waitFor();
+}
