@@ -56,7 +56,7 @@ export function table({ rows, total }) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--budget');
-  const dist = args.find((a, i) => !a.startsWith('--') && i !== at + 1) ?? 'dist';
+  const dist = args.find((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1)) ?? 'dist';
   const sizes = await measure(dist);
   console.log(table(sizes));
   if (at >= 0) {

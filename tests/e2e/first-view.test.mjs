@@ -154,7 +154,7 @@ describe('what is done before the wasm is not lost', () => {
     assert.deepEqual(page.errors, []);
   });
 
-  test('a file dropped before the wasm does not leave the page, and is checked', async () => {
+  test('a file dropped before the wasm does not leave the page, and is checked; a section closed stays closed', async () => {
     const { page, release } = await pageWithHeldWasm();
     await page.goto(app.url);
     await page.locator('.ms-shell').waitFor();
@@ -167,13 +167,16 @@ describe('what is done before the wasm is not lost', () => {
     const target = page.locator('.ms-drop');
     await target.dispatchEvent('dragover', { dataTransfer: transfer });
     await target.dispatchEvent('drop', { dataTransfer: transfer });
+    // And the Connection section closed.
+    await page.locator('.ms-connection summary').click();
     release();
     await page.locator('.ms-ok').waitFor();
     assert.ok(page.url().startsWith(app.url), 'still on the app');
+    assert.equal(await page.locator('.ms-connection').evaluate((d) => d.open), false, 'the section stays closed');
     assert.deepEqual(page.errors, []);
   });
 
-  test('a key typed, a box ticked, a section closed and a button pressed are carried over, with the focus', async () => {
+  test('a key typed, a box ticked and a button pressed are carried over, with the focus', async () => {
     const { page, release } = await pageWithHeldWasm();
     await page.goto(app.url);
     await page.locator('.ms-shell').waitFor();
@@ -190,6 +193,21 @@ describe('what is done before the wasm is not lost', () => {
     // And the app took the key as typed, not only the field's text: it says how it connects.
     await page.waitForFunction(() => document.querySelector('.ms-mode')?.dataset.mode === 'direct');
     assert.deepEqual(page.errors, []);
+  });
+
+  test('what the app itself fills in (a remembered key, its ticked box) is not undone by the hand-over', async () => {
+    const { page, release } = await pageWithHeldWasm();
+    await page.goto(`${app.url}config.json`);
+    await page.evaluate(() => localStorage.setItem('multishot.api_key', 'wsk_remembered'));
+    await page.goto(app.url);
+    await page.locator('.ms-shell').waitFor();
+    assert.equal(await page.getByLabel('API key').inputValue(), '', 'the first view knows no key');
+    release();
+    await handedOver(page);
+    assert.equal(await page.getByLabel('API key').inputValue(), 'wsk_remembered');
+    assert.equal(await page.getByLabel('Remember key on this device').isChecked(), true);
+    assert.equal(await page.evaluate(() => localStorage.getItem('multishot.api_key')), 'wsk_remembered');
+    await page.evaluate(() => localStorage.clear());
   });
 });
 

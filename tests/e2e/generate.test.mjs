@@ -115,6 +115,7 @@ describe('a generation', () => {
     await page.getByLabel('Remember key on this device').check();
     assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), { 'multishot.api_key': KEY });
     await page.reload();
+    await appMounted(page);
     assert.equal(await page.getByLabel('API key').inputValue(), KEY);
     await page.getByLabel('Remember key on this device').uncheck();
     assert.deepEqual(await page.evaluate(() => ({ ...localStorage })), {});

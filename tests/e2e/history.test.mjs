@@ -122,6 +122,7 @@ describe('history', () => {
     const first = await startJob(page);
     await expectPlayingShots(page.locator('.ms-generate'));
     await page.reload();
+    await appMounted(page);
     await page.getByLabel('API key').fill(KEY);
     const second = await startJob(page);
     await expectPlayingShots(page.locator('.ms-generate'));
