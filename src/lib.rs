@@ -20,7 +20,7 @@ pub fn mount() {
     use wasm_bindgen::JsCast;
 
     use crate::browser::embed::data_attributes;
-    use crate::core::config::Host;
+    use crate::core::config::{parse_page_params, Host};
 
     let Some(window) = web_sys::window() else {
         return;
@@ -38,14 +38,26 @@ pub fn mount() {
         })
         .unwrap_or_default();
     if targets.is_empty() {
-        // The first view of index.html is on screen before the app replaces it (see
-        // `browser::first_paint`), so the browser counts that paint as the largest.
-        // (Leptos' executor starts with the mount: this waits on wasm-bindgen's own.)
-        wasm_bindgen_futures::spawn_local(async move {
-            browser::first_paint().await;
-            mount_page(&window, &document);
-            browser::mark("multishot:interactive");
-        });
+        // The static shell of index.html makes way for the app.
+        if let Ok(Some(shell)) = document.query_selector(".ms-shell") {
+            shell.remove();
+        }
+        let search = window.location().search().unwrap_or_default();
+        let params = parse_page_params(&search);
+        let host = if params.embed {
+            Host::Frame
+        } else {
+            Host::Page
+        };
+        // The host page's theme (`?theme=`), as a data attribute would give it.
+        let attributes: Vec<(String, String)> = params
+            .theme
+            .map(|theme| ("data-theme".to_owned(), theme.name().to_owned()))
+            .into_iter()
+            .collect();
+        leptos::mount::mount_to_body(
+            move || view! { <components::App host=host attributes=attributes.clone() /> },
+        );
         return;
     }
     for element in targets {
@@ -57,33 +69,4 @@ pub fn mount() {
         })
         .forget();
     }
-    browser::mark("multishot:interactive");
-}
-
-/// Mounts the app into the page's `<body>` in place of index.html's first view.
-fn mount_page(win: &web_sys::Window, doc: &web_sys::Document) {
-    use leptos::prelude::*;
-
-    use crate::core::config::{parse_page_params, Host};
-
-    // The static first view of index.html makes way for the app.
-    if let Ok(Some(shell)) = doc.query_selector(".ms-shell") {
-        shell.remove();
-    }
-    let search = win.location().search().unwrap_or_default();
-    let params = parse_page_params(&search);
-    let host = if params.embed {
-        Host::Frame
-    } else {
-        Host::Page
-    };
-    // The host page's theme (`?theme=`), as a data attribute would give it.
-    let attributes: Vec<(String, String)> = params
-        .theme
-        .map(|theme| ("data-theme".to_owned(), theme.name().to_owned()))
-        .into_iter()
-        .collect();
-    leptos::mount::mount_to_body(
-        move || view! { <components::App host=host attributes=attributes.clone() /> },
-    );
 }

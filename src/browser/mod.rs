@@ -70,33 +70,6 @@ pub fn window() -> Option<web_sys::Window> {
     }
 }
 
-/// Resolves once the page's first contentful paint is on screen and reported, so that
-/// what replaces index.html's first view comes after it: a paint of an element that is
-/// removed before the browser has reported it does not count as the largest contentful
-/// paint, and the app's own (identical) paint would count instead, after the wasm. At
-/// once when the paint is already reported (the usual case: the wasm comes later), when
-/// the page is hidden (a background tab does not paint), or where the browser has no
-/// paint timing; after at most 500 ms in any case.
-pub async fn first_paint() {
-    let Some(window) = window() else { return };
-    let painted = || {
-        window
-            .performance()
-            .is_none_or(|p| p.get_entries_by_name("first-contentful-paint").length() > 0)
-    };
-    let hidden = || {
-        window
-            .document()
-            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
-    };
-    for _ in 0..50 {
-        if painted() || hidden() {
-            return;
-        }
-        gloo_timers::future::TimeoutFuture::new(10).await;
-    }
-}
-
 /// Sets a Performance API mark (read by `make bench`); nothing when there is none.
 pub fn mark(name: &str) {
     if let Some(performance) = window().and_then(|w| w.performance()) {
