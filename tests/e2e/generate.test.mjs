@@ -211,6 +211,7 @@ describe('copying', () => {
     try {
       await page.addInitScript(() => { delete Navigator.prototype.share; });
       await page.goto(app.url);
+      await appMounted(page);
       await page.getByLabel('API key').fill(KEY);
       await chooseFile(page);
       await generate(page);
