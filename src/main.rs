@@ -1,8 +1,10 @@
 //! Entry point: mounts the app. Everything else lives in the library.
 
 fn main() {
-    // A panic's message goes to the console (the default hook would print nowhere). The
-    // release build aborts at once instead (scripts/build-release.sh): no hook runs there.
+    // A panic's message goes to the console (the default hook would print nowhere). Only
+    // in debug builds: the release build aborts at once (scripts/build-release.sh), so no
+    // hook would ever run there.
+    #[cfg(debug_assertions)]
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&info.to_string().into());
     }));

@@ -30,6 +30,15 @@ pub fn is_consumer() -> bool {
     use_context::<ConsumerFace>().is_some_and(|ConsumerFace(on)| on.get())
 }
 
+/// The host's `data-*` attributes over `settings` (one instantiation of the generic
+/// [`apply_attributes`] for both of the app's uses).
+fn with_attributes(settings: &mut Settings, attributes: &[(String, String)]) -> Vec<ConfigProblem> {
+    apply_attributes(
+        settings,
+        attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
 /// The whole app: choose an image, see whether WaveSpeed will take it, connect,
 /// generate, watch the shots, keep the history.
 #[component]
@@ -45,7 +54,14 @@ pub fn App(
     let chosen = RwSignal::new(None::<Chosen>);
     let assessment =
         Signal::derive(move || chosen.with(|c| c.as_ref().map(|c| c.assessment.clone())));
-    let settings = RwSignal::new(Settings::default());
+    // What the host gave (`data-*` attributes, `?theme=`) holds from the first frame, as
+    // it will over config.json: a dark host's frame is not drawn light until the
+    // settings have arrived. (Their problems are reported once, after that.)
+    let settings = RwSignal::new({
+        let mut first = Settings::default();
+        let _ = with_attributes(&mut first, &attributes);
+        first
+    });
     let problems = RwSignal::new(Vec::<ConfigProblem>::new());
     let connection_state = ConnectionState::new();
     // The settings have arrived (before that, an embed shows no developer control).
@@ -62,10 +78,7 @@ pub fn App(
         if settings.is_disposed() {
             return;
         }
-        found.extend(apply_attributes(
-            &mut loaded,
-            attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ));
+        found.extend(with_attributes(&mut loaded, &attributes));
         jobs.set_policy(Policy {
             poll_interval_ms: loaded.poll_interval_ms,
             wait_cap_ms: loaded.max_wait_s * 1000,

@@ -140,6 +140,32 @@ describe('the page before the wasm', () => {
     assert.equal(await page.getByLabel('API key').isVisible(), false, 'no developer control before the settings say so');
     assert.deepEqual(await page.evaluate(() => window.__violations), []);
   });
+  test('a frame in the host\'s dark theme stays dark from the first view through the app\'s first frame, before its settings arrive', async () => {
+    const { page, release } = await pageWithHeldWasm();
+    let giveSettings;
+    const settingsHeld = new Promise((resolve) => {
+      giveSettings = resolve;
+    });
+    await page.route('**/config.json', async (route) => {
+      await settingsHeld;
+      await route.continue();
+    });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 390, height: 600 });
+    await page.goto(`${app.url}?embed=1&theme=dark`);
+    await page.locator('.ms-shell').waitFor();
+    release();
+    await appMounted(page);
+    const dark = () => page.locator('.ms-app').evaluate((el) => ({
+      theme: el.dataset.theme,
+      dark: getComputedStyle(el).backgroundColor.match(/\d+/g).slice(0, 3).every((c) => Number(c) < 128),
+    }));
+    assert.deepEqual(await dark(), { theme: 'dark', dark: true }, 'the app, its settings not yet in');
+    giveSettings();
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(await dark(), { theme: 'dark', dark: true }, 'and with them');
+    assert.deepEqual(page.errors, []);
+  });
 });
 
 describe('what is done before the wasm is not lost', () => {
