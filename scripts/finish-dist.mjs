@@ -11,8 +11,11 @@
 //   (GitHub Pages serves 404.html for any missing path);
 // - the app script (wasm-bindgen's glue) and the style sheet minified with esbuild,
 //   their Subresource Integrity hashes in index.html made to match;
+// - Trunk's start-up script made to start the app once the first view's paint is
+//   reported, the wasm fetched then (no preload); index.html's own inline script
+//   minified, its comments dropped;
 // - a Content-Security-Policy <meta> in both pages that allows only what the app needs,
-//   with the hash of Trunk's inline start-up script.
+//   with the hashes of the two inline scripts.
 //
 // Usage: node scripts/finish-dist.mjs <dist folder>
 import { execFileSync } from 'node:child_process';
