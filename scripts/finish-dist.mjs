@@ -112,23 +112,21 @@ const wasmPreload = /<link rel="preload" href="[^"]+_bg\.wasm"[^>]*>/;
 if (!wasmPreload.test(trunkIndex)) throw new Error('no wasm preload in index.html');
 trunkIndex = trunkIndex.replace(wasmPreload, '');
 
-// The inline start-up script Trunk writes and the shell script, allowed by their hashes.
-const built = trunkIndex;
 const placeholder = /<div class="ms-app ms-page ms-shell ms-placeholder">[\s\S]*?<\/div>(\s*)<template id="ms-frame-view"><\/template>/;
-if (!placeholder.test(built)) throw new Error("no first-view placeholder in index.html");
-const withViews = built.replace(placeholder, (_, space) => `${pageView}${space}<template id="ms-frame-view">${frameView}</template>`);
+if (!placeholder.test(trunkIndex)) throw new Error("no first-view placeholder in index.html");
+const withViews = trunkIndex.replace(placeholder, (_, space) => `${pageView}${space}<template id="ms-frame-view">${frameView}</template>`);
 // index.html's own inline script (the embed's first view, the hand-over) minified, and
 // the page's comments dropped: they are for its readers, not its visitors.
 const ownScripts = [...withViews.matchAll(/<script>([\s\S]*?)<\/script>/g)];
 if (ownScripts.length !== 1) throw new Error(`expected one inline shell script, found ${ownScripts.length}`);
 const ownMinified = (await transform(ownScripts[0][1], { loader: 'js', minify: true, legalComments: 'none' })).code.trim();
 const index = withViews.replace(ownScripts[0][0], `<script>${ownMinified}</script>`).replace(/<!--[\s\S]*?-->\s*/g, '');
+// The inline start-up script Trunk writes and index.html's own (minified above),
+// allowed by their hashes.
 const inline = [...index.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)].map((m) => m[1]);
 if (inline.length !== 1) throw new Error(`expected one inline start-up script, found ${inline.length}`);
-// And index.html's own: the one that picks the embed's first view and hands over.
-const own = [...index.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
-if (own.length !== 1) throw new Error(`expected one inline shell script, found ${own.length}`);
-const hash = [...inline, ...own].map((code) => createHash('sha256').update(code).digest('base64')).join("' 'sha256-");
+if (!index.includes(`<script>${ownMinified}</script>`)) throw new Error('the inline script changed after it was minified');
+const hash = [...inline, ownMinified].map((code) => createHash('sha256').update(code).digest('base64')).join("' 'sha256-");
 const policy = [
   "default-src 'self'",
   `script-src 'self' 'wasm-unsafe-eval' 'sha256-${hash}'`,

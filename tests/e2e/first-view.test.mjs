@@ -59,15 +59,20 @@ async function pageWithHeldWasm() {
       for (const entry of list.getEntries()) window.__shifts.push(entry.value);
     }).observe({ type: 'layout-shift', buffered: true });
   });
+  return { page, release: await hold(page, '**/*.wasm') };
+}
+
+/** Holds `page`'s requests for `pattern` back until the returned function is called. */
+async function hold(page, pattern) {
   let release;
   const held = new Promise((resolve) => {
     release = resolve;
   });
-  await page.route('**/*.wasm', async (route) => {
+  await page.route(pattern, async (route) => {
     await held;
     await route.continue();
   });
-  return { page, release };
+  return release;
 }
 
 /** The app has replaced the first view, and its settings are in. */
@@ -140,16 +145,10 @@ describe('the page before the wasm', () => {
     assert.equal(await page.getByLabel('API key').isVisible(), false, 'no developer control before the settings say so');
     assert.deepEqual(await page.evaluate(() => window.__violations), []);
   });
+
   test('a frame in the host\'s dark theme stays dark from the first view through the app\'s first frame, before its settings arrive', async () => {
     const { page, release } = await pageWithHeldWasm();
-    let giveSettings;
-    const settingsHeld = new Promise((resolve) => {
-      giveSettings = resolve;
-    });
-    await page.route('**/config.json', async (route) => {
-      await settingsHeld;
-      await route.continue();
-    });
+    const giveSettings = await hold(page, '**/config.json');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 390, height: 600 });
     await page.goto(`${app.url}?embed=1&theme=dark`);
