@@ -166,6 +166,7 @@ try {
   say();
   say(`Load (fresh context each, ${RUNS} runs)`);
   say(`  first contentful paint           ${ms(results.load.fcp)}`);
+  say(`    ${beside(round(results.load.fcp.median), BEFORE.fcp, round(previous?.load?.fcp?.median), ' ms')}`);
   say(`  largest contentful paint         ${ms(results.load.lcp)}`);
   say(`  — after the first paint          ${ms(results.load.lcp_after_fcp)}   goal ≤ 100 ms`);
   say(`  interactive (Generate mounted)   ${ms(results.load.interactive)}`);
