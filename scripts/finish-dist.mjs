@@ -10,7 +10,8 @@
 // - 404.html: the app again, so a deep link or an unknown path under the site shows it
 //   (GitHub Pages serves 404.html for any missing path);
 // - the app script (wasm-bindgen's glue) and the style sheet minified with esbuild,
-//   their Subresource Integrity hashes in index.html made to match;
+//   their Subresource Integrity hashes in index.html made to match; the wasm's imports
+//   given short names in both the wasm and the glue (scripts/wasm-imports.mjs);
 // - Trunk's start-up script made to start the app once the first view's paint is
 //   reported, the wasm fetched then (no preload); index.html's own inline script
 //   minified, its comments dropped;
@@ -23,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
+import { shortenImports } from './wasm-imports.mjs';
 
 const dist = process.argv[2] ?? 'dist';
 const files = await readdir(dist);
@@ -82,7 +84,14 @@ const sri = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base
 let trunkIndex = await readFile(join(dist, 'index.html'), 'utf8');
 for (const [file, loader] of [[js, 'js'], [css, 'css']]) {
   const code = await readFile(join(dist, file), 'utf8');
-  const minified = (await transform(code, { loader, minify: true, format: loader === 'js' ? 'esm' : undefined, legalComments: 'none' })).code;
+  let minified = (await transform(code, { loader, minify: true, format: loader === 'js' ? 'esm' : undefined, legalComments: 'none' })).code;
+  if (file === js) {
+    // wasm-bindgen's long import names, short in the wasm and the glue: −2.6 KB brotli.
+    // (The wasm is fetched without an integrity hash: its preload is dropped below.)
+    const shortened = shortenImports(await readFile(join(dist, wasm)), minified);
+    await writeFile(join(dist, wasm), shortened.wasm);
+    minified = shortened.glue;
+  }
   if (!trunkIndex.includes(sri(code))) throw new Error(`no integrity attribute for ${file} in index.html`);
   trunkIndex = trunkIndex.replace(sri(code), sri(minified));
   await writeFile(join(dist, file), minified);

@@ -691,3 +691,137 @@ async fn the_frames_height_observer_is_disconnected_with_the_app() {
         "and no more once the app is gone"
     );
 }
+
+#[wasm_bindgen_test]
+async fn generate_waits_for_the_money_and_a_failed_look_up_blocks_nothing() {
+    use multishot_studio::components::GeneratePanel;
+    use multishot_studio::core::assessment::Assessment;
+    use multishot_studio::core::funds::{Funds, Lookup, Micros, Quota};
+
+    let bytes = (fixtures::by_name("valid.png").expect("a fixture").make)();
+    let ready = Assessment::for_file("valid.png".into(), "image/png".into(), bytes.len() as u64)
+        .with_head(&sniff(&bytes))
+        .with_decoded(Some(Dimensions::new(800, 600)));
+    assert!(ready.is_ready(), "{ready:?}");
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let (funds, set_funds) = signal(Funds::Direct {
+        price: Lookup::Known(Micros(70_000)),
+        balance: Lookup::Known(Micros(12_400_000)),
+    });
+    let for_visitor = RwSignal::new(false);
+    let pressed = RwSignal::new(0);
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <GeneratePanel
+                assessment=Signal::stored(Some(ready.clone()))
+                connection_problem=Signal::stored(None::<String>)
+                busy=Signal::stored(false)
+                funds=funds
+                for_visitor=for_visitor
+                on_generate=move |()| pressed.update(|n| *n += 1)
+                has_result=Signal::stored(false)
+                on_new_image=|()| {}
+            />
+        }
+        .into_any()
+    });
+    tick().await;
+    let status = || {
+        root.query_selector("[role=status]")
+            .unwrap()
+            .expect("a status line")
+            .text_content()
+            .unwrap_or_default()
+    };
+    let generate = || -> web_sys::HtmlButtonElement {
+        let buttons = root.query_selector_all("button").unwrap();
+        (0..buttons.length())
+            .map(|i| {
+                buttons
+                    .item(i)
+                    .unwrap()
+                    .unchecked_into::<web_sys::HtmlButtonElement>()
+            })
+            .find(|b| b.text_content().as_deref() == Some("Generate"))
+            .expect("a Generate button")
+    };
+    let top_up = || -> web_sys::HtmlElement {
+        root.query_selector("a")
+            .unwrap()
+            .expect("a link")
+            .unchecked_into()
+    };
+
+    assert!(
+        status().starts_with("One run costs $0.07 · your balance $12.40"),
+        "{}",
+        status()
+    );
+    assert!(!generate().disabled());
+    assert!(
+        top_up().hidden(),
+        "no top-up link while the balance is enough"
+    );
+    generate().click();
+    assert_eq!(pressed.get_untracked(), 1);
+
+    set_funds.set(Funds::Direct {
+        price: Lookup::Known(Micros(70_000)),
+        balance: Lookup::Known(Micros(69_999)),
+    });
+    tick().await;
+    assert!(
+        status().starts_with("Your balance ($0.069999) is less than one run ($0.07)"),
+        "{}",
+        status()
+    );
+    assert!(
+        generate().disabled(),
+        "a balance below the price blocks Generate"
+    );
+    assert!(!top_up().hidden());
+    assert_eq!(
+        top_up().get_attribute("href").as_deref(),
+        Some("https://wavespeed.ai/top-up")
+    );
+    generate().click();
+    assert_eq!(
+        pressed.get_untracked(),
+        1,
+        "a disabled Generate sends nothing"
+    );
+
+    set_funds.set(Funds::Direct {
+        price: Lookup::Failed { key_refused: false },
+        balance: Lookup::Failed { key_refused: false },
+    });
+    tick().await;
+    assert!(
+        status().contains("your balance could not be read"),
+        "{}",
+        status()
+    );
+    assert!(!generate().disabled(), "a failed look-up never blocks");
+
+    for_visitor.set(true);
+    set_funds.set(Funds::Proxy(Lookup::Known(Quota {
+        price: Micros(70_000),
+        runs_left: 0,
+        this_hour: false,
+        message: Some("This site's daily budget is used up; it resets at 00:00 UTC.".into()),
+    })));
+    tick().await;
+    assert!(
+        status().starts_with("This site's daily budget is used up"),
+        "{}",
+        status()
+    );
+    assert!(generate().disabled());
+    assert!(
+        top_up().hidden(),
+        "a visitor is not sent to top up the owner's account"
+    );
+    root.remove();
+}

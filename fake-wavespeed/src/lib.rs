@@ -22,6 +22,7 @@ use axum::extract::{DefaultBodyLimit, State as Shared};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use base64::Engine as _;
+use multishot_rules::money::Micros;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -201,7 +202,9 @@ pub struct Scenario {
     outputs_without_cors: bool,
     /// `data.unit_price` of the pricing reply, as a JSON number (default 0.07).
     unit_price: Option<Value>,
-    /// `data.balance` of the balance reply, as a JSON number (default 12.4).
+    /// The account's balance before any run, as a JSON number (default 12.4): each
+    /// submit is charged the price (a submit it cannot pay is refused with 402), a
+    /// failed task refunded, until the next reset.
     balance: Option<Value>,
     /// Faults to answer with, per endpoint (`upload`, `submit`, `poll`), one per request
     /// in order; when a queue is empty the endpoint behaves normally.
@@ -256,6 +259,8 @@ struct Task {
     base64: bool,
     created_at: String,
     scenario: Scenario,
+    /// What the task was charged, in micro-dollars, until it is refunded (failed).
+    charged: u64,
 }
 
 #[derive(Default)]
@@ -266,6 +271,29 @@ struct State {
     pending_puts: HashMap<usize, (String, String)>,
     log: Vec<Value>,
     next_id: u64,
+    /// Charged for runs so far (less refunds), in micro-dollars.
+    charged: u64,
+}
+
+impl State {
+    /// The price of a run in micro-dollars, as the pricing reply gives it.
+    fn price(&self) -> u64 {
+        self.scenario
+            .unit_price
+            .as_ref()
+            .and_then(|p| Micros::from_json_number(&p.to_string()).ok())
+            .map_or(70_000, |p| p.0)
+    }
+
+    /// The account's balance now, when the scenario's is a number.
+    fn balance(&self) -> Option<Micros> {
+        let start = match &self.scenario.balance {
+            None => Micros(12_400_000),
+            Some(Value::Number(n)) => Micros::balance_from_json_number(&n.to_string()).ok()?,
+            Some(_) => return None,
+        };
+        Some(start.saturating_sub(Micros(self.charged)))
+    }
 }
 
 struct Fake {
@@ -750,6 +778,12 @@ impl Fake {
             Some(_) => return error(400, "enable_base64_output must be a boolean"),
         };
         let mut state = self.state();
+        // WaveSpeed charges at the submit: an account that cannot pay makes no task.
+        let price = state.price();
+        if state.balance().is_some_and(|b| b.0 < price) {
+            return error(402, "Insufficient balance");
+        }
+        state.charged += price;
         state.next_id += 1;
         let id = state.scenario.task_id.clone().unwrap_or_else(|| {
             // 32 lowercase hex characters, as WaveSpeed's ids are.
@@ -769,6 +803,7 @@ impl Fake {
                 base64,
                 created_at: created_at.clone(),
                 scenario,
+                charged: price,
             },
         );
         entry["task"] = json!(id);
@@ -804,13 +839,16 @@ impl Fake {
         )
     }
 
-    /// `GET /api/v3/balance`: the account's balance, in USD.
+    /// `GET /api/v3/balance`: the account's balance in USD — the scenario's (default
+    /// 12.4) less what runs have cost, as WaveSpeed charges at the submit and refunds a
+    /// failed task. A scenario balance that is not a number is sent as it is.
     fn balance(&self) -> Response {
-        let balance = self.state().scenario.balance.clone();
-        json_reply(
-            200,
-            &envelope(json!({"balance": balance.unwrap_or(json!(12.4))})),
-        )
+        let state = self.state();
+        let balance = match state.balance() {
+            Some(left) => serde_json::from_str(&left.decimal()).unwrap_or(Value::Null),
+            None => state.scenario.balance.clone().unwrap_or(Value::Null),
+        };
+        json_reply(200, &envelope(json!({"balance": balance})))
     }
 
     fn poll(&self, id: &str, base: &str) -> Response {
@@ -830,6 +868,12 @@ impl Fake {
             .cloned()
             .unwrap_or_else(|| "completed".into());
         let error_text = task.scenario.error.clone().unwrap_or_default();
+        // A failed task is refunded, once.
+        let refund = if status == "failed" {
+            std::mem::take(&mut task.charged)
+        } else {
+            0
+        };
         let (outputs, nsfw) = if status == "completed" {
             let shots = task.scenario.shots.unwrap_or(3).clamp(1, 3);
             let list: Vec<String> = match &task.scenario.outputs {
@@ -860,6 +904,7 @@ impl Fake {
             (json!([]), Vec::new())
         };
         let created_at = task.created_at.clone();
+        state.charged -= refund;
         json_reply(
             200,
             &envelope(prediction(

@@ -38,6 +38,8 @@ const MAX_SUBMIT_BYTES: usize = 15 * 1024 * 1024;
 const MAX_UPLOAD_BYTES: usize = multishot_rules::rules::MAX_FILE_BYTES as usize + 64 * 1024;
 /// How long a client may take to send a request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The proxy's own path that tells a visitor the price and their runs left.
+pub const QUOTA_PATH: &str = "/quota";
 /// The visitor-facing sentence for trouble only the site owner can fix.
 pub const UNAVAILABLE: &str =
     "The generator on this site is unavailable right now; your image was not charged.";
@@ -163,10 +165,7 @@ impl Proxy {
         what: &str,
     ) -> Option<Response> {
         self.rate_limit(limit, visitor, Rate::per_hour(per_hour), false, |s| {
-            format!(
-                "You have reached this site's limit of {per_hour} {what} an hour; try again {}.",
-                wait_text(s)
-            )
+            hourly_text(per_hour, what, s)
         })
         .await
     }
@@ -196,6 +195,35 @@ impl Proxy {
     }
 }
 
+/// The refusal of a visitor's hourly limit of `per_hour` `what`s, to wait `seconds`.
+fn hourly_text(per_hour: u32, what: &str, seconds: u64) -> String {
+    format!(
+        "You have reached this site's limit of {per_hour} {what} an hour; try again {}.",
+        wait_text(seconds)
+    )
+}
+
+/// A budget's refusal as the visitor reads it: its reason, sentence, and seconds to wait.
+fn budget_refusal(refusal: Refusal, now_s: u64) -> (&'static str, &'static str, u64) {
+    match refusal {
+        Refusal::DailyBudget => (
+            "daily_budget",
+            "This site's daily budget is used up; it resets at 00:00 UTC.",
+            clock::day(now_s).seconds_left(now_s),
+        ),
+        Refusal::MonthlyBudget => (
+            "monthly_budget",
+            "This site's monthly budget is used up; it resets on the 1st at 00:00 UTC.",
+            clock::month(now_s).seconds_left(now_s),
+        ),
+        Refusal::Running => (
+            "running",
+            "This site is running as many generations as it allows at once; try again in a minute.",
+            60,
+        ),
+    }
+}
+
 /// The router, with CORS on the API paths.
 pub fn router(proxy: Arc<Proxy>) -> Router {
     let api = Router::new()
@@ -209,6 +237,7 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
             "/api/v3/predictions/{token}/outputs/{n}",
             get(output).options(preflight),
         )
+        .route(QUOTA_PATH, get(quota).options(preflight))
         .route_layer(middleware::from_fn_with_state(proxy.clone(), cors));
     Router::new()
         .merge(api)
@@ -222,6 +251,7 @@ fn route_name(path: &str) -> &'static str {
     match path {
         upstream::UPLOAD_PATH => "upload",
         upstream::SUBMIT_PATH => "submit",
+        QUOTA_PATH => "quota",
         p if p.contains("/outputs/") => "output",
         _ => "poll",
     }
@@ -604,23 +634,7 @@ async fn submit(
         Ok(Ok(reservation)) => reservation,
         Ok(Err(refusal)) => {
             proxy.metrics.submit("refused");
-            let (limit, message, seconds) = match refusal {
-                Refusal::DailyBudget => (
-                    "daily_budget",
-                    "This site's daily budget is used up; it resets at 00:00 UTC.",
-                    run.day.seconds_left(now / 1000),
-                ),
-                Refusal::MonthlyBudget => (
-                    "monthly_budget",
-                    "This site's monthly budget is used up; it resets on the 1st at 00:00 UTC.",
-                    run.month.seconds_left(now / 1000),
-                ),
-                Refusal::Running => (
-                    "running",
-                    "This site is running as many generations as it allows at once; try again in a minute.",
-                    60,
-                ),
-            };
+            let (limit, message, seconds) = budget_refusal(refusal, now / 1000);
             proxy.metrics.limit_hit(limit);
             return refuse(429, limit, message, Some(seconds));
         }
@@ -902,6 +916,139 @@ async fn output(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     reply
+}
+
+/// The reply of [`quota`].
+#[derive(serde::Serialize)]
+struct QuotaReply {
+    unit_price: Box<serde_json::value::RawValue>,
+    currency: &'static str,
+    runs_left: u64,
+    visitor: VisitorLeft,
+    site: SiteLeft,
+    message: Option<String>,
+    reason: Option<&'static str>,
+    retry_after_s: Option<u64>,
+}
+
+/// A visitor's runs left under their hourly rate.
+#[derive(serde::Serialize)]
+struct VisitorLeft {
+    runs_left: u32,
+    per_hour: u32,
+}
+
+/// The site's runs left today under its budgets.
+#[derive(serde::Serialize)]
+struct SiteLeft {
+    runs_left_today: u64,
+}
+
+/// `GET /quota`: what this visitor may run, for the page to say before Generate — the
+/// price of a run, the runs left to them (their hourly run rate) and to the site today
+/// (the daily and monthly budgets at this price), and, when none is left, the sentence
+/// and reason a submit would be refused with. Reads the counters; takes nothing from
+/// them. Looked up at the poll rate (fails open); a store that is down is a 503.
+///
+/// ```json
+/// {"unit_price": 0.07, "currency": "USD", "runs_left": 3,
+///  "visitor": {"runs_left": 3, "per_hour": 5}, "site": {"runs_left_today": 71},
+///  "message": null, "reason": null, "retry_after_s": null}
+/// ```
+async fn quota(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let visitor = proxy.visitor(peer, &headers);
+    if let Some(refusal) = proxy
+        .rate_limit(
+            "poll_rate",
+            visitor,
+            Rate::per_second(proxy.settings.polls_per_second),
+            true,
+            |_| "Too many checks from your address; slowing down.".into(),
+        )
+        .await
+    {
+        return refusal;
+    }
+    let now = now_ms();
+    let (day, month) = (clock::day(now / 1000), clock::month(now / 1000));
+    let per_hour = proxy.settings.runs_per_hour;
+    let (tat, spend) = match futures_util::future::join(
+        proxy.store.tat(&format!("rate:run_rate:{visitor}")),
+        proxy.store.spend(&day, &month, now, RUNNING_MAX_AGE_MS),
+    )
+    .await
+    {
+        (Ok(tat), Ok(spend)) => (tat, spend),
+        (Err(e), _) | (_, Err(e)) => return proxy.store_down(&e),
+    };
+    let price = proxy.price();
+    let yours = crate::limits::gcra::left(tat, Rate::per_hour(per_hour), now);
+    // Runs the budgets still hold at this price (a price of zero is never believed).
+    let runs_within =
+        |cap: Micros, reserved: Micros| cap.saturating_sub(reserved).0 / price.0.max(1);
+    let by_day = runs_within(proxy.settings.day_cap, spend.day_reserved);
+    let by_month = runs_within(proxy.settings.month_cap, spend.month_reserved);
+    let site = by_day.min(by_month);
+    let refusal = if proxy.settings.paused {
+        Some((
+            "paused",
+            "This site's generator is paused by its owner; try again later.".to_owned(),
+            3600,
+        ))
+    } else if site == 0 {
+        let which = if by_day == 0 {
+            Refusal::DailyBudget
+        } else {
+            Refusal::MonthlyBudget
+        };
+        let (reason, message, seconds) = budget_refusal(which, now / 1000);
+        Some((reason, message.to_owned(), seconds))
+    } else if yours.count == 0 {
+        let seconds = yours.retry_after_ms.div_ceil(1000);
+        Some((
+            "run_rate",
+            hourly_text(per_hour, "generations", seconds),
+            seconds,
+        ))
+    } else {
+        None
+    };
+    let runs_left = if refusal.is_some() {
+        0
+    } else {
+        site.min(u64::from(yours.count))
+    };
+    let (reason, message, retry_after_s) = match refusal {
+        Some((reason, message, seconds)) => (Some(reason), Some(message), Some(seconds)),
+        None => (None, None, None),
+    };
+    // The price goes as the exact decimal it is, never through a float.
+    let Ok(unit_price) = serde_json::value::RawValue::from_string(price.decimal()) else {
+        return refuse(500, "internal", UNAVAILABLE, None);
+    };
+    let reply = QuotaReply {
+        unit_price,
+        currency: "USD",
+        runs_left,
+        visitor: VisitorLeft {
+            runs_left: yours.count,
+            per_hour,
+        },
+        site: SiteLeft {
+            runs_left_today: site,
+        },
+        message,
+        reason,
+        retry_after_s,
+    };
+    match serde_json::to_string(&reply) {
+        Ok(body) => text_reply(200, body),
+        Err(_) => refuse(500, "internal", UNAVAILABLE, None),
+    }
 }
 
 /// `GET /healthz`: the process answers; says whether the store does.

@@ -24,13 +24,15 @@ pub mod filter;
 pub mod limits;
 pub mod log;
 pub mod metrics;
-pub mod money;
 pub mod origin;
 pub mod reply;
 pub mod server;
 pub mod token;
 pub mod upstream;
 pub mod visitor;
+
+/// Money as whole micro-dollars, shared with the page.
+pub use multishot_rules::money;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -511,6 +511,129 @@ async fn the_budget_is_reserved_before_the_submit_and_a_failed_task_gives_it_bac
     proxy.stop().await;
 }
 
+async fn quota(proxy: &Proxy, visitor: &str) -> support::Answer {
+    answer(
+        browser()
+            .get(format!("{}/quota", proxy.url))
+            .header("X-Forwarded-For", visitor)
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn quota_tells_a_visitor_the_price_and_runs_left_and_takes_nothing() {
+    let fake = Fake::start().await;
+    fake.scenario(json!({"unit_price": 0.1})).await;
+    // $0.35 a day at WaveSpeed's $0.10: three runs for the site; two an hour a visitor.
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "0.35",
+            "--runs-per-ip-per-hour",
+            "2",
+            "--trust-proxy",
+            "127.0.0.1",
+        ],
+    )
+    .await;
+    let as_visitor = |ip: &'static str| {
+        browser()
+            .post(format!("{}{SUBMIT}", proxy.url))
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", ip)
+            .body(image().to_string())
+    };
+    let first = quota(&proxy, "203.0.113.7").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(
+        first.headers.contains(ORIGIN),
+        "CORS for the page: {}",
+        first.headers
+    );
+    assert!(
+        first.text.starts_with(r#"{"unit_price":0.10,"#),
+        "the price as its exact decimal: {}",
+        first.text
+    );
+    assert_eq!(
+        first.json,
+        json!({"unit_price": 0.10, "currency": "USD", "runs_left": 2,
+               "visitor": {"runs_left": 2, "per_hour": 2}, "site": {"runs_left_today": 3},
+               "message": null, "reason": null, "retry_after_s": null})
+    );
+    assert_eq!(
+        quota(&proxy, "203.0.113.7").await.json,
+        first.json,
+        "asking takes nothing"
+    );
+    assert_eq!(
+        as_visitor("203.0.113.7")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    let after_one = quota(&proxy, "203.0.113.7").await.json;
+    assert_eq!(after_one["runs_left"], 1);
+    assert_eq!(after_one["site"]["runs_left_today"], 2);
+    assert_eq!(
+        as_visitor("203.0.113.7")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    // This visitor's hour is used up; another's is not, and the site has one run left.
+    let used_up = quota(&proxy, "203.0.113.7").await.json;
+    assert_eq!(used_up["runs_left"], 0);
+    assert_eq!(used_up["reason"], "run_rate");
+    assert!(
+        used_up["message"].as_str().is_some_and(|m| m.starts_with(
+            "You have reached this site's limit of 2 generations an hour; try again in 30 min"
+        )),
+        "{used_up}"
+    );
+    assert_eq!(used_up["retry_after_s"], 1800);
+    let other = quota(&proxy, "198.51.100.1").await.json;
+    assert_eq!(
+        other["runs_left"], 1,
+        "the site's one run is the lower limit"
+    );
+    assert_eq!(other["visitor"]["runs_left"], 2);
+    assert_eq!(
+        as_visitor("198.51.100.1")
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    // The site's day is spent: every visitor reads the budget's sentence.
+    let spent = quota(&proxy, "192.0.2.9").await.json;
+    assert_eq!(spent["runs_left"], 0);
+    assert_eq!(spent["reason"], "daily_budget");
+    assert_eq!(
+        spent["message"],
+        "This site's daily budget is used up; it resets at 00:00 UTC."
+    );
+    assert_eq!(fake.kinds("submit").await.len(), 3);
+    assert!(!first.text.contains(KEY) && !first.headers.contains(KEY));
+    proxy.stop().await;
+
+    // Paused: nothing left, with the owner's sentence.
+    let paused = Proxy::start(&fake.url, &["--paused"]).await;
+    let answer = quota(&paused, "203.0.113.7").await;
+    assert_eq!(answer.json["runs_left"], 0);
+    assert_eq!(answer.json["reason"], "paused");
+    paused.stop().await;
+}
+
 #[tokio::test]
 async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
     let fake = Fake::start().await;

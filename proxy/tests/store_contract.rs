@@ -9,7 +9,7 @@ use std::sync::Arc;
 use multishot_proxy::clock::{self, Period};
 use multishot_proxy::limits::memory::MemoryStore;
 use multishot_proxy::limits::redis::RedisStore;
-use multishot_proxy::limits::{Decision, Outcome, Rate, Refusal, RunRequest, Store};
+use multishot_proxy::limits::{gcra, Decision, Outcome, Rate, Refusal, RunRequest, Store};
 use multishot_proxy::money::Micros;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -73,6 +73,24 @@ async fn contract<S: Store>(store: &S) {
         store.rate("rate:t:z", Rate::per_hour(0), NOW).await,
         Ok(Decision::Refused { .. })
     ));
+    // What a rate has left is read without taking from it.
+    assert_eq!(store.tat("rate:t:never").await, Ok(None));
+    let tat = store.tat("rate:t:b").await.unwrap();
+    assert_eq!(tat, Some(NOW + 500), "one taken of 2 per second");
+    assert_eq!(gcra::left(tat, rate, NOW).count, 1);
+    assert_eq!(
+        store.tat("rate:t:b").await.unwrap(),
+        tat,
+        "reading changes nothing"
+    );
+    assert_eq!(
+        store.rate("rate:t:b", rate, NOW).await,
+        Ok(Decision::Allowed)
+    );
+    assert_eq!(
+        gcra::left(store.tat("rate:t:b").await.unwrap(), rate, NOW).count,
+        0
+    );
 
     // A counter with a cap.
     let (day, month) = today();

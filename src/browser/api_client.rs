@@ -1,4 +1,5 @@
-//! HTTP calls to WaveSpeed (or a proxy) with gloo-net: upload, submit, poll. Each call is
+//! HTTP calls to WaveSpeed (or a proxy) with gloo-net: upload, submit, poll, and the
+//! price, balance and quota look-ups. Each call is
 //! bounded by a timeout, and its request is aborted ([`AbortOnDrop`]) when the timeout
 //! runs out or the call's future is dropped. The key, when there is one, goes only into
 //! the `Authorization` header.
@@ -7,16 +8,20 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use futures::future::{select, Either};
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, Response};
 use gloo_timers::future::sleep;
 
 use super::file::read_head;
-use super::{js_error_text, AbortOnDrop};
+use super::{fetch_error_text, js_error_text, AbortOnDrop};
 use crate::core::api::{
     join, parse_prediction, parse_upload, result_url, ApiError, Prediction, SubmitRequest, TaskId,
     SUBMIT_PATH, UPLOAD_BINARY_PATH,
 };
 pub use crate::core::connection::Connection;
+use crate::core::funds::{
+    parse_balance, parse_price, parse_quota, pricing_request, Micros, Quota, BALANCE_PATH,
+    PRICING_PATH, QUOTA_PATH,
+};
 use crate::core::sniff::detect;
 
 /// How long one request may take.
@@ -24,59 +29,67 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// An upload of up to 10 MB may take longer.
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Every request: no redirect is followed (a reply that redirects elsewhere is an error,
-/// so the key never goes anywhere but the base), no cookie is sent or kept, no cache; the
-/// key, in direct mode, in the `Authorization` header only.
-trait Authorize {
-    fn authorize(&self, request: RequestBuilder) -> RequestBuilder;
+/// What a request carries.
+enum Body {
+    /// Nothing (a GET).
+    None,
+    /// JSON text (a preflighted POST: `Content-Type: application/json`).
+    Json(String),
+    /// A multipart form (the browser writes its `Content-Type`).
+    Form(web_sys::FormData),
 }
 
-impl Authorize for Connection {
-    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
-        let request = request
-            .redirect(web_sys::RequestRedirect::Error)
-            .credentials(web_sys::RequestCredentials::Omit)
-            .cache(web_sys::RequestCache::NoStore);
-        match &self.key {
-            Some(key) => request.header("Authorization", &format!("Bearer {key}")),
-            None => request,
-        }
-    }
-}
-
-/// Sends a request built by `build` with an abort signal, giving up after `limit`. The
-/// request is aborted when this future is dropped before it is over.
+/// Sends one request to `url` (under the connection's base) and reads the reply whole,
+/// giving up after `limit`. Every request: no redirect is followed (a reply that
+/// redirects elsewhere is an error, so the key never goes anywhere but the base), no
+/// cookie is sent or kept, no cache; the key, in direct mode, in the `Authorization`
+/// header only. The request is aborted when the time runs out or this future is dropped.
+/// One function, not generic, for every call (one copy in the wasm).
 async fn send(
-    build: impl FnOnce(Option<&web_sys::AbortSignal>) -> Result<Request, gloo_net::Error>,
+    connection: &Connection,
+    url: &str,
+    body: Body,
     limit: Duration,
 ) -> Result<(u16, Option<String>, Vec<u8>), ApiError> {
     let controller = AbortOnDrop::new();
     let signal = controller.signal();
-    let request = build(signal.as_ref()).map_err(|e| ApiError::Network(e.to_string()))?;
+    let builder = match body {
+        Body::None => Request::get(url),
+        _ => Request::post(url),
+    }
+    .abort_signal(signal.as_ref())
+    .redirect(web_sys::RequestRedirect::Error)
+    .credentials(web_sys::RequestCredentials::Omit)
+    .cache(web_sys::RequestCache::NoStore);
+    let builder = match &connection.key {
+        Some(key) => builder.header("Authorization", &format!("Bearer {key}")),
+        None => builder,
+    };
+    let request = match body {
+        Body::None => builder.build(),
+        Body::Json(json) => builder
+            .header("Content-Type", "application/json")
+            .body(json),
+        Body::Form(form) => builder.body(form),
+    }
+    .map_err(|e| ApiError::Network(fetch_error_text(&e)))?;
     let exchange = async move {
         let response: Response = request
             .send()
             .await
-            .map_err(|e| ApiError::Network(network_text(&e)))?;
+            .map_err(|e| ApiError::Network(fetch_error_text(&e)))?;
         let status = response.status();
         let retry_after = response.headers().get("retry-after");
         let body = response
             .binary()
             .await
-            .map_err(|e| ApiError::Network(network_text(&e)))?;
+            .map_err(|e| ApiError::Network(fetch_error_text(&e)))?;
         Ok((status, retry_after, body))
     };
     match select(Box::pin(exchange), Box::pin(sleep(limit))).await {
         Either::Left((result, _)) => result,
         // `controller` goes out of scope here: the request is aborted.
         Either::Right(_) => Err(ApiError::TimedOut),
-    }
-}
-
-fn network_text(error: &gloo_net::Error) -> String {
-    match error {
-        gloo_net::Error::JsError(js) => js.message.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -90,15 +103,8 @@ pub async fn upload_binary(
     form.append_with_blob_and_filename("file", file, &file.name())
         .map_err(|e| ApiError::Network(js_error_text(&e)))?;
     let url = join(connection.base.as_str(), UPLOAD_BINARY_PATH);
-    let (status, retry_after, body) = send(
-        |signal| {
-            connection
-                .authorize(Request::post(&url).abort_signal(signal))
-                .body(form)
-        },
-        UPLOAD_TIMEOUT,
-    )
-    .await?;
+    let (status, retry_after, body) =
+        send(connection, &url, Body::Form(form), UPLOAD_TIMEOUT).await?;
     parse_upload(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }
 
@@ -115,14 +121,10 @@ pub async fn data_uri(file: &web_sys::File) -> Result<String, ApiError> {
 /// Submits the job. Sent once; never retried by the caller.
 pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Prediction, ApiError> {
     let url = join(connection.base.as_str(), SUBMIT_PATH);
-    let json = body.to_json();
     let (status, retry_after, body) = send(
-        |signal| {
-            connection
-                .authorize(Request::post(&url).abort_signal(signal))
-                .header("Content-Type", "application/json")
-                .body(json)
-        },
+        connection,
+        &url,
+        Body::Json(body.to_json()),
         REQUEST_TIMEOUT,
     )
     .await?;
@@ -132,14 +134,40 @@ pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Pre
 /// Asks for a task's result, at the URL built from the base and the id.
 pub async fn poll(connection: &Connection, id: &TaskId) -> Result<Prediction, ApiError> {
     let url = result_url(connection.base.as_str(), id);
+    let (status, retry_after, body) = send(connection, &url, Body::None, REQUEST_TIMEOUT).await?;
+    parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
+}
+
+/// A GET of `path` under the connection's base, read whole.
+async fn get(
+    connection: &Connection,
+    path: &str,
+) -> Result<(u16, Option<String>, Vec<u8>), ApiError> {
+    let url = join(connection.base.as_str(), path);
+    send(connection, &url, Body::None, REQUEST_TIMEOUT).await
+}
+
+/// WaveSpeed's price of one run (`POST /api/v3/model/pricing`), with the user's key.
+pub async fn price(connection: &Connection) -> Result<Micros, ApiError> {
+    let url = join(connection.base.as_str(), PRICING_PATH);
     let (status, retry_after, body) = send(
-        |signal| {
-            connection
-                .authorize(Request::get(&url).abort_signal(signal))
-                .build()
-        },
+        connection,
+        &url,
+        Body::Json(pricing_request()),
         REQUEST_TIMEOUT,
     )
     .await?;
-    parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
+    parse_price(status, retry_after.as_deref(), &body)
+}
+
+/// The account's balance (`GET /api/v3/balance`), with the user's key.
+pub async fn balance(connection: &Connection) -> Result<Micros, ApiError> {
+    let (status, retry_after, body) = get(connection, BALANCE_PATH).await?;
+    parse_balance(status, retry_after.as_deref(), &body)
+}
+
+/// A site owner's proxy's price and this visitor's runs left (`GET /quota`).
+pub async fn quota(connection: &Connection) -> Result<Quota, ApiError> {
+    let (status, retry_after, body) = get(connection, QUOTA_PATH).await?;
+    parse_quota(status, retry_after.as_deref(), &body)
 }

@@ -17,10 +17,10 @@ pub async fn load_settings(base: Option<&str>) -> (Settings, Vec<ConfigProblem>)
         Ok(response) if response.status() == 404 => None,
         Ok(response) if response.ok() => match response.text().await {
             Ok(text) => Some(text),
-            Err(e) => return unreadable(e.to_string()),
+            Err(e) => return unreadable(super::fetch_error_text(&e)),
         },
         Ok(response) => return unreadable(format!("HTTP {}", response.status())),
-        Err(e) => return unreadable(e.to_string()),
+        Err(e) => return unreadable(super::fetch_error_text(&e)),
     };
     parse_config(text.as_deref())
 }

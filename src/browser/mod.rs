@@ -8,6 +8,7 @@ pub mod decode;
 pub mod download;
 pub mod embed;
 pub mod file;
+pub mod funds;
 pub mod object_url;
 pub mod remote;
 pub mod runner;
@@ -51,6 +52,17 @@ pub(crate) fn js_error_text(value: &JsValue) -> String {
     value
         .as_string()
         .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+/// A failed fetch (gloo-net) as readable text: the browser's message. Never gloo's own
+/// Display, which would bring serde_json's every parser message (and the I/O error
+/// texts behind it) into the wasm for a case that does not occur here.
+pub(crate) fn fetch_error_text(error: &gloo_net::Error) -> String {
+    match error {
+        gloo_net::Error::JsError(js) => js.message.clone(),
+        gloo_net::Error::GlooError(text) => text.clone(),
+        gloo_net::Error::SerdeError(_) => "an unreadable reply".to_owned(),
+    }
 }
 
 /// Whether there is a browser to talk to: false only in the build-time render of the

@@ -9,6 +9,7 @@ use super::{
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
 use crate::browser::embed::{dispatch_on, post_to_parent, script_base, watch_height};
+use crate::browser::funds::watch_funds;
 use crate::browser::runner::{ImageToSend, Jobs};
 use crate::core::assessment::Source;
 use crate::core::config::{apply_attributes, ConfigProblem, Host, Settings, UploadMode};
@@ -154,6 +155,8 @@ pub fn App(
     );
     // Busy while the current generation is sending, or its task is being waited for.
     let busy = Signal::derive(move || jobs.state.with(JobsState::is_busy));
+    // The price of a run and the balance (or a proxy's runs left), never stored.
+    let funds = watch_funds(connection, busy);
 
     let generate = move |()| {
         let Ok(connection) = connection.get_untracked() else {
@@ -279,6 +282,8 @@ pub fn App(
                         assessment=assessment
                         connection_problem=Signal::derive(move || connection.get().err())
                         busy=busy
+                        funds=funds
+                        for_visitor=Signal::derive(locked)
                         on_generate=generate
                         has_result=Signal::derive(move || jobs.state.with(JobsState::has_result))
                         on_new_image=move |()| {

@@ -1,9 +1,12 @@
 use leptos::prelude::*;
 
 use crate::core::assessment::{Assessment, Step};
+use crate::core::funds::{Funds, Shortfall, TOP_UP_URL};
 
-/// The **Generate** button, enabled only for an image that passed every rule and a
-/// connection that can send it, with a line saying what is missing otherwise.
+/// The **Generate** button, enabled only for an image that passed every rule, a
+/// connection that can send it and the money for a run, with a line saying what is
+/// missing otherwise, and a `role="status"` line with the price and the balance (or the
+/// runs left on a site owner's proxy).
 #[component]
 pub fn GeneratePanel(
     /// The chosen image's assessment, if an image is chosen.
@@ -18,6 +21,12 @@ pub fn GeneratePanel(
     /// Pressed Generate (or Generate again).
     #[prop(into)]
     on_generate: Callback<()>,
+    /// The price of a run and what can be spent ([`Funds`]); a shortfall keeps Generate
+    /// disabled.
+    funds: ReadSignal<Funds>,
+    /// The page is a site owner's (`lock_proxy`): its visitors are not told the price.
+    #[prop(into)]
+    for_visitor: Signal<bool>,
     /// The current generation's result is shown: the next step is **New image**, and
     /// running the same image again is its own button, **Generate again ($0.07)**.
     #[prop(into)]
@@ -27,7 +36,13 @@ pub fn GeneratePanel(
     on_new_image: Callback<()>,
 ) -> impl IntoView {
     let image_ready = move || assessment.with(|a| a.as_ref().is_some_and(Assessment::is_ready));
-    let enabled = move || image_ready() && connection_problem.with(Option::is_none) && !busy.get();
+    let short = move || funds.with(Funds::shortfall);
+    let enabled = move || {
+        image_ready()
+            && connection_problem.with(Option::is_none)
+            && !busy.get()
+            && short().is_none()
+    };
     let hint = move || -> String {
         if busy.get() {
             return "A job is under way.".into();
@@ -41,10 +56,19 @@ pub fn GeneratePanel(
         match (image, connection_problem.get()) {
             (Some(why), _) => why.into(),
             (None, Some(why)) => why,
-            (None, None) => "The image is ready. One generation costs $0.07.".into(),
+            (None, None) if short().is_some() => {
+                "The image is ready; see above why it cannot be sent.".into()
+            }
+            (None, None) => "The image is ready.".into(),
         }
     };
     let after = move || has_result.get();
+    let line = move || {
+        funds
+            .with(|f| f.line(for_visitor.get()))
+            .unwrap_or_default()
+    };
+    let low_balance = move || matches!(short(), Some(Shortfall::LowBalance { .. }));
     view! {
         <div class="ms-controls ms-actions">
             <button
@@ -64,9 +88,20 @@ pub fn GeneratePanel(
                 disabled=move || !enabled()
                 on:click=move |_| on_generate.run(())
             >
-                {move || if after() { "Generate again ($0.07)" } else { "Generate" }}
+                {move || if after() {
+                    format!("Generate again ({})", funds.with(Funds::price))
+                } else {
+                    "Generate".to_owned()
+                }}
             </button>
         </div>
+        <p class="ms-funds" role="status" class:ms-short=move || short().is_some()>
+            {line}
+            " "
+            <a href=TOP_UP_URL target="_blank" rel="noopener noreferrer" hidden=move || !low_balance()>
+                "Top up at WaveSpeed"
+            </a>
+        </p>
         <p id="ms-generate-hint" class="ms-hint">{hint}</p>
     }
 }

@@ -411,6 +411,13 @@ fn error_parts(body: &[u8]) -> (String, Option<String>) {
     (message, reason.map(str::to_owned))
 }
 
+/// Where a text stops being JSON: "at line 1, column 12". (Not serde_json's own message:
+/// its Display would bring every parser message, and the I/O error texts behind it, into
+/// the page's wasm for one clause.)
+pub fn where_json_fails(error: &serde_json::Error) -> String {
+    format!("at line {}, column {}", error.line(), error.column())
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by WaveSpeed and is ignored).
 pub fn parse_retry_after(header: Option<&str>) -> Option<u32> {
     header?.trim().parse().ok()
@@ -448,7 +455,7 @@ pub fn parse_envelope(
         });
     }
     let json: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadResponse(format!("not JSON ({e})")))?;
+        .map_err(|e| ApiError::BadResponse(format!("not JSON ({})", where_json_fails(&e))))?;
     if let Some(code) = json.get("code") {
         let code = code
             .as_i64()

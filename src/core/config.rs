@@ -237,7 +237,10 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
         Err(e) => {
             problems.push(problem(
                 "config.json",
-                format!("is not valid JSON ({e}); defaults are used"),
+                format!(
+                    "is not valid JSON ({}); defaults are used",
+                    super::api::where_json_fails(&e)
+                ),
             ));
             return (settings, problems);
         }

@@ -220,8 +220,9 @@ impl std::fmt::Display for Skipped {
 /// Reads one stored entry named `entry` holding `raw`. Entries of other schema versions
 /// are migrated when the version is older and known, refused when it is newer.
 pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
-    let value: Value = serde_json::from_slice(raw.as_bytes())
-        .map_err(|e| HistoryError::Unreadable(format!("not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(raw.as_bytes()).map_err(|e| {
+        HistoryError::Unreadable(format!("not JSON {}", super::api::where_json_fails(&e)))
+    })?;
     let version = value
         .get("v")
         .and_then(Value::as_u64)

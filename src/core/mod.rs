@@ -5,6 +5,7 @@ pub mod assessment;
 pub mod config;
 pub mod connection;
 pub mod embed;
+pub mod funds;
 pub mod history;
 pub mod image_url;
 pub mod job;

@@ -2,8 +2,9 @@
 // (and `lock_proxy`, as a marketing embed is) talks to a real multishot-proxy process,
 // which holds the key and talks to the fake WaveSpeed. A whole job; the key found in no
 // request, response, storage, page or log the browser or the test can read; a page on an
-// origin the proxy does not allow; what a script on the page can try; and the budget
-// running out, with the proxy's message on the page and no submit beyond the cap.
+// origin the proxy does not allow; what a script on the page can try; the runs left from
+// the proxy's /quota beside Generate; and the budget running out, with the proxy's
+// message on the page, Generate disabled and no submit beyond the cap.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -207,19 +208,39 @@ describe('through multishot-proxy', () => {
     await page.close();
   });
 
-  test('the budget used up: the page shows the proxy\'s message and nothing beyond the cap is submitted', async () => {
-    // The first test ran one job; this one runs the second, and the third is refused.
+  test('the runs left beside Generate; the budget used up keeps Generate disabled with the proxy\'s message, and a submit beyond the cap is refused', async () => {
+    // The first test ran one job of the two the day allows.
     const page = await openApp();
-    await chooseAndGenerate(page);
-    await expectPlayingShots(page.locator('.ms-generate'));
+    const runsLeft = page.getByRole('status').filter({ hasText: '1 run left today' });
+    await runsLeft.waitFor();
+    assert.ok(!/\$/.test(await runsLeft.innerText()), 'a visitor is not told the price: the site pays');
+    // Another visitor takes the last run while this page still says one is left.
+    const other = await fetch(`${proxy.url}/api/v3/kwaivgi/kling-v1/ai-multi-shot`, {
+      method: 'POST',
+      headers: { Origin: new URL(app.url).origin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ image: 'https://images.example/photo.jpg' }),
+    });
+    assert.equal(other.status, 200, await other.text());
     assert.equal(kinds(await fake.log(), 'submit').length, 2);
-    await page.reload();
-    await appMounted(page);
+    // The submit is refused with the proxy's sentence, and then the line says it too.
     await chooseAndGenerate(page);
-    await page.getByRole('alert').filter({ hasText: "This site's daily budget is used up; it resets at 00:00 UTC." }).waitFor({ timeout: 15_000 });
+    const used = "This site's daily budget is used up; it resets at 00:00 UTC.";
+    await page.getByRole('alert').filter({ hasText: used }).waitFor({ timeout: 15_000 });
     const text = await page.locator('.ms-generate').innerText();
     assert.ok(!text.includes('429'), 'the proxy\'s sentence is shown as it is');
+    await page.getByRole('status').filter({ hasText: used }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isDisabled(), true);
     assert.equal(kinds(await fake.log(), 'submit').length, 2, 'no submit beyond the cap reached WaveSpeed');
     assert.match(await proxy.metrics(), /multishot_proxy_limits_hit_total\{limit="daily_budget"\} 1/);
+    // A visitor arriving now reads it before choosing anything, and Generate stays off.
+    await page.reload();
+    await appMounted(page);
+    await page.getByRole('status').filter({ hasText: used }).waitFor();
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+    await page.locator('.ms-ok').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isDisabled(), true);
+    // /quota read the counters and took nothing from them.
+    assert.equal(kinds(await fake.log(), 'submit').length, 2);
+    assert.doesNotMatch(await proxy.metrics(), /limit="daily_budget"\} [2-9]/);
   });
 });

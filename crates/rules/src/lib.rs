@@ -8,7 +8,9 @@
 //!   broken rule with what was measured;
 //! - [`check_file`]: the verdict on a whole file from its bytes alone, as a server that
 //!   does not decode images gives it;
-//! - [`units`]: "10.0 MB" and "10,485,760" for the messages.
+//! - [`units`]: "10.0 MB" and "10,485,760" for the messages;
+//! - [`money`]: amounts of dollars as whole micro-dollars, parsed from WaveSpeed's
+//!   JSON numbers without floating point (the page's price line, the proxy's budgets).
 //!
 //! Plain Rust with no I/O: it builds for the browser (wasm32) and natively alike.
 //!
@@ -23,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod money;
 pub mod rules;
 pub mod sniff;
 pub mod units;

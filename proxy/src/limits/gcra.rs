@@ -66,6 +66,39 @@ pub fn take(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> (Decision, Option<u
     (Decision::Allowed, Some(tat + rate.emission_ms()))
 }
 
+/// What a rate has left for a key now, without taking anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Left {
+    /// How many requests [`take`] would allow now, one after the other (`0..=count`).
+    pub count: u32,
+    /// When `count` is 0: milliseconds until the next one is allowed.
+    pub retry_after_ms: u64,
+}
+
+/// What [`take`] would allow now for a key whose TAT is `tat_ms`: the same arithmetic,
+/// read only (the proxy's `/quota` tells a visitor their runs left with it).
+pub fn left(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> Left {
+    if rate.count == 0 {
+        return Left {
+            count: 0,
+            retry_after_ms: rate.period_ms,
+        };
+    }
+    let tat = tat_ms.unwrap_or(now_ms).max(now_ms);
+    let reach = now_ms + rate.tolerance_ms();
+    if reach < tat {
+        return Left {
+            count: 0,
+            retry_after_ms: tat - reach,
+        };
+    }
+    let count = ((reach - tat) / rate.emission_ms() + 1).min(u64::from(rate.count));
+    Left {
+        count: count as u32,
+        retry_after_ms: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +135,66 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn left_counts_down_the_burst() {
+        let rate = Rate::per_hour(4);
+        assert_eq!(left(None, rate, 0).count, 4);
+        let (_, tat) = take(None, rate, 0);
+        assert_eq!(left(tat, rate, 0).count, 3);
+        let (_, tat) = take(tat, rate, 0);
+        let (_, tat) = take(tat, rate, 0);
+        let (_, tat) = take(tat, rate, 0);
+        assert_eq!(
+            left(tat, rate, 0),
+            Left {
+                count: 0,
+                retry_after_ms: 900_000
+            }
+        );
+        assert_eq!(left(tat, rate, 900_000).count, 1);
+        assert_eq!(
+            left(tat, rate, 100 * 3_600_000).count,
+            4,
+            "never above the burst"
+        );
+        assert_eq!(left(None, Rate::per_hour(0), 0).count, 0);
+    }
+
     proptest! {
+        /// `left` is exactly how many successive `take`s at the same moment succeed,
+        /// and when it is 0, its wait is the refusal's.
+        #[test]
+        fn left_is_what_take_would_allow(
+            count in 0u32..12,
+            period_ms in 1u64..100_000,
+            arrivals in proptest::collection::vec(0u64..200_000, 0..30),
+            probe in 0u64..300_000,
+        ) {
+            let rate = Rate { count, period_ms };
+            let mut arrivals = arrivals;
+            arrivals.sort_unstable();
+            let mut tat = None;
+            for now in arrivals.into_iter().filter(|t| *t <= probe) {
+                if let (Decision::Allowed, t) = take(tat, rate, now) {
+                    tat = t;
+                }
+            }
+            let predicted = left(tat, rate, probe);
+            let mut allowed = 0;
+            let mut t = tat;
+            let first = take(t, rate, probe).0;
+            loop {
+                match take(t, rate, probe) {
+                    (Decision::Allowed, next) if allowed <= count => { allowed += 1; t = next; }
+                    _ => break,
+                }
+            }
+            prop_assert_eq!(predicted.count, allowed);
+            if let Decision::Refused { retry_after_ms } = first {
+                prop_assert_eq!(predicted.retry_after_ms, retry_after_ms);
+            }
+        }
+
         /// In any window of length `L`, no more than the burst plus the steady rate
         /// gets through (`count + ⌊L / emission⌋`), whatever the arrival times.
         #[test]

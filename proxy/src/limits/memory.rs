@@ -103,6 +103,10 @@ impl Store for MemoryStore {
         Ok(decision)
     }
 
+    async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().tats.get(key).copied())
+    }
+
     async fn add_within(
         &self,
         key: &str,

@@ -124,6 +124,10 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
 
+    /// The TAT a rate keeps under `key` (`None`: never seen or expired), read without
+    /// changing it; [`gcra::left`] turns it into what is left.
+    fn tat(&self, key: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
     /// Adds `amount` to the counter `key` unless that would pass `cap`; the counter
     /// lives for `period`.
     fn add_within(
@@ -199,6 +203,9 @@ macro_rules! delegate {
 impl Store for AnyStore {
     async fn rate(&self, key: &str, rate: Rate, now_ms: u64) -> Result<Decision, StoreError> {
         delegate!(self, s => s.rate(key, rate, now_ms))
+    }
+    async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        delegate!(self, s => s.tat(key))
     }
     async fn add_within(
         &self,

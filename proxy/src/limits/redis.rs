@@ -222,6 +222,26 @@ impl Store for RedisStore {
         self.run(invocation).await.map(decision)
     }
 
+    async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("GET");
+        command.arg(self.key(key));
+        let value: Option<String> =
+            tokio::time::timeout(CALL_TIMEOUT, command.query_async(&mut connection))
+                .await
+                .map_err(|_| StoreError("Redis did not answer in time".into()))?
+                .map_err(down)?;
+        // The script writes Lua numbers: whole milliseconds, which Lua may print as a float.
+        value
+            .map(|text| {
+                text.parse::<u64>()
+                    .ok()
+                    .or_else(|| text.parse::<f64>().ok().map(|ms| ms as u64))
+                    .ok_or_else(|| StoreError(format!("a rate's TAT is not a number: {text}")))
+            })
+            .transpose()
+    }
+
     async fn add_within(
         &self,
         key: &str,

@@ -49,50 +49,73 @@ impl Micros {
     /// it (`0.07`, `5`, `1e-2`), rounding **up** to the micro-dollar, so a price is never
     /// under-counted against a budget. Refuses negatives, NaN and absurd sizes.
     pub fn from_json_number(text: &str) -> Result<Micros, MoneyError> {
-        let text = text.trim();
-        let (mantissa, exponent) = match text.split_once(['e', 'E']) {
-            Some((m, e)) => (
-                m,
-                e.parse::<i32>()
-                    .map_err(|_| MoneyError::NotDecimal(text.into()))?,
-            ),
-            None => (text, 0),
-        };
-        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !digits_ok(whole) || !digits_ok(fraction) {
-            return Err(MoneyError::NotDecimal(text.into()));
+        json_number(text, Round::Up)
+    }
+
+    /// Parses an account's balance as WaveSpeed's balance reply gives it, rounding
+    /// **down** to the micro-dollar, so a balance is never over-stated; a negative
+    /// balance (an account in debt) is zero.
+    pub fn balance_from_json_number(text: &str) -> Result<Micros, MoneyError> {
+        match text.trim().strip_prefix('-') {
+            Some(debt) => json_number(debt, Round::Down).map(|_| Micros::ZERO),
+            None => json_number(text, Round::Down),
         }
-        // value = digits × 10^(exponent − fraction.len()); in micros: × 10^6.
-        let digits = format!("{whole}{fraction}");
-        let digits = digits.trim_start_matches('0');
-        let scale = i64::from(exponent) - fraction.len() as i64 + 6;
-        if digits.is_empty() {
-            return Ok(Micros::ZERO);
-        }
-        if digits.len() as i64 + scale > 16 {
-            return Err(MoneyError::TooLarge(text.into()));
-        }
-        if scale >= 0 {
-            let n: u64 = digits
-                .parse()
-                .map_err(|_| MoneyError::TooLarge(text.into()))?;
-            return n
-                .checked_mul(10u64.pow(scale as u32))
-                .map(Micros)
-                .ok_or_else(|| MoneyError::TooLarge(text.into()));
-        }
-        // Fewer than a micro-dollar's worth of digits is kept: round up.
-        let cut = (-scale) as usize;
-        if cut >= digits.len() {
-            return Ok(Micros(1));
-        }
-        let (kept, dropped) = digits.split_at(digits.len() - cut);
-        let kept: u64 = kept
+    }
+}
+
+/// Which way digits finer than a micro-dollar go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    Up,
+    Down,
+}
+
+/// A JSON number's text (`0.07`, `5`, `7e-2`) in micro-dollars, rounded as `round` says.
+fn json_number(text: &str, round: Round) -> Result<Micros, MoneyError> {
+    let text = text.trim();
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (
+            m,
+            e.parse::<i32>()
+                .map_err(|_| MoneyError::NotDecimal(text.into()))?,
+        ),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits_ok(whole) || !digits_ok(fraction) {
+        return Err(MoneyError::NotDecimal(text.into()));
+    }
+    // value = digits × 10^(exponent − fraction.len()); in micros: × 10^6.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let scale = i64::from(exponent) - fraction.len() as i64 + 6;
+    if digits.is_empty() {
+        return Ok(Micros::ZERO);
+    }
+    if digits.len() as i64 + scale > 16 {
+        return Err(MoneyError::TooLarge(text.into()));
+    }
+    if scale >= 0 {
+        let n: u64 = digits
             .parse()
             .map_err(|_| MoneyError::TooLarge(text.into()))?;
-        Ok(Micros(kept + u64::from(dropped.bytes().any(|b| b != b'0'))))
+        return n
+            .checked_mul(10u64.pow(scale as u32))
+            .map(Micros)
+            .ok_or_else(|| MoneyError::TooLarge(text.into()));
     }
+    // Digits finer than a micro-dollar: rounded up (a price) or dropped (a balance).
+    let cut = (-scale) as usize;
+    let up = |dropped: &str| u64::from(round == Round::Up && dropped.bytes().any(|b| b != b'0'));
+    if cut >= digits.len() {
+        return Ok(Micros(up(digits)));
+    }
+    let (kept, dropped) = digits.split_at(digits.len() - cut);
+    let kept: u64 = kept
+        .parse()
+        .map_err(|_| MoneyError::TooLarge(text.into()))?;
+    Ok(Micros(kept + up(dropped)))
 }
 
 impl FromStr for Micros {
@@ -122,15 +145,23 @@ impl FromStr for Micros {
     }
 }
 
-impl fmt::Display for Micros {
-    /// `$0.07`, `$5.00`, `$0.000001`: cents always, more digits only when there are any.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Micros {
+    /// The amount as a plain decimal — `0.07`, `5.00`, `0.000001` — as a JSON number
+    /// carries it exactly (cents always, more digits only when there are any).
+    pub fn decimal(self) -> String {
         let (dollars, micros) = (self.0 / PER_DOLLAR, self.0 % PER_DOLLAR);
         let mut fraction = format!("{micros:06}");
         while fraction.len() > 2 && fraction.ends_with('0') {
             fraction.pop();
         }
-        write!(f, "${dollars}.{fraction}")
+        format!("{dollars}.{fraction}")
+    }
+}
+
+impl fmt::Display for Micros {
+    /// `$0.07`, `$5.00`, `$0.000001`: [`Micros::decimal`] after a dollar sign.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "${}", self.decimal())
     }
 }
 
@@ -172,6 +203,28 @@ mod tests {
             assert!(Micros::from_json_number(bad).is_err(), "{bad}");
         }
         assert!(Micros::from_json_number("1e30").is_err());
+    }
+
+    #[test]
+    fn balances_round_down_and_debt_is_zero() {
+        assert_eq!(
+            Micros::balance_from_json_number("12.4"),
+            Ok(Micros(12_400_000))
+        );
+        assert_eq!(
+            Micros::balance_from_json_number("0.0699999"),
+            Ok(Micros(69_999))
+        );
+        assert_eq!(Micros::balance_from_json_number("0.0000009"), Ok(Micros(0)));
+        assert_eq!(
+            Micros::balance_from_json_number("1.24e1"),
+            Ok(Micros(12_400_000))
+        );
+        assert_eq!(Micros::balance_from_json_number("-3.5"), Ok(Micros::ZERO));
+        assert_eq!(Micros::balance_from_json_number("0"), Ok(Micros::ZERO));
+        for bad in ["", "-", "--1", "abc", "1e30", "-x"] {
+            assert!(Micros::balance_from_json_number(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,146 @@
+// Short import names for a wasm module and its wasm-bindgen glue.
+//
+// wasm-bindgen names each import after its Rust path and a hash
+// (`__wbg_new_with_u8_array_sequence_and_options_ca80bf9b8bbc67cf`), all from the module
+// "./<crate>_bg.js": about 13 KB of names that the page loads twice — in the wasm's
+// import section and as the keys of the glue's import object. `shortenImports` renames
+// both to short names (module "w", imports "a", "b", … "aA", …). Nothing else in either
+// file names an import, and every name must be found exactly once in the glue, or
+// nothing is renamed.
+//
+// Binaryen's --minify-imports renames only Emscripten's own modules, so the import
+// section is rewritten here: it is a list of (module, name, kind, descriptor), and only
+// the two names change.
+
+/** Reads an unsigned LEB128 at `at`: [value, next offset]. */
+function leb(bytes, at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/** Writes an unsigned LEB128. */
+function toLeb(value) {
+  const out = [];
+  do {
+    let byte = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
+}
+
+/** Where a limits descriptor (table or memory) ends. */
+function limitsEnd(bytes, at) {
+  const flags = bytes[at++];
+  [, at] = leb(bytes, at);
+  if (flags & 1) [, at] = leb(bytes, at);
+  return at;
+}
+
+/** The `n`th short name: a … z, A … Z, then longer ones (never a digit first). */
+export function shortName(n) {
+  const first = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const rest = `${first}0123456789_$`;
+  let name = first[n % first.length];
+  n = Math.floor(n / first.length);
+  while (n > 0) {
+    n -= 1;
+    name += rest[n % rest.length];
+    n = Math.floor(n / rest.length);
+  }
+  return name;
+}
+
+/**
+ * The wasm's imports renamed by `rename(module, name) → [module, name]`.
+ * @param {Uint8Array} wasm
+ * @returns {{ wasm: Uint8Array, imports: { module: string, name: string }[] }}
+ */
+export function renameImports(wasm, rename) {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const encoder = new TextEncoder();
+  if (wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) throw new Error('not a wasm module');
+  let at = 8;
+  while (at < wasm.length) {
+    const id = wasm[at];
+    const [size, contentAt] = leb(wasm, at + 1);
+    const end = contentAt + size;
+    if (id !== 2) {
+      at = end;
+      continue;
+    }
+    const imports = [];
+    const out = [];
+    let [count, p] = leb(wasm, contentAt);
+    out.push(...toLeb(count));
+    for (let i = 0; i < count; i += 1) {
+      const names = [];
+      for (let k = 0; k < 2; k += 1) {
+        const [len, from] = leb(wasm, p);
+        names.push(decoder.decode(wasm.subarray(from, from + len)));
+        p = from + len;
+      }
+      const descriptorAt = p;
+      const kind = wasm[p++];
+      if (kind === 0) [, p] = leb(wasm, p); // function: its type
+      else if (kind === 1) p = limitsEnd(wasm, p + 1); // table: element type, limits
+      else if (kind === 2) p = limitsEnd(wasm, p); // memory: limits
+      else if (kind === 3) p += 2; // global: value type, mutability
+      else if (kind === 4) [, p] = leb(wasm, p + 1); // tag: attribute, type
+      else throw new Error(`import ${names.join(' ')} has an unknown kind ${kind}`);
+      imports.push({ module: names[0], name: names[1] });
+      for (const name of rename(names[0], names[1])) {
+        const bytes = encoder.encode(name);
+        out.push(...toLeb(bytes.length), ...bytes);
+      }
+      out.push(...wasm.subarray(descriptorAt, p));
+    }
+    if (p !== end) throw new Error('the import section did not end where it says');
+    const section = [2, ...toLeb(out.length), ...out];
+    const result = new Uint8Array(at + section.length + (wasm.length - end));
+    result.set(wasm.subarray(0, at));
+    result.set(section, at);
+    result.set(wasm.subarray(end), at + section.length);
+    return { wasm: result, imports };
+  }
+  return { wasm, imports: [] };
+}
+
+/**
+ * Renames every import of `wasm` to a short name, in the wasm and in its `glue` (whose
+ * import object has each name once, as a key followed by `:`).
+ * @param {Uint8Array} wasm
+ * @param {string} glue
+ * @returns {{ wasm: Uint8Array, glue: string, saved: number }}
+ */
+export function shortenImports(wasm, glue) {
+  const names = new Map();
+  const modules = new Map();
+  const { wasm: renamed, imports } = renameImports(wasm, (module, name) => {
+    if (!modules.has(module)) modules.set(module, modules.size === 0 ? 'w' : `w${modules.size}`);
+    const key = `${module}\u0000${name}`;
+    if (!names.has(key)) names.set(key, shortName(names.size));
+    return [modules.get(module), names.get(key)];
+  });
+  let out = glue;
+  const once = (from, to) => {
+    const parts = out.split(from);
+    if (parts.length !== 2) throw new Error(`the glue names ${from} ${parts.length - 1} times, not once`);
+    out = parts.join(to);
+  };
+  for (const { module, name } of imports) once(`${name}:`, `${names.get(`${module}\u0000${name}`)}:`);
+  for (const [module, short] of modules) once(JSON.stringify(module), JSON.stringify(short));
+  // The renamed module is a valid one with the same imports, in order, short-named.
+  const before = WebAssembly.Module.imports(new WebAssembly.Module(wasm));
+  const after = WebAssembly.Module.imports(new WebAssembly.Module(renamed));
+  const same = before.length === after.length && before.every((b, i) => b.kind === after[i].kind && names.get(`${b.module}\u0000${b.name}`) === after[i].name && modules.get(b.module) === after[i].module);
+  if (!same) throw new Error('the renamed module does not import the same things');
+  return { wasm: renamed, glue: out, saved: wasm.length - renamed.length + glue.length - out.length };
+}
