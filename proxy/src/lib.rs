@@ -1,17 +1,19 @@
 //! `multishot-proxy`: the site owner's half of Multi-Shot Studio. It holds the owner's
 //! WaveSpeed key and lets the public use exactly one thing — Kling V1 AI Multi-Shot —
-//! within the owner's limits, at the three paths the page already uses:
+//! within the owner's limits, at the paths the page already uses and one of its own:
 //!
 //! | path | what passes |
 //! |---|---|
 //! | `POST /api/v3/media/upload/binary` | a PNG/JPEG within the model's rules ([`multishot_rules`]) |
 //! | `POST /api/v3/kwaivgi/kling-v1/ai-multi-shot` | `image` and `enable_base64_output`, once, after the price is reserved |
 //! | `GET /api/v3/predictions/{token}/result` | tasks made here, by their signed [`token`] |
+//! | `GET /api/v3/predictions/{token}/outputs/{n}` | a finished task's shot, from this origin, without the key |
+//! | `GET /quota` | the price and this visitor's runs left (counters read, nothing taken) |
 //!
 //! Every other path is 404; every upstream URL is built here. Modules:
 //! [`config`] (flags), [`origin`] (CORS allow-list), [`visitor`] (who a request is from),
 //! [`filter`] (what passes), [`envelope`] (replies rewritten), [`token`] (signed ids),
-//! [`limits`] (every counter, in memory or Redis), [`money`], [`clock`], [`metrics`],
+//! [`limits`] (every counter, in memory or Redis), [`money`] (shared with the page), [`clock`], [`metrics`],
 //! [`log`], [`upstream`] (WaveSpeed), [`app`] (routes), [`server`] (connections).
 
 #![warn(missing_docs)]

@@ -11,6 +11,7 @@ pub mod image_url;
 pub mod job;
 pub mod jobs;
 pub mod output;
+pub mod repair;
 pub mod task_view;
 pub mod web_address;
 pub mod zip;

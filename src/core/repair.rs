@@ -1,0 +1,612 @@
+//! Making a refused image fit, planned in plain arithmetic: which repairs apply to a
+//! chosen image and, for each, the exact geometry and encoding that the browser's canvas
+//! then carries out (`browser::repair`). Every plan's output keeps every rule — the type
+//! (PNG or JPEG), both sides at least 300 px, the shape between 1:2.5 and 2.5:1, at most
+//! 100 megapixels — and the file size is reached by [`QualitySearch`] and, only when
+//! the lowest quality is still too heavy, [`fit_bytes`]. The repaired file is checked by
+//! the same rules again before anything is sent.
+
+use multishot_rules::rules::{
+    MAX_ASPECT, MAX_DECODE_PIXELS, MAX_FILE_BYTES, MIN_ASPECT, MIN_SIDE_PX,
+};
+use multishot_rules::sniff::{Dimensions, Format};
+
+/// What a repair does, and the first word of its button's accessible name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// A type WaveSpeed refuses, re-encoded as PNG or JPEG.
+    Convert,
+    /// More than 10 MiB, re-encoded (and only if needed, scaled down) to fit.
+    Shrink,
+    /// A side under 300 px, enlarged to 300 px on the short side.
+    Enlarge,
+    /// Out of shape: cut to the nearest allowed shape, centred.
+    Crop,
+    /// Out of shape: the whole image on a blurred copy of itself.
+    Pad,
+}
+
+impl Verb {
+    /// The verb as the button starts with it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verb::Convert => "Convert",
+            Verb::Shrink => "Shrink",
+            Verb::Enlarge => "Enlarge",
+            Verb::Crop => "Crop",
+            Verb::Pad => "Pad",
+        }
+    }
+}
+
+/// The repaired file's encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// Lossless, for drawings, screenshots and small images.
+    Png,
+    /// For photos, and whenever the weight matters.
+    Jpeg,
+}
+
+impl Encoding {
+    /// The media type the canvas is asked for.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Encoding::Png => "image/png",
+            Encoding::Jpeg => "image/jpeg",
+        }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Encoding::Png => "png",
+            Encoding::Jpeg => "jpg",
+        }
+    }
+}
+
+/// A rectangle in whole pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl Rect {
+    /// The rectangle's size.
+    pub fn size(self) -> Dimensions {
+        Dimensions::new(self.width, self.height)
+    }
+}
+
+/// One repair, ready for a canvas: draw `source` (a part of the decoded image, EXIF
+/// orientation applied) into `place` on a canvas of `canvas` pixels — over a blurred
+/// copy of the whole image covering the canvas when `backdrop` — and encode it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The repair's verb.
+    pub verb: Verb,
+    /// The part of the image kept.
+    pub source: Rect,
+    /// The output's size.
+    pub canvas: Dimensions,
+    /// Where the kept part goes on the output.
+    pub place: Rect,
+    /// A blurred copy of the image fills the canvas behind it (Pad).
+    pub backdrop: bool,
+    /// The output's type.
+    pub encoding: Encoding,
+}
+
+/// What is known of the chosen image when a repair is planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chosen {
+    /// Its type, from its bytes.
+    pub format: Format,
+    /// Its size as decoded and shown (EXIF orientation applied).
+    pub decoded: Dimensions,
+    /// Its weight.
+    pub bytes: u64,
+}
+
+/// `w : h` against `num : den`: `Less`, `Equal` or `Greater`, exactly.
+fn shape(size: Dimensions, num: u32, den: u32) -> std::cmp::Ordering {
+    (u64::from(size.width) * u64::from(den)).cmp(&(u64::from(num) * u64::from(size.height)))
+}
+
+fn too_wide(size: Dimensions) -> bool {
+    shape(size, MAX_ASPECT.num, MAX_ASPECT.den).is_gt()
+}
+
+fn too_tall(size: Dimensions) -> bool {
+    shape(size, MIN_ASPECT.num, MIN_ASPECT.den).is_lt()
+}
+
+fn pixels(size: Dimensions) -> u64 {
+    u64::from(size.width) * u64::from(size.height)
+}
+
+/// The repairs that make this image fit, in the order offered: for a shape out of range
+/// **Crop** and **Pad**; else **Convert** for a type WaveSpeed refuses, **Shrink** for
+/// more than 10 MiB, **Enlarge** for a side under 300 px. Each also mends whatever
+/// else is broken (a small panorama cropped is enlarged too). None for an image that
+/// already fits, or one too large to be decoded at all (a decompression bomb is never
+/// drawn).
+pub fn offers(chosen: &Chosen) -> Vec<Plan> {
+    let size = chosen.decoded;
+    if size.width == 0 || size.height == 0 || pixels(size) > MAX_DECODE_PIXELS {
+        return Vec::new();
+    }
+    let accepted = matches!(chosen.format, Format::Png | Format::Jpeg);
+    let heavy = chosen.bytes > MAX_FILE_BYTES;
+    let small = size.width.min(size.height) < MIN_SIDE_PX;
+    let encoding = match chosen.format {
+        // Photos and lossy sources stay JPEG; drawings, GIF, BMP, SVG become PNG.
+        Format::Png | Format::Gif | Format::Bmp | Format::Svg => Encoding::Png,
+        _ => Encoding::Jpeg,
+    };
+    let encoding = if heavy { Encoding::Jpeg } else { encoding };
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width: size.width,
+        height: size.height,
+    };
+    let plan = |verb, source: Rect, canvas: Dimensions, place: Rect| {
+        enlarged(Plan {
+            verb,
+            source,
+            canvas,
+            place,
+            backdrop: verb == Verb::Pad,
+            encoding,
+        })
+    };
+    if too_wide(size) || too_tall(size) {
+        let (crop, padded) = if too_wide(size) {
+            // The widest allowed: width = ⌊height × 5/2⌋ cut from the middle; or the
+            // height raised to ⌈width × 2/5⌉ around the whole image.
+            let width = (u64::from(size.height) * u64::from(MAX_ASPECT.num)
+                / u64::from(MAX_ASPECT.den)) as u32;
+            let height = (u64::from(size.width) * u64::from(MAX_ASPECT.den))
+                .div_ceil(u64::from(MAX_ASPECT.num)) as u32;
+            (
+                Rect {
+                    x: (size.width - width) / 2,
+                    y: 0,
+                    width,
+                    height: size.height,
+                },
+                (
+                    Dimensions::new(size.width, height),
+                    Rect {
+                        x: 0,
+                        y: (height - size.height) / 2,
+                        ..whole
+                    },
+                ),
+            )
+        } else {
+            let height = (u64::from(size.width) * u64::from(MIN_ASPECT.den)
+                / u64::from(MIN_ASPECT.num)) as u32;
+            let width = (u64::from(size.height) * u64::from(MIN_ASPECT.num))
+                .div_ceil(u64::from(MIN_ASPECT.den)) as u32;
+            (
+                Rect {
+                    x: 0,
+                    y: (size.height - height) / 2,
+                    width: size.width,
+                    height,
+                },
+                (
+                    Dimensions::new(width, size.height),
+                    Rect {
+                        x: (width - size.width) / 2,
+                        y: 0,
+                        ..whole
+                    },
+                ),
+            )
+        };
+        let cropped = Rect { x: 0, y: 0, ..crop };
+        return [
+            plan(Verb::Crop, crop, crop.size(), cropped),
+            plan(Verb::Pad, whole, padded.0, padded.1),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+    }
+    let verb = if !accepted {
+        Verb::Convert
+    } else if heavy {
+        Verb::Shrink
+    } else if small {
+        Verb::Enlarge
+    } else {
+        return Vec::new();
+    };
+    plan(verb, whole, size, whole).into_iter().collect()
+}
+
+/// `plan` with its canvas scaled so that its short side is at least 300 px (exactly 300
+/// when enlarged, the long side rounded down so the shape stays in range) and its area
+/// at most 100 megapixels; `None` when no size does both.
+fn enlarged(plan: Plan) -> Option<Plan> {
+    let canvas = plan.canvas;
+    let short = canvas.width.min(canvas.height);
+    let scaled = if short < MIN_SIDE_PX {
+        let long = |side: u32| (u64::from(side) * u64::from(MIN_SIDE_PX) / u64::from(short)) as u32;
+        if canvas.width <= canvas.height {
+            Dimensions::new(MIN_SIDE_PX, long(canvas.height))
+        } else {
+            Dimensions::new(long(canvas.width), MIN_SIDE_PX)
+        }
+    } else {
+        canvas
+    };
+    let scaled = within_pixels(scaled)?;
+    let scale =
+        |v: u32, to: u32, from: u32| (u64::from(v) * u64::from(to) / u64::from(from)) as u32;
+    let place = Rect {
+        x: scale(plan.place.x, scaled.width, canvas.width),
+        y: scale(plan.place.y, scaled.height, canvas.height),
+        width: scale(plan.place.width, scaled.width, canvas.width).max(1),
+        height: scale(plan.place.height, scaled.height, canvas.height).max(1),
+    };
+    Some(Plan {
+        canvas: scaled,
+        place,
+        ..plan
+    })
+}
+
+/// `size` scaled down (shape kept, sides rounded down) to at most 100 megapixels, or
+/// `None` if its short side would fall under 300 px.
+fn within_pixels(size: Dimensions) -> Option<Dimensions> {
+    let fitted = scaled_to_pixels(size, MAX_DECODE_PIXELS);
+    (fitted.width.min(fitted.height) >= MIN_SIDE_PX).then_some(fitted)
+}
+
+/// `size` scaled down uniformly so that it has at most `limit` pixels (unchanged if it
+/// has no more already).
+fn scaled_to_pixels(size: Dimensions, limit: u64) -> Dimensions {
+    if pixels(size) <= limit {
+        return size;
+    }
+    // The largest factor f (in 1/65536ths) with ⌊w·f⌋ × ⌊h·f⌋ ≤ limit.
+    let (mut lo, mut hi) = (0u64, 65_536u64);
+    let at = |f: u64| {
+        Dimensions::new(
+            (u64::from(size.width) * f / 65_536) as u32,
+            (u64::from(size.height) * f / 65_536) as u32,
+        )
+    };
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if pixels(at(mid)) <= limit {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    at(lo)
+}
+
+/// The JPEG qualities tried for a repaired file, in percent: the highest that fits.
+pub const QUALITY_RANGE: (u8, u8) = (50, 95);
+
+/// A search for the highest JPEG quality whose file fits in 10 MiB: 95 % first (most
+/// images fit at once), then halving the range down to 50 % — at most seven encodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QualitySearch {
+    low: u8,
+    high: u8,
+    /// The highest quality seen to fit.
+    pub best: Option<u8>,
+}
+
+impl Default for QualitySearch {
+    fn default() -> Self {
+        Self {
+            low: QUALITY_RANGE.0,
+            high: QUALITY_RANGE.1,
+            best: None,
+        }
+    }
+}
+
+impl QualitySearch {
+    /// The next quality to try, or `None` when the search is over (then [`best`](Self::best)
+    /// is the answer, or none fits).
+    pub fn next(&self) -> Option<u8> {
+        (self.low <= self.high).then(|| {
+            if self.best.is_none() && self.high == QUALITY_RANGE.1 {
+                // The top first: most images fit at once.
+                self.high
+            } else {
+                self.low + (self.high - self.low).div_ceil(2)
+            }
+        })
+    }
+
+    /// What quality `quality` gave: a file of `bytes`.
+    pub fn record(&mut self, quality: u8, bytes: u64) {
+        if bytes <= MAX_FILE_BYTES {
+            self.best = Some(self.best.map_or(quality, |b| b.max(quality)));
+            self.low = quality + 1;
+        } else {
+            self.high = quality.saturating_sub(1);
+        }
+    }
+}
+
+/// The size to scale an image of `size` to when even the lowest quality gave `bytes`
+/// (over 10 MiB): its area cut in proportion, with 10 % to spare, never under 300 px
+/// on the short side (`None`: it cannot get light enough that way).
+pub fn fit_bytes(size: Dimensions, bytes: u64) -> Option<Dimensions> {
+    let target = (pixels(size) as u128 * u128::from(MAX_FILE_BYTES) * 9
+        / 10
+        / u128::from(bytes.max(1))) as u64;
+    let fitted = scaled_to_pixels(size, target);
+    (fitted.width.min(fitted.height) >= MIN_SIDE_PX && fitted != size).then_some(fitted)
+}
+
+/// The repaired file's name: the original's stem (its last extension dropped, anything
+/// but letters, digits, `-` and `_` made `-`, at most 60 characters) and `-fit` with the
+/// new extension — `holiday.webp` → `holiday-fit.jpg`.
+pub fn repaired_name(original: &str, encoding: Encoding) -> String {
+    let stem = original.rsplit_once('.').map_or(original, |(stem, _)| stem);
+    let mut clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(60)
+        .collect();
+    if clean.trim_matches('-').is_empty() {
+        clean = "image".into();
+    }
+    format!("{clean}-fit.{}", encoding.extension())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multishot_rules::rules::{check, Facts};
+    use proptest::prelude::*;
+
+    fn chosen(format: Format, width: u32, height: u32, bytes: u64) -> Chosen {
+        Chosen {
+            format,
+            decoded: Dimensions::new(width, height),
+            bytes,
+        }
+    }
+
+    fn verbs(c: &Chosen) -> Vec<Verb> {
+        offers(c).iter().map(|p| p.verb).collect()
+    }
+
+    /// The output keeps every rule that geometry decides.
+    fn fits(plan: &Plan) -> bool {
+        let c = plan.canvas;
+        c.width.min(c.height) >= MIN_SIDE_PX
+            && !too_wide(c)
+            && !too_tall(c)
+            && pixels(c) <= MAX_DECODE_PIXELS
+            && plan.place.x + plan.place.width <= c.width
+            && plan.place.y + plan.place.height <= c.height
+    }
+
+    #[test]
+    fn each_broken_rule_gets_its_verb() {
+        assert_eq!(verbs(&chosen(Format::Jpeg, 1200, 800, 1_000_000)), []);
+        assert_eq!(
+            verbs(&chosen(Format::WebP, 1200, 800, 1_000_000)),
+            [Verb::Convert]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 6000, 4000, 12_000_000)),
+            [Verb::Shrink]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Png, 200, 200, 40_000)),
+            [Verb::Enlarge]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 4000, 1000, 900_000)),
+            [Verb::Crop, Verb::Pad]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 1000, 4000, 900_000)),
+            [Verb::Crop, Verb::Pad]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 20_000, 20_000, 1_000)),
+            [],
+            "a decompression bomb is never drawn"
+        );
+    }
+
+    #[test]
+    fn convert_keeps_photos_jpeg_and_drawings_png() {
+        let encoding = |format| offers(&chosen(format, 800, 600, 10_000))[0].encoding;
+        assert_eq!(encoding(Format::WebP), Encoding::Jpeg);
+        assert_eq!(encoding(Format::Avif), Encoding::Jpeg);
+        assert_eq!(encoding(Format::Gif), Encoding::Png);
+        assert_eq!(encoding(Format::Bmp), Encoding::Png);
+        assert_eq!(encoding(Format::Svg), Encoding::Png);
+        // Too heavy: JPEG whatever it was.
+        assert_eq!(
+            offers(&chosen(Format::Png, 4000, 3000, 11 * 1024 * 1024))[0].encoding,
+            Encoding::Jpeg
+        );
+    }
+
+    #[test]
+    fn a_panorama_is_cropped_to_exactly_2_5_to_1_or_padded_around() {
+        let plans = offers(&chosen(Format::Jpeg, 4000, 1000, 900_000));
+        let crop = plans[0];
+        assert_eq!(
+            crop.source,
+            Rect {
+                x: 750,
+                y: 0,
+                width: 2500,
+                height: 1000
+            }
+        );
+        assert_eq!(crop.canvas, Dimensions::new(2500, 1000));
+        assert!(!crop.backdrop);
+        let pad = plans[1];
+        assert_eq!(
+            pad.source,
+            Rect {
+                x: 0,
+                y: 0,
+                width: 4000,
+                height: 1000
+            }
+        );
+        assert_eq!(pad.canvas, Dimensions::new(4000, 1600));
+        assert_eq!(
+            pad.place,
+            Rect {
+                x: 0,
+                y: 300,
+                width: 4000,
+                height: 1000
+            }
+        );
+        assert!(pad.backdrop);
+    }
+
+    #[test]
+    fn a_small_panorama_is_cropped_and_enlarged_in_one() {
+        let crop = offers(&chosen(Format::Png, 600, 100, 9_000))[0];
+        assert_eq!(
+            crop.source,
+            Rect {
+                x: 175,
+                y: 0,
+                width: 250,
+                height: 100
+            }
+        );
+        assert_eq!(crop.canvas, Dimensions::new(750, 300));
+        assert_eq!(
+            crop.place,
+            Rect {
+                x: 0,
+                y: 0,
+                width: 750,
+                height: 300
+            }
+        );
+    }
+
+    #[test]
+    fn the_boundaries_are_exact() {
+        // 2.5:1 and 1:2.5 exactly are allowed; one pixel more is not.
+        assert_eq!(verbs(&chosen(Format::Jpeg, 750, 300, 1)), []);
+        assert_eq!(verbs(&chosen(Format::Jpeg, 300, 750, 1)), []);
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 751, 300, 1)),
+            [Verb::Crop, Verb::Pad]
+        );
+        assert_eq!(
+            verbs(&chosen(Format::Jpeg, 300, 751, 1)),
+            [Verb::Crop, Verb::Pad]
+        );
+        let crop = offers(&chosen(Format::Jpeg, 751, 300, 1))[0];
+        assert_eq!(crop.canvas, Dimensions::new(750, 300));
+        let pad = offers(&chosen(Format::Jpeg, 751, 300, 1))[1];
+        assert_eq!(pad.canvas, Dimensions::new(751, 301));
+        // 299 px is enlarged to 300 exactly, the long side rounded down.
+        let plan = offers(&chosen(Format::Png, 299, 700, 1))[0];
+        assert_eq!(plan.canvas, Dimensions::new(300, 702));
+        assert_eq!(verbs(&chosen(Format::Png, 300, 300, MAX_FILE_BYTES)), []);
+        assert_eq!(
+            verbs(&chosen(Format::Png, 300, 300, MAX_FILE_BYTES + 1)),
+            [Verb::Shrink]
+        );
+    }
+
+    #[test]
+    fn the_quality_search_finds_the_highest_that_fits_in_seven_encodes() {
+        for limit in [0u8, 50, 51, 72, 94, 95] {
+            let mut search = QualitySearch::default();
+            let mut tries = 0;
+            while let Some(q) = search.next() {
+                tries += 1;
+                assert!((50..=95).contains(&q));
+                let bytes = if q <= limit {
+                    MAX_FILE_BYTES
+                } else {
+                    MAX_FILE_BYTES + 1
+                };
+                search.record(q, bytes);
+            }
+            assert!(tries <= 7, "{limit}: {tries} encodes");
+            if limit == 95 {
+                assert_eq!(tries, 1, "one encode when the best quality fits");
+            }
+            assert_eq!(search.best, (limit >= 50).then_some(limit), "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn too_heavy_at_the_lowest_quality_is_scaled_down_but_not_below_300() {
+        let smaller = fit_bytes(Dimensions::new(6000, 4000), 20 * 1024 * 1024).expect("a size");
+        assert!(pixels(smaller) * 20 <= pixels(Dimensions::new(6000, 4000)) * 10 * 9 / 10 + 20);
+        assert_eq!(fit_bytes(Dimensions::new(300, 300), 20 * 1024 * 1024), None);
+    }
+
+    #[test]
+    fn repaired_files_get_a_sensible_name() {
+        assert_eq!(
+            repaired_name("holiday.webp", Encoding::Jpeg),
+            "holiday-fit.jpg"
+        );
+        assert_eq!(
+            repaired_name("a b/c.d.gif", Encoding::Png),
+            "a-b-c-d-fit.png"
+        );
+        assert_eq!(repaired_name(".png", Encoding::Png), "image-fit.png");
+        assert_eq!(repaired_name("", Encoding::Jpeg), "image-fit.jpg");
+    }
+
+    proptest! {
+        /// Whatever the image, every plan offered gives an output within the rules, the
+        /// rules' own check agrees, and a part of the image is always drawn.
+        #[test]
+        fn every_plan_fits(width in 1u32..12_000, height in 1u32..12_000, webp in any::<bool>()) {
+            let c = chosen(if webp { Format::WebP } else { Format::Jpeg }, width, height, 1_000);
+            for plan in offers(&c) {
+                prop_assert!(fits(&plan), "{:?} → {:?}", c, plan);
+                let facts = Facts {
+                    format: Some(Format::Png),
+                    byte_size: Some(1_000),
+                    dimensions: Some(plan.canvas),
+                    ..Facts::default()
+                };
+                prop_assert!(check(&facts).passes(), "{:?}", plan);
+                prop_assert!(plan.source.x + plan.source.width <= width);
+                prop_assert!(plan.source.y + plan.source.height <= height);
+                prop_assert!(plan.source.width > 0 && plan.source.height > 0);
+            }
+        }
+    }
+}
