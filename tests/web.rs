@@ -825,3 +825,204 @@ async fn generate_waits_for_the_money_and_a_failed_look_up_blocks_nothing() {
     );
     root.remove();
 }
+
+/// `bytes` as a file named `name` (its declared type is not what the app trusts).
+fn named(name: &str, bytes: &[u8]) -> web_sys::File {
+    file(name, bytes, "application/octet-stream")
+}
+
+/// A WebP made by the browser's own encoder from a PNG of `width × height`.
+async fn webp(width: u32, height: u32) -> Vec<u8> {
+    let png = named("in.png", &fixtures::png(width, height));
+    let bitmap: web_sys::ImageBitmap = wasm_bindgen_futures::JsFuture::from(
+        web_sys::window()
+            .unwrap()
+            .create_image_bitmap_with_blob(&png)
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .unchecked_into();
+    let canvas: web_sys::HtmlCanvasElement = document()
+        .create_element("canvas")
+        .unwrap()
+        .unchecked_into();
+    canvas.set_width(width);
+    canvas.set_height(height);
+    let context: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+    context
+        .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
+        .unwrap();
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        canvas.to_blob_with_type(&resolve, "image/webp").unwrap();
+    });
+    let blob: web_sys::Blob = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .unwrap()
+        .unchecked_into();
+    read_head(&blob, blob.size() as usize).await.unwrap()
+}
+
+/// The repaired file's bytes, checked: the rules' own verdict on them, its type by its
+/// bytes, and its size as the browser decodes it.
+async fn check_repaired(
+    repaired: &multishot_studio::browser::repair::Repaired,
+    expected: Dimensions,
+    format: Format,
+) -> Vec<u8> {
+    let bytes = read_head(&repaired.file, repaired.file.size() as usize)
+        .await
+        .unwrap();
+    let report = multishot_rules::check_file(&bytes);
+    assert!(report.passes(), "{report:?}");
+    assert_eq!(sniff(&bytes).format, format);
+    assert_eq!(decoded_size_of_blob(&repaired.file).await, Ok(expected));
+    assert_eq!(repaired.size, expected);
+    assert_eq!(repaired.bytes, bytes.len() as u64);
+    bytes
+}
+
+#[wasm_bindgen_test]
+async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
+    use multishot_studio::browser::repair::repair;
+    use multishot_studio::core::repair::{offers, Chosen, Verb};
+
+    let plans = |format, width, height, bytes| {
+        offers(&Chosen {
+            format,
+            decoded: Dimensions::new(width, height),
+            bytes,
+        })
+    };
+    // Convert: a WebP the browser opens and WaveSpeed refuses → JPEG (a photo).
+    let webp = webp(800, 600).await;
+    assert_eq!(sniff(&webp).format, Format::WebP);
+    let [convert] = plans(Format::WebP, 800, 600, webp.len() as u64)[..] else {
+        panic!("one repair for a WebP")
+    };
+    assert_eq!(convert.verb, Verb::Convert);
+    let repaired = repair(&named("holiday.webp", &webp), "holiday.webp", &convert)
+        .await
+        .expect("converted");
+    check_repaired(&repaired, Dimensions::new(800, 600), Format::Jpeg).await;
+    assert_eq!(repaired.file.name(), "holiday-fit.jpg");
+    assert_eq!(repaired.file.type_(), "image/jpeg");
+    assert_eq!(repaired.quality, Some(95), "the best quality fits at once");
+
+    // Enlarge: 200 × 200 PNG → 300 × 300 PNG.
+    let small = fixtures::png(200, 200);
+    let [enlarge] = plans(Format::Png, 200, 200, small.len() as u64)[..] else {
+        panic!("one repair for a small PNG")
+    };
+    assert_eq!(enlarge.verb, Verb::Enlarge);
+    let repaired = repair(&named("icon.png", &small), "icon.png", &enlarge)
+        .await
+        .expect("enlarged");
+    check_repaired(&repaired, Dimensions::new(300, 300), Format::Png).await;
+
+    // Crop and Pad: a 5:1 panorama.
+    let panorama = fixtures::jpeg(1500, 300, None);
+    let [crop, pad] = plans(Format::Jpeg, 1500, 300, panorama.len() as u64)[..] else {
+        panic!("two repairs for a panorama")
+    };
+    assert_eq!((crop.verb, pad.verb), (Verb::Crop, Verb::Pad));
+    let cropped = repair(&named("pano.jpg", &panorama), "pano.jpg", &crop)
+        .await
+        .expect("cropped");
+    check_repaired(&cropped, Dimensions::new(750, 300), Format::Jpeg).await;
+    let padded = repair(&named("pano.jpg", &panorama), "pano.jpg", &pad)
+        .await
+        .expect("padded");
+    check_repaired(&padded, Dimensions::new(1500, 600), Format::Jpeg).await;
+
+    // Shrink: a PNG over 10 MiB → a JPEG well under it, same pixels.
+    let heavy = fixtures::png_padded_to(800, 600, 11 * 1024 * 1024);
+    let [shrink] = plans(Format::Png, 800, 600, heavy.len() as u64)[..] else {
+        panic!("one repair for a heavy PNG")
+    };
+    assert_eq!(shrink.verb, Verb::Shrink);
+    let repaired = repair(&named("scan.png", &heavy), "scan.png", &shrink)
+        .await
+        .expect("shrunk");
+    check_repaired(&repaired, Dimensions::new(800, 600), Format::Jpeg).await;
+    assert!(repaired.bytes < 1024 * 1024, "{} bytes", repaired.bytes);
+}
+
+/// The RGBA of pixel (`x`, `y`) of an image file, as the browser decodes it.
+async fn pixel_of(image: &web_sys::Blob, x: u32, y: u32) -> [u8; 4] {
+    let bitmap: web_sys::ImageBitmap = wasm_bindgen_futures::JsFuture::from(
+        web_sys::window()
+            .unwrap()
+            .create_image_bitmap_with_blob(image)
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .unchecked_into();
+    let canvas: web_sys::HtmlCanvasElement = document()
+        .create_element("canvas")
+        .unwrap()
+        .unchecked_into();
+    canvas.set_width(bitmap.width());
+    canvas.set_height(bitmap.height());
+    let context: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+    context
+        .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
+        .unwrap();
+    let data = context
+        .get_image_data(f64::from(x), f64::from(y), 1.0, 1.0)
+        .unwrap()
+        .data();
+    [data[0], data[1], data[2], data[3]]
+}
+
+#[wasm_bindgen_test]
+async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
+    use multishot_studio::browser::repair::repair;
+    use multishot_studio::core::repair::{Encoding, Plan, Rect, Verb};
+
+    // Stored 600 × 400 with orientation 6: shown 400 × 600.
+    let rotated = fixture_file("exif-rotated.jpg");
+    let bytes = read_head(&rotated, rotated.size() as usize).await.unwrap();
+    assert!(bytes.windows(4).any(|w| w == b"Exif"));
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width: 400,
+        height: 600,
+    };
+    let plan = Plan {
+        verb: Verb::Convert,
+        source: whole,
+        canvas: Dimensions::new(400, 600),
+        place: whole,
+        backdrop: false,
+        encoding: Encoding::Jpeg,
+    };
+    let repaired = repair(&rotated, "IMG_0001.JPG", &plan)
+        .await
+        .expect("redrawn");
+    let out = check_repaired(&repaired, Dimensions::new(400, 600), Format::Jpeg).await;
+    assert!(
+        !out.windows(4).any(|w| w == b"Exif"),
+        "no EXIF (no GPS) is left"
+    );
+    // Turned, not only resized: in the stored test picture red grows to the right
+    // (40 → 160) and green downwards (60 → 140). Shown turned a quarter clockwise, the
+    // top-left corner is the stored bottom-left (red low, green high), the top-right the
+    // stored top-left (both low), the bottom-left the stored bottom-right (both high).
+    let at = |x: u32, y: u32| pixel_of(&repaired.file, x, y);
+    let (top_left, top_right, bottom_left) = (at(2, 2).await, at(397, 2).await, at(2, 597).await);
+    let corners = format!("{top_left:?} {top_right:?} {bottom_left:?}");
+    assert!(top_left[0] < 80 && top_left[1] > 120, "{corners}");
+    assert!(top_right[0] < 80 && top_right[1] < 80, "{corners}");
+    assert!(bottom_left[0] > 120 && bottom_left[1] > 120, "{corners}");
+    assert_eq!(
+        sniff(&out).header,
+        Ok(Dimensions::new(400, 600)),
+        "stored upright"
+    );
+    assert_eq!(repaired.file.name(), "IMG_0001-fit.jpg");
+}

@@ -11,6 +11,7 @@ pub mod file;
 pub mod funds;
 pub mod object_url;
 pub mod remote;
+pub mod repair;
 pub mod runner;
 pub mod storage;
 pub mod tab_lock;

@@ -276,8 +276,29 @@ fn within_pixels(size: Dimensions) -> Option<Dimensions> {
 }
 
 /// `size` scaled down uniformly so that it has at most `limit` pixels (unchanged if it
-/// has no more already).
+/// has no more already); sides are rounded down, and then the long one once more if the
+/// rounding took the shape past a limit (750 × 300 → 749 × 299 would be wider than
+/// 2.5:1; it becomes 747 × 299).
 fn scaled_to_pixels(size: Dimensions, limit: u64) -> Dimensions {
+    let fitted = scaled_down(size, limit);
+    if too_wide(fitted) && !too_wide(size) {
+        Dimensions::new(
+            (u64::from(fitted.height) * u64::from(MAX_ASPECT.num) / u64::from(MAX_ASPECT.den))
+                as u32,
+            fitted.height,
+        )
+    } else if too_tall(fitted) && !too_tall(size) {
+        Dimensions::new(
+            fitted.width,
+            (u64::from(fitted.width) * u64::from(MIN_ASPECT.den) / u64::from(MIN_ASPECT.num))
+                as u32,
+        )
+    } else {
+        fitted
+    }
+}
+
+fn scaled_down(size: Dimensions, limit: u64) -> Dimensions {
     if pixels(size) <= limit {
         return size;
     }
@@ -589,6 +610,22 @@ mod tests {
     }
 
     proptest! {
+        /// Scaled down to get lighter, a size within the rules stays within them.
+        #[test]
+        fn scaling_down_keeps_the_rules(
+            width in 300u32..12_000,
+            height in 300u32..12_000,
+            bytes in (MAX_FILE_BYTES + 1)..(40 * MAX_FILE_BYTES),
+        ) {
+            let size = Dimensions::new(width, height);
+            prop_assume!(!too_wide(size) && !too_tall(size) && pixels(size) <= MAX_DECODE_PIXELS);
+            if let Some(smaller) = fit_bytes(size, bytes) {
+                prop_assert!(pixels(smaller) < pixels(size));
+                prop_assert!(smaller.width.min(smaller.height) >= MIN_SIDE_PX);
+                prop_assert!(!too_wide(smaller) && !too_tall(smaller), "{:?} → {:?}", size, smaller);
+            }
+        }
+
         /// Whatever the image, every plan offered gives an output within the rules, the
         /// rules' own check agrees, and a part of the image is always drawn.
         #[test]
