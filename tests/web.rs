@@ -1026,3 +1026,100 @@ async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
     );
     assert_eq!(repaired.file.name(), "IMG_0001-fit.jpg");
 }
+
+#[wasm_bindgen_test]
+async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
+    use multishot_studio::browser::assess::{choose_file, Chosen};
+    use multishot_studio::components::RepairOffers;
+    use multishot_studio::core::assessment::Step;
+
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let chosen = RwSignal::new(None::<Chosen>);
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! { <RepairOffers chosen=chosen /> }.into_any()
+    });
+    let settled = || async {
+        for _ in 0..200 {
+            tick().await;
+            if chosen
+                .with_untracked(|c| c.as_ref().is_some_and(|c| c.assessment.step == Step::Done))
+            {
+                return;
+            }
+            TimeoutFuture::new(20).await;
+        }
+        panic!("the image was never checked");
+    };
+    let visible_buttons = || -> Vec<web_sys::HtmlElement> {
+        let all = root.query_selector_all("button").unwrap();
+        (0..all.length())
+            .map(|i| {
+                all.item(i)
+                    .unwrap()
+                    .unchecked_into::<web_sys::HtmlElement>()
+            })
+            .filter(|b| b.offset_parent().is_some())
+            .collect()
+    };
+    let names = || -> Vec<String> {
+        visible_buttons()
+            .iter()
+            .map(|b| b.text_content().unwrap_or_default())
+            .collect()
+    };
+
+    // A 200 px PNG: one repair, named by its verb.
+    choose_file(chosen, named("small.png", &fixtures::png(200, 200)));
+    settled().await;
+    assert_eq!(names(), ["Enlarge to 300 px"]);
+    let original = chosen.get_untracked().unwrap().id;
+    visible_buttons()[0].click();
+    // Repaired, then checked again by the same rules.
+    for _ in 0..200 {
+        tick().await;
+        let done = chosen.with_untracked(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.repaired_from.is_some() && c.assessment.step == Step::Done)
+        });
+        if done {
+            break;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    let repaired = chosen.get_untracked().unwrap();
+    assert!(repaired.assessment.is_ready(), "{:?}", repaired.assessment);
+    assert_eq!(
+        repaired.assessment.facts.dimensions,
+        Some(Dimensions::new(300, 300))
+    );
+    assert_eq!(
+        repaired.file.as_ref().map(|f| f.name()).as_deref(),
+        Some("small-fit.png")
+    );
+    tick().await;
+    let text = root.text_content().unwrap_or_default();
+    assert!(
+        text.contains("Enlarge to 300 px: before 200 × 200 px"),
+        "{text}"
+    );
+    assert_eq!(names(), ["Undo repair"]);
+    visible_buttons()[0].click();
+    tick().await;
+    assert_eq!(
+        chosen.get_untracked().unwrap().id,
+        original,
+        "the original is back"
+    );
+    assert_eq!(names(), ["Enlarge to 300 px"]);
+
+    // A panorama: Crop and Pad; an image that fits: nothing.
+    choose_file(chosen, named("pano.jpg", &fixtures::jpeg(1500, 300, None)));
+    settled().await;
+    assert_eq!(names(), ["Crop to 2.5:1", "Pad to 2.5:1"]);
+    choose_file(chosen, fixture_file("valid.png"));
+    settled().await;
+    assert!(names().is_empty());
+    root.remove();
+}

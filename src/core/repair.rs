@@ -11,6 +11,8 @@ use multishot_rules::rules::{
 };
 use multishot_rules::sniff::{Dimensions, Format};
 
+use super::assessment::{Assessment, Source, Step};
+
 /// What a repair does, and the first word of its button's accessible name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
@@ -103,6 +105,42 @@ pub struct Plan {
     pub backdrop: bool,
     /// The output's type.
     pub encoding: Encoding,
+}
+
+impl Plan {
+    /// The button's accessible name, starting with its verb: "Convert to JPEG", "Shrink
+    /// to under 10 MB", "Enlarge to 300 px", "Crop to 2.5:1", "Pad to 1:2.5".
+    pub fn label(&self) -> String {
+        let shape = if self.canvas.width >= self.canvas.height {
+            "2.5:1"
+        } else {
+            "1:2.5"
+        };
+        match self.verb {
+            Verb::Convert => format!(
+                "Convert to {}",
+                match self.encoding {
+                    Encoding::Png => "PNG",
+                    Encoding::Jpeg => "JPEG",
+                }
+            ),
+            Verb::Shrink => "Shrink to under 10 MB".to_owned(),
+            Verb::Enlarge => format!("Enlarge to {MIN_SIDE_PX} px"),
+            Verb::Crop | Verb::Pad => format!("{} to {shape}", self.verb.word()),
+        }
+    }
+
+    /// What the repair will do, in a sentence under its button.
+    pub fn explain(&self) -> String {
+        let size = self.canvas;
+        match self.verb {
+            Verb::Convert => format!("Re-encoded as {} at {size}.", self.encoding.mime()),
+            Verb::Shrink => format!("Re-encoded as JPEG at {size}, at the best quality that fits."),
+            Verb::Enlarge => format!("Enlarged to {size}; fine detail will look soft."),
+            Verb::Crop => format!("The middle {size} kept, the sides cut off."),
+            Verb::Pad => format!("The whole image on a blurred copy of itself, {size}."),
+        }
+    }
 }
 
 /// What is known of the chosen image when a repair is planned.
@@ -234,6 +272,40 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
         return Vec::new();
     };
     plan(verb, whole, size, whole).into_iter().collect()
+}
+
+/// The repairs for an assessed image: a local file the browser decoded that breaks a
+/// rule ([`offers`]). None for an image URL (WaveSpeed fetches it itself), one still
+/// being checked, or one the browser cannot open.
+pub fn offers_for(assessment: &Assessment) -> Vec<Plan> {
+    let facts = &assessment.facts;
+    match (
+        &assessment.source,
+        facts.format,
+        facts.dimensions,
+        facts.byte_size,
+    ) {
+        (Source::File { .. }, Some(format), Some(decoded), Some(bytes))
+            if assessment.step == Step::Done
+                && !facts.undecodable
+                && !assessment.report().passes() =>
+        {
+            offers(&Chosen {
+                format,
+                decoded,
+                bytes,
+            })
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What to do with a refused image no repair here can help, when there is advice: a
+/// HEIC photo (which Chromium cannot open) is exported as JPEG on the phone.
+pub fn advice(assessment: &Assessment) -> Option<&'static str> {
+    (assessment.step == Step::Done && assessment.facts.format == Some(Format::Heic)).then_some(
+        "This browser cannot open HEIC photos, so it cannot convert this one. On an iPhone, share the photo and choose Options → Most Compatible (or set Settings → Camera → Formats → Most Compatible), or export it from Photos on a Mac as JPEG, then choose the JPEG here.",
+    )
 }
 
 /// `plan` with its canvas scaled so that its short side is at least 300 px (exactly 300
@@ -593,6 +665,67 @@ mod tests {
         let smaller = fit_bytes(Dimensions::new(6000, 4000), 20 * 1024 * 1024).expect("a size");
         assert!(pixels(smaller) * 20 <= pixels(Dimensions::new(6000, 4000)) * 10 * 9 / 10 + 20);
         assert_eq!(fit_bytes(Dimensions::new(300, 300), 20 * 1024 * 1024), None);
+    }
+
+    #[test]
+    fn only_a_decoded_local_file_that_breaks_a_rule_is_offered_repairs() {
+        use crate::core::sniff::sniff;
+        use crate::core::sniff::test_headers::png_head;
+        let assessed = |bytes: &[u8], decoded| {
+            Assessment::for_file("a.png".into(), "image/png".into(), 5_000)
+                .with_head(&sniff(bytes))
+                .with_decoded(decoded)
+        };
+        let small = assessed(&png_head(200, 200), Some(Dimensions::new(200, 200)));
+        assert_eq!(offers_for(&small).len(), 1);
+        let fine = assessed(&png_head(800, 600), Some(Dimensions::new(800, 600)));
+        assert!(offers_for(&fine).is_empty());
+        let broken = assessed(&png_head(200, 200), None);
+        assert!(
+            offers_for(&broken).is_empty(),
+            "the browser could not open it"
+        );
+        let checking = Assessment::for_file("a.png".into(), "image/png".into(), 5_000)
+            .with_head(&sniff(&png_head(200, 200)));
+        assert!(offers_for(&checking).is_empty(), "still being decoded");
+        let url = Assessment::for_url("https://example.com/a.png".into())
+            .with_decoded(Some(Dimensions::new(200, 200)));
+        assert!(offers_for(&url).is_empty());
+        let heic = Assessment::for_file("IMG.HEIC".into(), String::new(), 5_000)
+            .with_head(&sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"));
+        assert!(offers_for(&heic).is_empty());
+        assert!(advice(&heic).is_some_and(|a| a.contains("JPEG")));
+        assert_eq!(advice(&small), None);
+    }
+
+    #[test]
+    fn each_repair_is_named_by_its_verb() {
+        let labels = |c| offers(&c).iter().map(Plan::label).collect::<Vec<_>>();
+        assert_eq!(
+            labels(chosen(Format::WebP, 800, 600, 1)),
+            ["Convert to JPEG"]
+        );
+        assert_eq!(labels(chosen(Format::Gif, 800, 600, 1)), ["Convert to PNG"]);
+        assert_eq!(
+            labels(chosen(Format::Jpeg, 800, 600, MAX_FILE_BYTES + 1)),
+            ["Shrink to under 10 MB"]
+        );
+        assert_eq!(
+            labels(chosen(Format::Png, 200, 250, 1)),
+            ["Enlarge to 300 px"]
+        );
+        assert_eq!(
+            labels(chosen(Format::Jpeg, 4000, 1000, 1)),
+            ["Crop to 2.5:1", "Pad to 2.5:1"]
+        );
+        assert_eq!(
+            labels(chosen(Format::Jpeg, 1000, 4000, 1)),
+            ["Crop to 1:2.5", "Pad to 1:2.5"]
+        );
+        assert_eq!(
+            offers(&chosen(Format::Png, 200, 250, 1))[0].explain(),
+            "Enlarged to 300 × 375 px; fine detail will look soft."
+        );
     }
 
     #[test]
