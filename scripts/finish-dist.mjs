@@ -11,7 +11,7 @@
 //   (GitHub Pages serves 404.html for any missing path);
 // - the app script (wasm-bindgen's glue) and the style sheet minified with esbuild,
 //   their Subresource Integrity hashes in index.html made to match; the wasm's imports
-//   given short names in both the wasm and the glue (scripts/wasm-imports.mjs);
+//   and exports given short names in both the wasm and the glue (scripts/wasm-imports.mjs);
 // - Trunk's start-up script made to start the app once the first view's paint is
 //   reported, the wasm fetched then (no preload); index.html's own inline script
 //   minified, its comments dropped;
@@ -86,7 +86,7 @@ for (const [file, loader] of [[js, 'js'], [css, 'css']]) {
   const code = await readFile(join(dist, file), 'utf8');
   let minified = (await transform(code, { loader, minify: true, format: loader === 'js' ? 'esm' : undefined, legalComments: 'none' })).code;
   if (file === js) {
-    // wasm-bindgen's long import names, short in the wasm and the glue: −2.6 KB brotli.
+    // wasm-bindgen's long import and export names, short in the wasm and the glue: −6.2 KB brotli.
     // (The wasm is fetched without an integrity hash: its preload is dropped below.)
     const shortened = shortenImports(await readFile(join(dist, wasm)), minified);
     await writeFile(join(dist, wasm), shortened.wasm);

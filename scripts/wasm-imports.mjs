@@ -1,4 +1,4 @@
-// Short import names for a wasm module and its wasm-bindgen glue.
+// Short import and export names for a wasm module and its wasm-bindgen glue.
 //
 // wasm-bindgen names each import after its Rust path and a hash
 // (`__wbg_new_with_u8_array_sequence_and_options_ca80bf9b8bbc67cf`), all from the module
@@ -114,6 +114,52 @@ export function renameImports(wasm, rename) {
 }
 
 /**
+ * The wasm's exports renamed by `rename(name) → name` (unchanged when it returns it).
+ * @param {Uint8Array} wasm
+ * @returns {Uint8Array}
+ */
+export function renameExports(wasm, rename) {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const encoder = new TextEncoder();
+  let at = 8;
+  while (at < wasm.length) {
+    const id = wasm[at];
+    const [size, contentAt] = leb(wasm, at + 1);
+    const end = contentAt + size;
+    if (id !== 7) {
+      at = end;
+      continue;
+    }
+    const out = [];
+    let [count, p] = leb(wasm, contentAt);
+    out.push(...toLeb(count));
+    for (let i = 0; i < count; i += 1) {
+      const [len, from] = leb(wasm, p);
+      const bytes = encoder.encode(rename(decoder.decode(wasm.subarray(from, from + len))));
+      out.push(...toLeb(bytes.length), ...bytes);
+      p = from + len;
+      const descriptorAt = p;
+      p += 1; // kind
+      [, p] = leb(wasm, p); // index
+      out.push(...wasm.subarray(descriptorAt, p));
+    }
+    if (p !== end) throw new Error('the export section did not end where it says');
+    const section = [7, ...toLeb(out.length), ...out];
+    const result = new Uint8Array(at + section.length + (wasm.length - end));
+    result.set(wasm.subarray(0, at));
+    result.set(section, at);
+    result.set(wasm.subarray(end), at + section.length);
+    return result;
+  }
+  return wasm;
+}
+
+/** `name` as a whole word in JavaScript text (not part of a longer identifier). */
+const word = (name) => new RegExp(`(?<![A-Za-z0-9_$])${name.replace(/\$/g, '\\$')}(?![A-Za-z0-9_$])`, 'g');
+/** `name` read as a property: `.name`, not followed by more of an identifier. */
+const property = (name) => new RegExp(`\\.${name.replace(/\$/g, '\\$')}(?![A-Za-z0-9_$])`, 'g');
+
+/**
  * Renames every import of `wasm` to a short name, in the wasm and in its `glue` (whose
  * import object has each name once, as a key followed by `:`).
  * @param {Uint8Array} wasm
@@ -142,5 +188,23 @@ export function shortenImports(wasm, glue) {
   const after = WebAssembly.Module.imports(new WebAssembly.Module(renamed));
   const same = before.length === after.length && before.every((b, i) => b.kind === after[i].kind && names.get(`${b.module}\u0000${b.name}`) === after[i].name && modules.get(b.module) === after[i].module);
   if (!same) throw new Error('the renamed module does not import the same things');
-  return { wasm: renamed, glue: out, saved: wasm.length - renamed.length + glue.length - out.length };
+
+  // Exports: wasm-bindgen's long names (`__wbindgen_malloc`, the closure shims'
+  // `wasm_bindgen_…___convert__closures_____invoke___…`) that the glue reads only as
+  // properties of the module's exports (`.name`), each renamed `$a`, `$b`, …; short or
+  // unread ones (memory, main) are left as they are.
+  const exportNames = WebAssembly.Module.exports(new WebAssembly.Module(renamed)).map((e) => e.name);
+  const shortExports = new Map();
+  for (const name of exportNames) {
+    if (name.length < 10) continue;
+    const uses = (out.match(word(name)) ?? []).length;
+    const asProperty = (out.match(property(name)) ?? []).length;
+    if (uses > 0 && uses === asProperty) shortExports.set(name, `$${shortName(shortExports.size)}`);
+  }
+  const final = renameExports(renamed, (name) => shortExports.get(name) ?? name);
+  for (const [name, short] of shortExports) out = out.replace(property(name), `.${short}`);
+  const exported = WebAssembly.Module.exports(new WebAssembly.Module(final)).map((e) => e.name);
+  const sameExports = exported.length === exportNames.length && exportNames.every((n, i) => (shortExports.get(n) ?? n) === exported[i]);
+  if (!sameExports || [...shortExports.keys()].some((n) => word(n).test(out))) throw new Error('the exports were not renamed consistently');
+  return { wasm: final, glue: out, saved: wasm.length - final.length + glue.length - out.length };
 }

@@ -1,6 +1,6 @@
 //! Keeps [`Funds`] current for the connection in use: asked once the connection has
 //! settled for a moment (a key being typed is not sent at every keystroke), asked again
-//! after each run, and forgotten the moment the connection changes (one key's balance
+//! when a run is over (its task finished, or the generation ended without one), and forgotten the moment the connection changes (one key's balance
 //! is never shown for another). Nothing is stored.
 
 use futures::future::{abortable, join, AbortHandle};
@@ -15,11 +15,13 @@ use crate::core::funds::{Funds, Lookup};
 pub const SETTLE_MS: u32 = 500;
 
 /// The funds of `connection`, kept current: asked [`SETTLE_MS`] after it changes, and
-/// again when `busy` ends (a run is over). A look-up still under way when the
-/// connection changes is aborted.
+/// again when `settled` turns true (a run is over: [`JobsState::is_settled`]). A
+/// look-up still under way when the connection changes is aborted.
+///
+/// [`JobsState::is_settled`]: crate::core::jobs::JobsState::is_settled
 pub fn watch_funds(
     connection: Signal<Result<Connection, String>>,
-    busy: Signal<bool>,
+    settled: Signal<bool>,
 ) -> ReadSignal<Funds> {
     let (funds, set_funds) = signal(Funds::Unknown);
     let pending = StoredValue::new(None::<AbortHandle>);
@@ -70,9 +72,9 @@ pub fn watch_funds(
     );
     // A run is over: its price is spent (or refunded), a quota used.
     Effect::watch(
-        move || busy.get(),
+        move || settled.get(),
         move |now, before, _| {
-            if before == Some(&true) && !now {
+            if *now && before == Some(&false) {
                 ask(0);
             }
         },

@@ -155,8 +155,12 @@ pub fn App(
     );
     // Busy while the current generation is sending, or its task is being waited for.
     let busy = Signal::derive(move || jobs.state.with(JobsState::is_busy));
-    // The price of a run and the balance (or a proxy's runs left), never stored.
-    let funds = watch_funds(connection, busy);
+    // The price of a run and the balance (or a proxy's runs left), never stored; read
+    // again when a run is over.
+    let funds = watch_funds(
+        connection,
+        Signal::derive(move || jobs.state.with(JobsState::is_settled)),
+    );
 
     let generate = move |()| {
         let Ok(connection) = connection.get_untracked() else {

@@ -53,6 +53,17 @@ impl JobsState {
             .is_some_and(|t| t.record.is_finished())
     }
 
+    /// The current generation is over as far as money goes — its task finished (charged,
+    /// or refunded when it failed), or the generation ended without making one — so the
+    /// price line reads the balance (or a proxy's runs left) again. A wait the person
+    /// stopped (Cancel) is not over: its task goes on at WaveSpeed.
+    pub fn is_settled(&self) -> bool {
+        self.view.as_ref().is_some_and(|run| match run.task() {
+            Some(_) => self.has_result(),
+            None => !run.is_busy(),
+        })
+    }
+
     /// The current generation is sending, or its task is being polled by this page.
     pub fn is_busy(&self) -> bool {
         self.view.as_ref().is_some_and(|run| {
@@ -806,6 +817,34 @@ mod tests {
             [EmbedEvent::Failed { stage: Stage::Submit, code, .. }] if code == "unauthorized"
         ));
         assert!(!s.is_busy());
+        assert!(
+            s.is_settled(),
+            "a refused submit made no task: the money is as it was"
+        );
+    }
+
+    #[test]
+    fn a_generation_is_settled_when_its_task_ends_not_when_its_wait_is_stopped() {
+        let mut s = keyed();
+        assert!(!s.is_settled(), "no generation");
+        apply(&mut s, generate(true), NOW, &P);
+        assert!(!s.is_settled(), "sending");
+        let mut s = submitted(1);
+        assert!(!s.is_settled(), "its task runs");
+        apply(&mut s, Command::User(id(1), Action::Cancel), NOW, &P);
+        assert!(!s.is_busy());
+        assert!(
+            !s.is_settled(),
+            "stopped waiting: the task goes on at WaveSpeed"
+        );
+        apply(&mut s, Command::User(id(1), Action::Resume), NOW, &P);
+        apply(
+            &mut s,
+            Command::Polled(id(1), Ok(reply(1, "failed"))),
+            NOW,
+            &P,
+        );
+        assert!(s.is_settled(), "failed: refunded");
     }
 
     #[test]
