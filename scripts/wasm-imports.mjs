@@ -58,59 +58,77 @@ export function shortName(n) {
   return name;
 }
 
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/** A name as the binary format writes it: its length, then its UTF-8 bytes. */
+const nameBytes = (name) => {
+  const bytes = encoder.encode(name);
+  return [...toLeb(bytes.length), ...bytes];
+};
+
+/** Reads a name at `at`: [name, next offset]. */
+function readName(bytes, at) {
+  const [len, from] = leb(bytes, at);
+  return [decoder.decode(bytes.subarray(from, from + len)), from + len];
+}
+
+/**
+ * `wasm` with its section `id` rewritten entry by entry: `entry(wasm, at)` reads one
+ * entry at `at` and returns [its new bytes, the offset after it]. Unchanged when the
+ * module has no such section.
+ */
+function rewriteSection(wasm, id, entry) {
+  if (wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) throw new Error('not a wasm module');
+  let at = 8;
+  while (at < wasm.length) {
+    const [size, contentAt] = leb(wasm, at + 1);
+    const end = contentAt + size;
+    if (wasm[at] !== id) {
+      at = end;
+      continue;
+    }
+    let [count, p] = leb(wasm, contentAt);
+    const out = [...toLeb(count)];
+    for (let i = 0; i < count; i += 1) {
+      const [bytes, next] = entry(wasm, p);
+      out.push(...bytes);
+      p = next;
+    }
+    if (p !== end) throw new Error(`section ${id} did not end where it says`);
+    const section = [id, ...toLeb(out.length), ...out];
+    const result = new Uint8Array(at + section.length + (wasm.length - end));
+    result.set(wasm.subarray(0, at));
+    result.set(section, at);
+    result.set(wasm.subarray(end), at + section.length);
+    return result;
+  }
+  return wasm;
+}
+
 /**
  * The wasm's imports renamed by `rename(module, name) → [module, name]`.
  * @param {Uint8Array} wasm
  * @returns {{ wasm: Uint8Array, imports: { module: string, name: string }[] }}
  */
 export function renameImports(wasm, rename) {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const encoder = new TextEncoder();
-  if (wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) throw new Error('not a wasm module');
-  let at = 8;
-  while (at < wasm.length) {
-    const id = wasm[at];
-    const [size, contentAt] = leb(wasm, at + 1);
-    const end = contentAt + size;
-    if (id !== 2) {
-      at = end;
-      continue;
-    }
-    const imports = [];
-    const out = [];
-    let [count, p] = leb(wasm, contentAt);
-    out.push(...toLeb(count));
-    for (let i = 0; i < count; i += 1) {
-      const names = [];
-      for (let k = 0; k < 2; k += 1) {
-        const [len, from] = leb(wasm, p);
-        names.push(decoder.decode(wasm.subarray(from, from + len)));
-        p = from + len;
-      }
-      const descriptorAt = p;
-      const kind = wasm[p++];
-      if (kind === 0) [, p] = leb(wasm, p); // function: its type
-      else if (kind === 1) p = limitsEnd(wasm, p + 1); // table: element type, limits
-      else if (kind === 2) p = limitsEnd(wasm, p); // memory: limits
-      else if (kind === 3) p += 2; // global: value type, mutability
-      else if (kind === 4) [, p] = leb(wasm, p + 1); // tag: attribute, type
-      else throw new Error(`import ${names.join(' ')} has an unknown kind ${kind}`);
-      imports.push({ module: names[0], name: names[1] });
-      for (const name of rename(names[0], names[1])) {
-        const bytes = encoder.encode(name);
-        out.push(...toLeb(bytes.length), ...bytes);
-      }
-      out.push(...wasm.subarray(descriptorAt, p));
-    }
-    if (p !== end) throw new Error('the import section did not end where it says');
-    const section = [2, ...toLeb(out.length), ...out];
-    const result = new Uint8Array(at + section.length + (wasm.length - end));
-    result.set(wasm.subarray(0, at));
-    result.set(section, at);
-    result.set(wasm.subarray(end), at + section.length);
-    return { wasm: result, imports };
-  }
-  return { wasm, imports: [] };
+  const imports = [];
+  const result = rewriteSection(wasm, 2, (bytes, at) => {
+    const [module, afterModule] = readName(bytes, at);
+    let [name, p] = readName(bytes, afterModule);
+    const descriptorAt = p;
+    const kind = bytes[p++];
+    if (kind === 0) [, p] = leb(bytes, p); // function: its type
+    else if (kind === 1) p = limitsEnd(bytes, p + 1); // table: element type, limits
+    else if (kind === 2) p = limitsEnd(bytes, p); // memory: limits
+    else if (kind === 3) p += 2; // global: value type, mutability
+    else if (kind === 4) [, p] = leb(bytes, p + 1); // tag: attribute, type
+    else throw new Error(`import ${module} ${name} has an unknown kind ${kind}`);
+    imports.push({ module, name });
+    const [newModule, newName] = rename(module, name);
+    return [[...nameBytes(newModule), ...nameBytes(newName), ...bytes.subarray(descriptorAt, p)], p];
+  });
+  return { wasm: result, imports };
 }
 
 /**
@@ -119,39 +137,11 @@ export function renameImports(wasm, rename) {
  * @returns {Uint8Array}
  */
 export function renameExports(wasm, rename) {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const encoder = new TextEncoder();
-  let at = 8;
-  while (at < wasm.length) {
-    const id = wasm[at];
-    const [size, contentAt] = leb(wasm, at + 1);
-    const end = contentAt + size;
-    if (id !== 7) {
-      at = end;
-      continue;
-    }
-    const out = [];
-    let [count, p] = leb(wasm, contentAt);
-    out.push(...toLeb(count));
-    for (let i = 0; i < count; i += 1) {
-      const [len, from] = leb(wasm, p);
-      const bytes = encoder.encode(rename(decoder.decode(wasm.subarray(from, from + len))));
-      out.push(...toLeb(bytes.length), ...bytes);
-      p = from + len;
-      const descriptorAt = p;
-      p += 1; // kind
-      [, p] = leb(wasm, p); // index
-      out.push(...wasm.subarray(descriptorAt, p));
-    }
-    if (p !== end) throw new Error('the export section did not end where it says');
-    const section = [7, ...toLeb(out.length), ...out];
-    const result = new Uint8Array(at + section.length + (wasm.length - end));
-    result.set(wasm.subarray(0, at));
-    result.set(section, at);
-    result.set(wasm.subarray(end), at + section.length);
-    return result;
-  }
-  return wasm;
+  return rewriteSection(wasm, 7, (bytes, at) => {
+    const [name, descriptorAt] = readName(bytes, at);
+    const [, end] = leb(bytes, descriptorAt + 1); // kind, then index
+    return [[...nameBytes(rename(name)), ...bytes.subarray(descriptorAt, end)], end];
+  });
 }
 
 /** `name` as a whole word in JavaScript text (not part of a longer identifier). */

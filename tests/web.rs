@@ -831,13 +831,17 @@ fn named(name: &str, bytes: &[u8]) -> web_sys::File {
     file(name, bytes, "application/octet-stream")
 }
 
-/// A WebP made by the browser's own encoder from a PNG of `width × height`.
-async fn webp(width: u32, height: u32) -> Vec<u8> {
-    let png = named("in.png", &fixtures::png(width, height));
+/// `image` decoded by the browser and drawn on a canvas of its size.
+async fn drawn(
+    image: &web_sys::Blob,
+) -> (
+    web_sys::HtmlCanvasElement,
+    web_sys::CanvasRenderingContext2d,
+) {
     let bitmap: web_sys::ImageBitmap = wasm_bindgen_futures::JsFuture::from(
         web_sys::window()
             .unwrap()
-            .create_image_bitmap_with_blob(&png)
+            .create_image_bitmap_with_blob(image)
             .unwrap(),
     )
     .await
@@ -847,13 +851,19 @@ async fn webp(width: u32, height: u32) -> Vec<u8> {
         .create_element("canvas")
         .unwrap()
         .unchecked_into();
-    canvas.set_width(width);
-    canvas.set_height(height);
+    canvas.set_width(bitmap.width());
+    canvas.set_height(bitmap.height());
     let context: web_sys::CanvasRenderingContext2d =
         canvas.get_context("2d").unwrap().unwrap().unchecked_into();
     context
         .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
         .unwrap();
+    (canvas, context)
+}
+
+/// A WebP made by the browser's own encoder from a PNG of `width × height`.
+async fn webp(width: u32, height: u32) -> Vec<u8> {
+    let (canvas, _) = drawn(&named("in.png", &fixtures::png(width, height))).await;
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         canvas.to_blob_with_type(&resolve, "image/webp").unwrap();
     });
@@ -951,26 +961,7 @@ async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
 
 /// The RGBA of pixel (`x`, `y`) of an image file, as the browser decodes it.
 async fn pixel_of(image: &web_sys::Blob, x: u32, y: u32) -> [u8; 4] {
-    let bitmap: web_sys::ImageBitmap = wasm_bindgen_futures::JsFuture::from(
-        web_sys::window()
-            .unwrap()
-            .create_image_bitmap_with_blob(image)
-            .unwrap(),
-    )
-    .await
-    .unwrap()
-    .unchecked_into();
-    let canvas: web_sys::HtmlCanvasElement = document()
-        .create_element("canvas")
-        .unwrap()
-        .unchecked_into();
-    canvas.set_width(bitmap.width());
-    canvas.set_height(bitmap.height());
-    let context: web_sys::CanvasRenderingContext2d =
-        canvas.get_context("2d").unwrap().unwrap().unchecked_into();
-    context
-        .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
-        .unwrap();
+    let (_, context) = drawn(image).await;
     let data = context
         .get_image_data(f64::from(x), f64::from(y), 1.0, 1.0)
         .unwrap()

@@ -904,7 +904,7 @@ impl Fake {
             (json!([]), Vec::new())
         };
         let created_at = task.created_at.clone();
-        state.charged -= refund;
+        state.charged = state.charged.saturating_sub(refund);
         json_reply(
             200,
             &envelope(prediction(

@@ -156,6 +156,18 @@ impl Proxy {
         }
     }
 
+    /// The per-visitor rate of checks (polls, outputs, `/quota`), which fails open.
+    async fn poll_rate(&self, visitor: Visitor) -> Option<Response> {
+        self.rate_limit(
+            "poll_rate",
+            visitor,
+            Rate::per_second(self.settings.polls_per_second),
+            true,
+            |_| "Too many checks from your address; slowing down.".into(),
+        )
+        .await
+    }
+
     /// A per-visitor hourly rate of `what` (uploads, generations), which fails closed.
     async fn hourly_limit(
         &self,
@@ -724,16 +736,7 @@ async fn ask_about_task(
         .verify(token, now_ms() / 1000)
         .map_err(|_| refuse(404, "not_found", "task not found", None))?;
     let visitor = proxy.visitor(peer, headers);
-    if let Some(refusal) = proxy
-        .rate_limit(
-            "poll_rate",
-            visitor,
-            Rate::per_second(proxy.settings.polls_per_second),
-            true,
-            |_| "Too many checks from your address; slowing down.".into(),
-        )
-        .await
-    {
+    if let Some(refusal) = proxy.poll_rate(visitor).await {
         return Err(refusal);
     }
     let reply = proxy
@@ -961,16 +964,7 @@ async fn quota(
     headers: HeaderMap,
 ) -> Response {
     let visitor = proxy.visitor(peer, &headers);
-    if let Some(refusal) = proxy
-        .rate_limit(
-            "poll_rate",
-            visitor,
-            Rate::per_second(proxy.settings.polls_per_second),
-            true,
-            |_| "Too many checks from your address; slowing down.".into(),
-        )
-        .await
-    {
+    if let Some(refusal) = proxy.poll_rate(visitor).await {
         return refusal;
     }
     let now = now_ms();

@@ -540,12 +540,13 @@ async fn quota_tells_a_visitor_the_price_and_runs_left_and_takes_nothing() {
         ],
     )
     .await;
-    let as_visitor = |ip: &'static str| {
-        browser()
+    let run_as = |ip: &'static str| {
+        let request = browser()
             .post(format!("{}{SUBMIT}", proxy.url))
             .header("Content-Type", "application/json")
             .header("X-Forwarded-For", ip)
-            .body(image().to_string())
+            .body(image().to_string());
+        async move { request.send().await.expect("answer").status() }
     };
     let first = quota(&proxy, "203.0.113.7").await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -570,25 +571,11 @@ async fn quota_tells_a_visitor_the_price_and_runs_left_and_takes_nothing() {
         first.json,
         "asking takes nothing"
     );
-    assert_eq!(
-        as_visitor("203.0.113.7")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
+    assert_eq!(run_as("203.0.113.7").await, 200);
     let after_one = quota(&proxy, "203.0.113.7").await.json;
     assert_eq!(after_one["runs_left"], 1);
     assert_eq!(after_one["site"]["runs_left_today"], 2);
-    assert_eq!(
-        as_visitor("203.0.113.7")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
+    assert_eq!(run_as("203.0.113.7").await, 200);
     // This visitor's hour is used up; another's is not, and the site has one run left.
     let used_up = quota(&proxy, "203.0.113.7").await.json;
     assert_eq!(used_up["runs_left"], 0);
@@ -606,14 +593,7 @@ async fn quota_tells_a_visitor_the_price_and_runs_left_and_takes_nothing() {
         "the site's one run is the lower limit"
     );
     assert_eq!(other["visitor"]["runs_left"], 2);
-    assert_eq!(
-        as_visitor("198.51.100.1")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
+    assert_eq!(run_as("198.51.100.1").await, 200);
     // The site's day is spent: every visitor reads the budget's sentence.
     let spent = quota(&proxy, "192.0.2.9").await.json;
     assert_eq!(spent["runs_left"], 0);

@@ -220,20 +220,18 @@ async fn encode_to_fit(
 ) -> Result<(web_sys::Blob, Dimensions, Encoding, Option<u8>), RepairError> {
     let mut size = plan.canvas;
     let mut drawn = draw(bitmap, plan, size)?;
+    // The plan drawn for JPEG (on white) at a size.
+    let as_jpeg = Plan {
+        encoding: Encoding::Jpeg,
+        ..*plan
+    };
     if plan.encoding == Encoding::Png {
         let png = encode(&drawn, Encoding::Png.mime(), None).await?;
         if png.size() as u64 <= MAX_FILE_BYTES {
             return Ok((png, size, Encoding::Png, None));
         }
-        // Too heavy as PNG: JPEG, on white.
-        drawn = draw(
-            bitmap,
-            &Plan {
-                encoding: Encoding::Jpeg,
-                ..*plan
-            },
-            size,
-        )?;
+        // Too heavy as PNG: JPEG.
+        drawn = draw(bitmap, &as_jpeg, size)?;
     }
     // At most three sizes: the plan's, and twice smaller when even 50 % is too heavy.
     for _ in 0..3 {
@@ -253,14 +251,7 @@ async fn encode_to_fit(
             return Ok((jpeg, size, Encoding::Jpeg, Some(quality)));
         }
         size = fit_bytes(size, lightest).ok_or(RepairError::TooHeavy)?;
-        drawn = draw(
-            bitmap,
-            &Plan {
-                encoding: Encoding::Jpeg,
-                ..*plan
-            },
-            size,
-        )?;
+        drawn = draw(bitmap, &as_jpeg, size)?;
     }
     Err(RepairError::TooHeavy)
 }
