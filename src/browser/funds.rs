@@ -1,7 +1,8 @@
 //! Keeps [`Funds`] current for the connection in use: asked once the connection has
 //! settled for a moment (a key being typed is not sent at every keystroke), asked again
-//! when a run is over (its task finished, or the generation ended without one), and forgotten the moment the connection changes (one key's balance
-//! is never shown for another). Nothing is stored.
+//! when a run is over (its task finished, or the generation ended without one), and
+//! forgotten the moment the connection changes (one key's balance is never shown for
+//! another). Nothing is stored.
 
 use futures::future::{abortable, join, AbortHandle};
 use gloo_timers::future::TimeoutFuture;
