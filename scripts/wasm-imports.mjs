@@ -151,7 +151,8 @@ const property = (name) => new RegExp(`\\.${name.replace(/\$/g, '\\$')}(?![A-Za-
 
 /**
  * Renames every import of `wasm` to a short name, in the wasm and in its `glue` (whose
- * import object has each name once, as a key followed by `:`).
+ * import object has each name once, as a key followed by `:`), and then the long export
+ * names the glue reads only as properties (`.name`).
  * @param {Uint8Array} wasm
  * @param {string} glue
  * @returns {{ wasm: Uint8Array, glue: string, saved: number }}
