@@ -40,6 +40,8 @@ const MAX_UPLOAD_BYTES: usize = multishot_rules::rules::MAX_FILE_BYTES as usize 
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The proxy's own path that tells a visitor the price and their runs left.
 pub const QUOTA_PATH: &str = "/quota";
+/// What a visitor reads while the owner has paused the generator (`--paused`).
+const PAUSED: &str = "This site's generator is paused by its owner; try again later.";
 /// The visitor-facing sentence for trouble only the site owner can fix.
 pub const UNAVAILABLE: &str =
     "The generator on this site is unavailable right now; your image was not charged.";
@@ -191,12 +193,7 @@ impl Proxy {
     fn paused(&self) -> Option<Response> {
         self.settings.paused.then(|| {
             self.metrics.limit_hit("paused");
-            refuse(
-                503,
-                "paused",
-                "This site's generator is paused by its owner; try again later.",
-                Some(3600),
-            )
+            refuse(503, "paused", PAUSED, Some(3600))
         })
     }
 
@@ -988,11 +985,7 @@ async fn quota(
     let by_month = runs_within(proxy.settings.month_cap, spend.month_reserved);
     let site = by_day.min(by_month);
     let refusal = if proxy.settings.paused {
-        Some((
-            "paused",
-            "This site's generator is paused by its owner; try again later.".to_owned(),
-            3600,
-        ))
+        Some(("paused", PAUSED.to_owned(), 3600))
     } else if site == 0 {
         let which = if by_day == 0 {
             Refusal::DailyBudget

@@ -38,9 +38,9 @@ async fn with_timeout<T>(
     }
 }
 
-/// Decodes a blob with `createImageBitmap` (EXIF orientation applied) and returns the
-/// displayed size. The bitmap is closed at once.
-pub async fn decoded_size_of_blob(blob: &web_sys::Blob) -> Result<Dimensions, DecodeError> {
+/// Decodes a blob with `createImageBitmap`, EXIF orientation applied: the image as it
+/// is shown. The caller closes the bitmap when done with it.
+pub async fn bitmap_of_blob(blob: &web_sys::Blob) -> Result<web_sys::ImageBitmap, DecodeError> {
     let window = crate::browser::window().ok_or(DecodeError::NoWindow)?;
     let options = web_sys::ImageBitmapOptions::new();
     options.set_image_orientation(web_sys::ImageOrientation::FromImage);
@@ -48,17 +48,22 @@ pub async fn decoded_size_of_blob(blob: &web_sys::Blob) -> Result<Dimensions, De
         .create_image_bitmap_with_blob_and_image_bitmap_options(blob, &options)
         .map_err(|e| DecodeError::Undecodable(js_error_text(&e)))?;
     with_timeout(async move {
-        let bitmap = JsFuture::from(promise)
+        JsFuture::from(promise)
             .await
-            .map_err(|e| DecodeError::Undecodable(js_error_text(&e)))?;
-        let bitmap: web_sys::ImageBitmap = bitmap
+            .map_err(|e| DecodeError::Undecodable(js_error_text(&e)))?
             .dyn_into()
-            .map_err(|_| DecodeError::Undecodable("not an image bitmap".into()))?;
-        let size = Dimensions::new(bitmap.width(), bitmap.height());
-        bitmap.close();
-        Ok(size)
+            .map_err(|_| DecodeError::Undecodable("not an image bitmap".into()))
     })
     .await
+}
+
+/// Decodes a blob ([`bitmap_of_blob`]) and returns the displayed size. The bitmap is
+/// closed at once.
+pub async fn decoded_size_of_blob(blob: &web_sys::Blob) -> Result<Dimensions, DecodeError> {
+    let bitmap = bitmap_of_blob(blob).await?;
+    let size = Dimensions::new(bitmap.width(), bitmap.height());
+    bitmap.close();
+    Ok(size)
 }
 
 /// Loads a URL as an `<img>` (no CORS needed) and returns its displayed size.

@@ -1,5 +1,5 @@
 //! Carries out a repair [`Plan`] on a canvas: the image decoded with its EXIF
-//! orientation applied (`createImageBitmap`, the same decode the rules measure), the
+//! orientation applied ([`bitmap_of_blob`], the same decode the rules measure), the
 //! kept part drawn where the plan says — over a softened copy of the whole image for
 //! **Pad** — and encoded as PNG or as JPEG at the highest quality that fits 10 MiB
 //! ([`QualitySearch`]), scaled down ([`fit_bytes`]) only when the lowest quality is still
@@ -13,6 +13,7 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::decode::{bitmap_of_blob, DecodeError};
 use super::js_error_text;
 use crate::core::repair::{fit_bytes, repaired_name, Encoding, Plan, QualitySearch, Rect};
 use crate::core::rules::MAX_FILE_BYTES;
@@ -40,9 +41,9 @@ pub struct Repaired {
 /// Why a repair could not be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RepairError {
-    /// The browser could not decode the image.
-    #[error("the browser could not open the image ({0})")]
-    Undecodable(String),
+    /// The browser could not decode the image (the same decode the rules measure).
+    #[error(transparent)]
+    Undecodable(#[from] DecodeError),
     /// The canvas refused (out of memory, a size it does not draw).
     #[error("the browser could not draw the repaired image ({0})")]
     Canvas(String),
@@ -181,17 +182,7 @@ pub async fn repair(
     name: &str,
     plan: &Plan,
 ) -> Result<Repaired, RepairError> {
-    let window = super::window().ok_or_else(|| RepairError::Canvas("no window".into()))?;
-    let options = web_sys::ImageBitmapOptions::new();
-    options.set_image_orientation(web_sys::ImageOrientation::FromImage);
-    let bitmap: web_sys::ImageBitmap = JsFuture::from(
-        window
-            .create_image_bitmap_with_blob_and_image_bitmap_options(image, &options)
-            .map_err(|e| RepairError::Undecodable(js_error_text(&e)))?,
-    )
-    .await
-    .map_err(|e| RepairError::Undecodable(js_error_text(&e)))?
-    .unchecked_into();
+    let bitmap = bitmap_of_blob(image).await?;
     let result = encode_to_fit(&bitmap, plan).await;
     bitmap.close();
     let (blob, size, encoding, quality) = result?;

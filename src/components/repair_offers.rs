@@ -32,14 +32,15 @@ pub fn RepairOffers(
     /// The chosen image; a repair replaces it (keeping the original for Undo).
     chosen: RwSignal<Option<Chosen>>,
 ) -> impl IntoView {
-    let plans = move || {
+    // Planned once per chosen image, read by every part below.
+    let plans = Memo::new(move |_| {
         chosen.with(|c| {
             c.as_ref()
                 .filter(|c| c.repaired_from.is_none())
                 .map(|c| offers_for(&c.assessment))
                 .unwrap_or_default()
         })
-    };
+    });
     // The repair under way (its name), and the last one that failed.
     let working = RwSignal::new(None::<String>);
     let failed = RwSignal::new(None::<String>);
@@ -80,7 +81,7 @@ pub fn RepairOffers(
     };
     // At most two repairs are offered (Crop and Pad); a fixed structure whose parts are
     // shown or hidden costs the page far less than views made and dropped.
-    let plan = move |n: usize| plans().get(n).copied();
+    let plan = move |n: usize| plans.with(|p| p.get(n).copied());
     let label = move |n: usize| plan(n).map(|p| p.label()).unwrap_or_default();
     let explain = move |n: usize| plan(n).map(|p| p.explain()).unwrap_or_default();
     let press = move |n: usize| {

@@ -7,7 +7,7 @@
 //! the same rules again before anything is sent.
 
 use multishot_rules::rules::{
-    MAX_ASPECT, MAX_DECODE_PIXELS, MAX_FILE_BYTES, MIN_ASPECT, MIN_SIDE_PX,
+    too_tall, too_wide, MAX_ASPECT, MAX_DECODE_PIXELS, MAX_FILE_BYTES, MIN_ASPECT, MIN_SIDE_PX,
 };
 use multishot_rules::sniff::{Dimensions, Format};
 
@@ -154,17 +154,14 @@ pub struct Chosen {
     pub bytes: u64,
 }
 
-/// `w : h` against `num : den`: `Less`, `Equal` or `Greater`, exactly.
-fn shape(size: Dimensions, num: u32, den: u32) -> std::cmp::Ordering {
-    (u64::from(size.width) * u64::from(den)).cmp(&(u64::from(num) * u64::from(size.height)))
+/// The widest width allowed for `height`: ⌊height × 5/2⌋.
+fn widest(height: u32) -> u32 {
+    (u64::from(height) * u64::from(MAX_ASPECT.num) / u64::from(MAX_ASPECT.den)) as u32
 }
 
-fn too_wide(size: Dimensions) -> bool {
-    shape(size, MAX_ASPECT.num, MAX_ASPECT.den).is_gt()
-}
-
-fn too_tall(size: Dimensions) -> bool {
-    shape(size, MIN_ASPECT.num, MIN_ASPECT.den).is_lt()
+/// The tallest height allowed for `width`: ⌊width × 5/2⌋.
+fn tallest(width: u32) -> u32 {
+    (u64::from(width) * u64::from(MIN_ASPECT.den) / u64::from(MIN_ASPECT.num)) as u32
 }
 
 fn pixels(size: Dimensions) -> u64 {
@@ -211,8 +208,7 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
         let (crop, padded) = if too_wide(size) {
             // The widest allowed: width = ⌊height × 5/2⌋ cut from the middle; or the
             // height raised to ⌈width × 2/5⌉ around the whole image.
-            let width = (u64::from(size.height) * u64::from(MAX_ASPECT.num)
-                / u64::from(MAX_ASPECT.den)) as u32;
+            let width = widest(size.height);
             let height = (u64::from(size.width) * u64::from(MAX_ASPECT.den))
                 .div_ceil(u64::from(MAX_ASPECT.num)) as u32;
             (
@@ -232,8 +228,7 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
                 ),
             )
         } else {
-            let height = (u64::from(size.width) * u64::from(MIN_ASPECT.den)
-                / u64::from(MIN_ASPECT.num)) as u32;
+            let height = tallest(size.width);
             let width = (u64::from(size.height) * u64::from(MIN_ASPECT.num))
                 .div_ceil(u64::from(MIN_ASPECT.den)) as u32;
             (
@@ -354,17 +349,9 @@ fn within_pixels(size: Dimensions) -> Option<Dimensions> {
 fn scaled_to_pixels(size: Dimensions, limit: u64) -> Dimensions {
     let fitted = scaled_down(size, limit);
     if too_wide(fitted) && !too_wide(size) {
-        Dimensions::new(
-            (u64::from(fitted.height) * u64::from(MAX_ASPECT.num) / u64::from(MAX_ASPECT.den))
-                as u32,
-            fitted.height,
-        )
+        Dimensions::new(widest(fitted.height), fitted.height)
     } else if too_tall(fitted) && !too_tall(size) {
-        Dimensions::new(
-            fitted.width,
-            (u64::from(fitted.width) * u64::from(MIN_ASPECT.den) / u64::from(MIN_ASPECT.num))
-                as u32,
-        )
+        Dimensions::new(fitted.width, tallest(fitted.width))
     } else {
         fitted
     }

@@ -60,6 +60,16 @@ fn at_most(size: Dimensions, ratio: Ratio) -> bool {
     u64::from(size.width) * u64::from(ratio.den) <= u64::from(size.height) * u64::from(ratio.num)
 }
 
+/// Wider than [`MAX_ASPECT`] allows (exactly: 751 × 300 is, 750 × 300 is not).
+pub fn too_wide(size: Dimensions) -> bool {
+    !at_most(size, MAX_ASPECT)
+}
+
+/// Taller than [`MIN_ASPECT`] allows (exactly: 300 × 751 is, 300 × 750 is not).
+pub fn too_tall(size: Dimensions) -> bool {
+    !at_least(size, MIN_ASPECT)
+}
+
 /// One of the input rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -326,7 +336,7 @@ pub fn check(facts: &Facts) -> Report {
             if size.width < MIN_SIDE_PX || size.height < MIN_SIDE_PX {
                 report.violations.push(Violation::Dimensions { size });
             }
-            if !at_least(size, MIN_ASPECT) || !at_most(size, MAX_ASPECT) {
+            if too_tall(size) || too_wide(size) {
                 report.violations.push(Violation::AspectRatio { size });
             }
         }
