@@ -52,6 +52,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p multishot-repair --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --features prerender --all-targets -- -D warnings
 
 ## test-native: the pure core, natively (unit and property tests), and the build-time

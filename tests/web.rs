@@ -877,7 +877,7 @@ async fn webp(width: u32, height: u32) -> Vec<u8> {
 /// The repaired file's bytes, checked: the rules' own verdict on them, its type by its
 /// bytes, and its size as the browser decodes it.
 async fn check_repaired(
-    repaired: &multishot_studio::browser::repair::Repaired,
+    repaired: &multishot_repair::canvas::Repaired,
     expected: Dimensions,
     format: Format,
 ) -> Vec<u8> {
@@ -895,8 +895,8 @@ async fn check_repaired(
 
 #[wasm_bindgen_test]
 async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
-    use multishot_studio::browser::repair::repair;
-    use multishot_studio::core::repair::{offers, Chosen, Verb};
+    use multishot_repair::canvas::repair;
+    use multishot_repair::plan::{offers, Chosen, Verb};
 
     let plans = |format, width, height, bytes| {
         offers(&Chosen {
@@ -971,8 +971,8 @@ async fn pixel_of(image: &web_sys::Blob, x: u32, y: u32) -> [u8; 4] {
 
 #[wasm_bindgen_test]
 async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
-    use multishot_studio::browser::repair::repair;
-    use multishot_studio::core::repair::{Encoding, Plan, Rect, Verb};
+    use multishot_repair::canvas::repair;
+    use multishot_repair::plan::{Encoding, Plan, Rect, Verb};
 
     // Stored 600 × 400 with orientation 6: shown 400 × 600.
     let rotated = fixture_file("exif-rotated.jpg");
@@ -1021,30 +1021,31 @@ async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
 #[wasm_bindgen_test]
 async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
     use multishot_studio::browser::assess::{choose_file, Chosen};
-    use multishot_studio::components::RepairOffers;
+    use multishot_studio::components::{ImagePicker, ValidationReport};
     use multishot_studio::core::assessment::Step;
+    use send_wrapper::SendWrapper;
 
+    // The repairs module's side, as it runs once the page's script has loaded it.
+    let _module = multishot_repair::offer::listen(&document());
     let document = document();
     let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&root).unwrap();
     let chosen = RwSignal::new(None::<Chosen>);
     let _handle = leptos::mount::mount_to(root.clone(), move || {
-        view! { <RepairOffers chosen=chosen /> }.into_any()
-    });
-    let settled = || async {
-        for _ in 0..200 {
-            tick().await;
-            if chosen
-                .with_untracked(|c| c.as_ref().is_some_and(|c| c.assessment.step == Step::Done))
-            {
-                return;
-            }
-            TimeoutFuture::new(20).await;
+        let assessment =
+            Signal::derive(move || chosen.with(|c| c.as_ref().map(|c| c.assessment.clone())));
+        view! {
+            <ImagePicker
+                on_file={move |file: SendWrapper<web_sys::File>| choose_file(chosen, file.take())}
+                on_url={|_: String| {}}
+            >
+                <ValidationReport assessment=assessment chosen=chosen />
+            </ImagePicker>
         }
-        panic!("the image was never checked");
-    };
+        .into_any()
+    });
     let visible_buttons = || -> Vec<web_sys::HtmlElement> {
-        let all = root.query_selector_all("button").unwrap();
+        let all = root.query_selector_all(".ms-repair-slot button").unwrap();
         (0..all.length())
             .map(|i| {
                 all.item(i)
@@ -1060,19 +1061,31 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
             .map(|b| b.text_content().unwrap_or_default())
             .collect()
     };
+    // Waits until the slot's buttons are `want` (the module plans after its own decode).
+    let shows = |want: &'static [&'static str]| async move {
+        for _ in 0..300 {
+            tick().await;
+            if names() == want {
+                return;
+            }
+            TimeoutFuture::new(20).await;
+        }
+        panic!("the slot shows {:?}, not {want:?}", names());
+    };
 
     // A 200 px PNG: one repair, named by its verb.
     choose_file(chosen, named("small.png", &fixtures::png(200, 200)));
-    settled().await;
-    assert_eq!(names(), ["Enlarge to 300 px"]);
-    let original = chosen.get_untracked().unwrap().id;
+    shows(&["Enlarge to 300 px"]).await;
     visible_buttons()[0].click();
-    // Repaired, then checked again by the same rules.
+    // Repaired, chosen through the page's own file input, and checked by the same rules.
+    shows(&["Undo repair"]).await;
     for _ in 0..200 {
         tick().await;
         let done = chosen.with_untracked(|c| {
-            c.as_ref()
-                .is_some_and(|c| c.repaired_from.is_some() && c.assessment.step == Step::Done)
+            c.as_ref().is_some_and(|c| {
+                c.assessment.step == Step::Done
+                    && c.file.as_ref().is_some_and(|f| f.name() == "small-fit.png")
+            })
         });
         if done {
             break;
@@ -1085,32 +1098,31 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
         repaired.assessment.facts.dimensions,
         Some(Dimensions::new(300, 300))
     );
-    assert_eq!(
-        repaired.file.as_ref().map(|f| f.name()).as_deref(),
-        Some("small-fit.png")
-    );
     tick().await;
     let text = root.text_content().unwrap_or_default();
     assert!(
         text.contains("Enlarge to 300 px: before 200 × 200 px"),
         "{text}"
     );
-    assert_eq!(names(), ["Undo repair"]);
+    assert_eq!(names(), ["Undo repair"], "the repaired view stays");
+    // Undo: the original chosen again, and offered again.
     visible_buttons()[0].click();
-    tick().await;
+    shows(&["Enlarge to 300 px"]).await;
     assert_eq!(
-        chosen.get_untracked().unwrap().id,
-        original,
+        chosen
+            .get_untracked()
+            .unwrap()
+            .file
+            .map(|f| f.name())
+            .as_deref(),
+        Some("small.png"),
         "the original is back"
     );
-    assert_eq!(names(), ["Enlarge to 300 px"]);
 
     // A panorama: Crop and Pad; an image that fits: nothing.
     choose_file(chosen, named("pano.jpg", &fixtures::jpeg(1500, 300, None)));
-    settled().await;
-    assert_eq!(names(), ["Crop to 2.5:1", "Pad to 2.5:1"]);
+    shows(&["Crop to 2.5:1", "Pad to 2.5:1"]).await;
     choose_file(chosen, fixture_file("valid.png"));
-    settled().await;
-    assert!(names().is_empty());
+    shows(&[]).await;
     root.remove();
 }

@@ -620,7 +620,26 @@ impl Fake {
             delay = fault.delay_ms;
         }
         let mut reply = match endpoint {
-            "upload" => self.upload_binary(body, content_type, base),
+            "upload" => {
+                // What the page sent, as the rules judge it from its bytes (the e2e
+                // tests of repaired images read it from the log).
+                if let Some((name, _, bytes)) = content_type
+                    .split("boundary=")
+                    .nth(1)
+                    .and_then(|b| multipart_file(body, b.trim_matches('"')))
+                {
+                    let report = multishot_rules::check_file(&bytes);
+                    let sniffed = multishot_rules::sniff::sniff(&bytes);
+                    entry["image"] = json!({
+                        "name": name,
+                        "bytes": bytes.len(),
+                        "mime": sniffed.format.mime(),
+                        "size": sniffed.header.ok().map(|d| [d.width, d.height]),
+                        "passes": report.passes() && report.unchecked.is_empty(),
+                    });
+                }
+                self.upload_binary(body, content_type, base)
+            }
             "upload-ticket" => self.upload_ticket(body, base),
             "submit" => self.submit(body, content_type, base, entry),
             "pricing" => self.pricing(body, content_type, entry),

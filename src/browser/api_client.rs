@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use futures::future::{select, Either};
 use gloo_net::http::{Request, Response};
 use gloo_timers::future::sleep;
@@ -114,7 +113,7 @@ pub async fn data_uri(file: &web_sys::File) -> Result<String, ApiError> {
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
     let mime = detect(&bytes).mime().unwrap_or("application/octet-stream");
-    let payload = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let payload = crate::core::base64::encode(&bytes);
     Ok(format!("data:{mime};base64,{payload}"))
 }
 

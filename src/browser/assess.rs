@@ -28,18 +28,6 @@ pub struct Chosen {
     pub preview: Option<Preview>,
     /// The local file, kept for sending it (none for an image URL).
     pub file: Option<SendWrapper<web_sys::File>>,
-    /// When this image is a repair of the one chosen: that one, as it was (**Undo
-    /// repair** returns to it), and the repair's name.
-    pub repaired_from: Option<Box<RepairedFrom>>,
-}
-
-/// The image a repair was made from.
-#[derive(Clone, Debug)]
-pub struct RepairedFrom {
-    /// The image as it was chosen, with its assessment.
-    pub original: Chosen,
-    /// The repair made ("Crop to 2.5:1").
-    pub repair: String,
 }
 
 /// Where a preview image loads from.
@@ -78,20 +66,6 @@ fn advance(target: RwSignal<Option<Chosen>>, id: u64, assessment: &Assessment) {
 /// Chooses a local file: shows it at once, then reads its leading bytes (type, header
 /// size) and has the browser decode it (the verdict on dimensions).
 pub fn choose_file(target: RwSignal<Option<Chosen>>, file: web_sys::File) {
-    choose(target, file, None);
-}
-
-/// Chooses a repaired image in place of `from.original`, checked by the same rules as
-/// any chosen file; **Undo repair** sets the original back.
-pub fn choose_repaired(target: RwSignal<Option<Chosen>>, file: web_sys::File, from: RepairedFrom) {
-    choose(target, file, Some(Box::new(from)));
-}
-
-fn choose(
-    target: RwSignal<Option<Chosen>>,
-    file: web_sys::File,
-    repaired_from: Option<Box<RepairedFrom>>,
-) {
     super::mark("multishot:chosen");
     let id = next_id();
     let assessment = Assessment::for_file(file.name(), file.type_(), file.size() as u64);
@@ -100,7 +74,6 @@ fn choose(
         assessment: assessment.clone(),
         preview: ObjectUrl::new(&file).map(Preview::Blob),
         file: Some(SendWrapper::new(file.clone())),
-        repaired_from,
     }));
     spawn_local(async move {
         let assessment = match read_head(&file, HEAD_BYTES).await {
@@ -128,7 +101,6 @@ pub fn choose_url(target: RwSignal<Option<Chosen>>, url: String) {
         assessment: assessment.clone(),
         preview: Some(Preview::Remote(url.clone())),
         file: None,
-        repaired_from: None,
     }));
     spawn_local(async move {
         let (remote, decoded) = futures::join!(read_remote(&url), decoded_size_of_url(&url));

@@ -11,13 +11,11 @@ pub mod file;
 pub mod funds;
 pub mod object_url;
 pub mod remote;
-pub mod repair;
+pub mod repair_module;
 pub mod runner;
 pub mod storage;
 pub mod tab_lock;
 pub mod thumbnail;
-
-use wasm_bindgen::{JsCast, JsValue};
 
 /// A request's `AbortController` that aborts the request when dropped: a request future
 /// that is dropped (Cancel, Delete, a timeout, the page going away) cancels its fetch —
@@ -45,15 +43,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A JavaScript exception or rejection as readable text.
-pub(crate) fn js_error_text(value: &JsValue) -> String {
-    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
-        return String::from(error.message());
-    }
-    value
-        .as_string()
-        .unwrap_or_else(|| "unknown error".to_owned())
-}
+pub(crate) use multishot_repair::decode::js_error_text;
 
 /// A failed fetch (gloo-net) as readable text: the browser's message. Never gloo's own
 /// Display, which would bring serde_json's every parser message (and the I/O error

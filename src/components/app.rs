@@ -267,7 +267,7 @@ pub fn App(
                     >
                         {compact.then(|| view! { <p class="ms-hint ms-rules-line">{rules::in_one_line()}</p> })}
                         <ImagePreview chosen=chosen />
-                        <ValidationReport assessment=assessment />
+                        <ValidationReport assessment=assessment chosen=chosen />
                     </ImagePicker>
                 </section>
                 <section class="ms-card ms-generate" aria-labelledby="ms-generate-heading">

@@ -1,23 +1,38 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
+use crate::browser::assess::Chosen;
+use crate::browser::repair_module;
 use crate::core::assessment::{Assessment, Step};
+use multishot_repair::offer::SLOT;
 
 /// The verdict on the chosen image: every broken rule in its own `role="alert"` element
 /// with what was measured, the rules that could not be checked, or a clear "ready". A
 /// refusal is brought into view (on a phone it would sit below the fold, unseen).
+///
+/// Below it, **Make it fit**: the slot where the repairs module (`crates/repair`,
+/// loaded the first time an image is refused) offers its repairs — a button per repair,
+/// named by its verb — then shows the image before and now, with **Undo repair**. A
+/// repair replaces the chosen image, which the same rules check again; nothing is sent
+/// until Generate is pressed.
 #[component]
 pub fn ValidationReport(
     /// The chosen image's assessment, if an image is chosen.
     #[prop(into)]
     assessment: Signal<Option<Assessment>>,
+    /// The chosen image; a repair replaces it.
+    chosen: RwSignal<Option<Chosen>>,
 ) -> impl IntoView {
     let shown = NodeRef::<Div>::new();
+    let slot = NodeRef::<Div>::new();
     Effect::new(move |_| {
         let refused = assessment.with(|a| {
             a.as_ref()
                 .is_some_and(|a| a.step == Step::Done && !a.report().passes())
         });
+        if let Some(slot) = slot.get() {
+            repair_module::sync(&slot, chosen, refused);
+        }
         if refused {
             // Once the verdict and the picture above it are laid out.
             request_animation_frame(move || {
@@ -30,7 +45,7 @@ pub fn ValidationReport(
             });
         }
     });
-    move || {
+    let report = move || {
         assessment.with(|a| {
             let a = a.as_ref()?;
             let report = a.report();
@@ -95,5 +110,9 @@ pub fn ValidationReport(
                 </div>
             })
         })
+    };
+    view! {
+        {report}
+        <div class=SLOT node_ref=slot></div>
     }
 }

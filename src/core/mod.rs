@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assessment;
+pub mod base64;
 pub mod config;
 pub mod connection;
 pub mod embed;
@@ -11,7 +12,6 @@ pub mod image_url;
 pub mod job;
 pub mod jobs;
 pub mod output;
-pub mod repair;
 pub mod task_view;
 pub mod web_address;
 pub mod zip;

@@ -13,11 +13,11 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::decode::{bitmap_of_blob, DecodeError};
-use super::js_error_text;
-use crate::core::repair::{fit_bytes, repaired_name, Encoding, Plan, QualitySearch, Rect};
-use crate::core::rules::MAX_FILE_BYTES;
-use crate::core::sniff::Dimensions;
+use multishot_rules::rules::MAX_FILE_BYTES;
+use multishot_rules::sniff::Dimensions;
+
+use crate::decode::{bitmap_of_blob, js_error_text, DecodeError};
+use crate::plan::{fit_bytes, repaired_name, Encoding, Plan, QualitySearch, Rect};
 
 /// The width of the softened copy behind a padded image, before it is stretched: small
 /// enough that stretching it blurs it, and cheap to draw.
@@ -66,7 +66,7 @@ fn new_canvas(
     ),
     RepairError,
 > {
-    let document = super::window()
+    let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(|| RepairError::Canvas("no document".into()))?;
     let canvas: web_sys::HtmlCanvasElement = document
@@ -182,7 +182,7 @@ pub async fn repair(
     name: &str,
     plan: &Plan,
 ) -> Result<Repaired, RepairError> {
-    let bitmap = bitmap_of_blob(image).await?;
+    let bitmap = bitmap_of_blob(web_sys::window(), image).await?;
     let result = encode_to_fit(&bitmap, plan).await;
     bitmap.close();
     let (blob, size, encoding, quality) = result?;

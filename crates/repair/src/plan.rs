@@ -1,6 +1,6 @@
 //! Making a refused image fit, planned in plain arithmetic: which repairs apply to a
 //! chosen image and, for each, the exact geometry and encoding that the browser's canvas
-//! then carries out (`browser::repair`). Every plan's output keeps every rule — the type
+//! then carries out ([`crate::canvas`]). Every plan's output keeps every rule — the type
 //! (PNG or JPEG), both sides at least 300 px, the shape between 1:2.5 and 2.5:1, at most
 //! 100 megapixels — and the file size is reached by [`QualitySearch`] and, only when
 //! the lowest quality is still too heavy, [`fit_bytes`]. The repaired file is checked by
@@ -10,8 +10,6 @@ use multishot_rules::rules::{
     too_tall, too_wide, MAX_ASPECT, MAX_DECODE_PIXELS, MAX_FILE_BYTES, MIN_ASPECT, MIN_SIDE_PX,
 };
 use multishot_rules::sniff::{Dimensions, Format};
-
-use super::assessment::{Assessment, Source, Step};
 
 /// What a repair does, and the first word of its button's accessible name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,36 +267,10 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
     plan(verb, whole, size, whole).into_iter().collect()
 }
 
-/// The repairs for an assessed image: a local file the browser decoded that breaks a
-/// rule ([`offers`]). None for an image URL (WaveSpeed fetches it itself), one still
-/// being checked, or one the browser cannot open.
-pub fn offers_for(assessment: &Assessment) -> Vec<Plan> {
-    let facts = &assessment.facts;
-    match (
-        &assessment.source,
-        facts.format,
-        facts.dimensions,
-        facts.byte_size,
-    ) {
-        (Source::File { .. }, Some(format), Some(decoded), Some(bytes))
-            if assessment.step == Step::Done
-                && !facts.undecodable
-                && !assessment.report().passes() =>
-        {
-            offers(&Chosen {
-                format,
-                decoded,
-                bytes,
-            })
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// What to do with a refused image no repair here can help, when there is advice: a
 /// HEIC photo (which Chromium cannot open) is exported as JPEG on the phone.
-pub fn advice(assessment: &Assessment) -> Option<&'static str> {
-    (assessment.step == Step::Done && assessment.facts.format == Some(Format::Heic)).then_some(
+pub fn advice(format: Format) -> Option<&'static str> {
+    (format == Format::Heic).then_some(
         "This browser cannot open HEIC photos, so it cannot convert this one. On an iPhone, share the photo and choose Options → Most Compatible (or set Settings → Camera → Formats → Most Compatible), or export it from Photos on a Mac as JPEG, then choose the JPEG here.",
     )
 }
@@ -655,34 +627,10 @@ mod tests {
     }
 
     #[test]
-    fn only_a_decoded_local_file_that_breaks_a_rule_is_offered_repairs() {
-        use crate::core::sniff::sniff;
-        use crate::core::sniff::test_headers::png_head;
-        let assessed = |bytes: &[u8], decoded| {
-            Assessment::for_file("a.png".into(), "image/png".into(), 5_000)
-                .with_head(&sniff(bytes))
-                .with_decoded(decoded)
-        };
-        let small = assessed(&png_head(200, 200), Some(Dimensions::new(200, 200)));
-        assert_eq!(offers_for(&small).len(), 1);
-        let fine = assessed(&png_head(800, 600), Some(Dimensions::new(800, 600)));
-        assert!(offers_for(&fine).is_empty());
-        let broken = assessed(&png_head(200, 200), None);
-        assert!(
-            offers_for(&broken).is_empty(),
-            "the browser could not open it"
-        );
-        let checking = Assessment::for_file("a.png".into(), "image/png".into(), 5_000)
-            .with_head(&sniff(&png_head(200, 200)));
-        assert!(offers_for(&checking).is_empty(), "still being decoded");
-        let url = Assessment::for_url("https://example.com/a.png".into())
-            .with_decoded(Some(Dimensions::new(200, 200)));
-        assert!(offers_for(&url).is_empty());
-        let heic = Assessment::for_file("IMG.HEIC".into(), String::new(), 5_000)
-            .with_head(&sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"));
-        assert!(offers_for(&heic).is_empty());
-        assert!(advice(&heic).is_some_and(|a| a.contains("JPEG")));
-        assert_eq!(advice(&small), None);
+    fn only_a_heic_photo_gets_advice() {
+        assert!(advice(Format::Heic).is_some_and(|a| a.contains("JPEG")));
+        assert_eq!(advice(Format::Png), None);
+        assert_eq!(advice(Format::WebP), None);
     }
 
     #[test]

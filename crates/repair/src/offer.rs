@@ -1,0 +1,357 @@
+//! **Make it fit**, drawn into the page's slot: for a refused image, a button per repair
+//! (its name starts with its verb — Convert, Shrink, Enlarge, Crop, Pad) with what it
+//! will do; once repaired, the image before and now and **Undo repair**; for a HEIC
+//! photo, how to export a JPEG. Plain DOM (this module carries no framework, so the
+//! page pays for it only when an image is refused); every text is set as text.
+//!
+//! The page and this module talk through the slot element alone, so that the page needs
+//! no code of this module's and this module none of the page's:
+//! - the page sets the slot's [`FILE`] property to the refused file and dispatches
+//!   [`OFFER_EVENT`] on the slot (the module also looks for such slots, by their class
+//!   [`SLOT`], when it starts); [`offer`] answers it;
+//! - the module answers by choosing a file through the page's own file input (the
+//!   `input[type=file]` of the slot's nearest ancestor that has one), as a person would —
+//!   the repaired file, which the page checks by the same rules, or for **Undo repair**
+//!   the refused file itself — and sets the slot's [`ANSWER`] property to the repaired
+//!   file first, so that the page leaves the module's before/now view in place;
+//! - the page empties the slot and sets [`FILE`] to `undefined` when it should show
+//!   nothing: a repair still at work is then dropped (it checks that [`FILE`] is still
+//!   its file before it draws or answers).
+
+use std::rc::Rc;
+
+use multishot_rules::sniff::{detect, Dimensions, Format};
+use multishot_rules::units::format_bytes;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use crate::canvas::{repair, Repaired};
+use crate::decode::{bitmap_of_blob, js_error_text};
+use crate::plan::{advice, offers, Chosen, Plan, Verb};
+
+/// The loader Trunk writes for this module (index.html, `data-loader-shim`): the page
+/// adds it as a `<script type="module">` the first time an image is refused.
+pub const LOADER: &str = "multishot-repair_loader.js";
+/// The slot's class.
+pub const SLOT: &str = "ms-repair-slot";
+/// The slot's property that holds the refused image's `File`.
+pub const FILE: &str = "msFile";
+/// The event the page dispatches on the slot to have the repairs offered.
+pub const OFFER_EVENT: &str = "multishot-offer";
+/// The slot's property that holds the repaired file, while it is the one chosen.
+pub const ANSWER: &str = "msAnswer";
+
+/// How many leading bytes are read to tell the type.
+const HEAD: i32 = 4096;
+
+/// Whether the slot still offers repairs for `file`.
+fn current(slot: &web_sys::Element, file: &web_sys::File) -> bool {
+    js_sys::Reflect::get(slot, &FILE.into()).is_ok_and(|f| AsRef::<JsValue>::as_ref(file) == &f)
+}
+
+/// Chooses `file` in the page, through the file input of the slot's nearest ancestor
+/// that has one (a `change` event, as when a person picks a file): the repaired file,
+/// recorded first as the slot's [`ANSWER`], or the refused one for Undo.
+fn answer(slot: &web_sys::Element, file: &web_sys::File, repaired: bool) -> Result<(), String> {
+    let recorded: &JsValue = if repaired {
+        file.as_ref()
+    } else {
+        &JsValue::UNDEFINED
+    };
+    let _ = js_sys::Reflect::set(slot, &ANSWER.into(), recorded);
+    let mut at = slot.parent_element();
+    let input = loop {
+        let Some(ancestor) = at else {
+            return Err("the page has no file input".into());
+        };
+        if let Ok(Some(input)) = ancestor.query_selector("input[type=file]") {
+            break input.unchecked_into::<web_sys::HtmlInputElement>();
+        }
+        at = ancestor.parent_element();
+    };
+    let files = web_sys::DataTransfer::new().map_err(|e| js_error_text(&e))?;
+    files
+        .items()
+        .add_with_file(file)
+        .map_err(|e| js_error_text(&e))?;
+    input.set_files(files.files().as_ref());
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let change =
+        web_sys::Event::new_with_event_init_dict("change", &init).map_err(|e| js_error_text(&e))?;
+    let _ = input.dispatch_event(&change);
+    Ok(())
+}
+
+/// Offers the repairs for the image the slot holds (see the module's doc), replacing
+/// what it showed: the type is read from the file's first bytes, the plans made by
+/// [`offers`]; nothing is shown when no repair applies and there is no advice.
+pub fn offer(slot: &web_sys::Element) {
+    slot.set_text_content(None);
+    let Some(file) = js_sys::Reflect::get(slot, &FILE.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<web_sys::File>().ok())
+    else {
+        return;
+    };
+    let slot = slot.clone();
+    spawn_local(async move {
+        let format = match read_head(&file).await {
+            Ok(head) => detect(&head),
+            Err(_) => return,
+        };
+        // Measured as the page measured it (the decode the rules use).
+        let decoded = match bitmap_of_blob(web_sys::window(), &file).await {
+            Ok(bitmap) => {
+                let size = Dimensions::new(bitmap.width(), bitmap.height());
+                bitmap.close();
+                Some(size)
+            }
+            Err(_) => None,
+        };
+        if !current(&slot, &file) {
+            return;
+        }
+        let plans = decoded
+            .map(|decoded| {
+                offers(&Chosen {
+                    format,
+                    decoded,
+                    bytes: file.size() as u64,
+                })
+            })
+            .unwrap_or_default();
+        if let Some(text) = advice(format) {
+            let note = element("p", "ms-note");
+            note.set_text_content(Some(text));
+            let _ = slot.append_child(&note);
+        }
+        if !plans.is_empty() {
+            let before = Before {
+                file,
+                decoded,
+                format,
+            };
+            show_offers(&slot, Rc::new(before), plans);
+        }
+    });
+}
+
+/// Answers [`OFFER_EVENT`] on any slot of `document` (the module does so from its
+/// start), and offers the repairs now for the slots that asked before. Until the
+/// returned guard is dropped.
+pub fn listen(document: &web_sys::Document) -> Listening {
+    let handler = Closure::<dyn Fn(web_sys::Event)>::new(|event: web_sys::Event| {
+        if let Some(slot) = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            offer(&slot);
+        }
+    });
+    // Capture: the event does not bubble, and the slot may sit anywhere (an embed).
+    let _ = document.add_event_listener_with_callback_and_bool(
+        OFFER_EVENT,
+        handler.as_ref().unchecked_ref(),
+        true,
+    );
+    if let Ok(waiting) = document.query_selector_all(&format!(".{SLOT}")) {
+        for i in 0..waiting.length() {
+            if let Some(slot) = waiting.get(i).and_then(|n| n.dyn_into().ok()) {
+                offer(&slot);
+            }
+        }
+    }
+    Listening {
+        document: document.clone(),
+        handler,
+    }
+}
+
+/// Answering the page's offers, until dropped ([`listen`]).
+pub struct Listening {
+    document: web_sys::Document,
+    handler: Closure<dyn Fn(web_sys::Event)>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.document.remove_event_listener_with_callback_and_bool(
+            OFFER_EVENT,
+            self.handler.as_ref().unchecked_ref(),
+            true,
+        );
+    }
+}
+
+/// The image before the repair, for the "before" line.
+struct Before {
+    file: web_sys::File,
+    decoded: Option<Dimensions>,
+    format: Format,
+}
+
+fn document() -> web_sys::Document {
+    // The module runs on a page: there is a document (a test page too).
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect_throw("no document")
+}
+
+fn element(tag: &str, class: &str) -> web_sys::Element {
+    let e = document().create_element(tag).expect_throw("createElement");
+    e.set_class_name(class);
+    e
+}
+
+fn button(text: &str) -> web_sys::HtmlButtonElement {
+    let b: web_sys::HtmlButtonElement = element("button", "ms-button ms-small").unchecked_into();
+    b.set_type("button");
+    b.set_text_content(Some(text));
+    b
+}
+
+/// `f` as the element's handler of `event`, for as long as the element lives.
+fn on_event(target: &web_sys::Element, event: &str, f: impl FnMut() + 'static) {
+    let handler = Closure::<dyn FnMut()>::new(f).into_js_value();
+    let _ = target.add_event_listener_with_callback(event, handler.unchecked_ref());
+}
+
+fn on_click(target: &web_sys::Element, f: impl FnMut() + 'static) {
+    on_event(target, "click", f);
+}
+
+fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
+    slot.set_text_content(None);
+    let group = element("div", "ms-repair");
+    let _ = group.set_attribute("role", "group");
+    let _ = group.set_attribute("aria-label", "Make it fit");
+    let heading = element("p", "ms-repair-heading");
+    heading.set_text_content(Some(
+        "Make it fit — fixed here in your browser, nothing is sent:",
+    ));
+    let list = element("ul", "ms-repair-list");
+    let status = element("p", "ms-repair-status");
+    let _ = status.set_attribute("role", "status");
+    let alert = element("p", "ms-alert");
+    let _ = alert.set_attribute("role", "alert");
+    let _ = alert.set_attribute("hidden", "");
+    let buttons: Rc<Vec<web_sys::HtmlButtonElement>> =
+        Rc::new(plans.iter().map(|p| button(&p.label())).collect());
+    for (&plan, b) in plans.iter().zip(buttons.iter()) {
+        let item = element("li", "");
+        let hint = element("span", "ms-hint");
+        hint.set_text_content(Some(&plan.explain()));
+        let _ = item.append_child(b);
+        let _ = item.append_child(&hint);
+        let _ = list.append_child(&item);
+        let (slot, before) = (slot.clone(), before.clone());
+        let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
+        on_click(b, move || {
+            let label = plan.label();
+            for b in buttons.iter() {
+                b.set_disabled(true);
+            }
+            status.set_text_content(Some(&format!("{label}…")));
+            let _ = alert.set_attribute("hidden", "");
+            let (slot, before) = (slot.clone(), before.clone());
+            let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
+            spawn_local(async move {
+                let result = repair(&before.file, &before.file.name(), &plan).await;
+                if !current(&slot, &before.file) {
+                    return;
+                }
+                status.set_text_content(None);
+                match result {
+                    Ok(repaired) => match answer(&slot, &repaired.file, true) {
+                        Ok(()) => show_repaired(&slot, before, &plan, &repaired),
+                        Err(e) => failed(&buttons, &alert, &format!("{label} did not work: {e}.")),
+                    },
+                    Err(e) => failed(&buttons, &alert, &format!("{label} did not work: {e}.")),
+                }
+            });
+        });
+    }
+    for part in [&heading, &list, &status, &alert] {
+        let _ = group.append_child(part);
+    }
+    let _ = slot.append_child(&group);
+}
+
+/// A repair that did not work: said in the alert, the buttons ready again.
+fn failed(buttons: &[web_sys::HtmlButtonElement], alert: &web_sys::Element, text: &str) {
+    for b in buttons {
+        b.set_disabled(false);
+    }
+    alert.set_text_content(Some(text));
+    let _ = alert.remove_attribute("hidden");
+}
+
+/// "800 × 600 px · 1.2 MB · image/webp".
+fn summary(size: Option<Dimensions>, bytes: u64, kind: &str) -> String {
+    let mut parts = Vec::new();
+    if let Some(size) = size {
+        parts.push(size.to_string());
+    }
+    parts.push(format_bytes(bytes));
+    parts.push(kind.to_owned());
+    parts.join(" · ")
+}
+
+fn show_repaired(slot: &web_sys::Element, before: Rc<Before>, plan: &Plan, repaired: &Repaired) {
+    slot.set_text_content(None);
+    let group = element("div", "ms-repair ms-repaired");
+    let _ = group.set_attribute("role", "group");
+    let _ = group.set_attribute("aria-label", "Repaired image");
+    let thumbnail = element("img", "ms-before");
+    let _ = thumbnail.set_attribute("alt", "The image before the repair");
+    if let Ok(url) = web_sys::Url::create_object_url_with_blob(&before.file) {
+        let _ = thumbnail.set_attribute("src", &url);
+        // Once shown, the address is not needed.
+        on_event(&thumbnail, "load", move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        });
+    }
+    let line = element("p", "");
+    let before_kind = before
+        .format
+        .mime()
+        .map_or_else(|| before.format.to_string(), str::to_owned);
+    let mut text = format!(
+        "{}: before {}; now {}.",
+        plan.label(),
+        summary(before.decoded, before.file.size() as u64, &before_kind),
+        summary(
+            Some(repaired.size),
+            repaired.bytes,
+            repaired.encoding.mime()
+        ),
+    );
+    if plan.verb == Verb::Enlarge {
+        text.push_str(" Fine detail will look soft.");
+    }
+    line.set_text_content(Some(&text));
+    let undo = button("Undo repair");
+    let slot_ = slot.clone();
+    on_click(&undo, move || {
+        if current(&slot_, &before.file) {
+            let _ = answer(&slot_, &before.file, false);
+        }
+    });
+    for part in [&thumbnail, &line, &undo] {
+        let _ = group.append_child(part);
+    }
+    let _ = slot.append_child(&group);
+}
+
+/// The file's first bytes (at most [`HEAD`]).
+async fn read_head(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let head = file
+        .slice_with_i32_and_i32(0, HEAD)
+        .map_err(|e| js_error_text(&e))?;
+    let buffer = JsFuture::from(head.array_buffer())
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}

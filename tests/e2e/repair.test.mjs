@@ -1,0 +1,148 @@
+// End to end: Make it fit, on the release build against the fake WaveSpeed. A refused
+// image gets a repair (its own module, loaded only then), the repaired image is checked
+// by the same rules, and the file the fake receives passes every rule by its bytes.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { appMounted, clearStorage, launch } from './support/browser.mjs';
+import { serveStatic } from './support/static-server.mjs';
+import { startFake } from './support/fake.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const DIST = join(ROOT, 'dist');
+const FIXTURES = join(ROOT, 'target/fixtures');
+const KEY = 'sk-e2e-repair-51d0';
+
+let fake;
+let app;
+let browser;
+
+before(async () => {
+  fake = await startFake(['--key', KEY]);
+  app = await serveStatic(DIST, {
+    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 500 }) },
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  fake?.stop();
+  await app?.close();
+});
+
+beforeEach(async () => {
+  await fake.reset();
+  await clearStorage(browser.context, `${app.url}config.json`);
+});
+
+async function openApp() {
+  const page = await browser.context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.requests = [];
+  page.on('request', (r) => page.requests.push(r.url()));
+  await page.goto(app.url);
+  await appMounted(page);
+  await page.getByLabel('API key').fill(KEY);
+  await page.getByRole('status').filter({ hasText: /your balance (\$|could not)/ }).waitFor();
+  return page;
+}
+
+/** A WebP made by the page's own browser (Chromium encodes WebP) from a fixture. */
+async function webpOf(page, name) {
+  const png = (await import('node:fs/promises')).readFile(join(FIXTURES, name));
+  const base64 = (await png).toString('base64');
+  const out = await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes]));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    canvas.getContext('2d').drawImage(bitmap, 0, 0);
+    const blob = await canvas.convertToBlob({ type: 'image/webp', quality: 0.9 });
+    const buffer = new Uint8Array(await blob.arrayBuffer());
+    let text = '';
+    for (const b of buffer) text += String.fromCharCode(b);
+    return btoa(text);
+  }, base64);
+  return Buffer.from(out, 'base64');
+}
+
+/** Repairs the chosen image with the button named `repair`, then generates; returns
+ * what the fake received. */
+async function repairAndSend(page, repair, expectName) {
+  const button = page.getByRole('button', { name: repair });
+  await button.waitFor();
+  await button.click();
+  await page.getByRole('button', { name: 'Undo repair' }).waitFor();
+  // The repaired image, checked by the same rules.
+  await page.waitForFunction(() => document.querySelector('.ms-ok'));
+  assert.deepEqual(await page.getByRole('alert').allInnerTexts(), []);
+  const generate = page.getByRole('button', { name: 'Generate' });
+  assert.equal(await generate.isEnabled(), true);
+  await generate.click();
+  await page.getByText(/Status: completed/).waitFor({ timeout: 30_000 });
+  const uploads = (await fake.log()).filter((e) => e.kind === 'upload');
+  assert.equal(uploads.length, 1);
+  const image = uploads[0].image;
+  assert.ok(image, 'the fake read the upload');
+  assert.equal(image.name, expectName);
+  assert.equal(image.passes, true, JSON.stringify(image));
+  return image;
+}
+
+describe('make it fit', () => {
+  test('nothing of the repairs is loaded for an image that fits', async () => {
+    const page = await openApp();
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+    await page.waitForFunction(() => document.querySelector('.ms-ok'));
+    assert.equal(page.requests.filter((u) => u.includes('multishot-repair')).length, 0);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a WebP is converted and sent as a JPEG within every rule', async () => {
+    const page = await openApp();
+    const webp = await webpOf(page, 'valid.jpg');
+    await page.getByLabel('Image file').setInputFiles({ name: 'holiday.webp', mimeType: 'image/webp', buffer: webp });
+    const image = await repairAndSend(page, /^Convert to JPEG/, 'holiday-fit.jpg');
+    assert.equal(image.mime, 'image/jpeg');
+    assert.deepEqual(image.size, [800, 600]);
+    assert.ok(page.requests.some((u) => u.endsWith('multishot-repair_loader.js')), 'loaded when needed');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a file over 10 MB is shrunk and sent', async () => {
+    const page = await openApp();
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-big.jpg'));
+    const image = await repairAndSend(page, /^Shrink to under 10 MB/, 'too-big-fit.jpg');
+    assert.ok(image.bytes <= 10 * 1024 * 1024, `${image.bytes} bytes`);
+    assert.deepEqual(image.size, [1200, 900]);
+    await page.close();
+  });
+
+  test('an image under 300 px is enlarged and sent', async () => {
+    const page = await openApp();
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-small.png'));
+    await page.getByText(/fine detail will look soft/i).first().waitFor();
+    const image = await repairAndSend(page, /^Enlarge to 300 px/, 'too-small-fit.png');
+    assert.equal(image.mime, 'image/png');
+    assert.deepEqual(image.size, [300, 401]);
+    await page.close();
+  });
+
+  test('a panorama is cropped or padded, and Undo brings the original back', async () => {
+    const page = await openApp();
+    const file = page.getByLabel('Image file');
+    await file.setInputFiles(join(FIXTURES, 'too-wide.png'));
+    await page.getByRole('button', { name: /^Pad to 2\.5:1/ }).waitFor();
+    await page.getByRole('button', { name: /^Crop to 2\.5:1/ }).click();
+    await page.getByRole('button', { name: 'Undo repair' }).click();
+    // The original again: refused, both repairs offered.
+    await page.getByRole('button', { name: /^Pad to 2\.5:1/ }).waitFor();
+    assert.ok((await page.getByRole('alert').allInnerTexts()).some((t) => /aspect ratio/i.test(t)));
+    const image = await repairAndSend(page, /^Pad to 2\.5:1/, 'too-wide-fit.png');
+    assert.deepEqual(image.size, [1000, 400]);
+    await page.close();
+  });
+});
