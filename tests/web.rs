@@ -537,13 +537,26 @@ async fn a_decompression_bomb_is_refused_without_asking_the_browser_to_decode_it
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     };
+    // Make it fit's module listening too (a refused image is offered to it): it must not
+    // decode the bomb either.
+    let _module = multishot_repair::offer::listen(&document());
     let app = mount_app().await;
     app.pick(&fixture_file("valid.png"));
     app.verdict().await;
     assert_eq!(decodes(), 1.0, "an ordinary image is decoded");
     app.pick(&fixture_file("bomb.png"));
     app.verdict().await;
-    assert_eq!(decodes(), 1.0, "the bomb is not");
+    for _ in 0..15 {
+        tick().await;
+        TimeoutFuture::new(20).await;
+    }
+    assert_eq!(
+        decodes(),
+        1.0,
+        "the bomb is not, by the page or the repairs"
+    );
+    let slot = app.root.query_selector(".ms-repair-slot").unwrap().unwrap();
+    assert_eq!(slot.child_element_count(), 0, "no repair is offered for it");
     assert_eq!(app.alert_headings(), ["Readable image"]);
     let text = app.root.text_content().unwrap_or_default();
     assert!(

@@ -6,13 +6,10 @@
 //! dimensions). An image URL is judged by loading it as an image and, where the server
 //! allows the browser to read it (CORS), by its bytes.
 
-use super::rules::{check, Facts, Report, Rule, MAX_FILE_BYTES};
+use super::rules::{check, may_decode, Facts, Report, Rule};
 use super::sniff::{Dimensions, Format, Sniffed};
 
-/// Files larger than this are not handed to the browser's decoder: they are refused for
-/// their size anyway, and decoding a huge file could exhaust the tab's memory. Their
-/// dimensions come from the header alone.
-pub const DECODE_BYTE_CAP: u64 = 4 * MAX_FILE_BYTES;
+pub use super::rules::DECODE_BYTE_CAP;
 
 /// Where the image came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,9 +105,7 @@ impl Assessment {
         // A decompression bomb is refused here, before the browser is asked to decode.
         self.facts = Facts::from_head(sniffed, self.facts.byte_size);
         self.header_dimensions = self.facts.dimensions;
-        let small_enough = self.facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP);
-        self.step = if decodable_kind(sniffed.format) && small_enough && !self.facts.too_many_pixels
-        {
+        self.step = if may_decode(sniffed.format, &self.facts) {
             Step::Decoding
         } else {
             Step::Done
@@ -202,15 +197,6 @@ impl Assessment {
             _ => false,
         }
     }
-}
-
-/// Formats the browser can decode to measure, so that every broken rule is listed even
-/// for a refused type. Text, documents and archives are never handed to the decoder.
-fn decodable_kind(format: Format) -> bool {
-    matches!(
-        format,
-        Format::Png | Format::Jpeg | Format::Gif | Format::WebP | Format::Bmp | Format::Avif
-    )
 }
 
 #[cfg(test)]

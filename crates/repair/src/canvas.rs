@@ -1,6 +1,6 @@
 //! Carries out a repair [`Plan`] on a canvas: the image decoded with its EXIF
 //! orientation applied ([`bitmap_of_blob`], the same decode the rules measure), the
-//! kept part drawn where the plan says — over a softened copy of the whole image for
+//! kept part drawn where the plan says — over a blurred copy of the whole image for
 //! **Pad** — and encoded as PNG or as JPEG at the highest quality that fits 10 MiB
 //! ([`QualitySearch`]), scaled down ([`fit_bytes`]) only when the lowest quality is still
 //! too heavy. What a canvas encodes carries no metadata: EXIF, GPS included, is gone.
@@ -123,15 +123,21 @@ fn draw(
                 ch,
             )
             .map_err(canvas_error)?;
+        // Stretched and blurred (the blur reaching past the edges, so that they do not
+        // fade to transparent), a little darker so the image itself stands out.
+        let (w, h) = (f64::from(size.width), f64::from(size.height));
+        let blur = (w.max(h) / 60.0).ceil();
+        context.set_filter(&format!("blur({blur}px) brightness(0.85)"));
         context
             .draw_image_with_html_canvas_element_and_dw_and_dh(
                 &tiny,
-                0.0,
-                0.0,
-                f64::from(size.width),
-                f64::from(size.height),
+                -2.0 * blur,
+                -2.0 * blur,
+                w + 4.0 * blur,
+                h + 4.0 * blur,
             )
             .map_err(canvas_error)?;
+        context.set_filter("none");
     }
     let (dx, dy, dw, dh) = place(plan.place);
     let source = plan.source;

@@ -20,7 +20,8 @@
 
 use std::rc::Rc;
 
-use multishot_rules::sniff::{detect, Dimensions, Format};
+use multishot_rules::rules::{may_decode, Facts};
+use multishot_rules::sniff::{sniff, Dimensions, Format, HEAD_BYTES};
 use multishot_rules::units::format_bytes;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -41,9 +42,6 @@ pub const FILE: &str = "msFile";
 pub const OFFER_EVENT: &str = "multishot-offer";
 /// The slot's property that holds the repaired file, while it is the one chosen.
 pub const ANSWER: &str = "msAnswer";
-
-/// How many leading bytes are read to tell the type.
-const HEAD: i32 = 4096;
 
 /// Whether the slot still offers repairs for `file`.
 fn current(slot: &web_sys::Element, file: &web_sys::File) -> bool {
@@ -97,18 +95,25 @@ pub fn offer(slot: &web_sys::Element) {
     };
     let slot = slot.clone();
     spawn_local(async move {
-        let format = match read_head(&file).await {
-            Ok(head) => detect(&head),
+        let sniffed = match read_head(&file).await {
+            Ok(head) => sniff(&head),
             Err(_) => return,
         };
-        // Measured as the page measured it (the decode the rules use).
-        let decoded = match bitmap_of_blob(web_sys::window(), &file).await {
-            Ok(bitmap) => {
-                let size = Dimensions::new(bitmap.width(), bitmap.height());
-                bitmap.close();
-                Some(size)
+        let format = sniffed.format;
+        // Measured as the page measured it (the decode the rules use), and only what the
+        // page decodes: never a decompression bomb, text or a file over the cap.
+        let facts = Facts::from_head(&sniffed, Some(file.size() as u64));
+        let decoded = if may_decode(format, &facts) {
+            match bitmap_of_blob(web_sys::window(), &file).await {
+                Ok(bitmap) => {
+                    let size = Dimensions::new(bitmap.width(), bitmap.height());
+                    bitmap.close();
+                    Some(size)
+                }
+                Err(_) => None,
             }
-            Err(_) => None,
+        } else {
+            None
         };
         if !current(&slot, &file) {
             return;
@@ -345,10 +350,10 @@ fn show_repaired(slot: &web_sys::Element, before: Rc<Before>, plan: &Plan, repai
     let _ = slot.append_child(&group);
 }
 
-/// The file's first bytes (at most [`HEAD`]).
+/// The file's first bytes (at most [`HEAD_BYTES`], as the page reads them).
 async fn read_head(file: &web_sys::File) -> Result<Vec<u8>, String> {
     let head = file
-        .slice_with_i32_and_i32(0, HEAD)
+        .slice_with_f64_and_f64(0.0, HEAD_BYTES as f64)
         .map_err(|e| js_error_text(&e))?;
     let buffer = JsFuture::from(head.array_buffer())
         .await

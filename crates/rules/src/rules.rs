@@ -22,6 +22,22 @@ pub const MIN_SIDE_PX: u32 = 300;
 /// takes: refused from the header alone, before anything is allocated for it.
 pub const MAX_DECODE_PIXELS: u64 = 100_000_000;
 
+/// Files larger than this are not handed to the browser's decoder: they are refused for
+/// their size anyway, and decoding a huge file could exhaust the tab's memory. Their
+/// dimensions come from the header alone.
+pub const DECODE_BYTE_CAP: u64 = 4 * MAX_FILE_BYTES;
+
+/// Whether the browser is asked to decode a file of `format` and `bytes` whose header
+/// gave `facts`: a kind it decodes (PNG, JPEG, GIF, WebP, BMP, AVIF — never text,
+/// documents or archives), at most [`DECODE_BYTE_CAP`], and not a decompression bomb.
+pub fn may_decode(format: Format, facts: &Facts) -> bool {
+    matches!(
+        format,
+        Format::Png | Format::Jpeg | Format::Gif | Format::WebP | Format::Bmp | Format::Avif
+    ) && facts.byte_size.is_none_or(|b| b <= DECODE_BYTE_CAP)
+        && !facts.too_many_pixels
+}
+
 /// The narrowest shape accepted, width : height = 1 : 2.5 (0.4), as an exact fraction.
 pub const MIN_ASPECT: Ratio = Ratio::new(2, 5);
 
