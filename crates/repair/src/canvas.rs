@@ -19,9 +19,12 @@ use multishot_rules::sniff::Dimensions;
 use crate::decode::{bitmap_of_blob, js_error_text, DecodeError};
 use crate::plan::{fit_bytes, repaired_name, Encoding, Plan, QualitySearch, Rect};
 
-/// The width of the softened copy behind a padded image, before it is stretched: small
-/// enough that stretching it blurs it, and cheap to draw.
-const BACKDROP_WIDTH: u32 = 40;
+/// The width of the blurred copy behind a padded image, before it is stretched: small
+/// enough that its blur costs nothing, wide enough to stretch smoothly.
+const BACKDROP_WIDTH: u32 = 160;
+
+/// The blur of that copy, in its own pixels.
+const BACKDROP_BLUR: f64 = 3.0;
 
 /// A repaired image, ready to be checked by the rules like any chosen file.
 #[derive(Clone, Debug)]
@@ -105,15 +108,21 @@ fn draw(
         context.fill_rect(0.0, 0.0, f64::from(size.width), f64::from(size.height));
     }
     if plan.backdrop {
-        // The whole image, covering the canvas, drawn tiny and stretched: a soft blur.
+        // The whole image covering the canvas, drawn small, blurred and a little darker
+        // there (cheap: the filter works on a few thousand pixels), then stretched: a soft
+        // backdrop the image itself stands out from.
         let small = Dimensions::new(
             BACKDROP_WIDTH,
             (BACKDROP_WIDTH * size.height / size.width.max(1)).max(1),
         );
         let (tiny, tiny_context) = new_canvas(small)?;
         let (w, h) = (f64::from(bitmap.width()), f64::from(bitmap.height()));
-        let cover = (f64::from(small.width) / w).max(f64::from(small.height) / h);
+        // Past the small canvas's edges by the blur's reach, so they do not fade out.
+        let reach = 2.0 * BACKDROP_BLUR;
+        let cover = ((f64::from(small.width) + 2.0 * reach) / w)
+            .max((f64::from(small.height) + 2.0 * reach) / h);
         let (cw, ch) = (w * cover, h * cover);
+        tiny_context.set_filter(&format!("blur({BACKDROP_BLUR}px) brightness(0.85)"));
         tiny_context
             .draw_image_with_image_bitmap_and_dw_and_dh(
                 bitmap,
@@ -123,21 +132,15 @@ fn draw(
                 ch,
             )
             .map_err(canvas_error)?;
-        // Stretched and blurred (the blur reaching past the edges, so that they do not
-        // fade to transparent), a little darker so the image itself stands out.
-        let (w, h) = (f64::from(size.width), f64::from(size.height));
-        let blur = (w.max(h) / 60.0).ceil();
-        context.set_filter(&format!("blur({blur}px) brightness(0.85)"));
         context
             .draw_image_with_html_canvas_element_and_dw_and_dh(
                 &tiny,
-                -2.0 * blur,
-                -2.0 * blur,
-                w + 4.0 * blur,
-                h + 4.0 * blur,
+                0.0,
+                0.0,
+                f64::from(size.width),
+                f64::from(size.height),
             )
             .map_err(canvas_error)?;
-        context.set_filter("none");
     }
     let (dx, dy, dw, dh) = place(plan.place);
     let source = plan.source;
