@@ -578,7 +578,7 @@ impl Fake {
                 None => (error(404, "no upload expected there"), 0),
             };
         }
-        if !path.starts_with("/api/") {
+        if !path.starts_with("/api/") && !(path == "/quota" && self.mode != Mode::Direct) {
             return (error(404, "not found"), 0);
         }
         // The API proper: check the key in direct mode.
@@ -590,6 +590,24 @@ impl Fake {
             }
         }
         let endpoint = match (method, path) {
+            // Standing for a site owner's proxy: its own `/quota` (multishot-proxy's
+            // shape; this fake sets no limit), which the page asks in proxy mode.
+            ("GET", "/quota") if self.mode != Mode::Direct => {
+                entry["kind"] = json!("quota");
+                let price = self.state().scenario.unit_price.clone();
+                return (
+                    json_reply(
+                        200,
+                        &json!({
+                            "unit_price": price.unwrap_or(json!(0.07)),
+                            "runs_left": 1000,
+                            "visitor": {"runs_left": 1000},
+                            "site": {"runs_left_today": 1000},
+                        }),
+                    ),
+                    0,
+                );
+            }
             ("POST", "/api/v3/media/upload/binary") => "upload",
             ("POST", "/api/v3/media/uploads") => "upload-ticket",
             ("POST", "/api/v3/kwaivgi/kling-v1/ai-multi-shot") => "submit",
