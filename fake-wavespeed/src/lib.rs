@@ -578,7 +578,8 @@ impl Fake {
                 None => (error(404, "no upload expected there"), 0),
             };
         }
-        if !path.starts_with("/api/") && !(path == "/quota" && self.mode != Mode::Direct) {
+        let quota = path == "/quota" && self.mode != Mode::Direct;
+        if !(path.starts_with("/api/") || quota) {
             return (error(404, "not found"), 0);
         }
         // The API proper: check the key in direct mode.
