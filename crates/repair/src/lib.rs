@@ -12,8 +12,8 @@
 //!
 //! Built with the `module` feature it is a module of its own, which the page loads only
 //! when an image is refused (Trunk builds it beside the page, index.html): its start
-//! function publishes `globalThis.multishotRepair = { offer, clear }` and dispatches a
-//! `multishot-repair` event. The page's first load does not carry it.
+//! function adds its style sheet and answers the page's offers ([`offer::listen`]; the
+//! protocol is in [`offer`]). The page's first load does not carry it.
 
 #![warn(missing_docs)]
 

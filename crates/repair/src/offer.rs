@@ -217,7 +217,8 @@ fn button(text: &str) -> web_sys::HtmlButtonElement {
     b
 }
 
-/// `f` as the element's handler of `event`, for as long as the element lives.
+/// `f` as the element's handler of `event`. (Handed to JavaScript for good: a few
+/// small closures per offer, kept until the page goes.)
 fn on_event(target: &web_sys::Element, event: &str, f: impl FnMut() + 'static) {
     let handler = Closure::<dyn FnMut()>::new(f).into_js_value();
     let _ = target.add_event_listener_with_callback(event, handler.unchecked_ref());
