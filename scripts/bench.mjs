@@ -17,6 +17,7 @@ import { measure, table } from './size.mjs';
 import { ARGS, CHROMIUM } from '../tests/e2e/support/browser.mjs';
 import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
+import { photoBytes } from '../tests/e2e/support/photo.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -214,30 +215,9 @@ try {
       ['4000 × 1000 pad', 4000, 1000, /^Pad/],
     ]) {
       const page = await freshPage();
-      await page.evaluate(async ([w, h]) => {
-        const canvas = new OffscreenCanvas(w, h);
-        const context = canvas.getContext('2d');
-        const gradient = context.createLinearGradient(0, 0, w, h);
-        gradient.addColorStop(0, '#2060f0');
-        gradient.addColorStop(1, '#f0a030');
-        context.fillStyle = gradient;
-        context.fillRect(0, 0, w, h);
-        // Grain, as a camera's: the 6000 × 4000 photo is 11.6 MiB at 95 %.
-        const pixels = context.getImageData(0, 0, w, h);
-        for (let i = 0; i < pixels.data.length; i += 4) {
-          const grain = (Math.random() - 0.5) * 40;
-          pixels.data[i] += grain;
-          pixels.data[i + 1] += grain;
-          pixels.data[i + 2] += grain;
-        }
-        context.putImageData(pixels, 0, 0);
-        const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.95 });
-        const input = document.querySelector('input[type=file]');
-        const files = new DataTransfer();
-        files.items.add(new File([blob], `bench-${w}x${h}.jpg`, { type: 'image/jpeg' }));
-        input.files = files.files;
-        input.dispatchEvent(new Event('change', { bubbles: true }));
-      }, [width, height]);
+      // Grain, as a camera's: the 6000 × 4000 photo is 11.6 MiB at 95 %.
+      const photo = await photoBytes(page, { width, height, grain: 40, quality: 0.95 });
+      await page.getByLabel('Image file').setInputFiles({ name: `bench-${width}x${height}.jpg`, mimeType: 'image/jpeg', buffer: photo });
       const times = [];
       const longest = [];
       for (let i = 0; i < REPAIRS; i += 1) {

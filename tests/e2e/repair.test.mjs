@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { appMounted, clearStorage, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { photoBytes } from './support/photo.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -115,29 +116,7 @@ describe('make it fit', () => {
   test('a 12 MB photo is shrunk and sent', async () => {
     const page = await openApp();
     // A 5000 × 3750 photo with a camera's grain, as JPEG at 97 %: over 12 MB.
-    const photo = Buffer.from(await page.evaluate(async () => {
-      const [w, h] = [5000, 3750];
-      const canvas = new OffscreenCanvas(w, h);
-      const context = canvas.getContext('2d');
-      const gradient = context.createLinearGradient(0, 0, w, h);
-      gradient.addColorStop(0, '#2060f0');
-      gradient.addColorStop(1, '#f0a030');
-      context.fillStyle = gradient;
-      context.fillRect(0, 0, w, h);
-      const pixels = context.getImageData(0, 0, w, h);
-      for (let i = 0; i < pixels.data.length; i += 4) {
-        const grain = (Math.random() - 0.5) * 90;
-        pixels.data[i] += grain;
-        pixels.data[i + 1] += grain;
-        pixels.data[i + 2] += grain;
-      }
-      context.putImageData(pixels, 0, 0);
-      const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.97 });
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      let text = '';
-      for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-      return btoa(text);
-    }), 'base64');
+    const photo = await photoBytes(page, { width: 5000, height: 3750, grain: 90, quality: 0.97 });
     assert.ok(photo.length > 12_000_000, `${photo.length} bytes`);
     await page.getByLabel('Image file').setInputFiles({ name: 'IMG_2040.jpg', mimeType: 'image/jpeg', buffer: photo });
     const image = await repairAndSend(page, /^Shrink to under 10 MB/, 'IMG_2040-fit.jpg');
