@@ -909,7 +909,7 @@ async fn check_repaired(
 #[wasm_bindgen_test]
 async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
     use multishot_repair::canvas::repair;
-    use multishot_repair::plan::{offers, Chosen, Verb};
+    use multishot_repair::plan::{offers, Backdrop, Chosen, Plan, Verb};
 
     let plans = |format, width, height, bytes| {
         offers(&Chosen {
@@ -925,9 +925,15 @@ async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
         panic!("one repair for a WebP")
     };
     assert_eq!(convert.verb, Verb::Convert);
-    let repaired = repair(&named("holiday.webp", &webp), "holiday.webp", &convert)
-        .await
-        .expect("converted");
+    let repaired = repair(
+        &named("holiday.webp", &webp),
+        "holiday.webp",
+        &convert,
+        None,
+        false,
+    )
+    .await
+    .expect("converted");
     check_repaired(&repaired, Dimensions::new(800, 600), Format::Jpeg).await;
     assert_eq!(repaired.file.name(), "holiday-fit.jpg");
     assert_eq!(repaired.file.type_(), "image/jpeg");
@@ -939,25 +945,68 @@ async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
         panic!("one repair for a small PNG")
     };
     assert_eq!(enlarge.verb, Verb::Enlarge);
-    let repaired = repair(&named("icon.png", &small), "icon.png", &enlarge)
-        .await
-        .expect("enlarged");
+    let repaired = repair(
+        &named("icon.png", &small),
+        "icon.png",
+        &enlarge,
+        None,
+        false,
+    )
+    .await
+    .expect("enlarged");
     check_repaired(&repaired, Dimensions::new(300, 300), Format::Png).await;
 
-    // Crop and Pad: a 5:1 panorama.
+    // Crop and Pad: a 5:1 panorama. (Its red grows from 40 at the left to 160 at the
+    // right edge.)
     let panorama = fixtures::jpeg(1500, 300, None);
-    let [crop, pad] = plans(Format::Jpeg, 1500, 300, panorama.len() as u64)[..] else {
-        panic!("two repairs for a panorama")
+    let pano = named("pano.jpg", &panorama);
+    let image = Dimensions::new(1500, 300);
+    let [crop, pad, pad_on_colour] = plans(Format::Jpeg, 1500, 300, panorama.len() as u64)[..]
+    else {
+        panic!("three repairs for a panorama")
     };
-    assert_eq!((crop.verb, pad.verb), (Verb::Crop, Verb::Pad));
-    let cropped = repair(&named("pano.jpg", &panorama), "pano.jpg", &crop)
+    assert_eq!(
+        (crop.verb, pad.verb, pad_on_colour.verb),
+        (Verb::Crop, Verb::Pad, Verb::Pad)
+    );
+    let cropped = repair(&pano, "pano.jpg", &crop, None, true)
         .await
         .expect("cropped");
     check_repaired(&cropped, Dimensions::new(750, 300), Format::Jpeg).await;
-    let padded = repair(&named("pano.jpg", &panorama), "pano.jpg", &pad)
+    let middle = pixel_of(&cropped.file, 2, 150).await[0];
+    assert!((60..=80).contains(&middle), "the middle kept: red {middle}");
+    // The box moved to the left edge: the left part kept.
+    let left = repair(&pano, "pano.jpg", &crop.crop_at(image, 0), None, true)
+        .await
+        .expect("cropped at the left");
+    check_repaired(&left, Dimensions::new(750, 300), Format::Jpeg).await;
+    let red = pixel_of(&left.file, 2, 150).await[0];
+    assert!(red < 55, "the left part kept: red {red}");
+    let padded = repair(&pano, "pano.jpg", &pad, None, true)
         .await
         .expect("padded");
     check_repaired(&padded, Dimensions::new(1500, 600), Format::Jpeg).await;
+    let blurred = pixel_of(&padded.file, 2, 2).await;
+    let on_red = Plan {
+        backdrop: Backdrop::Colour([230, 20, 30]),
+        ..pad_on_colour
+    };
+    let padded = repair(&pano, "pano.jpg", &on_red, None, true)
+        .await
+        .expect("padded on a colour");
+    check_repaired(&padded, Dimensions::new(1500, 600), Format::Jpeg).await;
+    let [r, g, b, _] = pixel_of(&padded.file, 2, 2).await;
+    assert!(
+        r > 210 && g < 45 && b < 55,
+        "the chosen colour: {r} {g} {b}"
+    );
+    assert!(
+        blurred[0] < 200,
+        "the blurred copy is not that colour: {blurred:?}"
+    );
+    // The image itself in the middle, unchanged in shape.
+    let inside = pixel_of(&padded.file, 2, 300).await;
+    assert!(inside[0] < 80 && inside[2] > 180, "{inside:?}");
 
     // Shrink: a PNG over 10 MiB → a JPEG well under it, same pixels.
     let heavy = fixtures::png_padded_to(800, 600, 11 * 1024 * 1024);
@@ -965,11 +1014,42 @@ async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
         panic!("one repair for a heavy PNG")
     };
     assert_eq!(shrink.verb, Verb::Shrink);
-    let repaired = repair(&named("scan.png", &heavy), "scan.png", &shrink)
+    let repaired = repair(&named("scan.png", &heavy), "scan.png", &shrink, None, false)
         .await
         .expect("shrunk");
     check_repaired(&repaired, Dimensions::new(800, 600), Format::Jpeg).await;
     assert!(repaired.bytes < 1024 * 1024, "{} bytes", repaired.bytes);
+
+    // Shrink of a large photo: its quality found on a sample, the image encoded once,
+    // never drawn (handed to the canvas as decoded).
+    let (width, height) = (2400u16, 1800u16);
+    let heavy = fixtures::jpeg_padded_to(width, height, 11 * 1024 * 1024);
+    let [shrink] = plans(
+        Format::Jpeg,
+        width.into(),
+        height.into(),
+        heavy.len() as u64,
+    )[..] else {
+        panic!("one repair for a heavy photo")
+    };
+    assert!(multishot_repair::plan::Sample::of(shrink.canvas).is_some());
+    assert!(multishot_repair::canvas::may_skip_drawing(&heavy));
+    let repaired = repair(&named("big.jpg", &heavy), "big.jpg", &shrink, None, true)
+        .await
+        .expect("shrunk");
+    check_repaired(
+        &repaired,
+        Dimensions::new(width.into(), height.into()),
+        Format::Jpeg,
+    )
+    .await;
+    assert_eq!(repaired.quality, Some(95), "predicted to fit at the top");
+    let [r, g, b, _] = pixel_of(&repaired.file, 2, 2).await;
+    let [er, eg, eb] = fixtures::pixel(2, 2, width.into(), height.into());
+    assert!(
+        r.abs_diff(er) < 12 && g.abs_diff(eg) < 12 && b.abs_diff(eb) < 12,
+        "the same picture: {r} {g} {b}, not {er} {eg} {eb}"
+    );
 }
 
 /// The RGBA of pixel (`x`, `y`) of an image file, as the browser decodes it.
@@ -985,7 +1065,7 @@ async fn pixel_of(image: &web_sys::Blob, x: u32, y: u32) -> [u8; 4] {
 #[wasm_bindgen_test]
 async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
     use multishot_repair::canvas::repair;
-    use multishot_repair::plan::{Encoding, Plan, Rect, Verb};
+    use multishot_repair::plan::{Backdrop, Encoding, Plan, Rect, Verb};
 
     // Stored 600 × 400 with orientation 6: shown 400 × 600.
     let rotated = fixture_file("exif-rotated.jpg");
@@ -1002,10 +1082,14 @@ async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
         source: whole,
         canvas: Dimensions::new(400, 600),
         place: whole,
-        backdrop: false,
+        backdrop: Backdrop::None,
         encoding: Encoding::Jpeg,
     };
-    let repaired = repair(&rotated, "IMG_0001.JPG", &plan)
+    assert!(
+        !multishot_repair::canvas::may_skip_drawing(&bytes),
+        "turned: drawn"
+    );
+    let repaired = repair(&rotated, "IMG_0001.JPG", &plan, None, false)
         .await
         .expect("redrawn");
     let out = check_repaired(&repaired, Dimensions::new(400, 600), Format::Jpeg).await;
@@ -1134,7 +1218,64 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
 
     // A panorama: Crop and Pad; an image that fits: nothing.
     choose_file(chosen, named("pano.jpg", &fixtures::jpeg(1500, 300, None)));
-    shows(&["Crop to 2.5:1", "Pad to 2.5:1"]).await;
+    shows(&[
+        "Crop to 2.5:1",
+        "Pad to 2.5:1 on a blurred copy",
+        "Pad to 2.5:1 on a colour",
+    ])
+    .await;
+    // The crop's box: a slider over the image, in the middle, moved to the end by End.
+    let slider: web_sys::HtmlElement = root
+        .query_selector("[role=slider]")
+        .unwrap()
+        .expect("the crop box")
+        .unchecked_into();
+    assert_eq!(
+        slider.get_attribute("aria-valuenow").as_deref(),
+        Some("375")
+    );
+    assert_eq!(
+        slider.get_attribute("aria-valuemax").as_deref(),
+        Some("750")
+    );
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("End");
+    slider
+        .dispatch_event(
+            &web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        slider.get_attribute("aria-valuenow").as_deref(),
+        Some("750")
+    );
+    assert_eq!(
+        slider.style().get_property_value("left").unwrap(),
+        "50%",
+        "the box drawn at the right half"
+    );
+    assert!(root
+        .query_selector("input[type=color][aria-label='Pad colour']")
+        .unwrap()
+        .is_some());
+    visible_buttons()[0].click();
+    shows(&["Undo repair"]).await;
+    let mut right = None;
+    for _ in 0..200 {
+        tick().await;
+        right = chosen.with_untracked(|c| {
+            c.as_ref()
+                .and_then(|c| c.file.clone())
+                .filter(|f| f.name() == "pano-fit.jpg")
+        });
+        if right.is_some() {
+            break;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    let right = right.expect("the crop chosen");
+    let red = pixel_of(&right, 745, 150).await[0];
+    assert!(red > 145, "the right part kept: red {red}");
     choose_file(chosen, fixture_file("valid.png"));
     shows(&[]).await;
     root.remove();

@@ -68,9 +68,20 @@ async function webpOf(page, name) {
   return Buffer.from(out, 'base64');
 }
 
-/** Repairs the chosen image with the button named `repair`, then generates; returns
- * what the fake received. */
-async function repairAndSend(page, repair, expectName) {
+/** The RGBA of pixel (`x`, `y`) of the repaired image (the file the repairs module
+ * answered with, kept on its slot while it is the one chosen). */
+async function repairedPixel(page, x, y) {
+  return page.evaluate(async ([x, y]) => {
+    const bitmap = await createImageBitmap(document.querySelector('.ms-repair-slot').msAnswer);
+    const canvas = new OffscreenCanvas(1, 1);
+    canvas.getContext('2d').drawImage(bitmap, x, y, 1, 1, 0, 0, 1, 1);
+    return [...canvas.getContext('2d').getImageData(0, 0, 1, 1).data];
+  }, [x, y]);
+}
+
+/** Repairs the chosen image with the button named `repair`, then (after `inspect`, if
+ * given, has looked at the page) generates; returns what the fake received. */
+async function repairAndSend(page, repair, expectName, inspect) {
   const button = page.getByRole('button', { name: repair });
   await button.waitFor();
   await button.click();
@@ -78,6 +89,7 @@ async function repairAndSend(page, repair, expectName) {
   // The repaired image, checked by the same rules.
   await page.waitForFunction(() => document.querySelector('.ms-ok'));
   assert.deepEqual(await page.getByRole('alert').allInnerTexts(), []);
+  await inspect?.();
   const generate = page.getByRole('button', { name: 'Generate' });
   assert.equal(await generate.isEnabled(), true);
   await generate.click();
@@ -125,6 +137,31 @@ describe('make it fit', () => {
     await page.close();
   });
 
+  test('an SVG drawing is drawn as PNG without running its scripts or fetching its links', async () => {
+    const page = await openApp();
+    const beacon = await serveStatic(FIXTURES);
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="600" height="400">
+      <rect width="600" height="400" fill="#00a000"/>
+      <image href="${beacon.url}valid.png" width="10" height="10"/>
+      <script>parent.document.title = 'RAN'; document.title = 'RAN'</script>
+    </svg>`;
+    await page.getByLabel('Image file').setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(svg) });
+    // Drawn at its own shape, 1024 px on the short side: 1536 × 1024.
+    await page.getByText('Re-encoded as image/png at 1536 × 1024 px.').waitFor();
+    let middle;
+    const image = await repairAndSend(page, 'Convert to PNG', 'logo-fit.png', async () => {
+      middle = await repairedPixel(page, 768, 512);
+    });
+    assert.equal(image.mime, 'image/png');
+    assert.deepEqual(image.size, [1536, 1024]);
+    assert.deepEqual(middle, [0, 160, 0, 255]);
+    assert.notEqual(await page.title(), 'RAN', "the drawing's script did not run");
+    assert.deepEqual(beacon.requests, [], "the drawing's link was not fetched");
+    assert.deepEqual(page.errors, []);
+    await beacon.close();
+    await page.close();
+  });
+
   test('a HEIC photo gets directions to export a JPEG, and no repair', async () => {
     const page = await openApp();
     await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'heic-named.jpg'));
@@ -148,14 +185,66 @@ describe('make it fit', () => {
     const page = await openApp();
     const file = page.getByLabel('Image file');
     await file.setInputFiles(join(FIXTURES, 'too-wide.png'));
-    await page.getByRole('button', { name: /^Pad to 2\.5:1/ }).waitFor();
+    await page.getByRole('button', { name: 'Pad to 2.5:1 on a blurred copy' }).waitFor();
     await page.getByRole('button', { name: /^Crop to 2\.5:1/ }).click();
     await page.getByRole('button', { name: 'Undo repair' }).click();
     // The original again: refused, both repairs offered.
-    await page.getByRole('button', { name: /^Pad to 2\.5:1/ }).waitFor();
+    await page.getByRole('button', { name: 'Pad to 2.5:1 on a blurred copy' }).waitFor();
     assert.ok((await page.getByRole('alert').allInnerTexts()).some((t) => /aspect ratio/i.test(t)));
-    const image = await repairAndSend(page, /^Pad to 2\.5:1/, 'too-wide-fit.png');
+    const image = await repairAndSend(page, 'Pad to 2.5:1 on a blurred copy', 'too-wide-fit.png');
     assert.deepEqual(image.size, [1000, 400]);
+    await page.close();
+  });
+
+  test('the crop box moves with the mouse and the keys, and Pad takes the colour chosen', async () => {
+    const page = await openApp();
+    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-wide.png'));
+    // 1000 × 300: the box keeps 750 px, from 125 px (the middle), and moves 0–250.
+    const box = page.getByRole('slider', { name: 'Part kept by Crop' });
+    await box.waitFor();
+    assert.equal(await box.getAttribute('aria-valuenow'), '125');
+    assert.equal(await box.getAttribute('aria-valuemax'), '250');
+    // Dragged far to the left: stops at the edge.
+    // The page scrolls smoothly (bringing the refusal into view, then the box): the
+    // box's place is read once it has stopped.
+    const still = () =>
+      page.evaluate(async () => {
+        for (let last = -1; last !== scrollY; ) {
+          last = scrollY;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      });
+    // The previews loaded first (the page's and the box's own): nothing moves after.
+    await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+    await still();
+    await box.scrollIntoViewIfNeeded();
+    await still();
+    const at = await box.boundingBox();
+    await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(at.x - 400, at.y + at.height / 2, { steps: 5 });
+    await page.mouse.up();
+    assert.equal(await box.getAttribute('aria-valuenow'), '0');
+    const moved = await box.boundingBox();
+    assert.ok(moved.x < at.x - 5, `the box moved on screen: ${at.x} → ${moved.x}`);
+    // The keys: End, then one step back (2 % of 1000 px).
+    await box.focus();
+    await page.keyboard.press('End');
+    assert.equal(await box.getAttribute('aria-valuenow'), '250');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await box.getAttribute('aria-valuenow'), '230');
+    await page.getByRole('button', { name: /^Crop to 2\.5:1/ }).click();
+    await page.getByText(/Crop to 2\.5:1: before 1000 × 300 px.*now 750 × 300 px/).waitFor();
+    await page.getByRole('button', { name: 'Undo repair' }).click();
+    // Pad on red: the padding is red, the image whole in the middle.
+    await page.getByLabel('Pad colour').fill('#ff0000');
+    let corner;
+    const image = await repairAndSend(page, 'Pad to 2.5:1 on a colour', 'too-wide-fit.png', async () => {
+      corner = await repairedPixel(page, 2, 2);
+    });
+    assert.deepEqual(image.size, [1000, 400]);
+    assert.deepEqual(corner, [255, 0, 0, 255]);
+    assert.deepEqual(page.errors, []);
     await page.close();
   });
 });

@@ -8,7 +8,8 @@
 //!   dropped, JPEG quality searched to fit 10 MiB;
 //! - [`offer`]: the buttons, the before/now line and **Undo repair**, in plain DOM;
 //! - [`decode`]: the browser's decode of an image, shared with the page (its verdict on
-//!   dimensions is measured with it).
+//!   dimensions is measured with it);
+//! - [`svg`]: an SVG drawing made into pixels without running its scripts.
 //!
 //! Built with the `module` feature it is a module of its own, which the page loads only
 //! when an image is refused (Trunk builds it beside the page, index.html): its start
@@ -21,6 +22,7 @@ pub mod canvas;
 pub mod decode;
 pub mod offer;
 pub mod plan;
+pub mod svg;
 
 #[cfg(feature = "module")]
 mod module;

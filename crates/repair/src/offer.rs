@@ -18,18 +18,21 @@
 //!   nothing: a repair still at work is then dropped (it checks that [`FILE`] is still
 //!   its file before it draws or answers).
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
-use multishot_rules::rules::{may_decode, Facts};
+use multishot_rules::rules::{may_decode, Facts, DECODE_BYTE_CAP};
 use multishot_rules::sniff::{sniff, Dimensions, Format, HEAD_BYTES};
 use multishot_rules::units::format_bytes;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::canvas::{repair, Repaired};
+use crate::canvas::{may_skip_drawing, repair, Repaired};
 use crate::decode::{bitmap_of_blob, js_error_text};
-use crate::plan::{advice, offers, Chosen, Plan, Verb};
+use crate::plan::{advice, offers, parse_colour, Backdrop, Chosen, CropRange, Plan, Verb};
+use crate::svg::bitmap_of_svg;
 
 /// The loader Trunk writes for this module (index.html, `data-loader-shim`): the page
 /// adds it as a `<script type="module">` the first time an image is refused.
@@ -42,6 +45,48 @@ pub const FILE: &str = "msFile";
 pub const OFFER_EVENT: &str = "multishot-offer";
 /// The slot's property that holds the repaired file, while it is the one chosen.
 pub const ANSWER: &str = "msAnswer";
+
+/// How long the offer's decoded image is kept for a repair before it is let go (a
+/// repair then decodes again): a 24-megapixel image holds 96 MB.
+const KEEP_DECODED: Duration = Duration::from_secs(60);
+
+thread_local! {
+    /// The last offer's image as decoded, kept so that a repair does not decode again.
+    static DECODED: RefCell<Option<(web_sys::File, web_sys::ImageBitmap)>> =
+        const { RefCell::new(None) };
+}
+
+/// Keeps `bitmap` as `file`'s decode (letting the one kept before go) for
+/// [`KEEP_DECODED`].
+fn keep_decoded(file: &web_sys::File, bitmap: web_sys::ImageBitmap) {
+    let previous = DECODED.with(|kept| kept.replace(Some((file.clone(), bitmap))));
+    if let Some((_, old)) = previous {
+        old.close();
+    }
+    let file = file.clone();
+    spawn_local(async move {
+        gloo_timers::future::sleep(KEEP_DECODED).await;
+        if let Some(bitmap) = take_decoded(&file) {
+            bitmap.close();
+        }
+    });
+}
+
+/// The decode kept for `file`, handed over (the caller closes it); `None` if there is
+/// none for it.
+fn take_decoded(file: &web_sys::File) -> Option<web_sys::ImageBitmap> {
+    DECODED.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let same = kept
+            .as_ref()
+            .is_some_and(|(f, _)| AsRef::<JsValue>::as_ref(f) == AsRef::<JsValue>::as_ref(file));
+        if same {
+            kept.take().map(|(_, bitmap)| bitmap)
+        } else {
+            None
+        }
+    })
+}
 
 /// Whether the slot still offers repairs for `file`.
 fn current(slot: &web_sys::Element, file: &web_sys::File) -> bool {
@@ -95,29 +140,24 @@ pub fn offer(slot: &web_sys::Element) {
     };
     let slot = slot.clone();
     spawn_local(async move {
-        let sniffed = match read_head(&file).await {
-            Ok(head) => sniff(&head),
+        let (sniffed, undrawn) = match read_head(&file).await {
+            Ok(head) => (sniff(&head), may_skip_drawing(&head)),
             Err(_) => return,
         };
         let format = sniffed.format;
         // Measured as the page measured it (the decode the rules use), and only what the
         // page decodes: never a decompression bomb, text or a file over the cap.
         let facts = Facts::from_head(&sniffed, Some(file.size() as u64));
-        let decoded = if may_decode(format, &facts) {
-            match bitmap_of_blob(web_sys::window(), &file).await {
-                Ok(bitmap) => {
-                    let size = Dimensions::new(bitmap.width(), bitmap.height());
-                    bitmap.close();
-                    Some(size)
-                }
-                Err(_) => None,
-            }
+        let bitmap = if may_decode(format, &facts) {
+            bitmap_of_blob(web_sys::window(), &file).await.ok()
+        } else if format == Format::Svg && file.size() as u64 <= DECODE_BYTE_CAP {
+            bitmap_of_svg(&file).await.ok()
         } else {
             None
         };
-        if !current(&slot, &file) {
-            return;
-        }
+        let decoded = bitmap
+            .as_ref()
+            .map(|b| Dimensions::new(b.width(), b.height()));
         let plans = decoded
             .map(|decoded| {
                 offers(&Chosen {
@@ -127,6 +167,17 @@ pub fn offer(slot: &web_sys::Element) {
                 })
             })
             .unwrap_or_default();
+        match bitmap {
+            // Kept for the repair, which then starts drawing at once.
+            Some(bitmap) if !plans.is_empty() && current(&slot, &file) => {
+                keep_decoded(&file, bitmap)
+            }
+            Some(bitmap) => bitmap.close(),
+            None => {}
+        }
+        if !current(&slot, &file) {
+            return;
+        }
         if let Some(text) = advice(format) {
             let note = element("p", "ms-note");
             note.set_text_content(Some(text));
@@ -137,6 +188,7 @@ pub fn offer(slot: &web_sys::Element) {
                 file,
                 decoded,
                 format,
+                undrawn,
             };
             show_offers(&slot, Rc::new(before), plans);
         }
@@ -195,6 +247,8 @@ struct Before {
     file: web_sys::File,
     decoded: Option<Dimensions>,
     format: Format,
+    /// What [`may_skip_drawing`] says of it.
+    undrawn: bool,
 }
 
 fn document() -> web_sys::Document {
@@ -245,16 +299,43 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
     let _ = alert.set_attribute("hidden", "");
     let buttons: Rc<Vec<web_sys::HtmlButtonElement>> =
         Rc::new(plans.iter().map(|p| button(&p.label())).collect());
+    let mut crop_box = None;
     for (&plan, b) in plans.iter().zip(buttons.iter()) {
         let item = element("li", "");
         let hint = element("span", "ms-hint");
         hint.set_text_content(Some(&plan.explain()));
         let _ = item.append_child(b);
+        // The crop's box, shown on the image and moved by drag or keys; the pad's colour.
+        let offset = match (plan.verb, before.decoded) {
+            (Verb::Crop, Some(image)) => plan.crop_range(image).map(|range| {
+                let offset = Rc::new(Cell::new(range.offset));
+                crop_box = Some(crop_preview(&before.file, &plan, image, offset.clone()));
+                offset
+            }),
+            _ => None,
+        };
+        let colour = matches!(plan.backdrop, Backdrop::Colour(_)).then(|| {
+            let input: web_sys::HtmlInputElement =
+                element("input", "ms-repair-colour").unchecked_into();
+            input.set_type("color");
+            input.set_value(&plan.backdrop.css().unwrap_or_default());
+            let _ = input.set_attribute("aria-label", "Pad colour");
+            let _ = item.append_child(&input);
+            input
+        });
         let _ = item.append_child(&hint);
         let _ = list.append_child(&item);
         let (slot, before) = (slot.clone(), before.clone());
         let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
         on_click(b, move || {
+            // The plan as the person set it: the box where it was left, the colour chosen.
+            let mut plan = plan;
+            if let (Some(offset), Some(image)) = (&offset, before.decoded) {
+                plan = plan.crop_at(image, offset.get());
+            }
+            if let Some(rgb) = colour.as_ref().and_then(|c| parse_colour(&c.value())) {
+                plan.backdrop = Backdrop::Colour(rgb);
+            }
             let label = plan.label();
             for b in buttons.iter() {
                 b.set_disabled(true);
@@ -264,7 +345,15 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             let (slot, before) = (slot.clone(), before.clone());
             let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
             spawn_local(async move {
-                let result = repair(&before.file, &before.file.name(), &plan).await;
+                let decoded = take_decoded(&before.file);
+                let result = repair(
+                    &before.file,
+                    &before.file.name(),
+                    &plan,
+                    decoded,
+                    before.undrawn,
+                )
+                .await;
                 if !current(&slot, &before.file) {
                     return;
                 }
@@ -279,10 +368,169 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             });
         });
     }
-    for part in [&heading, &list, &status, &alert] {
+    let _ = group.append_child(&heading);
+    if let Some(preview) = &crop_box {
+        let _ = group.append_child(preview);
+    }
+    for part in [&list, &status, &alert] {
         let _ = group.append_child(part);
     }
     let _ = slot.append_child(&group);
+}
+
+/// The image with the crop's box on it: the part outside the box shaded; the box drags
+/// with a pointer and is a slider for the keyboard (arrow keys, Home, End), its value the
+/// kept part's offset in pixels. `offset` follows it.
+fn crop_preview(
+    file: &web_sys::File,
+    plan: &Plan,
+    image: Dimensions,
+    offset: Rc<Cell<u32>>,
+) -> web_sys::Element {
+    let Some(range) = plan.crop_range(image) else {
+        return element("div", "");
+    };
+    let frame = element("div", "ms-crop");
+    let picture = element("img", "ms-crop-image");
+    let _ = picture.set_attribute("alt", "");
+    if let Ok(url) = web_sys::Url::create_object_url_with_blob(file) {
+        let _ = picture.set_attribute("src", &url);
+        on_event(&picture, "load", move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        });
+    }
+    let boxed: web_sys::HtmlElement = element("div", "ms-crop-box").unchecked_into();
+    let _ = boxed.set_attribute("role", "slider");
+    let _ = boxed.set_attribute("tabindex", "0");
+    let _ = boxed.set_attribute("aria-label", "Part kept by Crop");
+    let _ = boxed.set_attribute(
+        "aria-orientation",
+        if range.across {
+            "horizontal"
+        } else {
+            "vertical"
+        },
+    );
+    let _ = boxed.set_attribute("aria-valuemin", "0");
+    let _ = boxed.set_attribute("aria-valuemax", &range.max.to_string());
+    let kept = if range.across {
+        plan.source.width
+    } else {
+        plan.source.height
+    };
+    let (start, length) = if range.across {
+        ("left", "width")
+    } else {
+        ("top", "height")
+    };
+    let (other_start, other_length) = if range.across {
+        ("top", "height")
+    } else {
+        ("left", "width")
+    };
+    let style = boxed.style();
+    let _ = style.set_property(other_start, "0");
+    let _ = style.set_property(other_length, "100%");
+    let place = {
+        let (boxed, offset) = (boxed.clone(), offset.clone());
+        move |at: u32| {
+            offset.set(at);
+            let (from, size) = CropRange {
+                offset: at,
+                ..range
+            }
+            .percent(kept);
+            let style = boxed.style();
+            let _ = style.set_property(start, &percent(from));
+            let _ = style.set_property(length, &percent(size));
+            let _ = boxed.set_attribute("aria-valuenow", &at.to_string());
+            let _ = boxed.set_attribute(
+                "aria-valuetext",
+                &format!(
+                    "{at} px from the {}",
+                    if range.across { "left" } else { "top" }
+                ),
+            );
+        }
+    };
+    place(range.offset);
+    let place = Rc::new(place);
+    // Dragging: the offset at the press, and where the pointer was.
+    let pressed: Rc<Cell<Option<(u32, i32)>>> = Rc::new(Cell::new(None));
+    let along = move |e: &web_sys::PointerEvent| {
+        if range.across {
+            e.client_x()
+        } else {
+            e.client_y()
+        }
+    };
+    {
+        let (boxed_, pressed, offset) = (boxed.clone(), pressed.clone(), offset.clone());
+        on_pointer(&boxed, "pointerdown", move |e| {
+            let _ = boxed_.set_pointer_capture(e.pointer_id());
+            pressed.set(Some((offset.get(), along(&e))));
+            e.prevent_default();
+        });
+    }
+    {
+        let (frame_, pressed, place) = (frame.clone(), pressed.clone(), place.clone());
+        on_pointer(&boxed, "pointermove", move |e| {
+            if let Some((from, at)) = pressed.get() {
+                let rect = frame_.get_bounding_client_rect();
+                let shown = if range.across {
+                    rect.width()
+                } else {
+                    rect.height()
+                };
+                place(range.dragged(from, along(&e) - at, shown as u32));
+            }
+        });
+    }
+    for end in ["pointerup", "pointercancel"] {
+        let pressed = pressed.clone();
+        on_pointer(&boxed, end, move |_| pressed.set(None));
+    }
+    {
+        let (offset, place) = (offset.clone(), place.clone());
+        let handler =
+            Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |e: web_sys::KeyboardEvent| {
+                let now = CropRange {
+                    offset: offset.get(),
+                    ..range
+                };
+                let to = match e.key().as_str() {
+                    "ArrowLeft" | "ArrowUp" => now.stepped(-1, None),
+                    "ArrowRight" | "ArrowDown" => now.stepped(1, None),
+                    "PageUp" => now.stepped(-5, None),
+                    "PageDown" => now.stepped(5, None),
+                    "Home" => now.stepped(0, Some(false)),
+                    "End" => now.stepped(0, Some(true)),
+                    _ => return,
+                };
+                e.prevent_default();
+                place(to);
+            })
+            .into_js_value();
+        let _ = boxed.add_event_listener_with_callback("keydown", handler.unchecked_ref());
+    }
+    let _ = frame.append_child(&picture);
+    let _ = frame.append_child(&boxed);
+    frame
+}
+
+/// Hundredths of a percent as CSS writes them: 1875 → "18.75%".
+fn percent(hundredths: u32) -> String {
+    format!("{}.{:02}%", hundredths / 100, hundredths % 100)
+}
+
+/// `f` as the element's handler of a pointer event (kept until the page goes).
+fn on_pointer(
+    target: &web_sys::Element,
+    event: &str,
+    f: impl FnMut(web_sys::PointerEvent) + 'static,
+) {
+    let handler = Closure::<dyn FnMut(web_sys::PointerEvent)>::new(f).into_js_value();
+    let _ = target.add_event_listener_with_callback(event, handler.unchecked_ref());
 }
 
 /// A repair that did not work: said in the alert, the buttons ready again.
@@ -327,7 +575,12 @@ fn show_repaired(slot: &web_sys::Element, before: Rc<Before>, plan: &Plan, repai
     let mut text = format!(
         "{}: before {}; now {}.",
         plan.label(),
-        summary(before.decoded, before.file.size() as u64, &before_kind),
+        // A drawing has no size of its own in pixels.
+        summary(
+            before.decoded.filter(|_| before.format != Format::Svg),
+            before.file.size() as u64,
+            &before_kind,
+        ),
         summary(
             Some(repaired.size),
             repaired.bytes,

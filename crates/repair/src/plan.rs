@@ -22,8 +22,39 @@ pub enum Verb {
     Enlarge,
     /// Out of shape: cut to the nearest allowed shape, centred.
     Crop,
-    /// Out of shape: the whole image on a blurred copy of itself.
+    /// Out of shape: the whole image on a blurred copy of itself or a colour.
     Pad,
+}
+
+/// What fills a padded canvas around the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backdrop {
+    /// Nothing: the image covers the canvas.
+    None,
+    /// The whole image, blurred and a little darker, covering the canvas.
+    Blurred,
+    /// One colour, red, green and blue.
+    Colour([u8; 3]),
+}
+
+impl Backdrop {
+    /// The colour as CSS writes it, `#rrggbb`, for a [`Backdrop::Colour`].
+    pub fn css(self) -> Option<String> {
+        match self {
+            Backdrop::Colour([r, g, b]) => Some(format!("#{r:02x}{g:02x}{b:02x}")),
+            _ => None,
+        }
+    }
+}
+
+/// The colour of a colour input's value, `#rrggbb` (what `<input type=color>` gives);
+/// `None` for anything else.
+pub fn parse_colour(value: &str) -> Option<[u8; 3]> {
+    let hex = value
+        .strip_prefix('#')
+        .filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+    Some([channel(0)?, channel(2)?, channel(4)?])
 }
 
 impl Verb {
@@ -87,8 +118,8 @@ impl Rect {
 }
 
 /// One repair, ready for a canvas: draw `source` (a part of the decoded image, EXIF
-/// orientation applied) into `place` on a canvas of `canvas` pixels — over a blurred
-/// copy of the whole image covering the canvas when `backdrop` — and encode it.
+/// orientation applied) into `place` on a canvas of `canvas` pixels — over its
+/// `backdrop` — and encode it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     /// The repair's verb.
@@ -99,15 +130,16 @@ pub struct Plan {
     pub canvas: Dimensions,
     /// Where the kept part goes on the output.
     pub place: Rect,
-    /// A blurred copy of the image fills the canvas behind it (Pad).
-    pub backdrop: bool,
+    /// What fills the canvas behind it (Pad).
+    pub backdrop: Backdrop,
     /// The output's type.
     pub encoding: Encoding,
 }
 
 impl Plan {
     /// The button's accessible name, starting with its verb: "Convert to JPEG", "Shrink
-    /// to under 10 MB", "Enlarge to 300 px", "Crop to 2.5:1", "Pad to 1:2.5".
+    /// to under 10 MB", "Enlarge to 300 px", "Crop to 2.5:1", "Pad to 1:2.5 on a blurred
+    /// copy", "Pad to 2.5:1 on a colour".
     pub fn label(&self) -> String {
         let shape = if self.canvas.width >= self.canvas.height {
             "2.5:1"
@@ -124,7 +156,11 @@ impl Plan {
             ),
             Verb::Shrink => "Shrink to under 10 MB".to_owned(),
             Verb::Enlarge => format!("Enlarge to {MIN_SIDE_PX} px"),
-            Verb::Crop | Verb::Pad => format!("{} to {shape}", self.verb.word()),
+            Verb::Crop => format!("Crop to {shape}"),
+            Verb::Pad => match self.backdrop {
+                Backdrop::Colour(_) => format!("Pad to {shape} on a colour"),
+                _ => format!("Pad to {shape} on a blurred copy"),
+            },
         }
     }
 
@@ -135,9 +171,102 @@ impl Plan {
             Verb::Convert => format!("Re-encoded as {} at {size}.", self.encoding.mime()),
             Verb::Shrink => format!("Re-encoded as JPEG at {size}, at the best quality that fits."),
             Verb::Enlarge => format!("Enlarged to {size}; fine detail will look soft."),
-            Verb::Crop => format!("The middle {size} kept, the sides cut off."),
-            Verb::Pad => format!("The whole image on a blurred copy of itself, {size}."),
+            Verb::Crop => format!("The part in the box kept, {size}; drag the box to choose it."),
+            Verb::Pad => match self.backdrop {
+                Backdrop::Colour(_) => {
+                    format!("The whole image on the colour chosen here, {size}.")
+                }
+                _ => format!("The whole image on a blurred copy of itself, {size}."),
+            },
         }
+    }
+}
+
+/// Which way a crop's box moves, and how far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropRange {
+    /// Along the width (a panorama cut at the sides), else along the height.
+    pub across: bool,
+    /// The box's offset from the left (or top) edge, in the image's pixels.
+    pub offset: u32,
+    /// The largest offset: the image's length less the box's.
+    pub max: u32,
+    /// The image's length along the way the box moves.
+    pub length: u32,
+}
+
+impl CropRange {
+    /// The offset after a drag of `moved` CSS pixels (signed) over the image shown
+    /// `shown` CSS pixels long, from `from`: in proportion, within `0..=max`.
+    pub fn dragged(&self, from: u32, moved: i32, shown: u32) -> u32 {
+        let delta = i64::from(moved) * i64::from(self.length) / i64::from(shown.max(1));
+        (i64::from(from) + delta).clamp(0, i64::from(self.max)) as u32
+    }
+
+    /// The offset after an arrow key (one step of about 2 % of the image, `steps` signed),
+    /// or Home/End (`to_end`: `Some(false)` is 0, `Some(true)` is the max).
+    pub fn stepped(&self, steps: i32, to_end: Option<bool>) -> u32 {
+        match to_end {
+            Some(end) => {
+                if end {
+                    self.max
+                } else {
+                    0
+                }
+            }
+            None => {
+                let step = (self.length / 50).max(1);
+                (i64::from(self.offset) + i64::from(steps) * i64::from(step))
+                    .clamp(0, i64::from(self.max)) as u32
+            }
+        }
+    }
+
+    /// The box's place in percent of the image's length, in hundredths: (start, length).
+    pub fn percent(&self, box_length: u32) -> (u32, u32) {
+        let hundredths = |v: u32| (u64::from(v) * 10_000 / u64::from(self.length.max(1))) as u32;
+        (hundredths(self.offset), hundredths(box_length))
+    }
+}
+
+impl Plan {
+    /// For a **Crop**, where its box is and how far it moves; `None` for other repairs.
+    pub fn crop_range(&self, image: Dimensions) -> Option<CropRange> {
+        if self.verb != Verb::Crop {
+            return None;
+        }
+        let across = self.source.width < image.width;
+        let (offset, kept, length) = if across {
+            (self.source.x, self.source.width, image.width)
+        } else {
+            (self.source.y, self.source.height, image.height)
+        };
+        Some(CropRange {
+            across,
+            offset,
+            max: length.saturating_sub(kept),
+            length,
+        })
+    }
+
+    /// The crop with its box moved to `offset` (kept within the image).
+    pub fn crop_at(&self, image: Dimensions, offset: u32) -> Plan {
+        let Some(range) = self.crop_range(image) else {
+            return *self;
+        };
+        let offset = offset.min(range.max);
+        let source = if range.across {
+            Rect {
+                x: offset,
+                ..self.source
+            }
+        } else {
+            Rect {
+                y: offset,
+                ..self.source
+            }
+        };
+        Plan { source, ..*self }
     }
 }
 
@@ -167,7 +296,7 @@ fn pixels(size: Dimensions) -> u64 {
 }
 
 /// The repairs that make this image fit, in the order offered: for a shape out of range
-/// **Crop** and **Pad**; else **Convert** for a type WaveSpeed refuses, **Shrink** for
+/// **Crop** and **Pad** (on a blurred copy, and on a colour); else **Convert** for a type WaveSpeed refuses, **Shrink** for
 /// more than 10 MiB, **Enlarge** for a side under 300 px. Each also mends whatever
 /// else is broken (a small panorama cropped is enlarged too). None for an image that
 /// already fits, or one too large to be decoded at all (a decompression bomb is never
@@ -198,7 +327,11 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
             source,
             canvas,
             place,
-            backdrop: verb == Verb::Pad,
+            backdrop: if verb == Verb::Pad {
+                Backdrop::Blurred
+            } else {
+                Backdrop::None
+            },
             encoding,
         })
     };
@@ -247,9 +380,15 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
             )
         };
         let cropped = Rect { x: 0, y: 0, ..crop };
+        let pad = plan(Verb::Pad, whole, padded.0, padded.1);
         return [
             plan(Verb::Crop, crop, crop.size(), cropped),
-            plan(Verb::Pad, whole, padded.0, padded.1),
+            pad,
+            // White until a colour is chosen beside the button.
+            pad.map(|p| Plan {
+                backdrop: Backdrop::Colour([255, 255, 255]),
+                ..p
+            }),
         ]
         .into_iter()
         .flatten()
@@ -355,32 +494,53 @@ fn scaled_down(size: Dimensions, limit: u64) -> Dimensions {
 /// The JPEG qualities tried for a repaired file, in percent: the highest that fits.
 pub const QUALITY_RANGE: (u8, u8) = (50, 95);
 
-/// A search for the highest JPEG quality whose file fits in 10 MiB: 95 % first (most
-/// images fit at once), then halving the range down to 50 % — at most seven encodes.
+/// A search for the highest JPEG quality whose file fits a limit (10 MiB unless said):
+/// the top first (most images fit at once), then halving the range down to 50 % — at
+/// most seven encodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QualitySearch {
     low: u8,
     high: u8,
+    top: u8,
+    limit: u64,
     /// The highest quality seen to fit.
     pub best: Option<u8>,
 }
 
 impl Default for QualitySearch {
     fn default() -> Self {
-        Self {
-            low: QUALITY_RANGE.0,
-            high: QUALITY_RANGE.1,
-            best: None,
-        }
+        Self::within(MAX_FILE_BYTES)
     }
 }
 
 impl QualitySearch {
+    /// A search over the whole [`QUALITY_RANGE`] for files of at most `limit` bytes.
+    pub fn within(limit: u64) -> Self {
+        Self {
+            low: QUALITY_RANGE.0,
+            high: QUALITY_RANGE.1,
+            top: QUALITY_RANGE.1,
+            limit,
+            best: None,
+        }
+    }
+
+    /// The same search starting at `quality` (a prediction) instead of the top: one
+    /// encode when the prediction fits, a search below it when it does not.
+    pub fn from(self, quality: u8) -> Self {
+        let top = quality.clamp(QUALITY_RANGE.0, QUALITY_RANGE.1);
+        Self {
+            high: top,
+            top,
+            ..self
+        }
+    }
+
     /// The next quality to try, or `None` when the search is over (then [`best`](Self::best)
     /// is the answer, or none fits).
     pub fn next(&self) -> Option<u8> {
         (self.low <= self.high).then(|| {
-            if self.best.is_none() && self.high == QUALITY_RANGE.1 {
+            if self.best.is_none() && self.high == self.top {
                 // The top first: most images fit at once.
                 self.high
             } else {
@@ -391,12 +551,97 @@ impl QualitySearch {
 
     /// What quality `quality` gave: a file of `bytes`.
     pub fn record(&mut self, quality: u8, bytes: u64) {
-        if bytes <= MAX_FILE_BYTES {
+        if bytes <= self.limit {
             self.best = Some(self.best.map_or(quality, |b| b.max(quality)));
             self.low = quality + 1;
         } else {
             self.high = quality.saturating_sub(1);
         }
+    }
+}
+
+/// The side of a sample's tiles, in pixels: a whole number of a JPEG's 16-pixel blocks
+/// (4:2:0), so each tile encodes as the same blocks as in the whole image.
+pub const SAMPLE_TILE: u32 = 64;
+
+/// The distance between the tiles' corners, about `SAMPLE_TILE` × √32: a sample holds
+/// about 1/32 of the image.
+const SAMPLE_STEP: u32 = 362;
+
+/// From how many pixels a JPEG's quality is chosen on a [`Sample`] first: below it, a
+/// whole encode takes a few tens of milliseconds and the search runs on the image.
+pub const SAMPLE_FROM_PIXELS: u64 = 4_000_000;
+
+/// How much lighter than 10 MiB a sample must predict the file, for the error of the
+/// prediction (under 1 % on photos, measured by `make bench`'s image).
+pub const SAMPLE_LIMIT: u64 = MAX_FILE_BYTES / 50 * 49;
+
+/// Tiles of an image, spread evenly over it and put side by side: JPEG encodes it ~30
+/// times faster than the image, and its size per pixel predicts the image's (same
+/// blocks, same tables), so the quality search runs on it and the image is encoded once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// The sample's size.
+    pub size: Dimensions,
+    /// Each tile's place in the image; it goes to `(column, row) × SAMPLE_TILE` in the
+    /// sample, in the order given (rows of `columns`).
+    pub tiles: Vec<Rect>,
+    /// Tiles per row.
+    pub columns: u32,
+    /// The image's size.
+    pub image: Dimensions,
+}
+
+impl Sample {
+    /// The sample of an image of size `image`, or `None` when the image has under
+    /// [`SAMPLE_FROM_PIXELS`] (encoded whole, it is quick enough) or is so narrow that the
+    /// sample would be over a 20th of it.
+    pub fn of(image: Dimensions) -> Option<Sample> {
+        if pixels(image) < SAMPLE_FROM_PIXELS || image.width.min(image.height) < SAMPLE_TILE {
+            return None;
+        }
+        let along = |side: u32| {
+            let count = (side / SAMPLE_STEP).max(1);
+            // The tile's corner in the middle of each of `count` equal spans, on a
+            // 16-pixel block boundary, and inside the image.
+            (0..count)
+                .map(move |i| {
+                    let span = side / count;
+                    let middle = i * span + span.saturating_sub(SAMPLE_TILE) / 2;
+                    (middle.min(side - SAMPLE_TILE)) / 16 * 16
+                })
+                .collect::<Vec<u32>>()
+        };
+        let (xs, ys) = (along(image.width), along(image.height));
+        let tiles = ys
+            .iter()
+            .flat_map(|&y| {
+                xs.iter().map(move |&x| Rect {
+                    x,
+                    y,
+                    width: SAMPLE_TILE,
+                    height: SAMPLE_TILE,
+                })
+            })
+            .collect();
+        let columns = xs.len() as u32;
+        let size = Dimensions::new(columns * SAMPLE_TILE, ys.len() as u32 * SAMPLE_TILE);
+        // A sliver of an image (under the tile's step across) gains little: encoded whole.
+        if pixels(size) * 20 > pixels(image) {
+            return None;
+        }
+        Some(Sample {
+            size,
+            tiles,
+            columns,
+            image,
+        })
+    }
+
+    /// The image's predicted file size when the sample encodes to `bytes`.
+    pub fn predict(&self, bytes: u64) -> u64 {
+        (u128::from(bytes) * u128::from(pixels(self.image)) / u128::from(pixels(self.size).max(1)))
+            as u64
     }
 }
 
@@ -409,6 +654,78 @@ pub fn fit_bytes(size: Dimensions, bytes: u64) -> Option<Dimensions> {
         / u128::from(bytes.max(1))) as u64;
     let fitted = scaled_to_pixels(size, target);
     (fitted.width.min(fitted.height) >= MIN_SIDE_PX && fitted != size).then_some(fitted)
+}
+
+/// The short side an SVG drawing is rasterised at, at least: a drawing is sharp at any
+/// size, so it is drawn large enough for the model rather than at its nominal size.
+pub const SVG_SHORT_SIDE: u32 = 1024;
+
+/// The longest side an SVG drawing is rasterised at.
+const SVG_LONG_SIDE: u32 = 8192;
+
+/// The size to rasterise an SVG drawing at, from its root element's `width`, `height`
+/// (plain numbers or px) and `viewBox`: its own shape, scaled up so that the short side
+/// is at least [`SVG_SHORT_SIDE`] and the long one at most 8192 px. A drawing that gives
+/// neither is taken as 300 × 150, as browsers take it.
+pub fn svg_raster_size(svg: &str) -> Dimensions {
+    let root = svg
+        .find("<svg")
+        .and_then(|at| svg[at..].split_once('>'))
+        .map_or("", |(tag, _)| tag);
+    let length = |name| {
+        let value = attribute(root, name)?;
+        let number = value.strip_suffix("px").unwrap_or(value).trim();
+        number
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+    };
+    let view_box = attribute(root, "viewBox").and_then(|v| {
+        let numbers: Vec<f64> = v
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|p| !p.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        match numbers[..] {
+            [_, _, w, h] if w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0 => Some((w, h)),
+            _ => None,
+        }
+    });
+    let (width, height) = match (length("width"), length("height"), view_box) {
+        (Some(w), Some(h), _) => (w, h),
+        (Some(w), None, Some((vw, vh))) => (w, w * vh / vw),
+        (None, Some(h), Some((vw, vh))) => (h * vw / vh, h),
+        (_, _, Some(view)) => view,
+        _ => (300.0, 150.0),
+    };
+    let short = width.min(height);
+    let long = width.max(height);
+    let scale = (f64::from(SVG_SHORT_SIDE) / short)
+        .max(1.0)
+        .min(f64::from(SVG_LONG_SIDE) / long);
+    let side = |v: f64| ((v * scale).round() as u32).clamp(1, SVG_LONG_SIDE);
+    Dimensions::new(side(width), side(height))
+}
+
+/// The value of attribute `name` in an element's start tag (`<svg a="1" b='2'`).
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = tag;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + name.len()..].trim_start();
+        rest = &rest[at + name.len()..];
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let Some(value) = after.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        return value[1..].split(quote).next();
+    }
+    None
 }
 
 /// The repaired file's name: the original's stem (its last extension dropped, anything
@@ -479,11 +796,11 @@ mod tests {
         );
         assert_eq!(
             verbs(&chosen(Format::Jpeg, 4000, 1000, 900_000)),
-            [Verb::Crop, Verb::Pad]
+            [Verb::Crop, Verb::Pad, Verb::Pad]
         );
         assert_eq!(
             verbs(&chosen(Format::Jpeg, 1000, 4000, 900_000)),
-            [Verb::Crop, Verb::Pad]
+            [Verb::Crop, Verb::Pad, Verb::Pad]
         );
         assert_eq!(
             verbs(&chosen(Format::Jpeg, 20_000, 20_000, 1_000)),
@@ -521,7 +838,7 @@ mod tests {
             }
         );
         assert_eq!(crop.canvas, Dimensions::new(2500, 1000));
-        assert!(!crop.backdrop);
+        assert_eq!(crop.backdrop, Backdrop::None);
         let pad = plans[1];
         assert_eq!(
             pad.source,
@@ -542,7 +859,14 @@ mod tests {
                 height: 1000
             }
         );
-        assert!(pad.backdrop);
+        assert_eq!(pad.backdrop, Backdrop::Blurred);
+        assert_eq!(
+            Plan {
+                backdrop: Backdrop::Colour([255, 255, 255]),
+                ..pad
+            },
+            plans[2]
+        );
     }
 
     #[test]
@@ -576,11 +900,11 @@ mod tests {
         assert_eq!(verbs(&chosen(Format::Jpeg, 300, 750, 1)), []);
         assert_eq!(
             verbs(&chosen(Format::Jpeg, 751, 300, 1)),
-            [Verb::Crop, Verb::Pad]
+            [Verb::Crop, Verb::Pad, Verb::Pad]
         );
         assert_eq!(
             verbs(&chosen(Format::Jpeg, 300, 751, 1)),
-            [Verb::Crop, Verb::Pad]
+            [Verb::Crop, Verb::Pad, Verb::Pad]
         );
         let crop = offers(&chosen(Format::Jpeg, 751, 300, 1))[0];
         assert_eq!(crop.canvas, Dimensions::new(750, 300));
@@ -620,10 +944,162 @@ mod tests {
     }
 
     #[test]
+    fn a_predicted_quality_costs_one_encode_when_it_fits_and_a_search_below_when_not() {
+        let mut search = QualitySearch::default().from(88);
+        assert_eq!(search.next(), Some(88));
+        search.record(88, MAX_FILE_BYTES);
+        assert_eq!((search.next(), search.best), (None, Some(88)));
+        // The prediction was too high: the highest below it that fits.
+        for limit in [50u8, 61, 86, 87] {
+            let mut search = QualitySearch::default().from(88);
+            let mut tries = 0;
+            while let Some(q) = search.next() {
+                tries += 1;
+                assert!((50..=88).contains(&q));
+                search.record(q, if q <= limit { 1 } else { MAX_FILE_BYTES + 1 });
+            }
+            assert_eq!(search.best, Some(limit));
+            assert!(tries <= 7, "{limit}: {tries}");
+        }
+        assert_eq!(QualitySearch::default().from(120).next(), Some(95));
+        assert_eq!(QualitySearch::default().from(10).next(), Some(50));
+        let mut within = QualitySearch::within(SAMPLE_LIMIT);
+        within.record(95, SAMPLE_LIMIT + 1);
+        assert_eq!(within.best, None);
+    }
+
+    #[test]
+    fn a_sample_is_whole_blocks_spread_over_the_image_and_about_a_32nd_of_it() {
+        assert_eq!(Sample::of(Dimensions::new(1999, 2000)), None);
+        let sample = Sample::of(Dimensions::new(6000, 4000)).expect("a sample");
+        assert_eq!(sample.columns, 16);
+        assert_eq!(sample.tiles.len(), 16 * 11);
+        assert_eq!(sample.size, Dimensions::new(16 * 64, 11 * 64));
+        let ratio = pixels(sample.image) / pixels(sample.size);
+        assert!((28..=36).contains(&ratio), "1/{ratio}");
+        for tile in &sample.tiles {
+            assert_eq!((tile.x % 16, tile.y % 16), (0, 0));
+            assert!(tile.x + tile.width <= 6000 && tile.y + tile.height <= 4000);
+        }
+        assert_eq!(sample.predict(1000), 1000 * 24_000_000 / (1024 * 704));
+    }
+
+    #[test]
     fn too_heavy_at_the_lowest_quality_is_scaled_down_but_not_below_300() {
         let smaller = fit_bytes(Dimensions::new(6000, 4000), 20 * 1024 * 1024).expect("a size");
         assert!(pixels(smaller) * 20 <= pixels(Dimensions::new(6000, 4000)) * 10 * 9 / 10 + 20);
         assert_eq!(fit_bytes(Dimensions::new(300, 300), 20 * 1024 * 1024), None);
+    }
+
+    #[test]
+    fn a_crop_box_moves_within_the_image_by_drag_and_keys() {
+        let image = Dimensions::new(4000, 1000);
+        let crop = offers(&chosen(Format::Jpeg, 4000, 1000, 1))[0];
+        let range = crop.crop_range(image).expect("a crop");
+        assert_eq!(
+            range,
+            CropRange {
+                across: true,
+                offset: 750,
+                max: 1500,
+                length: 4000
+            }
+        );
+        // Shown 400 px wide: a 10 px drag is 100 image pixels; never past either edge.
+        assert_eq!(range.dragged(750, 10, 400), 850);
+        assert_eq!(range.dragged(750, -100, 400), 0);
+        assert_eq!(range.dragged(750, 1000, 400), 1500);
+        assert_eq!(range.dragged(750, 10, 0), 1500);
+        assert_eq!(
+            (range.stepped(1, None), range.stepped(-2, None)),
+            (830, 590)
+        );
+        assert_eq!(
+            (range.stepped(0, Some(false)), range.stepped(0, Some(true))),
+            (0, 1500)
+        );
+        assert_eq!(range.percent(2500), (1875, 6250));
+        let moved = crop.crop_at(image, 9999);
+        assert_eq!(
+            moved.source,
+            Rect {
+                x: 1500,
+                y: 0,
+                width: 2500,
+                height: 1000
+            }
+        );
+        assert_eq!((moved.canvas, moved.place), (crop.canvas, crop.place));
+        // A tall image's box moves down; other repairs have no box.
+        let tall = offers(&chosen(Format::Jpeg, 300, 1000, 1));
+        let range = tall[0]
+            .crop_range(Dimensions::new(300, 1000))
+            .expect("a crop");
+        assert_eq!((range.across, range.offset, range.max), (false, 125, 250));
+        assert_eq!(tall[0].crop_at(Dimensions::new(300, 1000), 0).source.y, 0);
+        assert_eq!(tall[1].crop_range(Dimensions::new(300, 1000)), None);
+    }
+
+    #[test]
+    fn a_colour_input_s_value_is_read_exactly() {
+        assert_eq!(parse_colour("#ff8000"), Some([255, 128, 0]));
+        assert_eq!(parse_colour("#FFFFFF"), Some([255, 255, 255]));
+        for bad in [
+            "", "#", "#fff", "ff8000", "#ff80001", "#gg0000", "#+f8000", "#ff80é",
+        ] {
+            assert_eq!(parse_colour(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Backdrop::Colour([255, 128, 0]).css().as_deref(),
+            Some("#ff8000")
+        );
+        assert_eq!(Backdrop::Blurred.css(), None);
+    }
+
+    #[test]
+    fn an_svg_is_rasterised_in_its_own_shape_large_enough() {
+        let size = |svg: &str| svg_raster_size(svg);
+        // Its width and height; small ones scaled up to 1024 on the short side.
+        assert_eq!(
+            size(r#"<svg width="40" height="20">"#),
+            Dimensions::new(2048, 1024)
+        );
+        assert_eq!(
+            size(r#"<svg width="1600px" height='1200px'>"#),
+            Dimensions::new(1600, 1200)
+        );
+        // The viewBox's shape when a side is missing or not in pixels.
+        assert_eq!(
+            size(
+                r#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 50" stroke-width="3">"#
+            ),
+            Dimensions::new(2048, 1024)
+        );
+        assert_eq!(
+            size(r#"<svg width="200" viewBox="0,0,100,400">"#),
+            Dimensions::new(1024, 4096)
+        );
+        assert_eq!(
+            size(r#"<svg width="100%" height="100%" viewBox="0 0 3 2">"#),
+            Dimensions::new(1536, 1024)
+        );
+        // Neither: as browsers take it. Nonsense: the same.
+        assert_eq!(size("<svg>"), Dimensions::new(2048, 1024));
+        assert_eq!(
+            size(r#"<svg width="-5" height="nan" viewBox="0 0 0 0">"#),
+            Dimensions::new(2048, 1024)
+        );
+        assert_eq!(size("no svg at all"), Dimensions::new(2048, 1024));
+        // Very long: the long side capped.
+        assert_eq!(
+            size(r#"<svg width="100" height="10000">"#),
+            Dimensions::new(82, 8192)
+        );
+        // stroke-width is not width.
+        assert_eq!(
+            size(r#"<svg stroke-width="9" height="10" width="30">"#),
+            Dimensions::new(3072, 1024)
+        );
     }
 
     #[test]
@@ -651,11 +1127,19 @@ mod tests {
         );
         assert_eq!(
             labels(chosen(Format::Jpeg, 4000, 1000, 1)),
-            ["Crop to 2.5:1", "Pad to 2.5:1"]
+            [
+                "Crop to 2.5:1",
+                "Pad to 2.5:1 on a blurred copy",
+                "Pad to 2.5:1 on a colour"
+            ]
         );
         assert_eq!(
             labels(chosen(Format::Jpeg, 1000, 4000, 1)),
-            ["Crop to 1:2.5", "Pad to 1:2.5"]
+            [
+                "Crop to 1:2.5",
+                "Pad to 1:2.5 on a blurred copy",
+                "Pad to 1:2.5 on a colour"
+            ]
         );
         assert_eq!(
             offers(&chosen(Format::Png, 200, 250, 1))[0].explain(),
@@ -678,6 +1162,35 @@ mod tests {
     }
 
     proptest! {
+        /// Any text gives a size within the raster limits.
+        #[test]
+        fn any_svg_text_gets_a_bounded_size(text in ".{0,200}", w in any::<f64>(), h in any::<f64>()) {
+            for svg in [text.clone(), format!("<svg width=\"{w}\" height=\"{h}\" {text}>"), format!("<svg viewBox=\"0 0 {w} {h}\">")] {
+                let size = svg_raster_size(&svg);
+                prop_assert!((1..=8192).contains(&size.width) && (1..=8192).contains(&size.height), "{svg}: {size:?}");
+            }
+        }
+
+        /// A sample's tiles are whole blocks inside the image, apart, and fill the sample.
+        #[test]
+        fn a_sample_stays_inside_the_image(width in 1u32..20_000, height in 1u32..20_000) {
+            let size = Dimensions::new(width, height);
+            if let Some(sample) = Sample::of(size) {
+                prop_assert_eq!(sample.tiles.len() as u64 * u64::from(SAMPLE_TILE).pow(2), pixels(sample.size));
+                prop_assert!(pixels(sample.size) * 20 <= pixels(size));
+                for pair in sample.tiles.windows(2) {
+                    let (a, b) = (pair[0], pair[1]);
+                    prop_assert!(a.y < b.y || a.x + SAMPLE_TILE <= b.x);
+                }
+                for tile in &sample.tiles {
+                    prop_assert_eq!((tile.x % 16, tile.y % 16), (0, 0));
+                    prop_assert!(tile.x + SAMPLE_TILE <= width && tile.y + SAMPLE_TILE <= height);
+                }
+            } else {
+                prop_assert!(pixels(size) < SAMPLE_FROM_PIXELS || width.min(height) < 2 * SAMPLE_STEP);
+            }
+        }
+
         /// Scaled down to get lighter, a size within the rules stays within them.
         #[test]
         fn scaling_down_keeps_the_rules(

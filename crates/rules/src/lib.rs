@@ -118,5 +118,11 @@ mod tests {
             }]
         );
         assert_eq!(crate::sniff::sniff(&turned).format, Format::Jpeg);
+        assert_eq!(crate::sniff::jpeg_orientation(&turned), Some(6));
+        assert_eq!(
+            crate::sniff::jpeg_orientation(&jpeg_head(1000, 300, None)),
+            Some(1)
+        );
+        assert_eq!(crate::sniff::jpeg_orientation(b"\x89PNG\r\n\x1a\n"), None);
     }
 }

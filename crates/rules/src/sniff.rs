@@ -288,6 +288,23 @@ fn png_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
 /// on the way, since the browser shows rotated images turned (orientations 5–8 swap the
 /// sides).
 fn jpeg_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
+    jpeg_frame(head).map(|(size, orientation)| {
+        if (5..=8).contains(&orientation) {
+            size.transposed()
+        } else {
+            size
+        }
+    })
+}
+
+/// A JPEG's EXIF orientation (1–8; 1, upright, when it has none), as its segments before
+/// the frame give it; `None` when the header cannot be read.
+pub fn jpeg_orientation(head: &[u8]) -> Option<u16> {
+    jpeg_frame(head).ok().map(|(_, orientation)| orientation)
+}
+
+/// A JPEG's stored size and EXIF orientation.
+fn jpeg_frame(head: &[u8]) -> Result<(Dimensions, u16), HeaderError> {
     let mut at = 2; // after SOI
     let mut orientation = 1;
     loop {
@@ -336,12 +353,7 @@ fn jpeg_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
             if height == 0 {
                 return Err(HeaderError::NotSupported);
             }
-            let size = Dimensions::new(width.into(), height.into());
-            return Ok(if (5..=8).contains(&orientation) {
-                size.transposed()
-            } else {
-                size
-            });
+            return Ok((Dimensions::new(width.into(), height.into()), orientation));
         }
         if marker == 0xE1 {
             let end = (seg + len as usize).min(head.len());
