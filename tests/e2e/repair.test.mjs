@@ -68,6 +68,29 @@ async function webpOf(page, name) {
   return Buffer.from(out, 'base64');
 }
 
+/** A PNG of `width` × `height` made by the page's own browser: a gradient left to right
+ * (red 0 → 255) with a bright disc in the middle. */
+async function pngOf(page, width, height) {
+  const out = await page.evaluate(async ([width, height]) => {
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext('2d');
+    const gradient = context.createLinearGradient(0, 0, width, 0);
+    gradient.addColorStop(0, '#0040c0');
+    gradient.addColorStop(1, '#ff40c0');
+    context.fillStyle = gradient;
+    context.fillRect(0, 0, width, height);
+    context.fillStyle = '#ffd040';
+    context.beginPath();
+    context.arc(width / 2, height / 2, Math.min(width, height) / 3, 0, 2 * Math.PI);
+    context.fill();
+    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+  }, [width, height]);
+  return Buffer.from(out, 'base64');
+}
+
 /** The RGBA of pixel (`x`, `y`) of the repaired image (the file the repairs module
  * answered with, kept on its slot while it is the one chosen). */
 async function repairedPixel(page, x, y) {
@@ -173,11 +196,16 @@ describe('make it fit', () => {
 
   test('an image under 300 px is enlarged and sent', async () => {
     const page = await openApp();
+    // One side short by a pixel: enlarged to 300 on that side, the shape kept.
     await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-small.png'));
-    await page.getByText(/fine detail will look soft/i).first().waitFor();
-    const image = await repairAndSend(page, /^Enlarge to 300 px/, 'too-small-fit.png');
+    await page.getByText('Enlarged to 300 × 401 px; fine detail will look soft.').waitFor();
+    // A 200 px icon: 300 × 300, sent.
+    const icon = await pngOf(page, 200, 200);
+    await page.getByLabel('Image file').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: icon });
+    await page.getByText('Enlarged to 300 × 300 px; fine detail will look soft.').waitFor();
+    const image = await repairAndSend(page, /^Enlarge to 300 px/, 'icon-fit.png');
     assert.equal(image.mime, 'image/png');
-    assert.deepEqual(image.size, [300, 401]);
+    assert.deepEqual(image.size, [300, 300]);
     await page.close();
   });
 
@@ -198,12 +226,14 @@ describe('make it fit', () => {
 
   test('the crop box moves with the mouse and the keys, and Pad takes the colour chosen', async () => {
     const page = await openApp();
-    await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'too-wide.png'));
-    // 1000 × 300: the box keeps 750 px, from 125 px (the middle), and moves 0–250.
+    // A 3:1 panorama, 900 × 300: the box keeps 750 px, from 75 px (the middle), and
+    // moves 0–150.
+    const panorama = await pngOf(page, 900, 300);
+    await page.getByLabel('Image file').setInputFiles({ name: 'shore.png', mimeType: 'image/png', buffer: panorama });
     const box = page.getByRole('slider', { name: 'Part kept by Crop' });
     await box.waitFor();
-    assert.equal(await box.getAttribute('aria-valuenow'), '125');
-    assert.equal(await box.getAttribute('aria-valuemax'), '250');
+    assert.equal(await box.getAttribute('aria-valuenow'), '75');
+    assert.equal(await box.getAttribute('aria-valuemax'), '150');
     // Dragged far to the left: stops at the edge.
     // The page scrolls smoothly (bringing the refusal into view, then the box): the
     // box's place is read once it has stopped.
@@ -227,22 +257,25 @@ describe('make it fit', () => {
     assert.equal(await box.getAttribute('aria-valuenow'), '0');
     const moved = await box.boundingBox();
     assert.ok(moved.x < at.x - 5, `the box moved on screen: ${at.x} → ${moved.x}`);
-    // The keys: End, then one step back (2 % of 1000 px).
+    // The keys: End, then one step back (2 % of 900 px).
     await box.focus();
     await page.keyboard.press('End');
-    assert.equal(await box.getAttribute('aria-valuenow'), '250');
+    assert.equal(await box.getAttribute('aria-valuenow'), '150');
     await page.keyboard.press('ArrowLeft');
-    assert.equal(await box.getAttribute('aria-valuenow'), '230');
+    assert.equal(await box.getAttribute('aria-valuenow'), '132');
     await page.getByRole('button', { name: /^Crop to 2\.5:1/ }).click();
-    await page.getByText(/Crop to 2\.5:1: before 1000 × 300 px.*now 750 × 300 px/).waitFor();
+    await page.getByText(/Crop to 2\.5:1: before 900 × 300 px.*now 750 × 300 px/).waitFor();
+    // The part kept is the one the box showed: 132 px from the left (red ≈ 132 / 900).
+    const kept = await repairedPixel(page, 0, 10);
+    assert.ok(Math.abs(kept[0] - Math.round((132 / 900) * 255)) <= 6, `red ${kept[0]}`);
     await page.getByRole('button', { name: 'Undo repair' }).click();
     // Pad on red: the padding is red, the image whole in the middle.
     await page.getByLabel('Pad colour').fill('#ff0000');
     let corner;
-    const image = await repairAndSend(page, 'Pad to 2.5:1 on a colour', 'too-wide-fit.png', async () => {
+    const image = await repairAndSend(page, 'Pad to 2.5:1 on a colour', 'shore-fit.png', async () => {
       corner = await repairedPixel(page, 2, 2);
     });
-    assert.deepEqual(image.size, [1000, 400]);
+    assert.deepEqual(image.size, [900, 360]);
     assert.deepEqual(corner, [255, 0, 0, 255]);
     assert.deepEqual(page.errors, []);
     await page.close();

@@ -103,8 +103,17 @@ fn new_canvas_with<C: JsCast>(
     Ok((canvas, context))
 }
 
-/// Draws the plan at `size` (the plan's canvas, or smaller when scaled down to fit).
-fn draw(
+/// Lets the canvas carry out what it was asked to draw now, as a task of its own (a
+/// canvas draws lazily: reading one pixel makes it draw), then lets the page run: a
+/// large drawing is two main-thread tasks instead of one twice as long.
+async fn settle(context: &web_sys::CanvasRenderingContext2d) {
+    let _ = context.get_image_data(0.0, 0.0, 1.0, 1.0);
+    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
+/// Draws the plan at `size` (the plan's canvas, or smaller when scaled down to fit): the
+/// backdrop, then the image, each drawn in a task of its own ([`settle`]).
+async fn draw(
     bitmap: &web_sys::ImageBitmap,
     plan: &Plan,
     size: Dimensions,
@@ -119,13 +128,16 @@ fn draw(
             scale(r.height, size.height, plan.canvas.height),
         )
     };
-    let fill = plan
-        .backdrop
-        .css()
-        // JPEG has no transparency: a transparent part would turn black.
-        .or_else(|| (plan.encoding == Encoding::Jpeg).then(|| "#fff".to_owned()));
-    if let Some(fill) = fill {
-        context.set_fill_style_str(&fill);
+    // JPEG has no transparency: a transparent part would turn black, so it goes on white
+    // (under a blurred backdrop, the small copy does).
+    let white = (plan.encoding == Encoding::Jpeg).then(|| "#fff".to_owned());
+    let fill = match plan.backdrop {
+        Backdrop::Blurred => None,
+        Backdrop::Colour(_) => plan.backdrop.css(),
+        Backdrop::None => white.clone(),
+    };
+    if let Some(fill) = &fill {
+        context.set_fill_style_str(fill);
         context.fill_rect(0.0, 0.0, f64::from(size.width), f64::from(size.height));
     }
     if plan.backdrop == Backdrop::Blurred {
@@ -143,6 +155,10 @@ fn draw(
         let cover = ((f64::from(small.width) + 2.0 * reach) / w)
             .max((f64::from(small.height) + 2.0 * reach) / h);
         let (cw, ch) = (w * cover, h * cover);
+        if let Some(white) = &white {
+            tiny_context.set_fill_style_str(white);
+            tiny_context.fill_rect(0.0, 0.0, f64::from(small.width), f64::from(small.height));
+        }
         tiny_context.set_filter(&format!("blur({BACKDROP_BLUR}px) brightness(0.85)"));
         tiny_context
             .draw_image_with_image_bitmap_and_dw_and_dh(
@@ -153,6 +169,8 @@ fn draw(
                 ch,
             )
             .map_err(canvas_error)?;
+        // The blur in a task of its own, the stretch in the next.
+        settle(&tiny_context).await;
         context
             .draw_image_with_html_canvas_element_and_dw_and_dh(
                 &tiny,
@@ -162,6 +180,9 @@ fn draw(
                 f64::from(size.height),
             )
             .map_err(canvas_error)?;
+    }
+    if fill.is_some() || plan.backdrop == Backdrop::Blurred {
+        settle(&context).await;
     }
     let (dx, dy, dw, dh) = place(plan.place);
     let source = plan.source;
@@ -178,6 +199,7 @@ fn draw(
             dh,
         )
         .map_err(canvas_error)?;
+    settle(&context).await;
     Ok(canvas)
 }
 
@@ -318,7 +340,7 @@ async fn render(
             });
     if !covers || !undrawn {
         return Ok(Rendered {
-            canvas: draw(bitmap, plan, size)?,
+            canvas: draw(bitmap, plan, size).await?,
             bitmap: None,
         });
     }

@@ -51,22 +51,36 @@ pub const ANSWER: &str = "msAnswer";
 const KEEP_DECODED: Duration = Duration::from_secs(60);
 
 thread_local! {
-    /// The last offer's image as decoded, kept so that a repair does not decode again.
-    static DECODED: RefCell<Option<(web_sys::File, web_sys::ImageBitmap)>> =
+    /// The last offer's image as decoded, kept so that a repair does not decode again,
+    /// with a number that tells one keeping from the next.
+    static DECODED: RefCell<Option<(u32, web_sys::File, web_sys::ImageBitmap)>> =
         const { RefCell::new(None) };
+    static KEPT: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Keeps `bitmap` as `file`'s decode (letting the one kept before go) for
 /// [`KEEP_DECODED`].
 fn keep_decoded(file: &web_sys::File, bitmap: web_sys::ImageBitmap) {
-    let previous = DECODED.with(|kept| kept.replace(Some((file.clone(), bitmap))));
-    if let Some((_, old)) = previous {
+    let number = KEPT.with(|n| {
+        n.set(n.get().wrapping_add(1));
+        n.get()
+    });
+    let previous = DECODED.with(|kept| kept.replace(Some((number, file.clone(), bitmap))));
+    if let Some((_, _, old)) = previous {
         old.close();
     }
-    let file = file.clone();
     spawn_local(async move {
         gloo_timers::future::sleep(KEEP_DECODED).await;
-        if let Some(bitmap) = take_decoded(&file) {
+        // This keeping's bitmap only: the same file may have been decoded again since.
+        let expired = DECODED.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            if kept.as_ref().is_some_and(|(n, _, _)| *n == number) {
+                kept.take()
+            } else {
+                None
+            }
+        });
+        if let Some((_, _, bitmap)) = expired {
             bitmap.close();
         }
     });
@@ -79,9 +93,9 @@ fn take_decoded(file: &web_sys::File) -> Option<web_sys::ImageBitmap> {
         let mut kept = kept.borrow_mut();
         let same = kept
             .as_ref()
-            .is_some_and(|(f, _)| AsRef::<JsValue>::as_ref(f) == AsRef::<JsValue>::as_ref(file));
+            .is_some_and(|(_, f, _)| AsRef::<JsValue>::as_ref(f) == AsRef::<JsValue>::as_ref(file));
         if same {
-            kept.take().map(|(_, bitmap)| bitmap)
+            kept.take().map(|(_, _, bitmap)| bitmap)
         } else {
             None
         }
