@@ -288,7 +288,7 @@ fn png_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
 /// on the way, since the browser shows rotated images turned (orientations 5–8 swap the
 /// sides).
 fn jpeg_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
-    jpeg_frame(head).map(|(size, orientation)| {
+    jpeg_frame(head, |size, orientation| {
         if (5..=8).contains(&orientation) {
             size.transposed()
         } else {
@@ -300,11 +300,12 @@ fn jpeg_dimensions(head: &[u8]) -> Result<Dimensions, HeaderError> {
 /// A JPEG's EXIF orientation (1–8; 1, upright, when it has none), as its segments before
 /// the frame give it; `None` when the header cannot be read.
 pub fn jpeg_orientation(head: &[u8]) -> Option<u16> {
-    jpeg_frame(head).ok().map(|(_, orientation)| orientation)
+    jpeg_frame(head, |_, orientation| orientation).ok()
 }
 
-/// A JPEG's stored size and EXIF orientation.
-fn jpeg_frame(head: &[u8]) -> Result<(Dimensions, u16), HeaderError> {
+/// What `found` makes of a JPEG's stored size and EXIF orientation. (Generic, so that
+/// the page, which needs only the size, carries one walk made for it.)
+fn jpeg_frame<T>(head: &[u8], found: impl FnOnce(Dimensions, u16) -> T) -> Result<T, HeaderError> {
     let mut at = 2; // after SOI
     let mut orientation = 1;
     loop {
@@ -353,7 +354,10 @@ fn jpeg_frame(head: &[u8]) -> Result<(Dimensions, u16), HeaderError> {
             if height == 0 {
                 return Err(HeaderError::NotSupported);
             }
-            return Ok((Dimensions::new(width.into(), height.into()), orientation));
+            return Ok(found(
+                Dimensions::new(width.into(), height.into()),
+                orientation,
+            ));
         }
         if marker == 0xE1 {
             let end = (seg + len as usize).min(head.len());
