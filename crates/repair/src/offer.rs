@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use multishot_rules::rules::{may_decode, Facts, DECODE_BYTE_CAP};
+use multishot_rules::rules::{may_decode, Facts};
 use multishot_rules::sniff::{sniff, Dimensions, Format, HEAD_BYTES};
 use multishot_rules::units::format_bytes;
 use wasm_bindgen::prelude::*;
@@ -32,7 +32,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::canvas::{may_skip_drawing, repair, Repaired};
 use crate::decode::{bitmap_of_blob, js_error_text};
 use crate::plan::{advice, offers, parse_colour, Backdrop, Chosen, CropRange, Plan, Verb};
-use crate::svg::bitmap_of_svg;
+use crate::svg::{bitmap_of_svg, SVG_BYTE_CAP};
 
 /// The loader Trunk writes for this module (index.html, `data-loader-shim`): the page
 /// adds it as a `<script type="module">` the first time an image is refused.
@@ -164,7 +164,7 @@ pub fn offer(slot: &web_sys::Element) {
         let facts = Facts::from_head(&sniffed, Some(file.size() as u64));
         let bitmap = if may_decode(format, &facts) {
             bitmap_of_blob(web_sys::window(), &file).await.ok()
-        } else if format == Format::Svg && file.size() as u64 <= DECODE_BYTE_CAP {
+        } else if format == Format::Svg && file.size() as u64 <= SVG_BYTE_CAP {
             bitmap_of_svg(&file).await.ok()
         } else {
             None
@@ -359,7 +359,12 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             let (slot, before) = (slot.clone(), before.clone());
             let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
             spawn_local(async move {
-                let decoded = take_decoded(&before.file);
+                // The offer's decode, or (let go meanwhile) a new one; an SVG is drawn
+                // again, which `repair`'s own decode cannot do.
+                let decoded = match take_decoded(&before.file) {
+                    None if before.format == Format::Svg => bitmap_of_svg(&before.file).await.ok(),
+                    kept => kept,
+                };
                 let result = repair(
                     &before.file,
                     &before.file.name(),

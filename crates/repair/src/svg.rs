@@ -11,6 +11,11 @@ use wasm_bindgen_futures::JsFuture;
 use crate::decode::{js_error_text, with_timeout, DecodeError};
 use crate::plan::svg_raster_size;
 
+/// The heaviest SVG file drawn, in bytes: a drawing is drawn on the page's main thread,
+/// and one of a few megabytes of paths could hold it for seconds (a logo or an
+/// illustration is well under this).
+pub const SVG_BYTE_CAP: u64 = 2 * 1024 * 1024;
+
 /// The drawing in `file` as a bitmap at [`svg_raster_size`]'s size. The caller closes it.
 pub async fn bitmap_of_svg(file: &web_sys::Blob) -> Result<web_sys::ImageBitmap, DecodeError> {
     let undecodable = |e: wasm_bindgen::JsValue| DecodeError::Undecodable(js_error_text(&e));
