@@ -1032,7 +1032,7 @@ async fn each_repair_makes_a_file_within_every_rule_from_real_pixels() {
     )[..] else {
         panic!("one repair for a heavy photo")
     };
-    assert!(multishot_repair::plan::Sample::of(shrink.canvas).is_some());
+    assert!(multishot_repair::quality::Sample::of(shrink.canvas).is_some());
     assert!(multishot_repair::canvas::may_skip_drawing(&heavy));
     let repaired = repair(&named("big.jpg", &heavy), "big.jpg", &shrink, None, true)
         .await

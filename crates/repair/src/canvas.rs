@@ -23,10 +23,8 @@ use multishot_rules::rules::MAX_FILE_BYTES;
 use multishot_rules::sniff::Dimensions;
 
 use crate::decode::{bitmap_of_blob, js_error_text, DecodeError};
-use crate::plan::{
-    fit_bytes, repaired_name, Backdrop, Encoding, Plan, QualitySearch, Rect, Sample, SAMPLE_LIMIT,
-    SAMPLE_TILE,
-};
+use crate::plan::{fit_bytes, repaired_name, Backdrop, Encoding, Plan, Rect};
+use crate::quality::{QualitySearch, Sample, QUALITY_RANGE, SAMPLE_LIMIT, SAMPLE_TILE};
 
 /// The width of the blurred copy behind a padded image, before it is stretched: small
 /// enough that its blur costs nothing, wide enough to stretch smoothly.
@@ -69,7 +67,7 @@ fn canvas_error(e: JsValue) -> RepairError {
 }
 
 /// A canvas of `size` and its 2D context.
-fn new_canvas(
+pub(crate) fn new_canvas(
     size: Dimensions,
 ) -> Result<
     (
@@ -409,7 +407,7 @@ async fn predicted_quality(
     size: Dimensions,
 ) -> Result<Result<u8, u64>, RepairError> {
     let Some(sample) = Sample::of(size) else {
-        return Ok(Ok(crate::plan::QUALITY_RANGE.1));
+        return Ok(Ok(QUALITY_RANGE.1));
     };
     let canvas = draw_sample(rendered, &sample)?;
     let mut search = QualitySearch::within(SAMPLE_LIMIT);

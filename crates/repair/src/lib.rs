@@ -4,6 +4,8 @@
 //!
 //! - [`plan`]: which repairs apply and each one's exact geometry and encoding, in plain
 //!   arithmetic (no browser; tested natively, with property tests);
+//! - [`quality`]: the JPEG quality search, on the image or on a sample of its blocks;
+//! - [`svg_size`]: the size an SVG drawing is made into pixels at;
 //! - [`canvas`]: a plan carried out on a canvas — EXIF orientation applied, metadata
 //!   dropped, JPEG quality searched to fit 10 MiB;
 //! - [`offer`]: the buttons, the before/now line and **Undo repair**, in plain DOM;
@@ -22,7 +24,9 @@ pub mod canvas;
 pub mod decode;
 pub mod offer;
 pub mod plan;
+pub mod quality;
 pub mod svg;
+pub mod svg_size;
 
 #[cfg(feature = "module")]
 mod module;

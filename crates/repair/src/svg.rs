@@ -8,8 +8,9 @@ use js_sys::Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::canvas::new_canvas;
 use crate::decode::{js_error_text, with_timeout, DecodeError};
-use crate::plan::svg_raster_size;
+use crate::svg_size::svg_raster_size;
 
 /// The heaviest SVG file drawn, in bytes: a drawing is drawn on the page's main thread,
 /// and one of a few megabytes of paths could hold it for seconds (a logo or an
@@ -43,18 +44,8 @@ pub async fn bitmap_of_svg(file: &web_sys::Blob) -> Result<web_sys::ImageBitmap,
     .await;
     let _ = web_sys::Url::revoke_object_url(&url);
     loaded?;
-    let document = window.document().ok_or(DecodeError::NoWindow)?;
-    let canvas: web_sys::HtmlCanvasElement = document
-        .create_element("canvas")
-        .map_err(undecodable)?
-        .unchecked_into();
-    canvas.set_width(size.width);
-    canvas.set_height(size.height);
-    let context: web_sys::CanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .map_err(undecodable)?
-        .ok_or_else(|| DecodeError::Undecodable("no 2D context".into()))?
-        .unchecked_into();
+    let (canvas, context) =
+        new_canvas(size).map_err(|e| DecodeError::Undecodable(e.to_string()))?;
     context
         .draw_image_with_html_image_element_and_dw_and_dh(
             &image,
