@@ -33,6 +33,10 @@ const BACKDROP_WIDTH: u32 = 160;
 /// The blur of that copy, in its own pixels.
 const BACKDROP_BLUR: f64 = 3.0;
 
+/// The filter that blurs it ([`BACKDROP_BLUR`]) and darkens it a little, written out: a
+/// float formatted at run time would bring the float printer into the module.
+const BACKDROP_FILTER: &str = "blur(3px) brightness(0.85)";
+
 /// A repaired image, ready to be checked by the rules like any chosen file.
 #[derive(Clone, Debug)]
 pub struct Repaired {
@@ -157,7 +161,7 @@ async fn draw(
             tiny_context.set_fill_style_str(white);
             tiny_context.fill_rect(0.0, 0.0, f64::from(small.width), f64::from(small.height));
         }
-        tiny_context.set_filter(&format!("blur({BACKDROP_BLUR}px) brightness(0.85)"));
+        tiny_context.set_filter(BACKDROP_FILTER);
         tiny_context
             .draw_image_with_image_bitmap_and_dw_and_dh(
                 bitmap,
@@ -475,4 +479,14 @@ async fn encode_to_fit(
         rendered = render(bitmap, &as_jpeg, size, undrawn).await?;
     }
     Err(RepairError::TooHeavy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backdrop_filter_blurs_by_the_blur_used_in_its_arithmetic() {
+        assert!(BACKDROP_FILTER.starts_with(&format!("blur({BACKDROP_BLUR}px) ")));
+    }
 }

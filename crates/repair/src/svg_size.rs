@@ -13,7 +13,8 @@ const SVG_LONG_SIDE: u32 = 8192;
 /// The size to rasterise an SVG drawing at, from its root element's `width`, `height`
 /// (plain numbers or px) and `viewBox`: its own shape, scaled up so that the short side
 /// is at least [`SVG_SHORT_SIDE`] and the long one at most 8192 px. A drawing that gives
-/// neither is taken as 300 × 150, as browsers take it.
+/// neither is taken as 300 × 150, as browsers take it. (Lengths are read as thousandths
+/// in integers: no float parser in the module.)
 pub fn svg_raster_size(svg: &str) -> Dimensions {
     let root = svg
         .find("<svg")
@@ -21,38 +22,65 @@ pub fn svg_raster_size(svg: &str) -> Dimensions {
         .map_or("", |(tag, _)| tag);
     let length = |name| {
         let value = attribute(root, name)?;
-        let number = value.strip_suffix("px").unwrap_or(value).trim();
-        number
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v > 0.0)
+        thousandths(value.trim().strip_suffix("px").unwrap_or(value.trim()))
     };
     let view_box = attribute(root, "viewBox").and_then(|v| {
-        let numbers: Vec<f64> = v
+        let parts: Vec<&str> = v
             .split(|c: char| c.is_whitespace() || c == ',')
             .filter(|p| !p.is_empty())
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .ok()?;
-        match numbers[..] {
-            [_, _, w, h] if w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0 => Some((w, h)),
+            .collect();
+        match parts[..] {
+            [_, _, w, h] => Some((thousandths(w)?, thousandths(h)?)),
             _ => None,
         }
     });
-    let (width, height) = match (length("width"), length("height"), view_box) {
+    // Each side in thousandths of a pixel (at most 10^13: the products below fit u128).
+    let (width, height): (u64, u64) = match (length("width"), length("height"), view_box) {
         (Some(w), Some(h), _) => (w, h),
-        (Some(w), None, Some((vw, vh))) => (w, w * vh / vw),
-        (None, Some(h), Some((vw, vh))) => (h * vw / vh, h),
+        (Some(w), None, Some((vw, vh))) => (w, w.saturating_mul(vh) / vw),
+        (None, Some(h), Some((vw, vh))) => (h.saturating_mul(vw) / vh, h),
         (_, _, Some(view)) => view,
-        _ => (300.0, 150.0),
+        _ => (300_000, 150_000),
     };
-    let short = width.min(height);
-    let long = width.max(height);
-    let scale = (f64::from(SVG_SHORT_SIDE) / short)
-        .max(1.0)
-        .min(f64::from(SVG_LONG_SIDE) / long);
-    let side = |v: f64| ((v * scale).round() as u32).clamp(1, SVG_LONG_SIDE);
+    let (width, height) = (width.max(1), height.max(1));
+    let (short, long) = (width.min(height), width.max(height));
+    // side = v × num / den: up to the short side's minimum, else as it is; then down to
+    // the long side's maximum.
+    let (mut num, mut den) = if short < u64::from(SVG_SHORT_SIDE) * 1000 {
+        (u128::from(SVG_SHORT_SIDE), u128::from(short))
+    } else {
+        (1, 1000)
+    };
+    if u128::from(long) * num / den > u128::from(SVG_LONG_SIDE) {
+        (num, den) = (u128::from(SVG_LONG_SIDE), u128::from(long));
+    }
+    let side = |v: u64| {
+        let scaled = (u128::from(v) * num * 2 + den) / (den * 2);
+        scaled.clamp(1, u128::from(SVG_LONG_SIDE)) as u32
+    };
     Dimensions::new(side(width), side(height))
+}
+
+/// A positive decimal number (`12`, `12.5`, `.5`) in thousandths, up to 10 digits before
+/// the point and 3 after (more are cut); `None` for anything else, or for zero.
+fn thousandths(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() > 10 || !digits(whole) || !digits(fraction) || whole.len() + fraction.len() == 0
+    {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: u64 = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |n, b| n * 10 + u64::from(b - b'0'));
+    Some(whole * 1000 + fraction).filter(|&v| v > 0)
 }
 
 /// The value of attribute `name` in an element's start tag (`<svg a="1" b='2'`).
@@ -79,6 +107,29 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn lengths_are_read_exactly_as_thousandths() {
+        assert_eq!(thousandths("12"), Some(12_000));
+        assert_eq!(thousandths("12.5"), Some(12_500));
+        assert_eq!(thousandths(".25"), Some(250));
+        assert_eq!(thousandths("0.0004"), None, "under a thousandth is zero");
+        assert_eq!(thousandths("1.23456"), Some(1_234));
+        for bad in [
+            "",
+            ".",
+            "-5",
+            "+5",
+            "1e3",
+            "5%",
+            "1.2.3",
+            "abc",
+            "12345678901",
+            "0",
+        ] {
+            assert_eq!(thousandths(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn an_svg_is_rasterised_in_its_own_shape_large_enough() {
