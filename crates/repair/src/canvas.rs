@@ -295,9 +295,7 @@ async fn part_of(
     size: Dimensions,
 ) -> Result<web_sys::ImageBitmap, RepairError> {
     let window = web_sys::window().ok_or(RepairError::Canvas("no window".into()))?;
-    let whole = source.x == 0
-        && source.y == 0
-        && (source.width, source.height) == (bitmap.width(), bitmap.height())
+    let whole = source == Rect::covering(Dimensions::new(bitmap.width(), bitmap.height()))
         && source.size() == size;
     let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     let promise = if whole {
@@ -332,15 +330,7 @@ async fn render(
     size: Dimensions,
     undrawn: bool,
 ) -> Result<Rendered, RepairError> {
-    let covers = plan.backdrop == Backdrop::None
-        && plan.place
-            == (Rect {
-                x: 0,
-                y: 0,
-                width: plan.canvas.width,
-                height: plan.canvas.height,
-            });
-    if !covers || !undrawn {
+    if !plan.covers_canvas() || !undrawn {
         return Ok(Rendered {
             canvas: draw(bitmap, plan, size).await?,
             bitmap: None,
@@ -352,12 +342,7 @@ async fn render(
         canvas,
         bitmap: Some(part_of(bitmap, plan.source, size).await?),
     };
-    let whole = Rect {
-        x: 0,
-        y: 0,
-        width: size.width,
-        height: size.height,
-    };
+    let whole = Rect::covering(size);
     // The renderer takes its bitmap for itself: it gets a copy (the pixels are shared),
     // and the part stays readable for a sample.
     if let Some(part) = &rendered.bitmap {

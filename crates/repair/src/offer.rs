@@ -287,8 +287,18 @@ fn button(text: &str) -> web_sys::HtmlButtonElement {
 
 /// `f` as the element's handler of `event`. (Handed to JavaScript for good: a few
 /// small closures per offer, kept until the page goes.)
-fn on_event(target: &web_sys::Element, event: &str, f: impl FnMut() + 'static) {
-    let handler = Closure::<dyn FnMut()>::new(f).into_js_value();
+fn on_event(target: &web_sys::Element, event: &str, mut f: impl FnMut() + 'static) {
+    on(target, event, move |_: web_sys::Event| f());
+}
+
+/// `f` as the element's handler of `event`, given the event (a `PointerEvent`, a
+/// `KeyboardEvent`…); kept until the page goes, as [`on_event`]'s.
+fn on<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
+    target: &web_sys::Element,
+    event: &str,
+    f: impl FnMut(E) + 'static,
+) {
+    let handler = Closure::<dyn FnMut(E)>::new(f).into_js_value();
     let _ = target.add_event_listener_with_callback(event, handler.unchecked_ref());
 }
 
@@ -485,7 +495,7 @@ fn crop_preview(
     };
     {
         let (boxed_, pressed, offset) = (boxed.clone(), pressed.clone(), offset.clone());
-        on_pointer(&boxed, "pointerdown", move |e| {
+        on(&boxed, "pointerdown", move |e: web_sys::PointerEvent| {
             let _ = boxed_.set_pointer_capture(e.pointer_id());
             pressed.set(Some((offset.get(), along(&e))));
             e.prevent_default();
@@ -493,7 +503,7 @@ fn crop_preview(
     }
     {
         let (frame_, pressed, place) = (frame.clone(), pressed.clone(), place.clone());
-        on_pointer(&boxed, "pointermove", move |e| {
+        on(&boxed, "pointermove", move |e: web_sys::PointerEvent| {
             if let Some((from, at)) = pressed.get() {
                 let rect = frame_.get_bounding_client_rect();
                 let shown = if range.across {
@@ -507,30 +517,29 @@ fn crop_preview(
     }
     for end in ["pointerup", "pointercancel"] {
         let pressed = pressed.clone();
-        on_pointer(&boxed, end, move |_| pressed.set(None));
+        on(&boxed, end, move |_: web_sys::PointerEvent| {
+            pressed.set(None)
+        });
     }
     {
         let (offset, place) = (offset.clone(), place.clone());
-        let handler =
-            Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |e: web_sys::KeyboardEvent| {
-                let now = CropRange {
-                    offset: offset.get(),
-                    ..range
-                };
-                let to = match e.key().as_str() {
-                    "ArrowLeft" | "ArrowUp" => now.stepped(-1, None),
-                    "ArrowRight" | "ArrowDown" => now.stepped(1, None),
-                    "PageUp" => now.stepped(-5, None),
-                    "PageDown" => now.stepped(5, None),
-                    "Home" => now.stepped(0, Some(false)),
-                    "End" => now.stepped(0, Some(true)),
-                    _ => return,
-                };
-                e.prevent_default();
-                place(to);
-            })
-            .into_js_value();
-        let _ = boxed.add_event_listener_with_callback("keydown", handler.unchecked_ref());
+        on(&boxed, "keydown", move |e: web_sys::KeyboardEvent| {
+            let now = CropRange {
+                offset: offset.get(),
+                ..range
+            };
+            let to = match e.key().as_str() {
+                "ArrowLeft" | "ArrowUp" => now.stepped(-1, None),
+                "ArrowRight" | "ArrowDown" => now.stepped(1, None),
+                "PageUp" => now.stepped(-5, None),
+                "PageDown" => now.stepped(5, None),
+                "Home" => now.stepped(0, Some(false)),
+                "End" => now.stepped(0, Some(true)),
+                _ => return,
+            };
+            e.prevent_default();
+            place(to);
+        });
     }
     let _ = frame.append_child(&picture);
     let _ = frame.append_child(&boxed);
@@ -540,16 +549,6 @@ fn crop_preview(
 /// Hundredths of a percent as CSS writes them: 1875 → "18.75%".
 fn percent(hundredths: u32) -> String {
     format!("{}.{:02}%", hundredths / 100, hundredths % 100)
-}
-
-/// `f` as the element's handler of a pointer event (kept until the page goes).
-fn on_pointer(
-    target: &web_sys::Element,
-    event: &str,
-    f: impl FnMut(web_sys::PointerEvent) + 'static,
-) {
-    let handler = Closure::<dyn FnMut(web_sys::PointerEvent)>::new(f).into_js_value();
-    let _ = target.add_event_listener_with_callback(event, handler.unchecked_ref());
 }
 
 /// A repair that did not work: said in the alert, the buttons ready again.

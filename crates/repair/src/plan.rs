@@ -111,6 +111,16 @@ pub struct Rect {
 }
 
 impl Rect {
+    /// The whole of an image or canvas of `size`, from its top-left corner.
+    pub fn covering(size: Dimensions) -> Rect {
+        Rect {
+            x: 0,
+            y: 0,
+            width: size.width,
+            height: size.height,
+        }
+    }
+
     /// The rectangle's size.
     pub fn size(self) -> Dimensions {
         Dimensions::new(self.width, self.height)
@@ -162,6 +172,12 @@ impl Plan {
                 _ => format!("Pad to {shape} on a blurred copy"),
             },
         }
+    }
+
+    /// Whether the kept part alone fills the output: no backdrop, placed over the whole
+    /// canvas (Convert, Shrink, Enlarge, Crop; not Pad).
+    pub fn covers_canvas(&self) -> bool {
+        self.backdrop == Backdrop::None && self.place == Rect::covering(self.canvas)
     }
 
     /// What the repair will do, in a sentence under its button.
@@ -315,12 +331,7 @@ pub fn offers(chosen: &Chosen) -> Vec<Plan> {
         _ => Encoding::Jpeg,
     };
     let encoding = if heavy { Encoding::Jpeg } else { encoding };
-    let whole = Rect {
-        x: 0,
-        y: 0,
-        width: size.width,
-        height: size.height,
-    };
+    let whole = Rect::covering(size);
     let plan = |verb, source: Rect, canvas: Dimensions, place: Rect| {
         enlarged(Plan {
             verb,
@@ -748,6 +759,26 @@ mod tests {
         assert_eq!((range.across, range.offset, range.max), (false, 125, 250));
         assert_eq!(tall[0].crop_at(Dimensions::new(300, 1000), 0).source.y, 0);
         assert_eq!(tall[1].crop_range(Dimensions::new(300, 1000)), None);
+    }
+
+    #[test]
+    fn only_a_pad_leaves_part_of_the_canvas_to_its_backdrop() {
+        let covering = |c: &Chosen| {
+            offers(c)
+                .iter()
+                .map(Plan::covers_canvas)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            covering(&chosen(Format::Jpeg, 4000, 1000, 1)),
+            [true, false, false]
+        );
+        assert_eq!(covering(&chosen(Format::WebP, 800, 600, 1)), [true]);
+        assert_eq!(covering(&chosen(Format::Png, 200, 250, 1)), [true]);
+        assert_eq!(
+            covering(&chosen(Format::Jpeg, 600, 100, 1)),
+            [true, false, false]
+        );
     }
 
     #[test]
