@@ -593,7 +593,7 @@ impl Fake {
         let endpoint = match (method, path) {
             // Standing for a site owner's proxy: its own `/quota` (multishot-proxy's
             // shape; this fake sets no limit), which the page asks in proxy mode.
-            ("GET", "/quota") if self.mode != Mode::Direct => {
+            ("GET", "/quota") if quota => {
                 entry["kind"] = json!("quota");
                 let price = self.state().scenario.unit_price.clone();
                 return (
