@@ -202,9 +202,12 @@ try {
   }
 
   // Make it fit: a repair from the click to the repaired image shown, and the longest
-  // main-thread task meanwhile (over 50 ms would call for a worker). The images are made
-  // in the page: a 6000 × 4000 photo with grain as JPEG at 95 % (over 10 MiB: Shrink)
-  // and a 4000 × 1000 panorama (Pad).
+  // main-thread task from the image chosen (in the page) to the repair shown (over 50 ms
+  // would call for a worker). The images are made in the page: a 6000 × 4000 photo with
+  // grain as JPEG at 95 % (over 10 MiB: Shrink) and a 4000 × 1000 panorama (Pad). Each
+  // run chooses the image anew (a repair made for one choice is not another's) and
+  // clicks the button the moment it shows, or a second later as a person who reads the
+  // offer first: a lone repair with nothing to choose (Shrink) is made as it is offered.
   {
     const REPAIRS = Math.min(RUNS, 5);
     results.repairs = {};
@@ -217,36 +220,52 @@ try {
       const page = await freshPage();
       // Grain, as a camera's: the 6000 × 4000 photo is 11.6 MiB at 95 %.
       const photo = await photoBytes(page, { width, height, grain: 40, quality: 0.95 });
-      await page.getByLabel('Image file').setInputFiles({ name: `bench-${width}x${height}.jpg`, mimeType: 'image/jpeg', buffer: photo });
-      const times = [];
-      const longest = [];
-      for (let i = 0; i < REPAIRS; i += 1) {
-        const button = page.getByRole('button', { name: repair });
-        await button.waitFor({ timeout: 60_000 });
-        const t = await page.evaluate(async (source) => {
-          const button = [...document.querySelectorAll('.ms-repair-slot button')].find((b) => new RegExp(source).test(b.textContent));
-          const tasks = [];
-          const watch = new PerformanceObserver((list) => tasks.push(...list.getEntries().map((e) => e.duration)));
-          watch.observe({ type: 'longtask' });
-          const start = performance.now();
-          button.click();
-          await new Promise((done) => {
-            const seen = new MutationObserver(() => document.querySelector('.ms-repaired') && (seen.disconnect(), done()));
-            seen.observe(document.body, { subtree: true, childList: true });
+      const measured = {};
+      for (const [mode, wait] of [['at_once', 0], ['after_reading', 1000]]) {
+        const times = [];
+        const longest = [];
+        for (let i = 0; i < REPAIRS; i += 1) {
+          // The page clicks the button the moment it is there (at once), or a second
+          // after; the time runs from the click to the repaired image shown.
+          await page.evaluate(([source, wait]) => {
+            window.__repaired = new Promise((done) => {
+              let clicked = false;
+              const seen = new MutationObserver(async () => {
+                const button = [...document.querySelectorAll('.ms-repair-slot button')].find((b) => new RegExp(source).test(b.textContent));
+                if (clicked || !button) return;
+                clicked = true;
+                seen.disconnect();
+                await new Promise((r) => setTimeout(r, wait));
+                const start = performance.now();
+                button.click();
+                const shown = new MutationObserver(() => document.querySelector('.ms-repaired') && (shown.disconnect(), done(performance.now() - start)));
+                shown.observe(document.body, { subtree: true, childList: true });
+              });
+              seen.observe(document.body, { subtree: true, childList: true });
+            });
+          }, [repair.source, wait]);
+          // (Watched from when the file is in the page: Playwright's own hand-over of
+          // 12 MB is a main-thread task of ~2 s, the page's work starts after it.)
+          await page.getByLabel('Image file').setInputFiles({ name: `bench-${width}x${height}-${mode}-${i}.jpg`, mimeType: 'image/jpeg', buffer: photo });
+          const t = await page.evaluate(async () => {
+            const tasks = [];
+            const watch = new PerformanceObserver((list) => tasks.push(...list.getEntries().map((e) => e.duration)));
+            watch.observe({ type: 'longtask' });
+            const took = await window.__repaired;
+            await new Promise((r) => setTimeout(r, 50));
+            watch.disconnect();
+            return { took, longest: Math.max(0, ...tasks) };
           });
-          const took = performance.now() - start;
-          await new Promise((r) => setTimeout(r, 50));
-          watch.disconnect();
-          return { took, longest: Math.max(0, ...tasks) };
-        }, repair.source);
-        times.push(t.took);
-        longest.push(t.longest);
-        await page.getByRole('button', { name: 'Undo repair' }).click();
+          times.push(t.took);
+          longest.push(t.longest);
+        }
+        measured[mode] = { time: stats(times), longest_task: stats(longest) };
       }
       await page.context().close();
-      results.repairs[name] = { time: stats(times), longest_task: stats(longest) };
-      say(`  ${name.padEnd(20)} ${ms(results.repairs[name].time)}   goal < 500 ms`);
-      say(`  ${''.padEnd(20)} longest task ${ms(results.repairs[name].longest_task)}   (a worker if over 50 ms)`);
+      results.repairs[name] = { time: measured.at_once.time, longest_task: measured.at_once.longest_task, after_reading: measured.after_reading };
+      say(`  ${name.padEnd(20)} clicked at once  ${ms(measured.at_once.time)}   goal < 500 ms`);
+      say(`  ${''.padEnd(20)} clicked after 1 s ${ms(measured.after_reading.time)}`);
+      say(`  ${''.padEnd(20)} longest task ${ms(measured.at_once.longest_task)} / ${ms(measured.after_reading.longest_task)}   (a worker if over 50 ms)`);
     }
   }
 

@@ -148,6 +148,37 @@ describe('make it fit', () => {
     await page.close();
   });
 
+  test('a lone repair is made while the offer is read, and nothing is chosen or sent before the press', async () => {
+    const page = await openApp();
+    const webp = await webpOf(page, 'valid.jpg');
+    await page.getByLabel('Image file').setInputFiles({ name: 'beach.webp', mimeType: 'image/webp', buffer: webp });
+    // Made without a press: the hint says what it came to.
+    const ready = page.getByText(/^Re-encoded as image\/jpeg at 800 × 600 px\. Ready: [\d.]+ (KB|MB) at \d+\s% quality\.$/);
+    await ready.waitFor();
+    // The name of the image chosen, as the page shows it.
+    const chosen = async (name) => {
+      await page.locator('.ms-preview-name', { hasText: name }).waitFor();
+      return page.locator('.ms-preview-name').textContent();
+    };
+    assert.equal(await chosen('beach'), 'beach.webp', 'the refused file is still the one chosen');
+    assert.equal(await page.locator('.ms-repair-slot').evaluate((slot) => slot.msAnswer), undefined);
+    assert.equal(await page.getByRole('button', { name: 'Generate' }).isEnabled(), false);
+    await page.getByRole('button', { name: /^Convert to JPEG/ }).click();
+    await page.getByRole('button', { name: 'Undo repair' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('.ms-ok'));
+    assert.equal(await chosen('fit'), 'beach-fit.jpg');
+    // Undone and pressed again: the same repair, ready at once.
+    await page.getByRole('button', { name: 'Undo repair' }).click();
+    await ready.waitFor();
+    assert.equal(await chosen('webp'), 'beach.webp');
+    await page.getByRole('button', { name: /^Convert to JPEG/ }).click();
+    await page.getByRole('button', { name: 'Undo repair' }).waitFor();
+    assert.equal(await chosen('fit'), 'beach-fit.jpg');
+    assert.equal((await fake.log()).filter((e) => e.kind === 'upload').length, 0, 'nothing sent');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test('a 12 MB photo is shrunk and sent', async () => {
     const page = await openApp();
     // A 5000 × 3750 photo with a camera's grain, as JPEG at 97 %: over 12 MB.
@@ -219,6 +250,8 @@ describe('make it fit', () => {
     // The original again: refused, both repairs offered.
     await page.getByRole('button', { name: 'Pad to 2.5:1 on a blurred copy' }).waitFor();
     assert.ok((await page.getByRole('alert').allInnerTexts()).some((t) => /aspect ratio/i.test(t)));
+    // Three repairs to choose from (and a box to place): none was made before a press.
+    assert.equal(await page.getByText(/Ready:/).count(), 0);
     const image = await repairAndSend(page, 'Pad to 2.5:1 on a blurred copy', 'too-wide-fit.png');
     assert.deepEqual(image.size, [1000, 400]);
     await page.close();

@@ -17,10 +17,20 @@
 //! - the page empties the slot and sets [`FILE`] to `undefined` when it should show
 //!   nothing: a repair still at work is then dropped (it checks that [`FILE`] is still
 //!   its file before it draws or answers).
+//!
+//! A lone repair that leaves nothing to choose (Convert, Shrink, Enlarge:
+//! [`made_at_once`]) is made as soon as it is offered, while the person reads the offer:
+//! the press shows it when it is ready, at once if they took a second to read, and its
+//! hint says what it came to ("Ready: 9.4 MB at 92 % quality."). It is
+//! kept for a press after **Undo repair** too, until another image is offered or a
+//! minute passes; nothing is chosen or sent before the press.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::thread::LocalKey;
 use std::time::Duration;
+
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
 
 use multishot_rules::rules::{may_decode, Facts};
 use multishot_rules::sniff::{sniff, Dimensions, Format, HEAD_BYTES};
@@ -29,9 +39,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::canvas::{may_skip_drawing, repair, Repaired};
+use crate::canvas::{may_skip_drawing, repair, RepairError, Repaired};
 use crate::decode::{bitmap_of_blob, js_error_text};
-use crate::plan::{advice, offers, parse_colour, Backdrop, Chosen, CropRange, Plan, Verb};
+use crate::plan::{
+    advice, made_at_once, offers, parse_colour, Backdrop, Chosen, CropRange, Plan, Verb,
+};
 use crate::svg::{bitmap_of_svg, SVG_BYTE_CAP};
 
 /// The loader Trunk writes for this module (index.html, `data-loader-shim`): the page
@@ -46,59 +58,96 @@ pub const OFFER_EVENT: &str = "multishot-offer";
 /// The slot's property that holds the repaired file, while it is the one chosen.
 pub const ANSWER: &str = "msAnswer";
 
-/// How long the offer's decoded image is kept for a repair before it is let go (a
-/// repair then decodes again): a 24-megapixel image holds 96 MB.
-const KEEP_DECODED: Duration = Duration::from_secs(60);
+/// How long what an offer made for its image is kept for the press of a button before
+/// it is let go (a press then makes it again): a 24-megapixel image decoded holds 96 MB,
+/// a repaired one up to 10 MB.
+const KEEP: Duration = Duration::from_secs(60);
 
-thread_local! {
-    /// The last offer's image as decoded, kept so that a repair does not decode again,
-    /// with a number that tells one keeping from the next.
-    static DECODED: RefCell<Option<(u32, web_sys::File, web_sys::ImageBitmap)>> =
-        const { RefCell::new(None) };
-    static KEPT: Cell<u32> = const { Cell::new(0) };
+/// One thing kept for one file at a time ([`keep`], [`take`], [`kept`]): kept until
+/// another is kept in its place or [`KEEP`] has passed, then given to its `release`.
+struct Keeper<T: 'static> {
+    kept: RefCell<Option<(u32, web_sys::File, T)>>,
+    /// Tells one keeping from the next.
+    number: Cell<u32>,
+    release: fn(T),
 }
 
-/// Keeps `bitmap` as `file`'s decode (letting the one kept before go) for
-/// [`KEEP_DECODED`].
-fn keep_decoded(file: &web_sys::File, bitmap: web_sys::ImageBitmap) {
-    let number = KEPT.with(|n| {
-        n.set(n.get().wrapping_add(1));
-        n.get()
+/// A repair being made (or made) before its button is pressed ([`made_at_once`]): the
+/// press awaits it, and a press after Undo finds it made.
+type Prepared = Shared<LocalBoxFuture<'static, Result<Repaired, RepairError>>>;
+
+thread_local! {
+    /// The last offer's image as decoded, so that a repair does not decode again.
+    static DECODED: Keeper<web_sys::ImageBitmap> = const { Keeper {
+        kept: RefCell::new(None),
+        number: Cell::new(0),
+        release: release_bitmap,
+    } };
+    /// The last offer's repair made at once, with its plan.
+    static PREPARED: Keeper<(Plan, Prepared)> = const { Keeper {
+        kept: RefCell::new(None),
+        number: Cell::new(0),
+        release: drop,
+    } };
+}
+
+fn release_bitmap(bitmap: web_sys::ImageBitmap) {
+    bitmap.close();
+}
+
+fn same_file(a: &web_sys::File, b: &web_sys::File) -> bool {
+    AsRef::<JsValue>::as_ref(a) == AsRef::<JsValue>::as_ref(b)
+}
+
+/// Keeps `value` for `file` in `keeper`, releasing what it kept before, for [`KEEP`].
+fn keep<T: 'static>(keeper: &'static LocalKey<Keeper<T>>, file: &web_sys::File, value: T) {
+    let (number, previous, release) = keeper.with(|k| {
+        k.number.set(k.number.get().wrapping_add(1));
+        let number = k.number.get();
+        let previous = k.kept.replace(Some((number, file.clone(), value)));
+        (number, previous, k.release)
     });
-    let previous = DECODED.with(|kept| kept.replace(Some((number, file.clone(), bitmap))));
     if let Some((_, _, old)) = previous {
-        old.close();
+        release(old);
     }
     spawn_local(async move {
-        gloo_timers::future::sleep(KEEP_DECODED).await;
-        // This keeping's bitmap only: the same file may have been decoded again since.
-        let expired = DECODED.with(|kept| {
-            let mut kept = kept.borrow_mut();
-            if kept.as_ref().is_some_and(|(n, _, _)| *n == number) {
+        gloo_timers::future::sleep(KEEP).await;
+        // This keeping's value only: the same file may have been kept again since.
+        let (expired, release) = keeper.with(|k| {
+            let mut kept = k.kept.borrow_mut();
+            let expired = if kept.as_ref().is_some_and(|(n, _, _)| *n == number) {
                 kept.take()
             } else {
                 None
-            }
+            };
+            (expired, k.release)
         });
-        if let Some((_, _, bitmap)) = expired {
-            bitmap.close();
+        if let Some((_, _, value)) = expired {
+            release(value);
         }
     });
 }
 
-/// The decode kept for `file`, handed over (the caller closes it); `None` if there is
-/// none for it.
-fn take_decoded(file: &web_sys::File) -> Option<web_sys::ImageBitmap> {
-    DECODED.with(|kept| {
-        let mut kept = kept.borrow_mut();
-        let same = kept
-            .as_ref()
-            .is_some_and(|(_, f, _)| AsRef::<JsValue>::as_ref(f) == AsRef::<JsValue>::as_ref(file));
-        if same {
-            kept.take().map(|(_, _, bitmap)| bitmap)
+/// What `keeper` holds for `file`, handed over (the caller releases it).
+fn take<T: 'static>(keeper: &'static LocalKey<Keeper<T>>, file: &web_sys::File) -> Option<T> {
+    keeper.with(|k| {
+        let mut kept = k.kept.borrow_mut();
+        if kept.as_ref().is_some_and(|(_, f, _)| same_file(f, file)) {
+            kept.take().map(|(_, _, value)| value)
         } else {
             None
         }
+    })
+}
+
+/// A copy of what `keeper` holds for `file`, left kept.
+fn kept<T: Clone + 'static>(
+    keeper: &'static LocalKey<Keeper<T>>,
+    file: &web_sys::File,
+) -> Option<T> {
+    keeper.with(|k| match &*k.kept.borrow() {
+        Some((_, f, value)) if same_file(f, file) => Some(value.clone()),
+        _ => None,
     })
 }
 
@@ -181,10 +230,15 @@ pub fn offer(slot: &web_sys::Element) {
                 })
             })
             .unwrap_or_default();
+        // A repair to make at once, and whether it is made already (the same image
+        // offered again after Undo).
+        let at_once = made_at_once(&plans);
+        let made = at_once
+            .is_some_and(|plan| kept(&PREPARED, &file).is_some_and(|(made, _)| made == plan));
         match bitmap {
             // Kept for the repair, which then starts drawing at once.
-            Some(bitmap) if !plans.is_empty() && current(&slot, &file) => {
-                keep_decoded(&file, bitmap)
+            Some(bitmap) if !plans.is_empty() && !made && current(&slot, &file) => {
+                keep(&DECODED, &file, bitmap)
             }
             Some(bitmap) => bitmap.close(),
             None => {}
@@ -198,13 +252,19 @@ pub fn offer(slot: &web_sys::Element) {
             let _ = slot.append_child(&note);
         }
         if !plans.is_empty() {
-            let before = Before {
+            let before = Rc::new(Before {
                 file,
                 decoded,
                 format,
                 undrawn,
-            };
-            show_offers(&slot, Rc::new(before), plans);
+            });
+            // Made now, while the person reads the offer.
+            if let (Some(plan), false) = (at_once, made) {
+                let prepared = make(before.clone(), plan).boxed_local().shared();
+                spawn_local(prepared.clone().map(drop));
+                keep(&PREPARED, &before.file, (plan, prepared));
+            }
+            show_offers(&slot, before, plans);
         }
     });
 }
@@ -306,6 +366,23 @@ fn on_click(target: &web_sys::Element, f: impl FnMut() + 'static) {
     on_event(target, "click", f);
 }
 
+/// Makes `plan`'s repair of the image: from the offer's decode, or (let go meanwhile) a
+/// new one; an SVG is drawn again, which [`repair`]'s own decode cannot do.
+async fn make(before: Rc<Before>, plan: Plan) -> Result<Repaired, RepairError> {
+    let decoded = match take(&DECODED, &before.file) {
+        None if before.format == Format::Svg => bitmap_of_svg(&before.file).await.ok(),
+        kept => kept,
+    };
+    repair(
+        &before.file,
+        &before.file.name(),
+        &plan,
+        decoded,
+        before.undrawn,
+    )
+    .await
+}
+
 fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
     slot.set_text_content(None);
     let group = element("div", "ms-repair");
@@ -347,6 +424,21 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             let _ = item.append_child(&input);
             input
         });
+        // Made at once: the hint says what it came to, once it is ready.
+        if let Some((made, prepared)) = kept(&PREPARED, &before.file) {
+            if made == plan {
+                let (hint, slot, file) = (hint.clone(), slot.clone(), before.file.clone());
+                spawn_local(async move {
+                    if let (Ok(repaired), true) = (prepared.await, current(&slot, &file)) {
+                        hint.set_text_content(Some(&format!(
+                            "{} {}",
+                            plan.explain(),
+                            ready(&plan, &repaired)
+                        )));
+                    }
+                });
+            }
+        }
         let _ = item.append_child(&hint);
         let _ = list.append_child(&item);
         let (slot, before) = (slot.clone(), before.clone());
@@ -369,20 +461,11 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             let (slot, before) = (slot.clone(), before.clone());
             let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
             spawn_local(async move {
-                // The offer's decode, or (let go meanwhile) a new one; an SVG is drawn
-                // again, which `repair`'s own decode cannot do.
-                let decoded = match take_decoded(&before.file) {
-                    None if before.format == Format::Svg => bitmap_of_svg(&before.file).await.ok(),
-                    kept => kept,
+                // Made already (or being made) when offered, else now.
+                let result = match kept(&PREPARED, &before.file) {
+                    Some((made, prepared)) if made == plan => prepared.await,
+                    _ => make(before.clone(), plan).await,
                 };
-                let result = repair(
-                    &before.file,
-                    &before.file.name(),
-                    &plan,
-                    decoded,
-                    before.undrawn,
-                )
-                .await;
                 if !current(&slot, &before.file) {
                     return;
                 }
@@ -561,6 +644,22 @@ fn failed(buttons: &[web_sys::HtmlButtonElement], alert: &web_sys::Element, text
 }
 
 /// "800 × 600 px · 1.2 MB · image/webp".
+/// What a repair made at once came to, for its hint (which has said its type and, unless
+/// it had to be made smaller, its size): "Ready: 9.6 MB at 92 % quality."
+fn ready(plan: &Plan, repaired: &Repaired) -> String {
+    let mut text = String::from("Ready: ");
+    if repaired.size != plan.canvas {
+        text.push_str(&format!("{} · ", repaired.size));
+    }
+    text.push_str(&format_bytes(repaired.bytes));
+    if let Some(quality) = repaired.quality {
+        // No break between the number and its sign.
+        text.push_str(&format!(" at {quality}\u{a0}% quality"));
+    }
+    text.push('.');
+    text
+}
+
 fn summary(size: Option<Dimensions>, bytes: u64, kind: &str) -> String {
     let mut parts = Vec::new();
     if let Some(size) = size {

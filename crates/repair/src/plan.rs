@@ -127,6 +127,20 @@ impl Rect {
     }
 }
 
+/// The repair worth making as soon as it is offered, before its button is pressed: the
+/// only one offered, when it leaves the person nothing to choose (a Crop waits for its
+/// box, a Pad on a colour for the colour). Making it then is work the press would do
+/// anyway (a refused image has nothing else to be done with it), and the press shows
+/// it at once.
+pub fn made_at_once(plans: &[Plan]) -> Option<Plan> {
+    match plans {
+        [plan] if plan.verb != Verb::Crop && !matches!(plan.backdrop, Backdrop::Colour(_)) => {
+            Some(*plan)
+        }
+        _ => None,
+    }
+}
+
 /// One repair, ready for a canvas: draw `source` (a part of the decoded image, EXIF
 /// orientation applied) into `place` on a canvas of `canvas` pixels — over its
 /// `backdrop` — and encode it.
@@ -592,6 +606,34 @@ mod tests {
             [],
             "a decompression bomb is never drawn"
         );
+    }
+
+    #[test]
+    fn only_a_lone_repair_without_choices_is_made_at_once() {
+        let at_once = |c: &Chosen| made_at_once(&offers(c)).map(|p| p.verb);
+        assert_eq!(
+            at_once(&chosen(Format::WebP, 1200, 800, 1_000_000)),
+            Some(Verb::Convert)
+        );
+        assert_eq!(
+            at_once(&chosen(Format::Jpeg, 6000, 4000, 12_000_000)),
+            Some(Verb::Shrink)
+        );
+        assert_eq!(
+            at_once(&chosen(Format::Png, 200, 200, 40_000)),
+            Some(Verb::Enlarge)
+        );
+        // A choice to make (the box, the colour, which one): nothing before the press.
+        assert_eq!(at_once(&chosen(Format::Jpeg, 4000, 1000, 900_000)), None);
+        assert_eq!(at_once(&chosen(Format::Jpeg, 1200, 800, 1_000_000)), None);
+        let pads = offers(&chosen(Format::Jpeg, 4000, 1000, 900_000));
+        assert_eq!(made_at_once(&pads[1..2]).map(|p| p.verb), Some(Verb::Pad));
+        assert_eq!(
+            made_at_once(&pads[2..3]),
+            None,
+            "a pad waits for its colour"
+        );
+        assert_eq!(made_at_once(&pads[..1]), None, "a crop waits for its box");
     }
 
     #[test]
