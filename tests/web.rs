@@ -1169,6 +1169,24 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
         }
         panic!("the slot shows {:?}, not {want:?}", names());
     };
+    // Waits until the page has chosen and checked the file `name` (the module answers
+    // through the page's own file input), and gives what was chosen.
+    let checked = |name: &'static str| async move {
+        for _ in 0..200 {
+            tick().await;
+            let done = chosen.with_untracked(|c| {
+                c.as_ref().is_some_and(|c| {
+                    c.assessment.step == Step::Done
+                        && c.file.as_ref().is_some_and(|f| f.name() == name)
+                })
+            });
+            if done {
+                return chosen.get_untracked().expect("chosen");
+            }
+            TimeoutFuture::new(20).await;
+        }
+        panic!("{name} was not chosen and checked");
+    };
 
     // A 200 px PNG: one repair, named by its verb.
     choose_file(chosen, named("small.png", &fixtures::png(200, 200)));
@@ -1176,20 +1194,7 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
     visible_buttons()[0].click();
     // Repaired, chosen through the page's own file input, and checked by the same rules.
     shows(&["Undo repair"]).await;
-    for _ in 0..200 {
-        tick().await;
-        let done = chosen.with_untracked(|c| {
-            c.as_ref().is_some_and(|c| {
-                c.assessment.step == Step::Done
-                    && c.file.as_ref().is_some_and(|f| f.name() == "small-fit.png")
-            })
-        });
-        if done {
-            break;
-        }
-        TimeoutFuture::new(20).await;
-    }
-    let repaired = chosen.get_untracked().unwrap();
+    let repaired = checked("small-fit.png").await;
     assert!(repaired.assessment.is_ready(), "{:?}", repaired.assessment);
     assert_eq!(
         repaired.assessment.facts.dimensions,
@@ -1260,20 +1265,7 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
         .is_some());
     visible_buttons()[0].click();
     shows(&["Undo repair"]).await;
-    let mut right = None;
-    for _ in 0..200 {
-        tick().await;
-        right = chosen.with_untracked(|c| {
-            c.as_ref()
-                .and_then(|c| c.file.clone())
-                .filter(|f| f.name() == "pano-fit.jpg")
-        });
-        if right.is_some() {
-            break;
-        }
-        TimeoutFuture::new(20).await;
-    }
-    let right = right.expect("the crop chosen");
+    let right = checked("pano-fit.jpg").await.file.expect("the crop chosen");
     let red = pixel_of(&right, 745, 150).await[0];
     assert!(red > 145, "the right part kept: red {red}");
     choose_file(chosen, fixture_file("valid.png"));
