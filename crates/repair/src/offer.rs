@@ -643,7 +643,6 @@ fn failed(buttons: &[web_sys::HtmlButtonElement], alert: &web_sys::Element, text
     let _ = alert.remove_attribute("hidden");
 }
 
-/// "800 × 600 px · 1.2 MB · image/webp".
 /// What a repair made at once came to, for its hint (which has said its type and, unless
 /// it had to be made smaller, its size): "Ready: 9.6 MB at 92 % quality."
 fn ready(plan: &Plan, repaired: &Repaired) -> String {
@@ -660,6 +659,7 @@ fn ready(plan: &Plan, repaired: &Repaired) -> String {
     text
 }
 
+/// "800 × 600 px · 1.2 MB · image/webp".
 fn summary(size: Option<Dimensions>, bytes: u64, kind: &str) -> String {
     let mut parts = Vec::new();
     if let Some(size) = size {
