@@ -12,10 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
+import { DIST, FIXTURES, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 
 let browser;
 let app;
@@ -33,15 +31,11 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await app?.close();
-  await consumer?.close();
+  await takeDown(browser, app, consumer);
   await rm(hosts, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  for (const page of browser.context.pages()) await page.close();
-});
+beforeEach(() => cleanSlate({ browser }));
 
 /**
  * A page whose wasm is held back until `release()` is called (or never), recording CSP

@@ -7,14 +7,11 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { appMounted, clearStorage, launch } from './support/browser.mjs';
-import { serveStatic } from './support/static-server.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
+import { FIXTURES, serveApp, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const KEY = 'sk-e2e-funds-5b2e91c4';
 const TOP_UP = 'https://wavespeed.ai/top-up';
 
@@ -24,23 +21,13 @@ let browser;
 
 before(async () => {
   fake = await startFake(['--key', KEY]);
-  app = await serveStatic(DIST, {
-    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 300 }) },
-  });
+  app = await serveApp({ api_base: fake.url, poll_interval_ms: 300 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  fake?.stop();
-  await app?.close();
-});
+after(() => takeDown(browser, fake, app));
 
-beforeEach(async () => {
-  for (const page of browser.context.pages()) await page.close();
-  await fake.reset();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app, fakes: [fake] }));
 
 async function openApp() {
   const page = await browser.context.newPage();

@@ -4,15 +4,13 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { appMounted, clearStorage, launch } from './support/browser.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
 import { servedShotSizes, zipEntries } from './support/zip.mjs';
+import { ROOT, DIST, FIXTURES, serveApp, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const KEY = 'sk-e2e-8f3b1c0d9a7e';
 
 let direct; // fake in direct mode (checks the key)
@@ -25,24 +23,13 @@ before(async () => {
   direct = await startFake(['--key', KEY]);
   proxy = await startFake(['--proxy']);
   images = await serveStatic(FIXTURES, { cors: true });
-  app = await serveStatic(DIST, {
-    overrides: { 'config.json': JSON.stringify({ api_base: direct.url, poll_interval_ms: 500 }) },
-  });
+  app = await serveApp({ api_base: direct.url, poll_interval_ms: 500 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  direct?.stop();
-  proxy?.stop();
-  await Promise.all([images, app].map((s) => s?.close()));
-});
+after(() => takeDown(browser, direct, proxy, images, app));
 
-beforeEach(async () => {
-  await direct.reset();
-  await proxy.reset();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app, fakes: [direct, proxy], pages: false }));
 
 async function openApp({ key = KEY, proxyUrl } = {}) {
   const page = await browser.context.newPage();

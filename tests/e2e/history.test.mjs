@@ -6,14 +6,11 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { appMounted, clearStorage, launch } from './support/browser.mjs';
-import { serveStatic } from './support/static-server.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
+import { FIXTURES, serveApp, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const KEY = 'sk-e2e-history-51c2';
 
 let fake;
@@ -25,28 +22,14 @@ let browser;
 before(async () => {
   fake = await startFake(['--key', KEY]);
   proxy = await startFake(['--proxy']);
-  app = await serveStatic(DIST, {
-    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 500 }) },
-  });
-  capped = await serveStatic(DIST, {
-    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 500, max_wait_s: 5 }) },
-  });
+  app = await serveApp({ api_base: fake.url, poll_interval_ms: 500 });
+  capped = await serveApp({ api_base: fake.url, poll_interval_ms: 500, max_wait_s: 5 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  fake?.stop();
-  proxy?.stop();
-  await Promise.all([app, capped].map((s) => s?.close()));
-});
+after(() => takeDown(browser, fake, proxy, app, capped));
 
-beforeEach(async () => {
-  await fake.reset();
-  await proxy.reset();
-  for (const page of browser.context.pages()) await page.close();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app, fakes: [fake, proxy] }));
 
 const kinds = (log, kind) => log.filter((e) => e.kind === kind);
 const isPoll = (url) => /\/api\/v3\/predictions\/[^/]+\/result$/.test(url);

@@ -6,12 +6,11 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { clearStorage, launch } from './support/browser.mjs';
+import { launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { FIXTURES, serveApp, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const FIXTURES = join(ROOT, 'target/fixtures');
 
 let proxy;
 let elsewhere; // another origin a redirect points to
@@ -21,24 +20,13 @@ let browser;
 before(async () => {
   proxy = await startFake(['--proxy']);
   elsewhere = await serveStatic(FIXTURES, { cors: true });
-  app = await serveStatic(join(ROOT, 'dist'), {
-    overrides: { 'config.json': JSON.stringify({ proxy_url: proxy.url, poll_interval_ms: 500 }) },
-  });
+  app = await serveApp({ proxy_url: proxy.url, poll_interval_ms: 500 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy?.stop();
-  await Promise.all([elsewhere, app].map((s) => s?.close()));
-});
+after(() => takeDown(browser, proxy, elsewhere, app));
 
-beforeEach(async () => {
-  await proxy.reset();
-  for (const page of browser.context.pages()) await page.close();
-  await browser.context.clearCookies();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app, fakes: [proxy], cookies: true }));
 
 async function startJob() {
   const page = await browser.context.newPage();

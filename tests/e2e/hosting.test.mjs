@@ -11,11 +11,9 @@ import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
+import { ROOT, DIST, FIXTURES, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const PAGES_DIST = join(ROOT, 'target/dist-multishot');
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const SCREENSHOTS = join(ROOT, 'target/screenshots');
 
 let proxy;
@@ -31,16 +29,11 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  proxy?.stop();
-  await Promise.all(servers.map((s) => s.close()));
+  await takeDown(browser, proxy, ...servers);
   await rm(hosts, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  await proxy.reset();
-  for (const page of browser.context.pages()) await page.close();
-});
+beforeEach(() => cleanSlate({ browser, fakes: [proxy] }));
 
 async function serve(root, options) {
   const server = await serveStatic(root, options);

@@ -7,10 +7,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
+import { ROOT, DIST, FIXTURES, takeDown } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const SCREENSHOTS = join(ROOT, 'target/screenshots');
 
 const manifest = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8'));
@@ -31,10 +29,7 @@ before(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
 });
 
-after(async () => {
-  await browser?.close();
-  await Promise.all([app, imagesWithCors, imagesWithoutCors].map((s) => s?.close()));
-});
+after(() => takeDown(browser, app, imagesWithCors, imagesWithoutCors));
 
 /** A fresh page of the app, failing the test on any page error; with a key typed in
  * unless `withKey` is false. */

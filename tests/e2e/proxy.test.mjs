@@ -8,18 +8,16 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { appMounted, clearStorage, launch } from './support/browser.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
 import { startProxy } from './support/proxy.mjs';
 import { everywhere, recordPage } from './support/leaks.mjs';
 import { expectPlayingShots } from './support/shots.mjs';
 import { servedShotSizes, zipEntries } from './support/zip.mjs';
+import { DIST, FIXTURES, takeDown, cleanSlate } from './support/suite.mjs';
 import { readFile } from 'node:fs/promises';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const KEY = 'wsk_live_E2ECANARY7f3a9c1d0b';
 
 let fake; // WaveSpeed, checking the owner's key
@@ -44,17 +42,9 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy?.stop();
-  fake?.stop();
-  await Promise.all([app, other].map((s) => s?.close()));
-});
+after(() => takeDown(browser, proxy, fake, app, other));
 
-beforeEach(async () => {
-  for (const page of browser.context.pages()) await page.close();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app }));
 
 async function openApp(url = app.url) {
   const page = await browser.context.newPage();

@@ -7,14 +7,11 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { appMounted, clearStorage, launch } from './support/browser.mjs';
-import { serveStatic } from './support/static-server.mjs';
+import { appMounted, launch } from './support/browser.mjs';
 import { startFake } from './support/fake.mjs';
 import { everywhere, recordPage } from './support/leaks.mjs';
+import { FIXTURES, serveApp, takeDown, cleanSlate } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
-const FIXTURES = join(ROOT, 'target/fixtures');
 const KEY = 'sk-CANARY-5e1f0c9b2d7a4e63';
 
 let fake;
@@ -25,26 +22,13 @@ let browser;
 before(async () => {
   fake = await startFake(['--key', KEY]);
   proxy = await startFake(['--proxy']);
-  app = await serveStatic(DIST, {
-    overrides: { 'config.json': JSON.stringify({ api_base: fake.url, poll_interval_ms: 500 }) },
-  });
+  app = await serveApp({ api_base: fake.url, poll_interval_ms: 500 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  fake?.stop();
-  proxy?.stop();
-  await app?.close();
-});
+after(() => takeDown(browser, fake, proxy, app));
 
-beforeEach(async () => {
-  await fake.reset();
-  await proxy.reset();
-  for (const page of browser.context.pages()) await page.close();
-  await browser.context.clearCookies();
-  await clearStorage(browser.context, `${app.url}config.json`);
-});
+beforeEach(() => cleanSlate({ browser, app, fakes: [fake, proxy], cookies: true }));
 
 /** Opens the app recording every request, console line and CSP violation. */
 async function openApp() {

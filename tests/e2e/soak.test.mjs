@@ -9,10 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { launch } from './support/browser.mjs';
-import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
+import { ROOT, serveApp, takeDown } from './support/suite.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const JOBS = Number(process.env.SOAK_JOBS ?? 12);
 const SEED = Number(process.env.SOAK_SEED ?? 20261125);
 
@@ -22,17 +21,11 @@ let browser;
 
 before(async () => {
   proxy = await startFake(['--proxy']);
-  app = await serveStatic(join(ROOT, 'dist'), {
-    overrides: { 'config.json': JSON.stringify({ proxy_url: proxy.url, poll_interval_ms: 500 }) },
-  });
+  app = await serveApp({ proxy_url: proxy.url, poll_interval_ms: 500 });
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy?.stop();
-  await app?.close();
-});
+after(() => takeDown(browser, proxy, app));
 
 /** mulberry32: a small seeded generator. */
 function random(seed) {
