@@ -461,9 +461,16 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
             let (slot, before) = (slot.clone(), before.clone());
             let (buttons, status, alert) = (buttons.clone(), status.clone(), alert.clone());
             spawn_local(async move {
-                // Made already (or being made) when offered, else now.
+                // Made already (or being made) when offered, else now. One made that
+                // failed is let go: the next press tries again.
                 let result = match kept(&PREPARED, &before.file) {
-                    Some((made, prepared)) if made == plan => prepared.await,
+                    Some((made, prepared)) if made == plan => {
+                        let result = prepared.await;
+                        if result.is_err() {
+                            drop(take(&PREPARED, &before.file));
+                        }
+                        result
+                    }
                     _ => make(before.clone(), plan).await,
                 };
                 if !current(&slot, &before.file) {
