@@ -14,8 +14,6 @@ use multishot_proxy::money::Micros;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-/// 2026-11-26T06:35:41Z, in ms.
-const NOW: u64 = 1_795_674_941_000;
 const PRICE: Micros = Micros(70_000);
 
 fn run(
@@ -38,79 +36,83 @@ fn run(
     }
 }
 
-fn today() -> (Period, Period) {
-    (clock::day(NOW / 1000), clock::month(NOW / 1000))
+fn today(now: u64) -> (Period, Period) {
+    (clock::day(now / 1000), clock::month(now / 1000))
 }
 
-/// The whole contract, on one store.
-async fn contract<S: Store>(store: &S) {
+/// The whole contract, on one store, at `now` (Unix ms).
+///
+/// Redis expires keys by its own clock, so a Redis store is only ever run at its server's
+/// present or later ([`support::Redis::now_ms`]); the memory store reads no clock and may
+/// be run at any instant.
+async fn contract<S: Store>(store: &S, now: u64) {
     // Rates: a burst of `count`, then one per emission interval.
     let rate = Rate::per_second(2);
     assert_eq!(
-        store.rate("rate:t:a", rate, NOW).await,
+        store.rate("rate:t:a", rate, now).await,
         Ok(Decision::Allowed)
     );
     assert_eq!(
-        store.rate("rate:t:a", rate, NOW).await,
+        store.rate("rate:t:a", rate, now).await,
         Ok(Decision::Allowed)
     );
     assert_eq!(
-        store.rate("rate:t:a", rate, NOW).await,
+        store.rate("rate:t:a", rate, now).await,
         Ok(Decision::Refused {
             retry_after_ms: 500
         })
     );
     assert_eq!(
-        store.rate("rate:t:b", rate, NOW).await,
+        store.rate("rate:t:b", rate, now).await,
         Ok(Decision::Allowed),
         "per key"
     );
     assert_eq!(
-        store.rate("rate:t:a", rate, NOW + 500).await,
+        store.rate("rate:t:a", rate, now + 500).await,
         Ok(Decision::Allowed)
     );
     assert!(matches!(
-        store.rate("rate:t:z", Rate::per_hour(0), NOW).await,
+        store.rate("rate:t:z", Rate::per_hour(0), now).await,
         Ok(Decision::Refused { .. })
     ));
     // What a rate has left is read without taking from it.
     assert_eq!(store.tat("rate:t:never").await, Ok(None));
     let tat = store.tat("rate:t:b").await.unwrap();
-    assert_eq!(tat, Some(NOW + 500), "one taken of 2 per second");
-    assert_eq!(gcra::left(tat, rate, NOW).count, 1);
+    assert_eq!(tat, Some(now + 500), "one taken of 2 per second");
+    assert_eq!(gcra::left(tat, rate, now).count, 1);
     assert_eq!(
         store.tat("rate:t:b").await.unwrap(),
         tat,
         "reading changes nothing"
     );
     assert_eq!(
-        store.rate("rate:t:b", rate, NOW).await,
+        store.rate("rate:t:b", rate, now).await,
         Ok(Decision::Allowed)
     );
     assert_eq!(
-        gcra::left(store.tat("rate:t:b").await.unwrap(), rate, NOW).count,
+        gcra::left(store.tat("rate:t:b").await.unwrap(), rate, now).count,
         0
     );
 
     // A counter with a cap.
-    let (day, month) = today();
-    let left_ms = day.seconds_left(NOW / 1000) * 1000;
+    let (day, month) = today(now);
+    let left_ms = day.seconds_left(now / 1000) * 1000;
     assert_eq!(
-        store.add_within("bytes:x", 60, 100, &day, NOW).await,
+        store.add_within("bytes:x", 60, 100, &day, now).await,
         Ok(Decision::Allowed)
     );
     assert_eq!(
-        store.add_within("bytes:x", 50, 100, &day, NOW).await,
+        store.add_within("bytes:x", 50, 100, &day, now).await,
         Ok(Decision::Refused {
             retry_after_ms: left_ms
         })
     );
     assert_eq!(
-        store.add_within("bytes:x", 40, 100, &day, NOW).await,
+        store.add_within("bytes:x", 40, 100, &day, now).await,
         Ok(Decision::Allowed)
     );
     assert!(matches!(
-        store.add_within("bytes:x", 1, 100, &day, NOW).await,
+        store.add_within("bytes:x", 1, 100, &day, now).await,
         Ok(Decision::Refused { .. })
     ));
 
@@ -118,7 +120,7 @@ async fn contract<S: Store>(store: &S) {
     let mut held = Vec::new();
     for i in 0..3 {
         let reservation = store
-            .reserve(&run(210_000, 10_000_000, None, NOW, &format!("r{i}")))
+            .reserve(&run(210_000, 10_000_000, None, now, &format!("r{i}")))
             .await
             .expect("the store answers")
             .expect("within the cap");
@@ -128,55 +130,55 @@ async fn contract<S: Store>(store: &S) {
     }
     assert_eq!(
         store
-            .reserve(&run(210_000, 10_000_000, None, NOW, "r3"))
+            .reserve(&run(210_000, 10_000_000, None, now, "r3"))
             .await,
         Ok(Err(Refusal::DailyBudget))
     );
-    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    let spend = store.spend(&day, &month, now, 60_000).await.expect("spend");
     assert_eq!(spend.day_reserved, Micros(210_000));
     assert_eq!(spend.month_reserved, Micros(210_000));
     assert_eq!(spend.running, 3);
 
     // Released (no task made): the money and the running slot come back.
     store.release(&held[0]).await.expect("released");
-    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    let spend = store.spend(&day, &month, now, 60_000).await.expect("spend");
     assert_eq!((spend.day_reserved, spend.running), (Micros(140_000), 2));
     let again = store
-        .reserve(&run(210_000, 10_000_000, None, NOW, "r4"))
+        .reserve(&run(210_000, 10_000_000, None, now, "r4"))
         .await
         .expect("the store answers")
         .expect("room again");
 
     // Settled exactly once: a failed task is refunded, a completed one is spent.
     store
-        .record_task("task-failed", &held[1], 600, NOW)
+        .record_task("task-failed", &held[1], 600, now)
         .await
         .expect("recorded");
     store
-        .record_task("task-done", &held[2], 600, NOW)
+        .record_task("task-done", &held[2], 600, now)
         .await
         .expect("recorded");
     assert_eq!(
-        store.settle("task-failed", Outcome::Failed, NOW).await,
+        store.settle("task-failed", Outcome::Failed, now).await,
         Ok(Some(PRICE))
     );
     assert_eq!(
-        store.settle("task-failed", Outcome::Failed, NOW).await,
+        store.settle("task-failed", Outcome::Failed, now).await,
         Ok(None)
     );
     assert_eq!(
-        store.settle("task-done", Outcome::Spent, NOW).await,
+        store.settle("task-done", Outcome::Spent, now).await,
         Ok(Some(PRICE))
     );
     assert_eq!(
-        store.settle("task-done", Outcome::Failed, NOW).await,
+        store.settle("task-done", Outcome::Failed, now).await,
         Ok(None)
     );
     assert_eq!(
-        store.settle("never-seen", Outcome::Failed, NOW).await,
+        store.settle("never-seen", Outcome::Failed, now).await,
         Ok(None)
     );
-    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+    let spend = store.spend(&day, &month, now, 60_000).await.expect("spend");
     assert_eq!(spend.day_reserved, Micros(140_000), "one refund, not two");
     assert_eq!(spend.day_used, Micros(70_000));
     assert_eq!(spend.month_used, Micros(70_000));
@@ -184,15 +186,16 @@ async fn contract<S: Store>(store: &S) {
     drop(again);
 
     // Tomorrow has a budget of its own.
-    let tomorrow = NOW + 86_400_000;
+    let tomorrow = now + 86_400_000;
     assert!(store
         .reserve(&run(210_000, 10_000_000, None, tomorrow, "t0"))
         .await
         .expect("the store answers")
         .is_ok());
 
-    // The monthly cap.
-    let next_month = clock::month(NOW / 1000).ends_at * 1000 + 1000;
+    // The monthly cap, in a month nothing was spent in yet (at a month's end, tomorrow
+    // is already the next month).
+    let next_month = clock::month(tomorrow / 1000).ends_at * 1000 + 1000;
     assert!(store
         .reserve(&run(10_000_000, 70_000, None, next_month, "m0"))
         .await
@@ -234,18 +237,74 @@ async fn contract<S: Store>(store: &S) {
     assert!(store.ping().await.is_ok());
 }
 
+/// The instants the contract is run at, from `now` on: now itself, and the last
+/// millisecond of this UTC day, of this month, of this year and of the next 29 February —
+/// the ends where a day, a month and a leap day turn over. All at or after `now`, so a
+/// store that expires keys by a real clock can be run at every one.
+fn instants(now: u64) -> Vec<u64> {
+    let year = clock::civil_from_days((now / 86_400_000) as i64).0;
+    let last_ms_of =
+        |(y, m, d): (i64, u32, u32)| (clock::days_from_civil(y, m, d) as u64 + 1) * 86_400_000 - 1;
+    let day_end = clock::day(now / 1000).ends_at * 1000 - 1;
+    let month_end = clock::month(now / 1000).ends_at * 1000 - 1;
+    let year_end = last_ms_of((year, 12, 31));
+    let leap_day = (year..)
+        .filter(|y| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0)
+        .map(|y| last_ms_of((y, 2, 29)))
+        .find(|&end| end >= now)
+        .expect("a leap year ahead");
+    vec![now, day_end, month_end, year_end, leap_day]
+}
+
+#[test]
+fn the_instants_are_the_ends_of_periods_from_now_on() {
+    // 2028-02-10T12:00:00Z: the day, the month (a leap February) and the leap day.
+    let now = clock::days_from_civil(2028, 2, 10) as u64 * 86_400_000 + 43_200_000;
+    let names: Vec<String> = instants(now)
+        .into_iter()
+        .map(|at| clock::iso8601(at / 1000))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "2028-02-10T12:00:00Z",
+            "2028-02-10T23:59:59Z",
+            "2028-02-29T23:59:59Z",
+            "2028-12-31T23:59:59Z",
+            "2028-02-29T23:59:59Z",
+        ]
+    );
+    // After this year's leap day, the next one is four years on.
+    let march = clock::days_from_civil(2028, 3, 1) as u64 * 86_400_000;
+    assert_eq!(
+        clock::iso8601(instants(march)[4] / 1000),
+        "2032-02-29T23:59:59Z"
+    );
+    assert!(instants(march).iter().all(|&at| at >= march));
+}
+
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
-    contract(&MemoryStore::new()).await;
+    // The memory store reads no clock: any instant will do, past ones included.
+    let past = clock::days_from_civil(2024, 2, 28) as u64 * 86_400_000;
+    for now in instants(support::wall_clock_ms())
+        .into_iter()
+        .chain(instants(past))
+    {
+        contract(&MemoryStore::new(), now).await;
+    }
 }
 
 #[tokio::test]
 async fn the_redis_store_keeps_the_contract() {
     let redis = support::Redis::start().await;
-    let store = RedisStore::connect(&redis.url, "contract:")
-        .await
-        .expect("Redis answers");
-    contract(&store).await;
+    // Redis expires keys by its own clock: the contract runs at its present and later.
+    for (i, now) in instants(redis.now_ms().await).into_iter().enumerate() {
+        let store = RedisStore::connect(&redis.url, &format!("contract{i}:"))
+            .await
+            .expect("Redis answers");
+        contract(&store, now).await;
+    }
     redis.stop().await;
 }
 
@@ -273,6 +332,7 @@ fn ops() -> impl Strategy<Value = Vec<Vec<Op>>> {
 /// reserved minus what was given back.
 fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
     make: impl FnOnce() -> F,
+    now: u64,
     cap_runs: u64,
     workers: Vec<Vec<Op>>,
     tag: &str,
@@ -297,11 +357,11 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
                     match op {
                         Op::Reserve => {
                             if let Ok(Ok(r)) =
-                                store.reserve(&run(cap, u64::MAX / 4, None, NOW, &id)).await
+                                store.reserve(&run(cap, u64::MAX / 4, None, now, &id)).await
                             {
                                 reserved += r.price;
                                 store
-                                    .record_task(&id, &r, 600, NOW)
+                                    .record_task(&id, &r, 600, now)
                                     .await
                                     .expect("recorded");
                                 mine.push(id);
@@ -314,15 +374,15 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
                             } else {
                                 Outcome::Failed
                             };
-                            if let Ok(Some(price)) = store.settle(&task, outcome, NOW).await {
+                            if let Ok(Some(price)) = store.settle(&task, outcome, now).await {
                                 if outcome == Outcome::Failed {
                                     returned += price.0;
                                 }
                             }
                         }
                     }
-                    let (day, month) = today();
-                    let spend = store.spend(&day, &month, NOW, 60_000).await.expect("spend");
+                    let (day, month) = today(now);
+                    let spend = store.spend(&day, &month, now, 60_000).await.expect("spend");
                     assert!(
                         spend.day_reserved.0 <= cap,
                         "spend {} over the cap {}",
@@ -341,9 +401,9 @@ fn spend_never_passes_the_cap<S: Store, F: std::future::Future<Output = S>>(
         }
         totals
     });
-    let (day, month) = today();
+    let (day, month) = today(now);
     let spend = runtime
-        .block_on(store.spend(&day, &month, NOW, 60_000))
+        .block_on(store.spend(&day, &month, now, 60_000))
         .expect("spend");
     prop_assert!(spend.day_reserved.0 <= cap);
     prop_assert_eq!(spend.day_reserved.0, reserved - returned);
@@ -365,7 +425,13 @@ fn concurrent_reservations_never_pass_the_cap_in_memory() {
     });
     runner
         .run(&(1u64..12, ops()), |(cap_runs, workers)| {
-            spend_never_passes_the_cap(|| async { MemoryStore::new() }, cap_runs, workers, "m")
+            spend_never_passes_the_cap(
+                || async { MemoryStore::new() },
+                support::wall_clock_ms(),
+                cap_runs,
+                workers,
+                "m",
+            )
         })
         .expect("the cap holds");
 }
@@ -374,6 +440,8 @@ fn concurrent_reservations_never_pass_the_cap_in_memory() {
 fn concurrent_reservations_never_pass_the_cap_in_redis() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let redis = runtime.block_on(support::Redis::start());
+    // Redis expires keys by its own clock: every case runs at the server's present.
+    let now = runtime.block_on(redis.now_ms());
     let mut runner = TestRunner::new(Config {
         cases: 12,
         ..Config::default()
@@ -389,7 +457,7 @@ fn concurrent_reservations_never_pass_the_cap_in_redis() {
                     .await
                     .expect("Redis answers")
             };
-            spend_never_passes_the_cap(make, cap_runs, workers, &prefix)
+            spend_never_passes_the_cap(make, now, cap_runs, workers, &prefix)
         })
         .expect("the cap holds");
     runtime.block_on(redis.stop());

@@ -131,6 +131,14 @@ impl Proxy {
     }
 }
 
+/// Now by this machine's clock, in Unix ms (the clock the proxy itself reads).
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .expect("a clock after 1970")
+}
+
 /// A client as a visitor's browser is: the page's origin on every request.
 pub fn browser() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -237,6 +245,21 @@ impl Redis {
             child,
             dir,
         }
+    }
+
+    /// Now by the server's own clock (`TIME`), in Unix ms: the clock Redis expires keys
+    /// by, so a test that writes expiries must not run before it.
+    pub async fn now_ms(&self) -> u64 {
+        let client = redis::Client::open(self.url.as_str()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        let (seconds, micros): (u64, u64) = redis::cmd("TIME")
+            .query_async(&mut connection)
+            .await
+            .expect("Redis tells its time");
+        seconds * 1000 + micros / 1000
     }
 
     /// Stops the server and waits until it is gone.
