@@ -11,7 +11,7 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist screenshots test lint test-native test-browser test-sdk test-e2e test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
+.PHONY: serve dist screenshots test lint test-native test-browser test-sdk test-e2e test-clock test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 PROXY_PORT ?= 8788
@@ -45,7 +45,7 @@ screenshots: test-tools fixtures
 	node scripts/screenshots.mjs
 
 ## test: install what the tests need, then run every layer
-test: test-tools lint test-native test-browser test-sdk test-e2e test-size
+test: test-tools lint test-native test-browser test-sdk test-e2e test-clock test-size
 
 ## lint: formatting and clippy, native and wasm
 lint:
@@ -72,6 +72,25 @@ test-e2e: fixtures
 	# The GitHub Pages build, as .github/workflows/pages.yml runs it, under a sub-path.
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/multishot/ DIST=target/dist-multishot
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
+# The moments test-clock moves every process's clock to: the last seconds of next year,
+# and back over a leap day. A run crosses midnight into a new year, or into March.
+CLOCK_AHEAD = $(shell echo $$(( $$(date -u +%Y) + 1 )))-12-31 23:59:50 UTC
+CLOCK_BACK = 2024-02-29 23:59:50 UTC
+# The e2e files that meet a clock (7-day history, ages, a day's budget, tokens);
+# `make test-clock CLOCK_E2E='tests/e2e/*.test.mjs'` runs them all.
+CLOCK_E2E ?= tests/e2e/history.test.mjs tests/e2e/proxy.test.mjs
+
+## test-clock: the tests that hold on any day, run on other days (scripts/at.sh moves the
+## wall clock of the tests and of everything they start: proxy, fake, Redis, Chromium):
+## the proxy's and the fake's native tests, and CLOCK_E2E against the release build
+test-clock: fixtures
+	cargo build --quiet -p fake-wavespeed -p multishot-proxy
+	@[ -f dist/index.html ] || $(MAKE) --no-print-directory dist PUBLIC_URL=/
+	@for when in "$(CLOCK_AHEAD)" "$(CLOCK_BACK)"; do \
+	  scripts/at.sh "$$when" cargo test --quiet -p multishot-proxy -p fake-wavespeed || exit 1; \
+	  scripts/at.sh "$$when" node --test --test-concurrency=1 $(CLOCK_E2E) || exit 1; \
+	done
 
 ## test-size: the first load's brotli total against the budget in size-budget.json
 test-size:

@@ -48,9 +48,18 @@ async function pageWithHeldWasm() {
   await page.addInitScript(() => {
     window.__violations = [];
     window.__shifts = [];
+    window.__shiftSources = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
     new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) window.__shifts.push(entry.value);
+      for (const entry of list.getEntries()) {
+        window.__shifts.push(entry.value);
+        // What moved, for the failure's message.
+        const at = (r) => `${Math.round(r.x)},${Math.round(r.y)} ${Math.round(r.width)}×${Math.round(r.height)}`;
+        for (const { node, previousRect, currentRect } of entry.sources ?? []) {
+          const name = node ? `${node.nodeName.toLowerCase()}${node.className ? `.${String(node.className).split(' ').join('.')}` : ''}` : '?';
+          window.__shiftSources.push(`${name} at ${Math.round(entry.startTime)} ms: ${at(previousRect)} → ${at(currentRect)}`);
+        }
+      }
     }).observe({ type: 'layout-shift', buffered: true });
   });
   return { page, release: await hold(page, '**/*.wasm') };
@@ -115,7 +124,7 @@ describe('the page before the wasm', () => {
       const after = await page.screenshot({ fullPage: true });
       if (!before.equals(after) && process.env.FIRST_VIEW_SHOTS) { await writeFile(join(process.env.FIRST_VIEW_SHOTS, `${width}-before.png`), before); await writeFile(join(process.env.FIRST_VIEW_SHOTS, `${width}-after.png`), after); }
       assert.ok(before.equals(after), `the first view and the app's differ (${before.length} vs ${after.length} bytes of PNG)`);
-      assert.deepEqual(await page.evaluate(() => window.__shifts), [], 'no layout shift');
+      assert.deepEqual(await page.evaluate(() => window.__shifts), [], `no layout shift: ${await page.evaluate(() => window.__shiftSources.join('; '))}`);
       assert.deepEqual(await page.evaluate(() => window.__violations), []);
       assert.deepEqual(page.errors, []);
     });

@@ -7,6 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
+import { startFake } from './support/fake.mjs';
 import { ROOT, DIST, FIXTURES, takeDown } from './support/suite.mjs';
 
 const SCREENSHOTS = join(ROOT, 'target/screenshots');
@@ -14,6 +15,9 @@ const SCREENSHOTS = join(ROOT, 'target/screenshots');
 const manifest = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8'));
 
 let app;
+/** The API the page is pointed at: with a key typed, the page asks it the price and
+ * the balance (and nothing else, as no test here presses Generate). */
+let fake;
 let imagesWithCors;
 let imagesWithoutCors;
 let browser;
@@ -21,7 +25,8 @@ let browser;
 const seen = [];
 
 before(async () => {
-  app = await serveStatic(DIST);
+  fake = await startFake(['--key', 'sk-test']);
+  app = await serveStatic(DIST, { overrides: { 'config.json': JSON.stringify({ api_base: fake.url }) } });
   imagesWithCors = await serveStatic(FIXTURES, { cors: true });
   imagesWithoutCors = await serveStatic(FIXTURES, { cors: false });
   browser = await launch();
@@ -29,7 +34,7 @@ before(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
 });
 
-after(() => takeDown(browser, app, imagesWithCors, imagesWithoutCors));
+after(() => takeDown(browser, fake, app, imagesWithCors, imagesWithoutCors));
 
 /** A fresh page of the app, failing the test on any page error; with a key typed in
  * unless `withKey` is false. */
@@ -64,7 +69,7 @@ async function verdict(page) {
 
 /** Only the test's own servers (and the page's blob: URLs) were ever asked for anything. */
 function assertNothingSentElsewhere() {
-  const allowed = [app.url, imagesWithCors.url, imagesWithoutCors.url].map((u) => new URL(u).origin);
+  const allowed = [app.url, fake.url, imagesWithCors.url, imagesWithoutCors.url].map((u) => new URL(u).origin);
   const stray = seen.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:') && !allowed.includes(new URL(u).origin));
   assert.deepEqual(stray, [], 'requests to anywhere but the local servers');
 }
@@ -277,8 +282,10 @@ describe('the page', () => {
     }
   });
 
-  test('nothing was sent anywhere but the local servers', () => {
+  test('nothing was sent anywhere but the local servers, and no image to the API', async () => {
     assert.ok(seen.length > 0);
     assertNothingSentElsewhere();
+    const asked = new Set((await fake.log()).map((e) => e.kind));
+    assert.deepEqual([...asked].filter((k) => !['preflight', 'pricing', 'balance'].includes(k)), [], 'the API was asked only for the price and the balance');
   });
 });

@@ -104,6 +104,7 @@ impl Proxy {
             ORIGIN,
         ];
         args.extend_from_slice(flags);
+        within_one_utc_day().await;
         let flags = Flags::try_parse_from(args).expect("flags parse");
         let settings = Settings::from_flags(flags, Some(KEY.into()), secret.map(str::to_owned))
             .expect("valid settings");
@@ -137,6 +138,21 @@ pub fn wall_clock_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .expect("a clock after 1970")
+}
+
+/// The least of the UTC day that must be left when a proxy starts.
+const DAY_LEFT_AT_START_MS: u64 = 60_000;
+
+/// Waits, when the UTC day (by the clock the proxy reads) has less than a minute left,
+/// until the next day has begun. Budgets reset at 00:00 UTC, so a test that counts a
+/// day's runs must not straddle a midnight; every proxy a test starts is started here
+/// first, and no test runs a minute.
+pub async fn within_one_utc_day() {
+    let left = 86_400_000 - wall_clock_ms() % 86_400_000;
+    if left < DAY_LEFT_AT_START_MS {
+        eprintln!("waiting {left} ms for the next UTC day: budgets reset at midnight");
+        tokio::time::sleep(Duration::from_millis(left + 1_000)).await;
+    }
 }
 
 /// A client as a visitor's browser is: the page's origin on every request.
@@ -286,6 +302,7 @@ pub struct ProxyProcess {
 
 impl ProxyProcess {
     pub async fn start(upstream: &str, flags: &[&str]) -> ProxyProcess {
+        within_one_utc_day().await;
         let mut child = Command::new(env!("CARGO_BIN_EXE_multishot-proxy"))
             .args([
                 "--listen",

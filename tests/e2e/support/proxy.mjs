@@ -8,10 +8,28 @@ import { join } from 'node:path';
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const BINARY = join(ROOT, 'target/debug/multishot-proxy');
 
+const DAY_MS = 86_400_000;
+/**
+ * The least of the UTC day left when a proxy starts: a file starts one for all its tests,
+ * and no file runs this long.
+ */
+const DAY_LEFT_AT_START_MS = 5 * 60_000;
+
+/**
+ * Waits, when the UTC day (by this machine's clock, which the proxy reads too) has less
+ * than five minutes left, until the next day has begun: budgets reset at 00:00 UTC, so a
+ * test that counts a day's runs must not straddle a midnight.
+ */
+async function withinOneUtcDay() {
+  const left = DAY_MS - (Date.now() % DAY_MS);
+  if (left < DAY_LEFT_AT_START_MS) await new Promise((ok) => setTimeout(ok, left + 1000));
+}
+
 /**
  * @param {{key: string, upstream: string, origins: string[], flags?: string[]}} options
  */
 export async function startProxy({ key, upstream, origins, flags = [] }) {
+  await withinOneUtcDay();
   const args = ['--listen', '127.0.0.1:0', '--upstream', upstream, ...origins.flatMap((o) => ['--allow-origin', o]), ...flags];
   const child = spawn(BINARY, args, {
     env: { ...process.env, WAVESPEED_API_KEY: key },
