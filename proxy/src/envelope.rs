@@ -23,7 +23,7 @@ pub enum EnvelopeError {
         /// The envelope's `message`.
         message: String,
     },
-    /// The task id is not one WaveSpeed gives (see [`crate::token::is_task_id`]).
+    /// The task id is not one WaveSpeed gives (see [`multishot_rules::task_id::is_task_id`]).
     #[error("WaveSpeed's reply has no usable task id")]
     BadTaskId,
 }
@@ -97,7 +97,7 @@ impl Prediction {
             .and_then(|d| serde_json::from_str(d.get()).ok())
             .ok_or(EnvelopeError::NotEnvelope)?;
         let id = string_member(&data, "id")
-            .filter(|id| crate::token::is_task_id(id))
+            .filter(|id| multishot_rules::task_id::is_task_id(id))
             .ok_or(EnvelopeError::BadTaskId)?;
         let status = string_member(&data, "status").unwrap_or_default();
         Ok(Prediction {

@@ -2,8 +2,10 @@
 //!
 //! A token is `v1.<task id>.<expiry>.<mac>`: the WaveSpeed id, the Unix second after
 //! which it reads nothing (7 days, as long as WaveSpeed keeps the outputs), and an
-//! HMAC-SHA256 over both, truncated to 128 bits and written in URL-safe base64. Only
-//! letters, digits, `.`, `-` and `_`: the page already accepts it as a task id. A poll
+//! HMAC-SHA256 over both, truncated to 128 bits and written in URL-safe base64. What a
+//! task id is, and the token's shape, are [`multishot_rules::task_id`]'s — the very rule
+//! the page takes tasks by, so every id WaveSpeed may give is signed and the page takes
+//! every token. A poll
 //! verifies the token and forwards the id it carries; so a visitor reads only tasks made
 //! through this proxy, and a tampered or expired token reads nothing.
 //!
@@ -13,16 +15,15 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
+use multishot_rules::task_id::{self, is_task_id};
 use sha2::Sha256;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// How long a token reads its task: WaveSpeed keeps outputs for 7 days.
 pub const LIFETIME_S: u64 = 7 * 86_400;
-/// Bytes of the MAC kept in a token (128 bits).
+/// Bytes of the MAC kept in a token (128 bits: [`task_id::TOKEN_MAC_LEN`] characters).
 const MAC_BYTES: usize = 16;
-/// The longest WaveSpeed id signed (theirs are 32 hex characters).
-pub const MAX_ID_LEN: usize = 64;
 /// The shortest secret accepted from the operator.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -39,15 +40,6 @@ pub enum TokenError {
     /// Past its expiry.
     #[error("expired")]
     Expired,
-}
-
-/// A WaveSpeed task id as the proxy signs it: 1–64 lowercase letters, digits, `-`.
-pub fn is_task_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Signs and verifies task tokens with one secret.
@@ -91,7 +83,7 @@ impl Signer {
         mac.finalize().into_bytes()[..MAC_BYTES].to_vec()
     }
 
-    /// A token for task `id` issued at `now_s`. `None` when `id` is not a WaveSpeed id
+    /// A token for task `id` issued at `now_s`. `None` when `id` is not a task id
     /// ([`is_task_id`]).
     pub fn sign(&self, id: &str, now_s: u64) -> Option<String> {
         if !is_task_id(id) {
@@ -99,28 +91,16 @@ impl Signer {
         }
         let expires_s = now_s + LIFETIME_S;
         let mac = URL_SAFE_NO_PAD.encode(self.tag(id, expires_s));
-        Some(format!("v1.{id}.{expires_s}.{mac}"))
+        Some(task_id::token(id, expires_s, &mac))
     }
 
     /// The WaveSpeed id a token carries, when its MAC is right and it has not expired.
     pub fn verify(&self, token: &str, now_s: u64) -> Result<String, TokenError> {
-        let mut parts = token.split('.');
-        let (Some("v1"), Some(id), Some(expires), Some(mac), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(TokenError::Malformed);
-        };
-        if !is_task_id(id)
-            || expires.is_empty()
-            || expires.len() > 12
-            || !expires.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(TokenError::Malformed);
-        }
+        let task_id::TokenParts {
+            id,
+            expiry: expires,
+            mac,
+        } = task_id::token_parts(token).ok_or(TokenError::Malformed)?;
         let expires_s: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
         let given = URL_SAFE_NO_PAD
             .decode(mac)
@@ -156,15 +136,9 @@ mod tests {
         Signer::new(b"0123456789abcdef0123456789abcdef")
     }
 
-    /// The page's own task-id rule (src/core/api.rs `TaskId::parse`).
-    fn page_accepts(id: &str) -> bool {
-        !id.is_empty()
-            && id.len() <= 128
-            && id != "."
-            && id != ".."
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    /// What the page takes as a task (`TaskId::parse` is this rule).
+    fn page_accepts(token: &str) -> bool {
+        task_id::is_task_ref(token)
     }
 
     #[test]
@@ -237,11 +211,30 @@ mod tests {
     }
 
     #[test]
-    fn only_wavespeed_shaped_ids_are_signed() {
+    fn only_task_ids_are_signed() {
         assert!(signer().sign("../admin", NOW).is_none());
         assert!(signer().sign("", NOW).is_none());
-        assert!(signer().sign(&"a".repeat(65), NOW).is_none());
-        assert!(signer().sign("ABC", NOW).is_none());
+        assert!(signer().sign("..", NOW).is_none());
+        assert!(signer().sign("a/b", NOW).is_none());
+        assert!(signer()
+            .sign(&"a".repeat(task_id::MAX_ID_LEN + 1), NOW)
+            .is_none());
+    }
+
+    #[test]
+    fn any_id_the_page_takes_is_signed_and_read_back() {
+        // Ids of another shape than today's 32 lowercase hex (the proxy refused these,
+        // answering 502 "the run may have been made" with the budget kept reserved).
+        for id in [
+            "ABC",
+            "Task_2026.12.07-0001",
+            "a.b",
+            &"a".repeat(task_id::MAX_ID_LEN),
+        ] {
+            let token = signer().sign(id, NOW).expect("signed");
+            assert!(page_accepts(&token), "{token}");
+            assert_eq!(signer().verify(&token, NOW), Ok(id.to_owned()), "{token}");
+        }
     }
 
     proptest! {

@@ -21,7 +21,7 @@ pub const MAX_OUTPUT_REDIRECTS: usize = 3;
 /// The largest reply read from WaveSpeed (base64 outputs of several videos).
 const MAX_REPLY_BYTES: usize = 96 * 1024 * 1024;
 
-/// The result path of a task (the id is checked by [`crate::token::is_task_id`]).
+/// The result path of a task (the id is checked by [`multishot_rules::task_id::is_task_id`]).
 pub fn result_path(task_id: &str) -> String {
     format!("/api/v3/predictions/{task_id}/result")
 }

@@ -967,3 +967,29 @@ async fn an_output_that_is_not_a_web_address_is_never_fetched() {
     }
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_id_of_another_shape_than_todays_is_signed_polled_and_settled() {
+    // WaveSpeed's ids are 32 lowercase hex today. One the page would take in another
+    // shape (capitals, dots, underscores) was refused here with 502 "the run may have
+    // been made", its reservation kept: every run would fail the day the ids change.
+    let fake = Fake::start().await;
+    let proxy = budget_proxy(&fake, "0.07", &[]).await;
+    fake.scenario(json!({"task_id": "Task_2026.12.07-0001", "statuses": ["failed"]}))
+        .await;
+    let submitted = submit(&proxy, image()).await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    let token = submitted.json["data"]["id"].as_str().expect("a token");
+    assert!(
+        multishot_rules::task_id::is_task_ref(token),
+        "the page takes it: {token}"
+    );
+    assert_eq!(token.split('.').nth(1), Some("Task_2026"), "{token}");
+    let polled = poll(&proxy, token).await;
+    assert_eq!(polled.status, 200, "{}", polled.text);
+    assert_eq!(polled.json["data"]["id"], token);
+    assert_eq!(polled.json["data"]["status"], "failed");
+    // Failed, so refunded: the one run of budget is there again.
+    assert_eq!(submit(&proxy, image()).await.status, 200);
+    proxy.stop().await;
+}

@@ -331,11 +331,7 @@ impl Jobs {
             return Ok(());
         }
         let reply = poll(&connection, &id).await?;
-        if reply.id != id {
-            return Err(ApiError::BadResponse(
-                "the reply is about another task".into(),
-            ));
-        }
+        reply.is_about(&id)?;
         // Taken before the record tells the other tabs, so this tab polls.
         self.take_lock(&id, false).await;
         self.send(Command::Found {

@@ -25,20 +25,14 @@ pub const MODEL_ID: &str = "kwaivgi/kling-v1/ai-multi-shot";
 pub struct TaskId(String);
 
 impl TaskId {
-    /// The longest id accepted.
-    pub const MAX_LEN: usize = 128;
+    /// The longest WaveSpeed task id accepted (a proxy's token around one is longer).
+    pub const MAX_LEN: usize = multishot_rules::task_id::MAX_ID_LEN;
 
-    /// Accepts ids of letters, digits, `-`, `_` and `.` (not `.` or `..` alone), 1 to
-    /// [`TaskId::MAX_LEN`] characters.
+    /// Accepts what [`multishot_rules::task_id::is_task_ref`] accepts: a task id (1 to
+    /// [`TaskId::MAX_LEN`] letters, digits, `-`, `_` and `.`, not `.` or `..` alone), or
+    /// a site owner's proxy's token around one — the rule the proxy signs by.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let ok = !raw.is_empty()
-            && raw.len() <= Self::MAX_LEN
-            && raw != "."
-            && raw != ".."
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if ok {
+        if multishot_rules::task_id::is_task_ref(raw) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(ApiError::BadResponse(format!(
@@ -204,6 +198,20 @@ pub struct Prediction {
     pub inference_ms: Option<u64>,
     /// When the task was created (ISO 8601 as sent).
     pub created_at: Option<String>,
+}
+
+impl Prediction {
+    /// The reply is about task `id`; a reply about another task is a bad reply (a
+    /// server, or a proxy, that mixed tasks up): nothing of it is taken.
+    pub fn is_about(&self, id: &TaskId) -> Result<(), ApiError> {
+        if &self.id == id {
+            Ok(())
+        } else {
+            Err(ApiError::BadResponse(
+                "the reply is about another task".into(),
+            ))
+        }
+    }
 }
 
 /// What went wrong talking to WaveSpeed (or a proxy), and so what to do next.

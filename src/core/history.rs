@@ -113,7 +113,7 @@ impl Record {
     /// Takes in a reply about this task that arrived at `now_ms`. Returns whether
     /// anything stored changed.
     pub fn absorb(&mut self, reply: &Prediction, now_ms: u64) -> bool {
-        if reply.id != self.id {
+        if reply.is_about(&self.id).is_err() {
             return false;
         }
         let before = self.clone();

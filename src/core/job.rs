@@ -213,11 +213,8 @@ impl Wait {
         let polling = self.phase == Phase::Polling;
         match event {
             Event::Reply(prediction) if polling => {
-                if prediction.id != self.task {
-                    // A reply about another task is not ours: treat it as a bad reply.
-                    self.phase = Phase::Stopped(ApiError::BadResponse(
-                        "the reply is about another task".into(),
-                    ));
+                if let Err(error) = prediction.is_about(&self.task) {
+                    self.phase = Phase::Stopped(error);
                     return (self, Next::Stop);
                 }
                 self.failures = 0;

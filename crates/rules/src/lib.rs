@@ -10,7 +10,8 @@
 //!   does not decode images gives it;
 //! - [`units`]: "10.0 MB" and "10,485,760" for the messages;
 //! - [`money`]: amounts of dollars as whole micro-dollars, parsed from WaveSpeed's
-//!   JSON numbers without floating point (the page's price line, the proxy's budgets).
+//!   JSON numbers without floating point (the page's price line, the proxy's budgets);
+//! - [`task_id`]: what a task id is, and the shape of the proxy's token around one.
 //!
 //! Plain Rust with no I/O: it builds for the browser (wasm32) and natively alike.
 //!
@@ -28,6 +29,7 @@
 pub mod money;
 pub mod rules;
 pub mod sniff;
+pub mod task_id;
 pub mod units;
 
 use rules::{check, Facts, Report};
