@@ -14,7 +14,9 @@
 //! [`config`] (flags), [`origin`] (CORS allow-list), [`visitor`] (who a request is from),
 //! [`filter`] (what passes), [`envelope`] (replies rewritten), [`token`] (signed ids),
 //! [`limits`] (every counter, in memory or Redis), [`money`] (shared with the page), [`clock`], [`metrics`],
-//! [`log`], [`upstream`] (WaveSpeed), [`app`] (routes), [`server`] (connections).
+//! [`log`], [`upstream`] (WaveSpeed), [`app`] (shared state, CORS, the router),
+//! [`routes`] (a file per route), [`refusal`] (a refused request: its answer, log line
+//! and count), [`server`] (connections).
 
 #![warn(missing_docs)]
 
@@ -27,7 +29,9 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod origin;
+pub mod refusal;
 pub mod reply;
+pub mod routes;
 pub mod server;
 pub mod token;
 pub mod upstream;
