@@ -150,12 +150,28 @@ impl Proxy {
 
     /// The per-visitor rate of checks (polls, outputs, `/quota`), which fails open.
     pub async fn poll_rate(&self, visitor: Visitor) -> Result<(), Refusal> {
+        self.per_second("poll_rate", visitor, "checks").await
+    }
+
+    /// The per-visitor rate of submit requests, whatever becomes of them (a flood of
+    /// malformed ones is held back here; a visitor's runs an hour count only the runs
+    /// that start). The same rate as checks; fails open (the run rate fails closed).
+    pub async fn submit_rate(&self, visitor: Visitor) -> Result<(), Refusal> {
+        self.per_second("submit_rate", visitor, "requests").await
+    }
+
+    async fn per_second(
+        &self,
+        limit: &'static str,
+        visitor: Visitor,
+        what: &str,
+    ) -> Result<(), Refusal> {
         self.rate_limit(
-            "poll_rate",
+            limit,
             visitor,
             Rate::per_second(self.settings.polls_per_second),
             true,
-            |_| "Too many checks from your address; slowing down.".into(),
+            |_| format!("Too many {what} from your address; slowing down."),
         )
         .await
     }
@@ -198,8 +214,14 @@ pub fn store_down(e: &StoreError) -> Refusal {
         .because(e)
 }
 
-/// The refusal of a visitor's hourly limit of `per_hour` `what`s, to wait `seconds`.
+/// The refusal of a visitor's hourly limit of `per_hour` `what`s (plural, ending in
+/// `s`), to wait `seconds`.
 pub fn hourly_text(per_hour: u32, what: &str, seconds: u64) -> String {
+    let what = if per_hour == 1 {
+        what.strip_suffix('s').unwrap_or(what)
+    } else {
+        what
+    };
     format!(
         "You have reached this site's limit of {per_hour} {what} an hour; try again {}.",
         wait_text(seconds)

@@ -36,6 +36,8 @@ fn flags(redis: &Redis) -> Vec<String> {
         "0.49",
         "--runs-per-ip-per-hour",
         "1000",
+        "--polls-per-ip-per-second",
+        "1000",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -38,9 +38,17 @@ async fn poll(proxy: &Proxy, token: &str) -> support::Answer {
     .await
 }
 
-/// A proxy whose daily budget is `usd` and whose per-visitor run rate is out of the way.
+/// A proxy whose daily budget is `usd` and whose per-visitor rates (runs an hour,
+/// requests a second) are out of the way.
 async fn budget_proxy(fake: &Fake, usd: &str, more: &[&str]) -> Proxy {
-    let mut flags = vec!["--daily-budget-usd", usd, "--runs-per-ip-per-hour", "100"];
+    let mut flags = vec![
+        "--daily-budget-usd",
+        usd,
+        "--runs-per-ip-per-hour",
+        "100",
+        "--polls-per-ip-per-second",
+        "100",
+    ];
     flags.extend_from_slice(more);
     Proxy::start(&fake.url, &flags).await
 }
@@ -991,5 +999,162 @@ async fn a_task_id_of_another_shape_than_todays_is_signed_polled_and_settled() {
     assert_eq!(polled.json["data"]["status"], "failed");
     // Failed, so refunded: the one run of budget is there again.
     assert_eq!(submit(&proxy, image()).await.status, 200);
+    proxy.stop().await;
+}
+
+/// A submit as the visitor at `ip` (behind a trusted proxy), with `body`.
+async fn submit_as(proxy: &Proxy, ip: &str, body: &str) -> support::Answer {
+    answer(
+        browser()
+            .post(format!("{}{SUBMIT}", proxy.url))
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", ip)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_run_that_did_not_start_is_not_counted_against_the_visitor() {
+    let fake = Fake::start().await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--runs-per-ip-per-hour",
+            "1",
+            "--daily-budget-usd",
+            "0.07",
+            "--polls-per-ip-per-second",
+            "10",
+            "--trust-proxy",
+            "127.0.0.1",
+        ],
+    )
+    .await;
+    let image = image().to_string();
+    // Refused for its body, and refused by WaveSpeed (no task made): none of it is a run.
+    for malformed in [r#"{"image": 5}"#, r#"{"image": "x", "prompt": "y"}"#] {
+        let refused = submit_as(&proxy, "203.0.113.1", malformed).await;
+        assert!(matches!(refused.status, 400 | 422), "{}", refused.text);
+    }
+    fake.scenario(json!({"faults": {"submit": [
+        {"status": 503},
+        {"status": 400, "message": "image could not be downloaded"},
+    ]}}))
+    .await;
+    assert_eq!(submit_as(&proxy, "203.0.113.1", &image).await.status, 502);
+    let rejected = submit_as(&proxy, "203.0.113.1", &image).await;
+    assert_eq!(rejected.status, 400, "{}", rejected.text);
+    assert_eq!(
+        quota(&proxy, "203.0.113.1").await.json["visitor"]["runs_left"],
+        1
+    );
+    // The visitor's one run of the hour: it starts, and it is counted.
+    let ran = submit_as(&proxy, "203.0.113.1", &image).await;
+    assert_eq!(ran.status, 200, "{}", ran.text);
+    let again = submit_as(&proxy, "203.0.113.1", &image).await;
+    assert_eq!(again.json["reason"], "run_rate", "{}", again.text);
+
+    // The site's budget refuses another visitor: their run is not counted either.
+    let over_budget = submit_as(&proxy, "203.0.113.2", &image).await;
+    assert_eq!(
+        over_budget.json["reason"], "daily_budget",
+        "{}",
+        over_budget.text
+    );
+    assert_eq!(
+        quota(&proxy, "203.0.113.2").await.json["visitor"]["runs_left"],
+        1
+    );
+
+    // A flood of malformed submits is still held to the visitor's requests a second.
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        flood.push(submit_as(&proxy, "203.0.113.3", r#"{"image": 5}"#).await);
+    }
+    let slowed = flood.iter().filter(|a| a.status == 429).count();
+    assert!(slowed >= 20, "{slowed} of 40 held back");
+    assert!(flood
+        .iter()
+        .filter(|a| a.status == 429)
+        .all(|a| a.json["reason"] == "submit_rate"));
+    assert_eq!(
+        fake.kinds("submit").await.len(),
+        3,
+        "what reached WaveSpeed"
+    );
+    proxy.stop().await;
+}
+
+/// Sends a submit whose body stops after `sent` of the `declared` bytes, then closes
+/// the sending half (a client that went away); returns the proxy's answer as text.
+async fn half_a_body(proxy: &Proxy, declared: usize, sent: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = proxy.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the proxy listens");
+    let head = format!(
+        "POST {SUBMIT} HTTP/1.1\r\nHost: {address}\r\nOrigin: {ORIGIN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    stream
+        .write_all(&b"{\"image\": \"".repeat(sent / 11 + 1)[..sent])
+        .await
+        .expect("sent");
+    stream.shutdown().await.expect("closed for writing");
+    let mut reply = String::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut reply),
+    )
+    .await;
+    reply
+}
+
+#[tokio::test]
+async fn a_body_that_stops_short_is_not_too_large() {
+    let fake = Fake::start().await;
+    let proxy = budget_proxy(&fake, "1", &[]).await;
+    // Every body error was "413 too large", a client that went away included.
+    let short = half_a_body(&proxy, 5000, 100).await;
+    assert!(short.starts_with("HTTP/1.1 400"), "{short}");
+    assert!(short.contains("\"reason\":\"incomplete\""), "{short}");
+    // One that is too large still is.
+    let large = half_a_body(&proxy, 16 * 1024 * 1024, 1000).await;
+    assert!(large.starts_with("HTTP/1.1 413"), "{large}");
+    assert!(large.contains("\"reason\":\"too_large\""), "{large}");
+    // And one of no declared length that runs over the limit as it arrives.
+    let streamed = answer(
+        browser()
+            .post(format!("{}{SUBMIT}", proxy.url))
+            .header("Content-Type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                (0..17).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024 * 1024])),
+            )))
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await;
+    assert_eq!(streamed.status, 413, "{}", streamed.text);
+    let metrics = reqwest::get(format!("{}/metrics", proxy.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "multishot_proxy_requests_total{route=\"submit\",status=\"400\"} 1",
+        "multishot_proxy_requests_total{route=\"submit\",status=\"413\"} 2",
+        "multishot_proxy_submits_total{outcome=\"refused\"} 3",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    assert!(fake.kinds("submit").await.is_empty());
     proxy.stop().await;
 }

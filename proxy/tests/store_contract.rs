@@ -75,6 +75,38 @@ async fn contract<S: Store>(store: &S, now: u64) {
         store.rate("rate:t:z", Rate::per_hour(0), now).await,
         Ok(Decision::Refused { .. })
     ));
+    // Given back: taken again once, and never more than was taken.
+    let hourly = Rate::per_hour(2);
+    for _ in 0..2 {
+        assert_eq!(
+            store.rate("rate:t:g", hourly, now).await,
+            Ok(Decision::Allowed)
+        );
+    }
+    assert!(matches!(
+        store.rate("rate:t:g", hourly, now).await,
+        Ok(Decision::Refused { .. })
+    ));
+    store
+        .give_back("rate:t:g", hourly, now)
+        .await
+        .expect("given back");
+    assert_eq!(
+        store.rate("rate:t:g", hourly, now).await,
+        Ok(Decision::Allowed)
+    );
+    for _ in 0..4 {
+        store
+            .give_back("rate:t:g", hourly, now)
+            .await
+            .expect("given back");
+    }
+    assert_eq!(store.tat("rate:t:g").await, Ok(None), "all of it back");
+    store
+        .give_back("rate:t:never", hourly, now)
+        .await
+        .expect("a no-op");
+    assert_eq!(store.tat("rate:t:never").await, Ok(None));
     // What a rate has left is read without taking from it.
     assert_eq!(store.tat("rate:t:never").await, Ok(None));
     let tat = store.tat("rate:t:b").await.unwrap();

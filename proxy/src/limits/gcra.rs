@@ -66,6 +66,15 @@ pub fn take(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> (Decision, Option<u
     (Decision::Allowed, Some(tat + rate.emission_ms()))
 }
 
+/// Gives back one request that [`take`] allowed, for a key whose TAT is `tat_ms`:
+/// the TAT moves back one emission, never before `now_ms` (nothing is given back that
+/// was not taken). Returns the TAT to store; `None` when nothing is left to keep.
+pub fn give_back(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> Option<u64> {
+    tat_ms?
+        .checked_sub(rate.emission_ms())
+        .filter(|&back| back > now_ms)
+}
+
 /// What a rate has left for a key now, without taking anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Left {
@@ -103,6 +112,23 @@ pub fn left(tat_ms: Option<u64>, rate: Rate, now_ms: u64) -> Left {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_request_given_back_can_be_taken_again_and_no_more() {
+        let rate = Rate::per_hour(2);
+        let (_, tat) = take(None, rate, 0);
+        let (_, tat) = take(tat, rate, 0);
+        assert!(matches!(take(tat, rate, 0).0, Decision::Refused { .. }));
+        let tat = give_back(tat, rate, 0);
+        assert_eq!(left(tat, rate, 0).count, 1);
+        let (allowed, tat) = take(tat, rate, 0);
+        assert_eq!(allowed, Decision::Allowed);
+        // Given back three times: only what was taken comes back.
+        let tat = give_back(give_back(give_back(tat, rate, 0), rate, 0), rate, 0);
+        assert_eq!(tat, None);
+        assert_eq!(left(tat, rate, 0).count, 2);
+        assert_eq!(give_back(None, rate, 0), None);
+    }
 
     #[test]
     fn a_burst_of_count_then_the_steady_rate() {

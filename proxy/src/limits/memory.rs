@@ -103,6 +103,15 @@ impl Store for MemoryStore {
         Ok(decision)
     }
 
+    async fn give_back(&self, key: &str, rate: Rate, now_ms: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        match gcra::give_back(inner.tats.get(key).copied(), rate, now_ms) {
+            Some(tat) => inner.tats.insert(key.to_owned(), tat),
+            None => inner.tats.remove(key),
+        };
+        Ok(())
+    }
+
     async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.lock().tats.get(key).copied())
     }

@@ -124,6 +124,15 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
 
+    /// Gives back one request taken from the rate under `key` ([`gcra::give_back`]):
+    /// what was taken for something that did not happen.
+    fn give_back(
+        &self,
+        key: &str,
+        rate: Rate,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The TAT a rate keeps under `key` (`None`: never seen or expired), read without
     /// changing it; [`gcra::left`] turns it into what is left.
     fn tat(&self, key: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
@@ -203,6 +212,9 @@ macro_rules! delegate {
 impl Store for AnyStore {
     async fn rate(&self, key: &str, rate: Rate, now_ms: u64) -> Result<Decision, StoreError> {
         delegate!(self, s => s.rate(key, rate, now_ms))
+    }
+    async fn give_back(&self, key: &str, rate: Rate, now_ms: u64) -> Result<(), StoreError> {
+        delegate!(self, s => s.give_back(key, rate, now_ms))
     }
     async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
         delegate!(self, s => s.tat(key))

@@ -35,6 +35,20 @@ redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1)
 return {1, 0}
 "#;
 
+/// GCRA give-back: KEYS[1] TAT; ARGV now_ms, emission_ms (as `gcra::give_back`).
+const GIVE_BACK: &str = r#"
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local now = tonumber(ARGV[1])
+local back = tat - tonumber(ARGV[2])
+if back <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], back, 'PX', back - now + 1)
+end
+return 1
+"#;
+
 /// KEYS[1] counter; ARGV amount, cap, expire_at_ms, retry_ms.
 const ADD_WITHIN: &str = r#"
 local value = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -125,6 +139,7 @@ pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
     rate: Script,
+    give_back: Script,
     add_within: Script,
     reserve: Script,
     release: Script,
@@ -156,6 +171,7 @@ impl RedisStore {
             connection,
             prefix: prefix.to_owned(),
             rate: Script::new(RATE),
+            give_back: Script::new(GIVE_BACK),
             add_within: Script::new(ADD_WITHIN),
             reserve: Script::new(RESERVE),
             release: Script::new(RELEASE),
@@ -220,6 +236,12 @@ impl Store for RedisStore {
             .arg(rate.count)
             .arg(rate.period_ms);
         self.run(invocation).await.map(decision)
+    }
+
+    async fn give_back(&self, key: &str, rate: Rate, now_ms: u64) -> Result<(), StoreError> {
+        let mut invocation = self.give_back.key(self.key(key));
+        invocation.arg(now_ms).arg(rate.emission_ms());
+        self.run::<i64>(invocation).await.map(|_| ())
     }
 
     async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {

@@ -57,4 +57,3 @@ pub async fn metrics(
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
-

@@ -12,7 +12,7 @@ pub mod upload;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody as _};
 use axum::http::HeaderMap;
 use serde_json::json;
 
@@ -24,24 +24,52 @@ use crate::upstream::{self, UpstreamError};
 /// How long a client may take to send a request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Reads a body up to `limit` bytes within [`BODY_TIMEOUT`].
+/// Reads a body up to `limit` bytes within [`BODY_TIMEOUT`]: one that is too large is
+/// 413, one that takes too long 408, one that stops short (the client went away, the
+/// connection broke) 400.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Err(_) => Err(Refusal::new(
-            408,
-            "slow_client",
-            "The request took too long to arrive.",
-        )),
-        Ok(Err(_)) => Err(Refusal::new(
+    let too_large = || {
+        Refusal::new(
             413,
             "too_large",
             format!(
                 "File size: the request is larger than the {} this generator accepts.",
                 multishot_rules::units::format_bytes(multishot_rules::rules::MAX_FILE_BYTES)
             ),
+        )
+    };
+    // A body that says it is larger (Content-Length) is refused before any of it is read.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(Refusal::new(
+            408,
+            "slow_client",
+            "The request took too long to arrive.",
         )),
+        Ok(Err(e)) if is_over_limit(&e) => Err(too_large()),
+        Ok(Err(e)) => Err(Refusal::new(
+            400,
+            "incomplete",
+            "The request did not arrive whole; try again.",
+        )
+        .logged("a request body did not arrive whole")
+        .because(e)),
         Ok(Ok(bytes)) => Ok(bytes),
     }
+}
+
+/// The body passed the length limit (rather than failing to arrive).
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// How an upstream error status reads to a visitor, for routes other than the poll's

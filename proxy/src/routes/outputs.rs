@@ -128,4 +128,3 @@ pub async fn output(
     }
     Ok(reply)
 }
-

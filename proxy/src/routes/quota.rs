@@ -93,8 +93,12 @@ pub async fn quota(
     } else if yours.count == 0 {
         let seconds = yours.retry_after_ms.div_ceil(1000);
         Some(
-            Refusal::new(429, "run_rate", hourly_text(per_hour, "generations", seconds))
-                .retry_after(seconds),
+            Refusal::new(
+                429,
+                "run_rate",
+                hourly_text(per_hour, "generations", seconds),
+            )
+            .retry_after(seconds),
         )
     } else {
         None
@@ -126,4 +130,3 @@ pub async fn quota(
     let body = serde_json::to_string(&reply).map_err(|_| internal())?;
     Ok(text_reply(200, body))
 }
-

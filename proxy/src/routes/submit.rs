@@ -16,7 +16,7 @@ use crate::app::{budget_refusal, now_ms, store_down, Proxy, RUNNING_MAX_AGE_MS};
 use crate::clock;
 use crate::envelope::{EnvelopeError, Prediction};
 use crate::filter::submit_body;
-use crate::limits::{Reservation, RunRequest, Store};
+use crate::limits::{Rate, Reservation, RunRequest, Store};
 use crate::refusal::Refusal;
 use crate::reply::text_reply;
 
@@ -50,14 +50,9 @@ async fn run(
 ) -> Result<Response, Refusal> {
     proxy.not_paused()?;
     let visitor = proxy.visitor(peer, headers);
-    proxy
-        .hourly_limit(
-            "run_rate",
-            visitor,
-            proxy.settings.runs_per_hour,
-            "generations",
-        )
-        .await?;
+    // Every submit is a request a second; only a run that starts is one of the
+    // visitor's runs an hour (taken below, given back when no task is made).
+    proxy.submit_rate(visitor).await?;
     let bytes = read_body(body, MAX_SUBMIT_BYTES).await?;
     let clean = submit_body(&bytes).map_err(|e| {
         let reason = if e.status() == 422 {
@@ -67,7 +62,31 @@ async fn run(
         };
         Refusal::new(e.status(), reason, e.to_string())
     })?;
+    let run_rate = Rate::per_hour(proxy.settings.runs_per_hour);
+    let run_key = format!("rate:run_rate:{visitor}");
+    proxy
+        .hourly_limit(
+            "run_rate",
+            visitor,
+            proxy.settings.runs_per_hour,
+            "generations",
+        )
+        .await?;
     let now = now_ms();
+    // What was taken for a run that made no task comes back.
+    let give_back = |reservation: Option<Reservation>| {
+        let run_key = run_key.clone();
+        async move {
+            if let Some(reservation) = reservation {
+                if let Err(e) = proxy.store.release(&reservation).await {
+                    warn!(error = %e, "could not give a reservation back");
+                }
+            }
+            if let Err(e) = proxy.store.give_back(&run_key, run_rate, now).await {
+                warn!(error = %e, "could not give a visitor's run back");
+            }
+        }
+    };
     let run = RunRequest {
         price: proxy.price(),
         day: clock::day(now / 1000),
@@ -81,12 +100,19 @@ async fn run(
     };
     let reservation = match proxy.store.reserve(&run).await {
         Ok(Ok(reservation)) => reservation,
-        Ok(Err(refusal)) => return Err(budget_refusal(refusal, now / 1000)),
-        Err(e) => return Err(store_down(&e)),
+        Ok(Err(refusal)) => {
+            give_back(None).await;
+            return Err(budget_refusal(refusal, now / 1000));
+        }
+        Err(e) => {
+            give_back(None).await;
+            return Err(store_down(&e));
+        }
     };
     // The request may reach WaveSpeed and make a task from here on: a failure that may
-    // have made one keeps the reservation (a submit is never retried, and the budget
-    // errs on the safe side); one that surely made none gives it back.
+    // have made one keeps the reservation and the visitor's run (a submit is never
+    // retried, and the budget errs on the safe side); one that surely made none gives
+    // both back.
     let reply = proxy
         .upstream
         .submit(&clean)
@@ -94,13 +120,13 @@ async fn run(
         .map_err(|e| no_reply("submit", &e))?;
     proxy.metrics.upstream("submit", reply.elapsed);
     if !(200..300).contains(&reply.status) {
-        release(proxy, &reservation).await;
+        give_back(Some(reservation)).await;
         return Err(upstream_failure("submit", &reply));
     }
     let prediction = match Prediction::parse(&reply.body) {
         Ok(prediction) => prediction,
         Err(EnvelopeError::Refused { code, message }) => {
-            release(proxy, &reservation).await;
+            give_back(Some(reservation)).await;
             return Err(refused_in_body("submit", code, &message));
         }
         Err(e) => return Err(may_have_been_made().because(e)),
@@ -129,11 +155,4 @@ fn may_have_been_made() -> Refusal {
         "WaveSpeed's reply could not be understood; the run may have been made.",
     )
     .logged("unusable submit reply")
-}
-
-/// Gives a reservation back: WaveSpeed made no task.
-async fn release(proxy: &Proxy, reservation: &Reservation) {
-    if let Err(e) = proxy.store.release(reservation).await {
-        warn!(error = %e, "could not give a reservation back");
-    }
 }
