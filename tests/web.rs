@@ -627,19 +627,14 @@ async fn copying_says_when_the_clipboard_refused_and_then_resets() {
 
 #[wasm_bindgen_test]
 async fn an_app_gone_before_its_settings_arrive_touches_nothing_after() {
-    // Panics are recorded (with panic = abort, the default hook would only log one). After
-    // an earlier test's panic the hook cannot be changed: nothing is learnt here then.
-    if std::thread::panicking() {
-        return;
-    }
-    let before = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|info| {
-        let _ = js_sys::Reflect::set(
-            &js_sys::global(),
-            &"__panicked".into(),
-            &info.to_string().into(),
-        );
-    }));
+    // Panics are recorded (with panic = abort, a panic in a task would only be logged),
+    // from a clean slate, and the hook before is put back however the test ends.
+    let _ = js_sys::Reflect::set(
+        &js_sys::global(),
+        &"__panicked".into(),
+        &wasm_bindgen::JsValue::UNDEFINED,
+    );
+    let _restore = RecordedPanics::start();
     let document = document();
     let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&root).unwrap();
@@ -656,9 +651,54 @@ async fn an_app_gone_before_its_settings_arrive_touches_nothing_after() {
     drop(handle);
     root.remove();
     TimeoutFuture::new(1_000).await;
-    std::panic::set_hook(before);
     let panicked = js_sys::Reflect::get(&js_sys::global(), &"__panicked".into()).unwrap();
     assert!(panicked.is_undefined(), "{panicked:?}");
+}
+
+/// Records a panic's message in `window.__panicked` while it lives; the hook before is
+/// put back when it is dropped (a failing assertion included).
+struct RecordedPanics(Option<PanicHook>);
+
+/// A panic hook, as `std::panic::take_hook` gives it.
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>;
+
+impl RecordedPanics {
+    fn start() -> Self {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|info| {
+            let _ = js_sys::Reflect::set(
+                &js_sys::global(),
+                &"__panicked".into(),
+                &info.to_string().into(),
+            );
+        }));
+        Self(Some(before))
+    }
+}
+
+impl Drop for RecordedPanics {
+    fn drop(&mut self) {
+        if let Some(before) = self.0.take() {
+            std::panic::set_hook(before);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_wait_of_more_than_24_days_does_not_fire_at_once() {
+    use futures::future::{select, Either};
+    use multishot_studio::browser::timer::sleep_ms;
+
+    // gloo-timers hands setTimeout a signed 32-bit delay: 2³¹ ms or more fired at once.
+    for ms in [1 << 31, u64::from(u32::MAX), u64::MAX] {
+        let raced = select(Box::pin(sleep_ms(ms)), Box::pin(TimeoutFuture::new(200))).await;
+        assert!(
+            matches!(raced, Either::Right(_)),
+            "a wait of {ms} ms fired at once"
+        );
+    }
+    let raced = select(Box::pin(sleep_ms(10)), Box::pin(TimeoutFuture::new(500))).await;
+    assert!(matches!(raced, Either::Left(_)), "a short wait still fires");
 }
 
 #[wasm_bindgen_test]

@@ -16,6 +16,7 @@ pub mod runner;
 pub mod storage;
 pub mod tab_lock;
 pub mod thumbnail;
+pub mod timer;
 
 /// A request's `AbortController` that aborts the request when dropped: a request future
 /// that is dropped (Cancel, Delete, a timeout, the page going away) cancels its fetch —

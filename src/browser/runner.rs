@@ -1,13 +1,15 @@
 //! Carries out the [`Effect`]s of the page's jobs ([`crate::core::jobs`], where every
 //! rule lives) and turns what happens — a click, a timer, a reply, a tab lock, another
-//! tab's `storage` event, the browser going on- or offline — into the next [`Command`].
+//! tab's `storage` event, the browser going on- or offline, the key typed or cleared —
+//! into the next [`Command`]. It decides nothing: it keeps what a pure reducer cannot
+//! hold (the chosen file, the connection with its key, where the thumbnail is drawn
+//! from) and hands the outcome of each effect back as it came.
 //!
 //! Per task at most one thing is pending (a lock request, a timer or a request); a new
 //! one, or [`Effect::Stop`], drops the one before, which aborts its request. Everything
 //! stops when the owner of [`Jobs`] is cleaned up.
 
 use futures::future::{abortable, AbortHandle};
-use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_use_event_listener::use_event_listener;
@@ -17,22 +19,25 @@ use super::api_client::{data_uri, poll, submit, upload_binary, Connection};
 use super::storage::{self, StoreError};
 use super::tab_lock::{self, Held};
 use super::thumbnail::thumbnail;
-use crate::core::api::{ApiError, SubmitRequest, TaskId};
-use crate::core::config::UploadMode;
+use super::timer::sleep_ms;
+use crate::core::api::{ApiError, TaskId};
 use crate::core::connection::{for_task, given_key};
 use crate::core::embed::EmbedEvent;
-use crate::core::history;
 use crate::core::job::Policy;
-use crate::core::jobs::{apply, Change, Command, Effect, JobsState, Lock, Sent};
+use crate::core::jobs::{apply, change_of, Command, Effect, Generation, JobsState, Lock};
 use crate::core::task_view::typical_ms;
 
-/// What to send as the image.
-#[derive(Clone, Debug)]
-pub enum ImageToSend {
-    /// A local file (uploaded first, or sent inline).
-    File(SendWrapper<web_sys::File>),
-    /// A web address, sent as it is.
-    Url(String),
+/// What the reducer cannot hold of a press of Generate: where it is sent (with the key),
+/// the chosen file, and where its thumbnail is drawn from (`src`, and whether it needs
+/// CORS).
+#[derive(Clone)]
+pub struct Press {
+    /// Where the job goes, with its credentials.
+    pub connection: Connection,
+    /// The chosen file, when a file is sent.
+    pub file: Option<SendWrapper<web_sys::File>>,
+    /// Where a thumbnail of the input is drawn from.
+    pub thumbnail_of: Option<(String, bool)>,
 }
 
 /// The page's jobs: their state, for components to read, and what runs them. Made once
@@ -48,8 +53,13 @@ pub struct Jobs {
     key: Signal<String>,
     policy: StoredValue<Policy>,
     listener: StoredValue<Option<Callback<EmbedEvent>>>,
-    /// The current generation's upload and submit.
-    current: StoredValue<Option<AbortHandle>>,
+    /// The press being handed to the reducer, until its first effect names its number.
+    press: StoredValue<Option<Press>>,
+    /// The latest generation's number and press.
+    current: StoredValue<Option<(u64, Press)>>,
+    /// Work of the generations and look-ups under way, by a number of its own (aborted
+    /// with the owner).
+    work: StoredValue<(u64, Vec<(u64, AbortHandle)>)>,
     /// Per task, the lock request, timer or request pending.
     pending: StoredValue<Vec<(TaskId, AbortHandle)>>,
     /// The tab locks this tab holds.
@@ -84,11 +94,12 @@ fn take<T>(list: &mut Vec<(TaskId, T)>, id: &TaskId) -> Option<T> {
 
 impl Jobs {
     /// An empty page of jobs; tasks sent in direct mode use `key`. Listens to the
-    /// browser's `online`/`offline` and `storage` events; every timer, request and lock
-    /// goes when the reactive owner is cleaned up.
+    /// browser's `online`/`offline` and `storage` events and to the key; every timer,
+    /// request and lock goes when the reactive owner is cleaned up.
     pub fn new(key: Signal<String>) -> Self {
         let (state, write) = signal(JobsState {
             offline: !navigator_online(),
+            key: key.with_untracked(|k| given_key(k).is_some()),
             ..JobsState::default()
         });
         let jobs = Self {
@@ -98,7 +109,9 @@ impl Jobs {
             key,
             policy: StoredValue::new(Policy::default()),
             listener: StoredValue::new(None),
+            press: StoredValue::new(None),
             current: StoredValue::new(None),
+            work: StoredValue::new((0, Vec::new())),
             pending: StoredValue::new(Vec::new()),
             locks: StoredValue::new_local(Vec::new()),
         };
@@ -110,13 +123,19 @@ impl Jobs {
             jobs.send(Command::Online(false));
         });
         let _ = use_event_listener(crate::browser::window(), leptos::ev::storage, move |e| {
-            if let Some(change) = change_of(&e) {
+            let (name, value) = (e.key(), e.new_value());
+            if let Some(change) = change_of(name.as_deref(), value.as_deref()) {
                 jobs.send(Command::Stored(change));
             }
         });
+        leptos::prelude::Effect::watch(
+            move || key.with(|k| given_key(k).is_some()),
+            move |given, _, _| jobs.send(Command::KeyGiven(*given)),
+            false,
+        );
         on_cleanup(move || {
-            if let Some(Some(handle)) = jobs.current.try_update_value(Option::take) {
-                handle.abort();
+            if let Some((_, work)) = jobs.work.try_update_value(std::mem::take) {
+                work.iter().for_each(|(_, handle)| handle.abort());
             }
             if let Some(pending) = jobs.pending.try_update_value(std::mem::take) {
                 pending.iter().for_each(|(_, handle)| handle.abort());
@@ -151,6 +170,14 @@ impl Jobs {
         }
     }
 
+    /// Presses Generate: `generation` to the reducer, `press` kept for its effects.
+    pub fn generate(&self, generation: Generation, press: Press) {
+        self.press.set_value(Some(press));
+        self.send(Command::Generate(generation));
+        // A press the reducer did not take (one is sending) leaves nothing behind.
+        self.press.set_value(None);
+    }
+
     /// The browser is online, for the task views.
     pub fn online(&self) -> Signal<bool> {
         let state = self.state;
@@ -173,9 +200,72 @@ impl Jobs {
         }
     }
 
+    /// The press of generation `number` (the one just handed over takes that number).
+    fn press_of(&self, number: u64) -> Option<Press> {
+        if let Some(Some((n, press))) = self.current.try_get_value() {
+            if n == number {
+                return Some(press);
+            }
+        }
+        let press = self.press.try_update_value(Option::take).flatten()?;
+        self.current.set_value(Some((number, press.clone())));
+        Some(press)
+    }
+
     fn run(&self, effect: Effect) {
         let jobs = *self;
         match effect {
+            Effect::Thumbnail(number) => {
+                let Some(Press {
+                    thumbnail_of: Some((src, cors)),
+                    ..
+                }) = self.press_of(number)
+                else {
+                    return self.send(Command::Thumbnail(number, None));
+                };
+                self.work(async move {
+                    let drawn = thumbnail(&src, cors).await;
+                    jobs.send(Command::Thumbnail(number, drawn));
+                });
+            }
+            Effect::Upload(number) | Effect::ReadInline(number) => {
+                let inline = matches!(effect, Effect::ReadInline(_));
+                let press = self.press_of(number);
+                self.work(async move {
+                    let sent = match press
+                        .as_ref()
+                        .and_then(|p| Some((&p.connection, p.file.as_ref()?)))
+                    {
+                        Some((_, file)) if inline => data_uri(file).await,
+                        Some((connection, file)) => upload_binary(connection, file).await,
+                        None => Err(ApiError::BadResponse("no file was chosen".into())),
+                    };
+                    jobs.send(Command::Uploaded(number, sent));
+                });
+            }
+            Effect::Submit {
+                generation,
+                request,
+            } => {
+                let press = self.press_of(generation);
+                self.work(async move {
+                    let outcome = match press {
+                        Some(press) => submit(&press.connection, &request).await,
+                        None => Err(ApiError::BadResponse("nothing was pressed".into())),
+                    };
+                    jobs.send(Command::Submitted(generation, outcome));
+                });
+            }
+            Effect::LookUp { task, base, proxy } => {
+                let connection = self.connection_for(base, proxy);
+                self.work(async move {
+                    let outcome = match connection {
+                        Ok(connection) => poll(&connection, &task).await,
+                        Err(error) => Err(error),
+                    };
+                    jobs.send(Command::LookedUp(task, outcome));
+                });
+            }
             Effect::Persist(record) => {
                 let result = storage::save_record(&record).err();
                 if self.store_error.try_get_untracked() != Some(result) {
@@ -185,16 +275,16 @@ impl Jobs {
             Effect::Erase(id) => storage::delete_record(&id),
             Effect::EraseAll => storage::clear_history(),
             Effect::PollIn(id, ms) => self.pend(id.clone(), async move {
-                TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await;
+                sleep_ms(ms).await;
                 jobs.send(Command::Due(id));
             }),
             Effect::Fetch { task, base, proxy } => {
-                let key = self.key.try_get_untracked().unwrap_or_default();
-                let Some(connection) = for_task(base, proxy, &key) else {
-                    return self.send(Command::NoKey(task));
-                };
+                let connection = self.connection_for(base, proxy);
                 self.pend(task.clone(), async move {
-                    let outcome = poll(&connection, &task).await;
+                    let outcome = match connection {
+                        Ok(connection) => poll(&connection, &task).await,
+                        Err(error) => Err(error),
+                    };
                     jobs.send(Command::Polled(task, outcome));
                 });
             }
@@ -210,13 +300,7 @@ impl Jobs {
                 } else {
                     None
                 };
-                let key = jobs.key.try_with_untracked(|k| given_key(k).is_some()) == Some(true);
-                jobs.send(Command::Locked {
-                    task,
-                    lock,
-                    stored,
-                    key,
-                });
+                jobs.send(Command::Locked { task, lock, stored });
             }),
             Effect::Release(id) => {
                 // Dropping the held lock lets it go.
@@ -228,6 +312,34 @@ impl Jobs {
                 }
             }
         }
+    }
+
+    /// The connection for a task (sent through a proxy, or with the key typed now).
+    fn connection_for(
+        &self,
+        base: crate::core::config::BaseUrl,
+        proxy: bool,
+    ) -> Result<Connection, ApiError> {
+        let key = self.key.try_get_untracked().unwrap_or_default();
+        for_task(base, proxy, &key)
+    }
+
+    /// Runs `work` of a generation or a look-up until it ends or the owner goes.
+    fn work(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        let (work, handle) = abortable(work);
+        let Some(number) = self.work.try_update_value(|(count, all)| {
+            *count += 1;
+            all.push((*count, handle));
+            *count
+        }) else {
+            return;
+        };
+        let jobs = *self;
+        spawn_local(async move {
+            let _ = work.await;
+            jobs.work
+                .try_update_value(|(_, all)| all.retain(|(n, _)| *n != number));
+        });
     }
 
     /// Runs `work` for task `id`, dropping whatever was pending for it.
@@ -260,103 +372,5 @@ impl Jobs {
             // No locks in this browser: every tab polls.
             tab_lock::Lock::Unsupported => Lock::Held,
         }
-    }
-
-    /// Starts a generation: the image is uploaded (or read inline) if it is a file, the
-    /// job submitted once, and the task, once its id arrives, recorded and polled.
-    /// `thumbnail_of` is where a thumbnail of the input can be drawn from (`src`, needs
-    /// CORS).
-    pub fn start(
-        &self,
-        connection: Connection,
-        image: ImageToSend,
-        thumbnail_of: Option<(String, bool)>,
-        upload: UploadMode,
-        base64: bool,
-    ) {
-        let upload_first = matches!(image, ImageToSend::File(_)) && upload == UploadMode::Binary;
-        self.send(Command::Generate { upload_first });
-        let jobs = *self;
-        let work = async move {
-            let thumbnail = match &thumbnail_of {
-                Some((src, cors)) => thumbnail(src, *cors).await,
-                None => None,
-            };
-            let image = match image {
-                ImageToSend::Url(url) => url,
-                ImageToSend::File(file) => {
-                    let sent = match upload {
-                        UploadMode::Binary => upload_binary(&connection, &file).await,
-                        UploadMode::Inline => data_uri(&file).await,
-                    };
-                    match sent {
-                        Ok(image) => image,
-                        Err(error) => return jobs.send(Command::UploadFailed(error)),
-                    }
-                }
-            };
-            jobs.send(Command::Uploaded);
-            let request = SubmitRequest {
-                image,
-                enable_base64_output: base64,
-            };
-            match submit(&connection, &request).await {
-                Ok(reply) => {
-                    // Taken before the record tells the other tabs, so this tab polls.
-                    jobs.take_lock(&reply.id, false).await;
-                    jobs.send(Command::Submitted {
-                        sent: sent_to(&connection),
-                        reply,
-                        thumbnail,
-                    });
-                }
-                Err(error) => jobs.send(Command::SubmitFailed(error)),
-            }
-        };
-        let (work, handle) = abortable(work);
-        if let Some(Some(old)) = self.current.try_update_value(|c| c.replace(handle)) {
-            old.abort();
-        }
-        spawn_local(async move {
-            let _ = work.await;
-        });
-    }
-
-    /// Finds a task by id (one started earlier, or elsewhere), shows it as the current
-    /// job and waits for it if it is not finished. Unknown ids are asked for once first:
-    /// only a task the server knows is added to the history.
-    pub async fn look_up(&self, id: TaskId, connection: Connection) -> Result<(), ApiError> {
-        if self.state.with_untracked(|s| s.task(&id).is_some()) {
-            self.send(Command::Open(id));
-            return Ok(());
-        }
-        let reply = poll(&connection, &id).await?;
-        reply.is_about(&id)?;
-        // Taken before the record tells the other tabs, so this tab polls.
-        self.take_lock(&id, false).await;
-        self.send(Command::Found {
-            sent: sent_to(&connection),
-            reply,
-        });
-        Ok(())
-    }
-}
-
-fn sent_to(connection: &Connection) -> Sent {
-    Sent {
-        base: connection.base.clone(),
-        proxy: connection.key.is_none(),
-    }
-}
-
-/// What another tab did to the history, from a `storage` event.
-fn change_of(event: &web_sys::StorageEvent) -> Option<Change> {
-    let Some(name) = event.key() else {
-        return Some(Change::Cleared);
-    };
-    let raw_id = name.strip_prefix(history::ENTRY_PREFIX)?;
-    match event.new_value() {
-        None => TaskId::parse(raw_id).ok().map(Change::Removed),
-        Some(raw) => history::decode(&name, &raw).ok().map(Change::Written),
     }
 }

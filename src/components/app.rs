@@ -10,11 +10,12 @@ use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
 use crate::browser::embed::{dispatch_on, post_to_parent, script_base, watch_height};
 use crate::browser::funds::watch_funds;
-use crate::browser::runner::{ImageToSend, Jobs};
-use crate::core::assessment::Source;
-use crate::core::config::{apply_attributes, ConfigProblem, Host, Settings, UploadMode};
+use crate::browser::runner::{Jobs, Press};
+use crate::core::config::{self, apply_attributes, ConfigProblem, Host, Settings, UploadMode};
 use crate::core::connection::{self, Choices};
-use crate::core::embed::EmbedEvent;
+use crate::core::embed::{self, EmbedEvent};
+use crate::core::funds::LISTED_PRICE;
+use crate::core::generate;
 use crate::core::job::Policy;
 use crate::core::jobs::{Command, JobsState};
 use crate::core::rules;
@@ -93,14 +94,7 @@ pub fn App(
         connection_state
             .inline_upload
             .set(loaded.upload == UploadMode::Inline);
-        if loaded.lock_proxy && loaded.proxy_url.is_none() {
-            found.push(ConfigProblem {
-                from: "config.json".into(),
-                key: "lock_proxy".into(),
-                message: "is set but no proxy_url is given, so nothing can be generated here"
-                    .into(),
-            });
-        }
+        found.extend(config::problems_of(&loaded));
         // Tell the host page how the jobs go.
         let origins = loaded.embed_parent_origins.clone();
         jobs.set_listener(Callback::new(move |event: EmbedEvent| match host {
@@ -163,51 +157,46 @@ pub fn App(
     );
 
     let generate = move |()| {
-        let Ok(connection) = connection.get_untracked() else {
+        let (Ok(connection), Some(chosen)) = (connection.get_untracked(), chosen.get_untracked())
+        else {
             return;
         };
-        let Some(chosen) = chosen.get_untracked() else {
-            return;
-        };
-        if !chosen.assessment.is_ready() {
-            return;
-        }
         let thumbnail_of = chosen
             .preview
             .as_ref()
             .map(|p| (p.src().to_owned(), matches!(p, Preview::Remote(_))));
-        let image = match (&chosen.assessment.source, chosen.file) {
-            (Source::Url(url), _) => ImageToSend::Url(url.clone()),
-            (Source::File { .. }, Some(file)) => ImageToSend::File(file),
-            (Source::File { .. }, None) => return,
+        let Some(generation) = generate::press(&generate::Press {
+            assessment: &chosen.assessment,
+            file_at_hand: chosen.file.is_some(),
+            preview: thumbnail_of.is_some(),
+            connection: &connection,
+            inline: connection_state.inline_upload.get_untracked(),
+            base64: connection_state.base64.get_untracked(),
+        }) else {
+            return;
         };
-        let upload = if connection_state.inline_upload.get_untracked() {
-            UploadMode::Inline
-        } else {
-            UploadMode::Binary
-        };
-        jobs.start(
-            connection,
-            image,
-            thumbnail_of,
-            upload,
-            connection_state.base64.get_untracked(),
+        jobs.generate(
+            generation,
+            Press {
+                connection,
+                file: chosen.file,
+                thumbnail_of,
+            },
         );
     };
 
     // `data-face`: what the style shows. An embed shows the developer controls (marked
     // `ms-dev`) only once its settings say it is not the consumer face.
-    let face = move || match (compact, ready.get(), consumer.get()) {
-        (false, _, _) => "full",
-        (true, false, _) => "loading",
-        (true, true, true) => "consumer",
-        (true, true, false) => "full",
-    };
+    let face = move || embed::face(compact, ready.get(), consumer.get());
     // Before any image, an embed can show what comes out (`example_outputs`). A memo, so
     // that the example is made again only when it comes or goes (not at every poll of a
     // task from the history).
     let idle = Memo::new(move |_| {
-        compact && chosen.with(Option::is_none) && jobs.state.with(|s| s.view.is_none())
+        embed::shows_example(
+            compact,
+            chosen.with(Option::is_some),
+            jobs.state.with(|s| s.view.is_some()),
+        )
     });
     let example = move || {
         let outputs = settings.with(|s| s.example_outputs.clone());
@@ -305,7 +294,7 @@ pub fn App(
                 <footer class="ms-footer">
                     <p>
                         "Multi-Shot Studio is an independent front-end for the WaveSpeed API. "
-                        "$0.07 per generation, billed by WaveSpeed."
+                        {format!("{LISTED_PRICE} per generation, billed by WaveSpeed.")}
                     </p>
                 </footer>
             })}

@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 
-use crate::core::assessment::{Assessment, Step};
+use crate::core::assessment::Assessment;
 use crate::core::funds::{Funds, Shortfall, TOP_UP_URL};
+use crate::core::generate::{button_label, Panel};
 
 /// The **Generate** button, enabled only for an image that passed every rule, a
 /// connection that can send it and the money for a run, with a line saying what is
@@ -35,33 +36,16 @@ pub fn GeneratePanel(
     #[prop(into)]
     on_new_image: Callback<()>,
 ) -> impl IntoView {
-    let image_ready = move || assessment.with(|a| a.as_ref().is_some_and(Assessment::is_ready));
     let short = move || funds.with(Funds::shortfall);
-    let enabled = move || {
-        image_ready()
-            && connection_problem.with(Option::is_none)
-            && !busy.get()
-            && short().is_none()
+    // What the button's rules (in core) depend on, read so that a change re-runs them.
+    let panel = move || Panel {
+        image: assessment.get(),
+        connection_problem: connection_problem.get(),
+        busy: busy.get(),
+        short: short().is_some(),
     };
-    let hint = move || -> String {
-        if busy.get() {
-            return "A job is under way.".into();
-        }
-        let image = assessment.with(|a| match a {
-            None => Some("Choose an image first: it is checked before anything is sent."),
-            Some(a) if a.step != Step::Done => Some("Checking the image…"),
-            Some(a) if a.is_ready() => None,
-            Some(_) => Some("Fix the problems above, or choose another image."),
-        });
-        match (image, connection_problem.get()) {
-            (Some(why), _) => why.into(),
-            (None, Some(why)) => why,
-            (None, None) if short().is_some() => {
-                "The image is ready; see above why it cannot be sent.".into()
-            }
-            (None, None) => "The image is ready.".into(),
-        }
-    };
+    let enabled = move || panel().enabled();
+    let hint = move || panel().hint();
     let after = move || has_result.get();
     let line = move || {
         funds
@@ -88,11 +72,7 @@ pub fn GeneratePanel(
                 disabled=move || !enabled()
                 on:click=move |_| on_generate.run(())
             >
-                {move || if after() {
-                    format!("Generate again ({})", funds.with(Funds::price))
-                } else {
-                    "Generate".to_owned()
-                }}
+                {move || button_label(after(), &funds.with(Funds::price).to_string())}
             </button>
         </div>
         <p class="ms-funds" role="status" class:ms-short=move || short().is_some()>

@@ -1,26 +1,12 @@
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::{is_consumer, TaskView};
 use crate::browser::runner::use_jobs;
 use crate::core::api::TaskId;
 use crate::core::connection::Connection;
 use crate::core::history::{age, HISTORY_LIMIT};
-use crate::core::job::{Tracked, Watch};
-use crate::core::jobs::Command;
-
-/// A task's state in a word or two, for the list.
-fn badge(task: &Tracked, now_ms: u64) -> String {
-    let status = task.record.status.as_str();
-    match &task.watch {
-        _ if task.record.is_finished() => status.to_owned(),
-        Watch::Here(_) if task.is_polling() => format!("{status} · checking"),
-        Watch::Elsewhere => format!("{status} · in another tab"),
-        Watch::NeedsKey => "needs your API key".to_owned(),
-        _ if task.record.is_expired(now_ms) => format!("{status} · last known"),
-        _ => format!("{status} · paused"),
-    }
-}
+use crate::core::jobs::{self, Command, LookUp};
+use crate::core::task_view::badge;
 
 /// The **History** panel: every job of this device newest first with its status, age
 /// and thumbnail; a job opens to its shots; Delete and Clear history (confirmed); a
@@ -36,8 +22,25 @@ pub fn History(
     let open = RwSignal::new(None::<TaskId>);
     let confirming = RwSignal::new(false);
     let lookup = RwSignal::new(String::new());
-    let lookup_message = RwSignal::new(None::<String>);
-    let looking = RwSignal::new(false);
+    // What was typed cannot be looked up (before anything is asked).
+    let typed_problem = RwSignal::new(None::<String>);
+    let asked = Memo::new(move |_| jobs.state.with(|s| s.lookup.clone()));
+    let looking = move || asked.with(|l| l.as_ref().is_some_and(|l| l.outcome.is_none()));
+    let lookup_message = move || {
+        typed_problem
+            .get()
+            .or_else(|| asked.with(|l| l.as_ref().and_then(LookUp::message)))
+    };
+    // Found: the field is emptied for the next one.
+    Effect::watch(
+        move || asked.with(|l| l.as_ref().is_some_and(|l| l.outcome == Some(Ok(())))),
+        move |found, _, _| {
+            if *found {
+                lookup.set(String::new());
+            }
+        },
+        false,
+    );
     let ids = Memo::new(move |_| {
         jobs.state.with(|s| {
             s.tasks
@@ -49,37 +52,13 @@ pub fn History(
 
     let look_up = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let raw = lookup.get_untracked();
-        let id = match TaskId::parse(raw.trim()) {
-            Ok(id) => id,
-            Err(_) => {
-                lookup_message.set(Some(
-                    "That is not a task ID: WaveSpeed's IDs are letters, digits, “-”, “_” and “.”."
-                        .into(),
-                ));
-                return;
+        match jobs::look_up(&lookup.get_untracked(), &connection.get_untracked()) {
+            Ok(command) => {
+                typed_problem.set(None);
+                jobs.send(command);
             }
-        };
-        let connection = match connection.get_untracked() {
-            Ok(connection) => connection,
-            Err(why) => {
-                lookup_message.set(Some(why));
-                return;
-            }
-        };
-        looking.set(true);
-        lookup_message.set(None);
-        spawn_local(async move {
-            let result = jobs.look_up(id, connection).await;
-            let _ = looking.try_set(false);
-            let _ = lookup_message.try_set(match result {
-                Ok(()) => {
-                    let _ = lookup.try_set(String::new());
-                    Some("Found: it is shown under Generate.".into())
-                }
-                Err(error) => Some(format!("Could not look it up: {error}")),
-            });
-        });
+            Err(why) => typed_problem.set(Some(why)),
+        }
     };
 
     let notices = move || {
@@ -111,7 +90,9 @@ pub fn History(
             let t = task.get()?;
             let now = js_sys::Date::now() as u64;
             let thumb = t.record.thumbnail.clone();
-            let expired = (t.record.is_finished() && t.record.is_expired(now))
+            let expired = t
+                .record
+                .outputs_gone(now)
                 .then(|| view! { <span class="ms-expired">"outputs expired at WaveSpeed"</span> });
             Some(view! {
                 {match thumb {
@@ -192,9 +173,9 @@ pub fn History(
                         prop:value=move || lookup.get()
                         on:input=move |ev| lookup.set(event_target_value(&ev))
                     />
-                    <button type="submit" class="ms-button" disabled=move || looking.get()>"Look up"</button>
+                    <button type="submit" class="ms-button" disabled=looking>"Look up"</button>
                 </div>
-                {move || lookup_message.get().map(|m| view! { <p class="ms-hint" role="status">{m}</p> })}
+                {move || lookup_message().map(|m| view! { <p class="ms-hint" role="status">{m}</p> })}
             </form>
             {move || {
                 if ids.with(Vec::is_empty) {

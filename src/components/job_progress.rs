@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use super::TaskView;
 use crate::browser::runner::use_jobs;
+use crate::core::generate::{stage, Stage};
 use crate::core::job::Run;
 use crate::core::jobs::Command;
 
@@ -13,31 +14,26 @@ pub fn JobProgress() -> impl IntoView {
     // Rebuilt only when the stage really changes (showing the same task again is not one).
     let run = Memo::new(move |_| jobs.state.with(|s| s.view.clone()));
     move || {
-        let body = match run.get()? {
-            Run::Uploading => view! { <p class="ms-job-status" role="status">"Uploading the image…"</p> }.into_any(),
-            Run::Submitting => view! { <p class="ms-job-status" role="status">"Sending the job to WaveSpeed…"</p> }.into_any(),
-            Run::UploadFailed(error) => view! {
+        let run = run.get()?;
+        let body = match (stage(&run), run) {
+            (
+                Some(Stage {
+                    lead,
+                    text,
+                    alert: true,
+                }),
+                _,
+            ) => view! {
                 <p class="ms-alert" role="alert">
-                    <strong>"Upload failed: "</strong>
-                    {format!("{error} Nothing was created or billed; your image is still here — press Generate to try again.")}
+                    <strong>{lead}</strong>
+                    {text}
                 </p>
             }
             .into_any(),
-            Run::SubmitFailed { error, maybe_created } => {
-                let advice = if maybe_created {
-                    " The reply never arrived, so the task may exist at WaveSpeed (and be billed). It is not sent again by itself: check your WaveSpeed dashboard, and if it shows the task, paste its ID into “Look up a task” under History."
-                } else {
-                    " No task was created. Your image is still here — press Generate to try again."
-                };
-                view! {
-                    <p class="ms-alert" role="alert">
-                        <strong>"Could not start the job: "</strong>
-                        {format!("{error}{advice}")}
-                    </p>
-                }
-                .into_any()
+            (Some(Stage { text, .. }), _) => {
+                view! { <p class="ms-job-status" role="status">{text}</p> }.into_any()
             }
-            Run::Created(id) => {
+            (None, Run::Created(id)) => {
                 let for_actions = id.clone();
                 let task = Memo::new(move |_| jobs.state.with(|s| s.task(&id).cloned()));
                 view! {
@@ -50,6 +46,7 @@ pub fn JobProgress() -> impl IntoView {
                 }
                 .into_any()
             }
+            (None, _) => return None,
         };
         Some(view! { <div class="ms-job">{body}</div> })
     }

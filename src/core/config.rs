@@ -433,6 +433,20 @@ pub fn apply_attributes<'a>(
     problems
 }
 
+/// What is wrong with settings as a whole, once every source is read (each key alone
+/// was checked as it was read): `lock_proxy` without a `proxy_url` leaves nothing to
+/// generate with.
+pub fn problems_of(settings: &Settings) -> Vec<ConfigProblem> {
+    let mut found = Vec::new();
+    if settings.lock_proxy && settings.proxy_url.is_none() {
+        found.push(problem(
+            "lock_proxy",
+            "is set but no proxy_url is given, so nothing can be generated here",
+        ));
+    }
+    found
+}
+
 /// How the app is hosted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Host {
@@ -485,6 +499,23 @@ pub fn parse_page_params(query: &str) -> PageParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_proxy_needs_a_proxy() {
+        let mut settings = Settings {
+            lock_proxy: true,
+            ..Settings::default()
+        };
+        let found = problems_of(&settings);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].to_string(),
+            "config.json: “lock_proxy” is set but no proxy_url is given, so nothing can be generated here"
+        );
+        settings.proxy_url = Some(BaseUrl::parse("https://gen.example.com").unwrap());
+        assert!(problems_of(&settings).is_empty());
+        assert!(problems_of(&Settings::default()).is_empty());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -105,16 +105,26 @@ pub fn given_key(typed: &str) -> Option<&str> {
     Some(typed.trim()).filter(|key| !key.is_empty())
 }
 
+/// What a request about a task sent with a key says when the page has none (the jobs
+/// ask only when it has one: this is the answer to a key cleared at that very moment).
+pub const NO_KEY: &str = "no API key is given on this page";
+
 /// The connection for a task already made: its stored base, through a proxy with no
-/// key, else with the key typed now (none typed: `None`, it must wait for one).
-pub fn for_task(base: BaseUrl, through_proxy: bool, typed_key: &str) -> Option<Connection> {
+/// key, else with the key typed now (none typed: [`ApiError::Unauthorized`], [`NO_KEY`]).
+pub fn for_task(
+    base: BaseUrl,
+    through_proxy: bool,
+    typed_key: &str,
+) -> Result<Connection, ApiError> {
     if through_proxy {
-        return Some(Connection { base, key: None });
+        return Ok(Connection { base, key: None });
     }
-    given_key(typed_key).map(|key| Connection {
-        base,
-        key: Some(key.to_owned()),
-    })
+    given_key(typed_key)
+        .map(|key| Connection {
+            base,
+            key: Some(key.to_owned()),
+        })
+        .ok_or_else(|| ApiError::Unauthorized(NO_KEY.into()))
 }
 
 /// The connection indicator: a `data-mode` (`proxy`, `direct` or `none`) and its line,
@@ -258,15 +268,18 @@ mod tests {
     fn a_task_keeps_its_own_base_and_needs_a_key_only_in_direct_mode() {
         assert_eq!(
             for_task(url("https://gen.example.com"), true, ""),
-            Some(Connection {
+            Ok(Connection {
                 base: url("https://gen.example.com"),
                 key: None
             })
         );
-        assert_eq!(for_task(url(BASE), false, "  "), None);
+        assert_eq!(
+            for_task(url(BASE), false, "  "),
+            Err(ApiError::Unauthorized(NO_KEY.into()))
+        );
         assert_eq!(
             for_task(url(BASE), false, " sk-2 "),
-            Some(Connection {
+            Ok(Connection {
                 base: url(BASE),
                 key: Some("sk-2".into())
             })

@@ -109,9 +109,45 @@ impl EmbedEvent {
     }
 }
 
+/// The app's `data-face`, for the style: `full` on a page of its own, and in an embed
+/// whose settings say it is not the consumer face; `loading` in an embed until its
+/// settings have arrived (no developer control shows meanwhile); `consumer` for a site
+/// owner's visitors.
+pub fn face(compact: bool, settings_ready: bool, consumer: bool) -> &'static str {
+    match (compact, settings_ready, consumer) {
+        (false, _, _) => "full",
+        (true, false, _) => "loading",
+        (true, true, true) => "consumer",
+        (true, true, false) => "full",
+    }
+}
+
+/// An embed shows its example result (`example_outputs`) before anything is chosen or
+/// shown under Generate.
+pub fn shows_example(compact: bool, image_chosen: bool, generation_shown: bool) -> bool {
+    compact && !image_chosen && !generation_shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_face_and_the_example_follow_the_host_and_the_settings() {
+        assert_eq!(face(false, false, false), "full");
+        assert_eq!(
+            face(false, true, true),
+            "full",
+            "a page of its own is never the consumer face"
+        );
+        assert_eq!(face(true, false, true), "loading");
+        assert_eq!(face(true, true, true), "consumer");
+        assert_eq!(face(true, true, false), "full");
+        assert!(shows_example(true, false, false));
+        assert!(!shows_example(false, false, false));
+        assert!(!shows_example(true, true, false));
+        assert!(!shows_example(true, false, true));
+    }
     use crate::core::api::TaskId;
     use serde_json::Value;
 

@@ -160,6 +160,11 @@ impl Record {
         !self.is_finished() && !self.is_expired(now_ms)
     }
 
+    /// A finished task whose outputs WaveSpeed no longer keeps.
+    pub fn outputs_gone(&self, now_ms: u64) -> bool {
+        self.is_finished() && self.is_expired(now_ms)
+    }
+
     /// The record as stored.
     pub fn to_json(&self) -> String {
         // A struct of strings, numbers and lists always serialises.

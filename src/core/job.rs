@@ -6,6 +6,15 @@
 use super::api::{ApiError, Prediction, TaskId};
 use super::history::Record;
 
+/// The longest a browser timer waits: `setTimeout` takes a signed 32-bit delay, and one
+/// of 2³¹ ms or more fires at once.
+pub const LONGEST_TIMER_MS: u64 = i32::MAX as u64;
+
+/// A wait of `ms` as a browser timer can run it (at most [`LONGEST_TIMER_MS`]).
+pub fn timer_ms(ms: u64) -> u32 {
+    ms.min(LONGEST_TIMER_MS) as u32
+}
+
 /// How polling behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -266,14 +275,16 @@ impl Wait {
         }
     }
 
-    /// Polls after `delay`, unless the wait cap is reached first.
+    /// Polls after `delay`, unless the wait cap is reached first; never later than the
+    /// cap (a server's `Retry-After` of a week is not waited for).
     fn next_poll(mut self, now_ms: u64, delay: u64, policy: &Policy) -> (Self, Next) {
-        if now_ms.saturating_sub(self.since_ms) >= policy.wait_cap_ms {
+        let waited = now_ms.saturating_sub(self.since_ms);
+        if waited >= policy.wait_cap_ms {
             self.retrying = None;
             self.phase = Phase::Paused(Pause::WaitCap);
             (self, Next::Stop)
         } else {
-            (self, Next::PollIn(delay))
+            (self, Next::PollIn(delay.min(policy.wait_cap_ms - waited)))
         }
     }
 }
@@ -421,10 +432,49 @@ mod tests {
     }
 
     #[test]
+    fn a_long_retry_after_is_waited_no_longer_than_the_cap_and_a_timer_can_run_it() {
+        // A server asking for 2³² − 1 seconds: polls once the cap is reached, not at once
+        // (the browser's timer took 2³¹ ms or more as negative, and fired immediately).
+        let (w, _) = Wait::start(id(), 0, &P);
+        let huge = Event::Failed(ApiError::RateLimited {
+            retry_after_s: Some(u32::MAX),
+            message: "slow down".into(),
+        });
+        let (w, next) = w.on(huge.clone(), 1000, &P);
+        assert_eq!(next, Next::PollIn(P.wait_cap_ms - 1000));
+        let (_, next) = w.on(huge, P.wait_cap_ms, &P);
+        assert_eq!(next, Next::Stop, "the cap is reached: paused");
+        // Whatever a caller asks, a timer's delay is one `setTimeout` runs as given.
+        assert_eq!(timer_ms(1500), 1500);
+        assert_eq!(timer_ms(u64::MAX), i32::MAX as u32);
+        assert_eq!(timer_ms(1 << 31), i32::MAX as u32);
+        let policy = Policy {
+            wait_cap_ms: u64::MAX,
+            ..P
+        };
+        let (w, _) = Wait::start(id(), 0, &policy);
+        let (_, next) = w.on(
+            Event::Failed(ApiError::RateLimited {
+                retry_after_s: Some(u32::MAX),
+                message: String::new(),
+            }),
+            1,
+            &policy,
+        );
+        let Next::PollIn(ms) = next else {
+            panic!("{next:?}")
+        };
+        assert!(i64::from(timer_ms(ms) as i32) > 0, "never a negative timer");
+    }
+
+    #[test]
     fn the_wait_cap_pauses_and_check_again_restarts_it() {
         let (w, _) = Wait::start(id(), 0, &P);
-        let (w, next) = w.on(reply("processing"), 59_999, &P);
+        let (w, next) = w.on(reply("processing"), 58_000, &P);
         assert_eq!(next, Next::PollIn(1500));
+        // The last check is made at the cap, not after it.
+        let (w, next) = w.on(reply("processing"), 59_999, &P);
+        assert_eq!(next, Next::PollIn(1));
         let (w, next) = w.on(reply("processing"), 60_000, &P);
         assert_eq!(
             (w.phase.clone(), next),

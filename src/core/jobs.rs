@@ -1,16 +1,18 @@
 //! All the jobs of a page as one pure state machine: `apply(state, command, now, policy)`
 //! changes [`JobsState`] and returns the [`Effect`]s the browser glue carries out
 //! (storage, timers, requests, tab locks, messages to a host page). One task's polling is
-//! [`Wait::on`]; this module is everything around it: the current generation, the
-//! history list, which tab polls a task, which record wins when another tab writes one,
-//! when a job is announced to the host page, letting go of big replies, and what is
-//! pruned.
+//! [`Wait::on`]; this module is everything around it: a generation step by step (the
+//! thumbnail beside the upload, then the submit, then the task's lock), a task looked up
+//! by id, the history list, which tab polls a task, which record wins when another tab
+//! writes one, when a job is announced to the host page, letting go of big replies, and
+//! what is pruned.
 //!
 //! The glue ([`crate::browser::runner`]) holds no rule: it turns each effect into a
 //! timer, a request or a storage call, and each outcome into the next [`Command`].
 
-use super::api::{ApiError, Prediction, TaskId};
-use super::config::BaseUrl;
+use super::api::{ApiError, Prediction, SubmitRequest, TaskId};
+use super::config::{BaseUrl, UploadMode};
+use super::connection::Connection;
 use super::embed::{EmbedEvent, Stage};
 use super::history::{self, Record, Skipped, HISTORY_LIMIT};
 use super::job::{Event, Next, Phase, Policy, Run, Tracked, Wait, Watch};
@@ -31,6 +33,63 @@ pub struct JobsState {
     pub due_offline: Vec<TaskId>,
     /// Tasks announced to the host page as over (each is, once).
     pub announced: Vec<TaskId>,
+    /// An API key is given on the page (a task sent with one can be polled).
+    pub key: bool,
+    /// The latest press of Generate, from its first step until the next press.
+    pub generating: Option<Generating>,
+    /// Presses of Generate so far (each [`Generating`] has its number).
+    pub generations: u64,
+    /// Tasks this tab just created or found, whose tab lock is asked for: the answer
+    /// decides who polls them.
+    pub claiming: Vec<TaskId>,
+    /// A task looked up by id: under way, found, or why not.
+    pub lookup: Option<LookUp>,
+}
+
+/// What one press of Generate sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    /// The image.
+    pub image: ImageToSend,
+    /// Where it goes.
+    pub sent: Sent,
+    /// The shots are asked for inline, as base64.
+    pub base64: bool,
+    /// A thumbnail of the input can be drawn (the page shows a preview of it).
+    pub thumbnail: bool,
+}
+
+/// The image a generation sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageToSend {
+    /// The chosen file: uploaded to WaveSpeed's storage first, or sent inline.
+    File(UploadMode),
+    /// A web address, sent as it is.
+    Url(String),
+}
+
+/// A generation under way (or the latest one), as far as it has come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generating {
+    /// Its number: answers about an earlier press are told apart by it.
+    pub number: u64,
+    /// What was pressed.
+    pub generation: Generation,
+    /// The input's thumbnail: `None` while it is being drawn, then what came of it.
+    pub thumbnail: Option<Option<String>>,
+    /// The task it made, once it exists.
+    pub task: Option<TaskId>,
+}
+
+/// A task looked up by id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookUp {
+    /// The id asked for.
+    pub task: TaskId,
+    /// Where it is asked for.
+    pub sent: Sent,
+    /// How it went: `None` while asking.
+    pub outcome: Option<Result<(), ApiError>>,
 }
 
 impl JobsState {
@@ -62,6 +121,12 @@ impl JobsState {
             Some(_) => self.has_result(),
             None => !run.is_busy(),
         })
+    }
+
+    /// Generation `number` is the latest, and still sending.
+    fn is_sending(&self, number: u64) -> bool {
+        self.generating.as_ref().is_some_and(|g| g.number == number)
+            && self.view.as_ref().is_some_and(Run::is_busy)
     }
 
     /// The current generation is sending, or its task is being polled by this page.
@@ -104,6 +169,16 @@ pub struct Sent {
     pub proxy: bool,
 }
 
+impl From<&Connection> for Sent {
+    /// Where a connection sends: its base, through a proxy when it holds no key.
+    fn from(connection: &Connection) -> Self {
+        Sent {
+            base: connection.base.clone(),
+            proxy: connection.key.is_none(),
+        }
+    }
+}
+
 /// What another tab did to the stored history (a `storage` event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -113,6 +188,48 @@ pub enum Change {
     Removed(TaskId),
     /// A task's entry was written.
     Written(Record),
+    /// An entry of the history was written that cannot be read.
+    Unreadable(Skipped),
+}
+
+/// What the "Look up a task" form sends for the text typed, through `connection` (or
+/// why nothing can be sent: not a task id, or no connection).
+pub fn look_up(typed: &str, connection: &Result<Connection, String>) -> Result<Command, String> {
+    let task = TaskId::parse(typed.trim()).map_err(|_| {
+        "That is not a task ID: WaveSpeed's IDs are letters, digits, “-”, “_” and “.”.".to_owned()
+    })?;
+    let sent = connection.as_ref().map_err(Clone::clone)?.into();
+    Ok(Command::LookUp { task, sent })
+}
+
+impl LookUp {
+    /// What the look-up form says of it (`None` while asking).
+    pub fn message(&self) -> Option<String> {
+        Some(match self.outcome.as_ref()? {
+            Ok(()) => "Found: it is shown under Generate.".to_owned(),
+            Err(error) => format!("Could not look it up: {error}"),
+        })
+    }
+}
+
+/// What another tab did, from a `storage` event's entry name (`None`: the whole storage
+/// was cleared) and new value (`None`: removed). `None` for an entry that is not one of
+/// the history's; one that cannot be read is [`Change::Unreadable`].
+pub fn change_of(name: Option<&str>, value: Option<&str>) -> Option<Change> {
+    let Some(name) = name else {
+        return Some(Change::Cleared);
+    };
+    let raw_id = name.strip_prefix(history::ENTRY_PREFIX)?;
+    Some(match value {
+        None => Change::Removed(TaskId::parse(raw_id).ok()?),
+        Some(raw) => match history::decode(name, raw) {
+            Ok(record) => Change::Written(record),
+            Err(why) => Change::Unreadable(Skipped {
+                entry: name.to_owned(),
+                why,
+            }),
+        },
+    })
 }
 
 /// Something that happened: from the person, the browser, the network or another tab.
@@ -125,35 +242,26 @@ pub enum Command {
         /// The entries that could not be read.
         skipped: Vec<Skipped>,
     },
-    /// Generate was pressed: the local file is uploaded first (`upload_first`), or the
-    /// job is submitted at once.
-    Generate {
-        /// A file goes to WaveSpeed's storage before the submit.
-        upload_first: bool,
-    },
-    /// The upload is done; the submit is being sent.
-    Uploaded,
-    /// The upload failed: nothing was created.
-    UploadFailed(ApiError),
-    /// The submit was answered with a task (this tab already holds its lock).
-    Submitted {
-        /// Where it was sent.
+    /// Generate was pressed. Ignored while a generation is sending.
+    Generate(Generation),
+    /// The input's thumbnail for generation `.0` is drawn (or could not be).
+    Thumbnail(u64, Option<String>),
+    /// Generation `.0`'s image is uploaded (its address) or read inline (a data URI),
+    /// or that failed: then nothing was created.
+    Uploaded(u64, Result<String, ApiError>),
+    /// Generation `.0`'s submit was answered with a task, or failed.
+    Submitted(u64, Result<Prediction, ApiError>),
+    /// Look up a task by its id (one of this page's, or one made elsewhere): a known one
+    /// is shown; an unknown one is asked for once first, and only a task the server
+    /// knows is added to the history.
+    LookUp {
+        /// The id.
+        task: TaskId,
+        /// Where to ask.
         sent: Sent,
-        /// The reply.
-        reply: Prediction,
-        /// A thumbnail of the input image.
-        thumbnail: Option<String>,
     },
-    /// The submit failed.
-    SubmitFailed(ApiError),
-    /// A task unknown to this page was looked up by id and found (this tab already
-    /// holds its lock).
-    Found {
-        /// Where it was asked for.
-        sent: Sent,
-        /// The server's reply.
-        reply: Prediction,
-    },
+    /// The server answered about a task looked up by id.
+    LookedUp(TaskId, Result<Prediction, ApiError>),
     /// Show a known task as the current job, and wait for it if it is not over.
     Open(TaskId),
     /// The answer to an [`Effect::Lock`]; `stored` is the task's record as storage has
@@ -165,13 +273,11 @@ pub enum Command {
         lock: Lock,
         /// The stored record, read after a wait.
         stored: Option<Record>,
-        /// An API key is given on the page (a task sent directly can be polled).
-        key: bool,
     },
     /// A poll timer ran out.
     Due(TaskId),
-    /// A poll came due for a task sent with a key, and the page has none any more.
-    NoKey(TaskId),
+    /// An API key is given on the page (`true`), or none is any more.
+    KeyGiven(bool),
     /// A poll was answered, or failed.
     Polled(TaskId, Result<Prediction, ApiError>),
     /// A person pressed a task's button.
@@ -194,6 +300,32 @@ pub enum Command {
 /// What the glue does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
+    /// Draw a thumbnail of generation `.0`'s input; the outcome is
+    /// [`Command::Thumbnail`].
+    Thumbnail(u64),
+    /// Upload generation `.0`'s file to WaveSpeed's storage; the outcome is
+    /// [`Command::Uploaded`].
+    Upload(u64),
+    /// Read generation `.0`'s file as a data URI; the outcome is [`Command::Uploaded`].
+    ReadInline(u64),
+    /// Send generation `generation`'s job, once (never again by itself); the outcome is
+    /// [`Command::Submitted`].
+    Submit {
+        /// The generation.
+        generation: u64,
+        /// The body.
+        request: SubmitRequest,
+    },
+    /// Ask the server about a task looked up by id; the outcome is
+    /// [`Command::LookedUp`].
+    LookUp {
+        /// The task.
+        task: TaskId,
+        /// Where to ask.
+        base: BaseUrl,
+        /// Through a proxy (else with the page's key).
+        proxy: bool,
+    },
     /// Save a task's record.
     Persist(Record),
     /// Remove a task's record from storage.
@@ -261,62 +393,148 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                 fx.push(Effect::Lock { task, wait: false });
             }
         }
-        Command::Generate { upload_first } => {
-            state.view = Some(if upload_first {
-                Run::Uploading
-            } else {
-                Run::Submitting
+        Command::Generate(generation) => {
+            // One at a time: a second press while one is sending changes nothing.
+            if state.view.as_ref().is_some_and(Run::is_busy) {
+                return fx;
+            }
+            state.generations += 1;
+            let number = state.generations;
+            if generation.thumbnail {
+                fx.push(Effect::Thumbnail(number));
+            }
+            state.view = Some(match &generation.image {
+                ImageToSend::File(mode) => {
+                    fx.push(match mode {
+                        UploadMode::Binary => Effect::Upload(number),
+                        UploadMode::Inline => Effect::ReadInline(number),
+                    });
+                    Run::Uploading
+                }
+                ImageToSend::Url(url) => {
+                    fx.push(submit(number, &generation, url.clone()));
+                    Run::Submitting
+                }
+            });
+            state.generating = Some(Generating {
+                number,
+                thumbnail: (!generation.thumbnail).then_some(None),
+                generation,
+                task: None,
             });
         }
-        Command::Uploaded => set_run(state, Run::Submitting),
-        Command::UploadFailed(error) => {
-            fx.push(failed(None, Stage::Upload, &error, "Upload failed: "));
-            set_run(state, Run::UploadFailed(error));
+        Command::Thumbnail(number, thumbnail) => {
+            let Some(g) = state.generating.as_mut().filter(|g| g.number == number) else {
+                return fx;
+            };
+            g.thumbnail = Some(thumbnail.clone());
+            // Drawn after the task arrived: its record takes it (and is saved again).
+            if let Some(t) = g.task.clone().and_then(|id| state.task_mut(&id)) {
+                let before = t.record.thumbnail.clone();
+                t.record = t.record.clone().with_thumbnail(thumbnail);
+                if t.record.thumbnail != before && matches!(t.watch, Watch::Here(_)) {
+                    fx.push(Effect::Persist(t.record.clone()));
+                }
+            }
         }
-        Command::SubmitFailed(error) => {
-            fx.push(failed(
-                None,
-                Stage::Submit,
-                &error,
-                "Could not start the job: ",
-            ));
-            set_run(state, Run::submit_failed(error));
+        Command::Uploaded(number, outcome) => {
+            if !state.is_sending(number) {
+                return fx;
+            }
+            match outcome {
+                Ok(image) => {
+                    if let Some(g) = &state.generating {
+                        fx.push(submit(number, &g.generation, image));
+                    }
+                    set_run(state, Run::Submitting);
+                }
+                Err(error) => {
+                    fx.push(failed(None, Stage::Upload, &error, "Upload failed: "));
+                    set_run(state, Run::UploadFailed(error));
+                }
+            }
         }
-        Command::Submitted {
-            sent,
-            reply,
-            thumbnail,
-        } => {
+        Command::Submitted(number, Err(error)) => {
+            if state.is_sending(number) {
+                fx.push(failed(
+                    None,
+                    Stage::Submit,
+                    &error,
+                    "Could not start the job: ",
+                ));
+                set_run(state, Run::submit_failed(error));
+            }
+        }
+        Command::Submitted(number, Ok(reply)) => {
+            let Some(g) = state.generating.as_mut().filter(|g| g.number == number) else {
+                return fx;
+            };
+            // A paid task: kept whatever the page shows meanwhile.
             let id = reply.id.clone();
-            let record = record_of(sent, &reply, now).with_thumbnail(thumbnail);
+            g.task = Some(id.clone());
+            let thumbnail = g.thumbnail.clone().flatten();
+            let record =
+                record_of(g.generation.sent.clone(), &reply, now).with_thumbnail(thumbnail);
             let (mut wait, _) = Wait::start(id.clone(), now, policy);
             wait.last = Some(reply);
-            add(state, record, wait, &mut fx);
+            claim(state, record, wait, (now, policy), &mut fx);
             fx.push(Effect::Announce(EmbedEvent::Started {
                 task_id: id.to_string(),
             }));
-            set_run(state, Run::Created(id.clone()));
-            fx.push(Effect::PollIn(id, policy.poll_interval_ms));
+            if state.is_sending(number) {
+                set_run(state, Run::Created(id));
+            }
         }
-        Command::Found { sent, reply } => {
-            let id = reply.id.clone();
+        Command::LookUp { task, sent } => {
+            let known = state.task(&task).is_some();
+            if !known {
+                fx.push(Effect::LookUp {
+                    task: task.clone(),
+                    base: sent.base.clone(),
+                    proxy: sent.proxy,
+                });
+            }
+            state.lookup = Some(LookUp {
+                task: task.clone(),
+                sent,
+                outcome: known.then_some(Ok(())),
+            });
+            if known {
+                return apply(state, Command::Open(task), now, policy);
+            }
+        }
+        Command::LookedUp(task, outcome) => {
+            let Some(l) = state
+                .lookup
+                .as_mut()
+                .filter(|l| l.task == task && l.outcome.is_none())
+            else {
+                return fx;
+            };
+            let sent = l.sent.clone();
+            let reply = match outcome.and_then(|reply| reply.is_about(&task).map(|()| reply)) {
+                Ok(reply) => reply,
+                Err(error) => {
+                    l.outcome = Some(Err(error));
+                    return fx;
+                }
+            };
+            l.outcome = Some(Ok(()));
+            if state.task(&task).is_some() {
+                // Known meanwhile (another tab wrote it): shown as it is.
+                return apply(state, Command::Open(task), now, policy);
+            }
             let mut record = record_of(sent, &reply, now);
             // Already over when looked up: how long it took is not known here.
             record.finished_ms = None;
-            let finished = record.is_finished();
-            let (mut wait, _) = Wait::start(id.clone(), now, policy);
-            if finished {
+            let (mut wait, _) = Wait::start(task.clone(), now, policy);
+            if record.is_finished() {
                 wait = wait.on(Event::Reply(reply), now, policy).0;
             } else {
                 wait.last = Some(reply);
             }
-            add(state, record, wait, &mut fx);
-            state.view = Some(Run::Created(id.clone()));
-            fx.push(if finished {
-                Effect::Release(id)
-            } else {
-                Effect::PollIn(id, policy.poll_interval_ms)
-            });
+            claim(state, record, wait, (now, policy), &mut fx);
+            state.view = Some(Run::Created(task));
         }
         Command::Open(id) => {
             if state.task(&id).is_some() {
@@ -324,12 +542,31 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
                 state.view = Some(Run::Created(id));
             }
         }
-        Command::Locked {
-            task,
-            lock,
-            stored,
-            key,
-        } => {
+        Command::Locked { task, lock, stored } => {
+            if let Some(at) = state.claiming.iter().position(|c| c == &task) {
+                // A task this tab just created or found: the answer decides who polls.
+                state.claiming.swap_remove(at);
+                let Some(t) = state.task_mut(&task) else {
+                    if lock == Lock::Held {
+                        fx.push(Effect::Release(task));
+                    }
+                    return fx;
+                };
+                match lock {
+                    Lock::Held if t.is_polling() => {
+                        fx.push(Effect::PollIn(task, policy.poll_interval_ms));
+                    }
+                    // Cancelled meanwhile: this tab keeps the lock, as a cancel does.
+                    Lock::Held => {}
+                    Lock::Busy => {
+                        // Another tab polls it (it looked the id up, say): follow it.
+                        t.watch = Watch::Elsewhere;
+                        fx.push(Effect::Lock { task, wait: true });
+                    }
+                }
+                return fx;
+            }
+            let key = state.key;
             let Some(t) = state
                 .task_mut(&task)
                 .filter(|t| !matches!(t.watch, Watch::Here(_)))
@@ -353,7 +590,7 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             if !needs_polling(&t.record) {
                 t.watch = Watch::Idle;
                 fx.push(Effect::Release(task));
-            } else if !t.record.proxy && !key {
+            } else if !can_poll(&t.record, key) {
                 t.watch = Watch::NeedsKey;
                 fx.push(Effect::Release(task));
             } else {
@@ -367,28 +604,30 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             }
         }
         Command::Due(id) => {
-            let Some(t) = state.task(&id) else {
+            let (key, offline) = (state.key, state.offline);
+            // Its lock is still asked for: the answer decides (no poll before).
+            if state.claiming.contains(&id) {
+                return fx;
+            }
+            let Some(t) = state.task_mut(&id) else {
                 return fx;
             };
             // Cancelled while the timer ran.
             if !t.is_polling() {
                 return fx;
             }
-            if state.offline {
-                if !state.due_offline.contains(&id) {
-                    state.due_offline.push(id);
-                }
-            } else {
-                fx.push(fetch(&t.record));
-            }
-        }
-        Command::NoKey(id) => {
-            if let Some(t) = state.task_mut(&id).filter(|t| t.is_polling()) {
+            if !can_poll(&t.record, key) {
+                // Sent with a key the page no longer has: it waits for one.
                 t.watch = Watch::NeedsKey;
                 fx.push(Effect::Stop(id.clone()));
                 fx.push(Effect::Release(id));
+            } else if !offline {
+                fx.push(fetch(&t.record));
+            } else if !state.due_offline.contains(&id) {
+                state.due_offline.push(id);
             }
         }
+        Command::KeyGiven(key) => state.key = key,
         Command::Polled(id, outcome) => {
             let event = match outcome {
                 Ok(reply) => Event::Reply(reply),
@@ -405,7 +644,8 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             state.offline = !online;
             if online {
                 for id in std::mem::take(&mut state.due_offline) {
-                    if let Some(t) = state.task(&id).filter(|t| t.is_polling()) {
+                    let polled = state.task(&id).filter(|t| t.is_polling());
+                    if let Some(t) = polled.filter(|_| !state.claiming.contains(&id)) {
                         fx.push(fetch(&t.record));
                     }
                 }
@@ -424,6 +664,10 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             }
         }
         Command::Stored(Change::Removed(id)) => forget(state, &id, &mut fx),
+        Command::Stored(Change::Unreadable(skipped)) => {
+            state.skipped.retain(|s| s.entry != skipped.entry);
+            state.skipped.push(skipped);
+        }
         Command::Stored(Change::Written(record)) => {
             let id = record.id.clone();
             match state.task_mut(&id) {
@@ -492,12 +736,62 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             fx.push(Effect::EraseAll);
             state.skipped.clear();
             state.due_offline.clear();
+            state.claiming.clear();
             if state.view.as_ref().is_some_and(|v| v.task().is_some()) {
                 state.view = None;
             }
         }
     }
     fx
+}
+
+/// The submit of generation `number` with `image`.
+fn submit(number: u64, generation: &Generation, image: String) -> Effect {
+    Effect::Submit {
+        generation: number,
+        request: SubmitRequest {
+            image,
+            enable_base64_output: generation.base64,
+        },
+    }
+}
+
+/// A task this tab can poll: one sent through a proxy, or with a key when the page has
+/// one.
+fn can_poll(record: &Record, key: bool) -> bool {
+    record.proxy || key
+}
+
+/// Adds a task this tab just created or found (the record is saved at once: a paid task
+/// is never lost) and asks for its tab lock first, whose answer ([`Command::Locked`])
+/// decides who polls it; one that is over needs no lock.
+fn claim(
+    state: &mut JobsState,
+    record: Record,
+    wait: Wait,
+    (now, policy): (u64, &Policy),
+    fx: &mut Vec<Effect>,
+) {
+    let id = record.id.clone();
+    if state.task(&id).is_some() {
+        // Known already (a server that gave an id twice): go on with it as it is.
+        go_on(state, &id, false, now, policy, fx);
+        return;
+    }
+    let over = record.is_finished();
+    if !over {
+        // Asked before the record tells the other tabs, so this tab is first in line.
+        fx.push(Effect::Lock {
+            task: id.clone(),
+            wait: false,
+        });
+        state.claiming.retain(|c| c != &id);
+        state.claiming.push(id.clone());
+    }
+    add(state, record, wait, fx);
+    if over {
+        fx.push(Effect::Release(id));
+    }
 }
 
 /// Another tab's record of a task replaces this tab's, unless it would make a task that
@@ -584,6 +878,7 @@ fn forget(state: &mut JobsState, id: &TaskId, fx: &mut Vec<Effect>) {
     fx.push(Effect::Release(id.clone()));
     state.tasks.retain(|t| &t.record.id != id);
     state.due_offline.retain(|d| d != id);
+    state.claiming.retain(|c| c != id);
     if state.view.as_ref().and_then(Run::task) == Some(id) {
         state.view = None;
     }
@@ -630,6 +925,7 @@ fn feed(
     policy: &Policy,
     fx: &mut Vec<Effect>,
 ) {
+    let claiming = state.claiming.contains(id);
     let Some(t) = state.tasks.iter_mut().find(|t| &t.record.id == id) else {
         return;
     };
@@ -651,6 +947,8 @@ fn feed(
         }
     }
     match next {
+        // While its lock is asked for, the answer schedules the next poll.
+        Next::PollIn(_) if claiming => {}
         Next::PollIn(ms) => fx.push(Effect::PollIn(id.clone(), ms)),
         Next::Stop => {
             fx.push(Effect::Stop(id.clone()));
@@ -714,29 +1012,74 @@ mod tests {
         r
     }
 
+    /// A page with an API key given.
     fn keyed() -> JobsState {
-        JobsState::default()
+        JobsState {
+            key: true,
+            ..JobsState::default()
+        }
     }
 
-    /// A page that just submitted task `n`.
+    /// A page that just submitted task `n`, and holds its lock.
     fn submitted(n: u8) -> JobsState {
         let mut s = keyed();
         apply(&mut s, generate(true), NOW, &P);
-        apply(&mut s, Command::Uploaded, NOW, &P);
-        apply(&mut s, submit(n), NOW, &P);
+        uploaded(&mut s);
+        submit(&mut s, n);
+        apply(&mut s, locked(n, Lock::Held, None), NOW, &P);
         s
     }
 
-    fn generate(upload_first: bool) -> Command {
-        Command::Generate { upload_first }
+    /// A press of Generate with a file (uploaded first), or with a web address.
+    fn pressed(file: bool) -> Generation {
+        Generation {
+            image: if file {
+                ImageToSend::File(UploadMode::Binary)
+            } else {
+                ImageToSend::Url("https://images.example/cat.jpg".into())
+            },
+            sent: direct(),
+            base64: false,
+            thumbnail: false,
+        }
     }
 
-    fn submit(n: u8) -> Command {
-        Command::Submitted {
-            sent: direct(),
-            reply: reply(n, "created"),
-            thumbnail: None,
-        }
+    fn generate(file: bool) -> Command {
+        Command::Generate(pressed(file))
+    }
+
+    /// The latest generation's upload is done.
+    fn uploaded(s: &mut JobsState) -> Vec<Effect> {
+        let g = s.generations;
+        apply(
+            s,
+            Command::Uploaded(g, Ok("https://storage.example/cat.png".into())),
+            NOW,
+            &P,
+        )
+    }
+
+    /// The latest generation's upload failed.
+    fn upload_failed(s: &mut JobsState, error: ApiError) -> Vec<Effect> {
+        let g = s.generations;
+        apply(s, Command::Uploaded(g, Err(error)), NOW, &P)
+    }
+
+    /// The latest generation's submit made task `n`, at `now`.
+    fn submit_at(s: &mut JobsState, n: u8, now: u64) -> Vec<Effect> {
+        let g = s.generations;
+        apply(s, Command::Submitted(g, Ok(reply(n, "created"))), now, &P)
+    }
+
+    /// The latest generation's submit made task `n`.
+    fn submit(s: &mut JobsState, n: u8) -> Vec<Effect> {
+        submit_at(s, n, NOW)
+    }
+
+    /// The latest generation's submit failed.
+    fn submit_failed(s: &mut JobsState, error: ApiError) -> Vec<Effect> {
+        let g = s.generations;
+        apply(s, Command::Submitted(g, Err(error)), NOW, &P)
     }
 
     fn restored(records: Vec<Record>) -> Command {
@@ -746,13 +1089,12 @@ mod tests {
         }
     }
 
-    /// The lock of task `n`, on a page with a key.
+    /// The answer about task `n`'s lock.
     fn locked(n: u8, lock: Lock, stored: Option<Record>) -> Command {
         Command::Locked {
             task: id(n),
             lock,
             stored,
-            key: true,
         }
     }
 
@@ -766,38 +1108,200 @@ mod tests {
     }
 
     #[test]
-    fn a_generation_goes_from_upload_to_a_saved_polled_announced_task() {
+    fn a_generation_goes_from_upload_to_a_saved_announced_task_polled_once_its_lock_is_held() {
         let mut s = keyed();
-        assert!(apply(&mut s, generate(true), NOW, &P).is_empty());
+        let fx = apply(&mut s, generate(true), NOW, &P);
+        assert_eq!(fx, [Effect::Upload(1)]);
         assert_eq!(s.view, Some(Run::Uploading));
         assert!(s.is_busy());
-        apply(&mut s, Command::Uploaded, NOW, &P);
+        // A second press while it sends changes nothing.
+        assert!(apply(&mut s, generate(false), NOW, &P).is_empty());
+        assert_eq!(s.generations, 1);
+        let fx = uploaded(&mut s);
         assert_eq!(s.view, Some(Run::Submitting));
-        let fx = apply(&mut s, submit(1), NOW + 5, &P);
+        assert_eq!(
+            fx,
+            [Effect::Submit {
+                generation: 1,
+                request: SubmitRequest {
+                    image: "https://storage.example/cat.png".into(),
+                    enable_base64_output: false,
+                },
+            }]
+        );
+        let fx = submit_at(&mut s, 1, NOW + 5);
         assert_eq!(s.view, Some(Run::Created(id(1))));
-        assert!(s.is_busy(), "its task is polled");
-        let Some(Effect::Persist(saved)) = fx.first() else {
-            panic!("the record is saved first: {fx:?}")
+        assert!(s.is_busy(), "its task is waited for");
+        // The lock is asked for before the record tells the other tabs; the record is
+        // saved at once (a paid task is never lost); no poll until the lock is held.
+        assert_eq!(
+            fx[0],
+            Effect::Lock {
+                task: id(1),
+                wait: false
+            }
+        );
+        let Some(Effect::Persist(saved)) = fx.get(1) else {
+            panic!("the record is saved next: {fx:?}")
         };
         assert_eq!((saved.id.clone(), saved.created_ms), (id(1), NOW + 5));
         assert_eq!(
-            fx[1..],
-            [
-                Effect::Announce(EmbedEvent::Started {
-                    task_id: "task-1".into()
-                }),
-                Effect::PollIn(id(1), 1500),
-            ]
+            fx[2..],
+            [Effect::Announce(EmbedEvent::Started {
+                task_id: "task-1".into()
+            })]
+        );
+        assert_eq!(
+            apply(&mut s, locked(1, Lock::Held, None), NOW + 6, &P),
+            [Effect::PollIn(id(1), 1500)]
         );
         // The submit's reply is kept for the status line.
         assert!(matches!(&s.tasks[0].watch, Watch::Here(w) if w.last.is_some()));
+        // A web address is submitted at once.
+        let mut s = keyed();
+        let fx = apply(&mut s, generate(false), NOW, &P);
+        assert_eq!(s.view, Some(Run::Submitting));
+        assert!(
+            matches!(&fx[..], [Effect::Submit { generation: 1, request }] if request.image == "https://images.example/cat.jpg")
+        );
+        // Inline: the file is read, not uploaded; base64 is asked for as pressed.
+        let mut s = keyed();
+        let inline = Generation {
+            image: ImageToSend::File(UploadMode::Inline),
+            base64: true,
+            ..pressed(true)
+        };
+        assert_eq!(
+            apply(&mut s, Command::Generate(inline), NOW, &P),
+            [Effect::ReadInline(1)]
+        );
+        let fx = uploaded(&mut s);
+        assert!(
+            matches!(&fx[..], [Effect::Submit { request, .. }] if request.enable_base64_output)
+        );
+    }
+
+    #[test]
+    fn the_thumbnail_is_drawn_beside_the_upload_and_joins_the_task_whenever_it_comes() {
+        let with_thumbnail = Generation {
+            thumbnail: true,
+            ..pressed(true)
+        };
+        // Drawn before the task exists: the record is made with it.
+        let mut s = keyed();
+        let fx = apply(&mut s, Command::Generate(with_thumbnail.clone()), NOW, &P);
+        assert_eq!(
+            fx,
+            [Effect::Thumbnail(1), Effect::Upload(1)],
+            "both at once"
+        );
+        let thumb = "data:image/jpeg;base64,AAAA".to_owned();
+        assert!(apply(&mut s, Command::Thumbnail(1, Some(thumb.clone())), NOW, &P).is_empty());
+        uploaded(&mut s);
+        let fx = submit(&mut s, 1);
+        assert!(matches!(&fx[1], Effect::Persist(r) if r.thumbnail.as_ref() == Some(&thumb)));
+        // Drawn after: the record takes it and is saved again.
+        let mut s = keyed();
+        apply(&mut s, Command::Generate(with_thumbnail), NOW, &P);
+        uploaded(&mut s);
+        let fx = submit(&mut s, 2);
+        assert!(matches!(&fx[1], Effect::Persist(r) if r.thumbnail.is_none()));
+        let fx = apply(&mut s, Command::Thumbnail(1, Some(thumb.clone())), NOW, &P);
+        assert!(matches!(&fx[..], [Effect::Persist(r)] if r.thumbnail.as_ref() == Some(&thumb)));
+        // Not one of a page's thumbnails (not a small data URI): not kept.
+        let mut s = keyed();
+        apply(
+            &mut s,
+            Command::Generate(Generation {
+                thumbnail: true,
+                ..pressed(true)
+            }),
+            NOW,
+            &P,
+        );
+        apply(
+            &mut s,
+            Command::Thumbnail(1, Some("javascript:alert(1)".into())),
+            NOW,
+            &P,
+        );
+        uploaded(&mut s);
+        submit(&mut s, 3);
+        assert_eq!(s.tasks[0].record.thumbnail, None);
+    }
+
+    #[test]
+    fn a_task_another_tab_holds_the_lock_of_is_followed_not_polled_twice() {
+        // Another tab looked the new id up first and polls it: this one follows it.
+        let mut s = keyed();
+        apply(&mut s, generate(true), NOW, &P);
+        uploaded(&mut s);
+        submit(&mut s, 1);
+        let fx = apply(&mut s, locked(1, Lock::Busy, None), NOW, &P);
+        assert_eq!(
+            fx,
+            [Effect::Lock {
+                task: id(1),
+                wait: true
+            }]
+        );
+        assert_eq!(s.tasks[0].watch, Watch::Elsewhere);
+        assert!(s.claiming.is_empty());
+        // When that tab lets go, this one takes over.
+        let fx = apply(&mut s, locked(1, Lock::Held, None), NOW, &P);
+        assert_eq!(fx, [Effect::PollIn(id(1), 0)]);
+        // Cancelled before the lock came: it is kept (as a cancel keeps it), not polled.
+        let mut s = keyed();
+        apply(&mut s, generate(true), NOW, &P);
+        uploaded(&mut s);
+        submit(&mut s, 2);
+        apply(&mut s, Command::User(id(2), Action::Cancel), NOW, &P);
+        assert!(apply(&mut s, locked(2, Lock::Held, None), NOW, &P).is_empty());
+        // Deleted before it came: let go.
+        let mut s = keyed();
+        apply(&mut s, generate(true), NOW, &P);
+        uploaded(&mut s);
+        submit(&mut s, 3);
+        apply(&mut s, Command::Delete(id(3)), NOW, &P);
+        assert_eq!(
+            apply(&mut s, locked(3, Lock::Held, None), NOW, &P),
+            [Effect::Release(id(3))]
+        );
+    }
+
+    #[test]
+    fn answers_about_an_earlier_press_change_nothing_but_a_task_is_always_kept() {
+        let mut s = keyed();
+        apply(&mut s, generate(true), NOW, &P);
+        upload_failed(&mut s, ApiError::TimedOut);
+        apply(&mut s, generate(true), NOW, &P);
+        assert_eq!(s.generations, 2);
+        // The first press's late answers.
+        assert!(apply(&mut s, Command::Uploaded(1, Ok("x".into())), NOW, &P).is_empty());
+        assert!(apply(
+            &mut s,
+            Command::Submitted(1, Err(ApiError::TimedOut)),
+            NOW,
+            &P
+        )
+        .is_empty());
+        assert_eq!(s.view, Some(Run::Uploading));
+        // A task of this press, arriving while the page shows something else, is kept.
+        uploaded(&mut s);
+        apply(&mut s, Command::Dismiss, NOW, &P);
+        apply(&mut s, Command::Thumbnail(2, None), NOW, &P);
+        let fx = submit(&mut s, 7);
+        assert!(fx
+            .iter()
+            .any(|e| matches!(e, Effect::Persist(r) if r.id == id(7))));
+        assert!(s.task(&id(7)).is_some());
     }
 
     #[test]
     fn failures_before_a_task_exists_are_shown_and_announced_with_stage_and_code() {
         let mut s = keyed();
         apply(&mut s, generate(true), NOW, &P);
-        let fx = apply(&mut s, Command::UploadFailed(ApiError::TimedOut), NOW, &P);
+        let fx = upload_failed(&mut s, ApiError::TimedOut);
         assert_eq!(s.view, Some(Run::UploadFailed(ApiError::TimedOut)));
         assert_eq!(
             announced(&fx),
@@ -810,7 +1314,7 @@ mod tests {
         );
         apply(&mut s, generate(false), NOW, &P);
         let refused = ApiError::Unauthorized("bad key".into());
-        let fx = apply(&mut s, Command::SubmitFailed(refused.clone()), NOW, &P);
+        let fx = submit_failed(&mut s, refused.clone());
         assert_eq!(s.view, Some(Run::submit_failed(refused)));
         assert!(matches!(
             announced(&fx)[..],
@@ -852,15 +1356,15 @@ mod tests {
         let mut s = keyed();
         apply(&mut s, generate(true), NOW, &P);
         let refused = ApiError::Unauthorized("bad key".into());
-        apply(&mut s, Command::UploadFailed(refused.clone()), NOW, &P);
+        upload_failed(&mut s, refused.clone());
         assert!(apply(&mut s, Command::Reconnected, NOW, &P).is_empty());
         assert_eq!(s.view, None);
         apply(&mut s, generate(false), NOW, &P);
-        apply(&mut s, Command::SubmitFailed(refused), NOW, &P);
+        submit_failed(&mut s, refused);
         apply(&mut s, Command::Reconnected, NOW, &P);
         assert_eq!(s.view, None);
         apply(&mut s, generate(false), NOW, &P);
-        apply(&mut s, Command::SubmitFailed(ApiError::TimedOut), NOW, &P);
+        submit_failed(&mut s, ApiError::TimedOut);
         apply(&mut s, Command::Reconnected, NOW, &P);
         assert_eq!(
             s.view,
@@ -1067,14 +1571,8 @@ mod tests {
             NOW,
             &P,
         );
-        let lock = |key| Command::Locked {
-            task: id(1),
-            lock: Lock::Held,
-            stored: None,
-            key,
-        };
         assert_eq!(
-            apply(&mut s, lock(false), NOW, &P),
+            apply(&mut s, locked(1, Lock::Held, None), NOW, &P),
             [Effect::Release(id(1))]
         );
         assert_eq!(s.tasks[0].watch, Watch::NeedsKey);
@@ -1086,13 +1584,15 @@ mod tests {
                 wait: true
             }]
         );
+        assert!(apply(&mut s, Command::KeyGiven(true), NOW, &P).is_empty());
         assert_eq!(
-            apply(&mut s, lock(true), NOW, &P),
+            apply(&mut s, locked(1, Lock::Held, None), NOW, &P),
             [Effect::PollIn(id(1), 0)]
         );
-        // The key is cleared while it is polled: it waits for one again.
+        // The key is cleared while it is polled: at its next poll it waits for one again.
+        assert!(apply(&mut s, Command::KeyGiven(false), NOW, &P).is_empty());
         assert_eq!(
-            apply(&mut s, Command::NoKey(id(1)), NOW, &P),
+            apply(&mut s, Command::Due(id(1)), NOW, &P),
             [Effect::Stop(id(1)), Effect::Release(id(1))]
         );
         assert_eq!(s.tasks[0].watch, Watch::NeedsKey);
@@ -1103,6 +1603,10 @@ mod tests {
         apply(&mut s, restored(vec![proxied]), NOW, &P);
         let fx = apply(&mut s, locked(2, Lock::Held, None), NOW, &P);
         assert_eq!(fx, [Effect::PollIn(id(2), 0)]);
+        assert_eq!(
+            apply(&mut s, Command::Due(id(2)), NOW, &P),
+            [fetch(&s.tasks[0].record)]
+        );
     }
 
     #[test]
@@ -1188,7 +1692,14 @@ mod tests {
                 Effect::EraseAll
             ]
         );
-        assert_eq!(s, keyed());
+        assert_eq!(
+            JobsState {
+                generating: None,
+                generations: 0,
+                ..s
+            },
+            keyed()
+        );
     }
 
     #[test]
@@ -1211,7 +1722,8 @@ mod tests {
         let (mut wait, _) = Wait::start(id(59), NOW, &P);
         wait.phase = Phase::Finished;
         s.task_mut(&id(59)).unwrap().watch = Watch::Here(Box::new(wait));
-        let fx = apply(&mut s, submit(1), NOW, &P);
+        apply(&mut s, generate(false), NOW, &P);
+        let fx = submit(&mut s, 1);
         assert_eq!(s.task(&id(59)).unwrap().watch, Watch::Idle);
         // 52 tasks: the two oldest finished go, the older running one stays.
         assert_eq!(s.tasks.len(), HISTORY_LIMIT);
@@ -1223,26 +1735,50 @@ mod tests {
         }
     }
 
+    /// Task `n` looked up through the direct connection.
+    fn look_up(n: u8) -> Command {
+        Command::LookUp {
+            task: id(n),
+            sent: direct(),
+        }
+    }
+
     #[test]
-    fn a_looked_up_task_is_shown_and_polled_unless_it_is_over() {
+    fn a_looked_up_task_is_asked_for_then_shown_and_polled_unless_it_is_over() {
         let mut s = keyed();
+        let fx = apply(&mut s, look_up(1), NOW, &P);
+        assert_eq!(
+            fx,
+            [Effect::LookUp {
+                task: id(1),
+                base: direct().base,
+                proxy: false
+            }]
+        );
+        assert_eq!(s.lookup.as_ref().and_then(LookUp::message), None, "asking");
         let fx = apply(
             &mut s,
-            Command::Found {
-                sent: direct(),
-                reply: reply(1, "processing"),
-            },
+            Command::LookedUp(id(1), Ok(reply(1, "processing"))),
             NOW,
             &P,
         );
-        assert!(matches!(&fx[..], [Effect::Persist(_), Effect::PollIn(t, 1500)] if t == &id(1)));
+        assert!(matches!(
+            &fx[..],
+            [Effect::Lock { task, wait: false }, Effect::Persist(_)] if task == &id(1)
+        ));
         assert_eq!(s.view, Some(Run::Created(id(1))));
+        assert_eq!(
+            s.lookup.as_ref().and_then(LookUp::message).as_deref(),
+            Some("Found: it is shown under Generate.")
+        );
+        assert_eq!(
+            apply(&mut s, locked(1, Lock::Held, None), NOW, &P),
+            [Effect::PollIn(id(1), 1500)]
+        );
+        apply(&mut s, look_up(2), NOW, &P);
         let fx = apply(
             &mut s,
-            Command::Found {
-                sent: direct(),
-                reply: reply(2, "completed"),
-            },
+            Command::LookedUp(id(2), Ok(reply(2, "completed"))),
             NOW,
             &P,
         );
@@ -1250,10 +1786,34 @@ mod tests {
             matches!(&fx[..], [Effect::Persist(r), Effect::Release(_)] if r.finished_ms.is_none())
         );
         assert!(announced(&fx).is_empty());
+        // A known one is shown without asking.
+        assert!(apply(&mut s, look_up(1), NOW, &P).is_empty());
+        assert_eq!(s.view, Some(Run::Created(id(1))));
+        // Not found, or a reply about another task: said, and nothing is added.
+        apply(&mut s, look_up(3), NOW, &P);
+        apply(
+            &mut s,
+            Command::LookedUp(id(3), Ok(reply(1, "completed"))),
+            NOW,
+            &P,
+        );
+        assert_eq!(
+            s.lookup.as_ref().and_then(LookUp::message).as_deref(),
+            Some("Could not look it up: The server's reply could not be understood: the reply is about another task.")
+        );
+        assert!(s.task(&id(3)).is_none());
+        // A late answer to a look-up no longer asked changes nothing.
+        assert!(apply(
+            &mut s,
+            Command::LookedUp(id(3), Ok(reply(3, "completed"))),
+            NOW,
+            &P
+        )
+        .is_empty());
+        assert!(s.task(&id(3)).is_none());
         // Opening a known task that is over, or polled, asks for nothing.
         assert!(apply(&mut s, Command::Open(id(2)), NOW, &P).is_empty());
         assert!(apply(&mut s, Command::Open(id(1)), NOW, &P).is_empty());
-        assert_eq!(s.view, Some(Run::Created(id(1))));
         // One this tab stopped waiting for goes on (its lock is this tab's already).
         apply(&mut s, Command::User(id(1), Action::Cancel), NOW, &P);
         assert_eq!(
@@ -1271,6 +1831,55 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_look_up_form_sends_a_task_id_through_the_connection_or_says_why_not() {
+        let connection = Ok(Connection {
+            base: direct().base,
+            key: Some("sk".into()),
+        });
+        assert_eq!(super::look_up("  task-1 ", &connection), Ok(look_up(1)));
+        assert!(super::look_up("../x", &connection)
+            .unwrap_err()
+            .starts_with("That is not a task ID"));
+        assert_eq!(
+            super::look_up("task-1", &Err("Enter your key.".into())),
+            Err("Enter your key.".to_owned())
+        );
+    }
+
+    #[test]
+    fn another_tabs_entries_are_read_and_an_unreadable_one_is_said() {
+        let written = record(1, "processing", NOW).to_json();
+        assert_eq!(
+            change_of(Some("multishot.job.task-1"), Some(&written)),
+            Some(Change::Written(record(1, "processing", NOW)))
+        );
+        assert_eq!(
+            change_of(Some("multishot.job.task-1"), None),
+            Some(Change::Removed(id(1)))
+        );
+        assert_eq!(change_of(None, None), Some(Change::Cleared));
+        assert_eq!(change_of(Some("someone.else"), Some("x")), None);
+        let Some(Change::Unreadable(skipped)) = change_of(Some("multishot.job.t"), Some("{"))
+        else {
+            panic!("an unreadable entry is a change")
+        };
+        let mut s = keyed();
+        apply(
+            &mut s,
+            Command::Stored(Change::Unreadable(skipped.clone())),
+            NOW,
+            &P,
+        );
+        apply(
+            &mut s,
+            Command::Stored(Change::Unreadable(skipped)),
+            NOW,
+            &P,
+        );
+        assert_eq!(s.skipped.len(), 1, "said once");
+    }
+
     /// One command of a random sequence, over three task ids.
     fn command() -> impl Strategy<Value = Command> {
         let n = 1u8..4;
@@ -1281,11 +1890,23 @@ mod tests {
             Just("failed")
         ];
         prop_oneof![
-            any::<bool>().prop_map(|upload_first| Command::Generate { upload_first }),
-            Just(Command::Uploaded),
-            n.clone().prop_map(submit),
+            any::<bool>().prop_map(generate),
+            (1u64..4, any::<bool>()).prop_map(|(g, ok)| Command::Uploaded(
+                g,
+                if ok {
+                    Ok("https://storage.example/x.png".into())
+                } else {
+                    Err(ApiError::TimedOut)
+                }
+            )),
+            (1u64..4, n.clone()).prop_map(|(g, n)| Command::Submitted(g, Ok(reply(n, "created")))),
+            (1u64..4).prop_map(|g| Command::Submitted(g, Err(ApiError::TimedOut))),
+            (1u64..4).prop_map(|g| Command::Thumbnail(g, None)),
+            n.clone().prop_map(look_up),
+            (n.clone(), status.clone())
+                .prop_map(|(n, s)| Command::LookedUp(id(n), Ok(reply(n, s)))),
             n.clone().prop_map(|n| Command::Due(id(n))),
-            n.clone().prop_map(|n| Command::NoKey(id(n))),
+            any::<bool>().prop_map(Command::KeyGiven),
             (n.clone(), status.clone()).prop_map(|(n, s)| Command::Polled(id(n), Ok(reply(n, s)))),
             (n.clone(), 0u8..3).prop_map(|(n, e)| Command::Polled(
                 id(n),
@@ -1311,8 +1932,6 @@ mod tests {
                     task: id(n),
                     lock: if held { Lock::Held } else { Lock::Busy },
                     stored: stored.map(|s| record(n, s, NOW)),
-                    // Task 3 was sent with a key this page does not have.
-                    key: n != 3,
                 }),
             (n.clone(), status.clone()).prop_map(|(n, s)| Command::Stored(Change::Written(
                 record(n, s, NOW + u64::from(n))
@@ -1344,7 +1963,8 @@ mod tests {
 
     proptest! {
         /// Whatever happens, in any order: a task another tab polls is never saved by
-        /// this one; pruning never drops a running task; each task is announced as over
+        /// this one; none is polled before its lock is held; pruning never drops a
+        /// running task; each task is announced as over
         /// at most once, and exactly once when this tab saw it end; a finished task is
         /// never polled again; a timer runs only for a task this tab polls.
         #[test]
@@ -1356,7 +1976,7 @@ mod tests {
             for command in commands {
                 now += 500;
                 // A server never gives one task id to two submits.
-                if let Command::Submitted { reply, .. } = &command {
+                if let Command::Submitted(_, Ok(reply)) = &command {
                     if !issued.insert(reply.id.clone()) {
                         continue;
                     }
@@ -1382,11 +2002,15 @@ mod tests {
                         Effect::PollIn(task, _) | Effect::Fetch { task, .. } => {
                             let t = s.task(task);
                             prop_assert!(t.is_some_and(Tracked::is_polling), "timer for {:?}", t);
+                            // Two tabs never poll one task: not before its lock is held.
+                            prop_assert!(!s.claiming.contains(task), "polled before its lock: {:?}", task);
                         }
                         Effect::Lock { task, .. } => {
+                            // (A task being claimed is not held yet: its lock was Busy.)
                             let b = before.task(task);
                             prop_assert!(
-                                !b.is_some_and(|b| matches!(b.watch, Watch::Here(_))),
+                                !b.is_some_and(|b| matches!(b.watch, Watch::Here(_)))
+                                    || before.claiming.contains(task),
                                 "asked for a lock this tab holds: {:?}", b
                             );
                         }

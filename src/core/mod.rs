@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod embed;
 pub mod funds;
+pub mod generate;
 pub mod history;
 pub mod image_url;
 pub mod job;

@@ -56,6 +56,20 @@ pub struct Offer {
     pub progress: Option<u8>,
 }
 
+/// A task's state in a word or two, for the history list: its status, and who waits
+/// for it when it is not over.
+pub fn badge(task: &Tracked, now_ms: u64) -> String {
+    let status = task.record.status.as_str();
+    match &task.watch {
+        _ if task.record.is_finished() => status.to_owned(),
+        Watch::Here(_) if task.is_polling() => format!("{status} · checking"),
+        Watch::Elsewhere => format!("{status} · in another tab"),
+        Watch::NeedsKey => "needs your API key".to_owned(),
+        _ if task.record.is_expired(now_ms) => format!("{status} · last known"),
+        _ => format!("{status} · paused"),
+    }
+}
+
 /// The typical time from task id to result in this browser: the median of the finished
 /// tasks it saw from start to end (`None` when there are none).
 pub fn typical_ms<'a>(records: impl IntoIterator<Item = &'a Record>) -> Option<u64> {
