@@ -182,6 +182,66 @@ describe('what is done before the wasm is not lost', () => {
     assert.deepEqual(page.errors, []);
   });
 
+  test('a file dialog opened on the first view and answered after the app took over is not lost', async () => {
+    // The file dialog stays open while the wasm arrives: the file comes to the first
+    // view's input, which the app has already replaced.
+    const { page, release } = await pageWithHeldWasm();
+    await page.goto(app.url);
+    await page.locator('.ms-shell').waitFor();
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.getByText('Choose image file…').click()]);
+    release();
+    await handedOver(page);
+    await chooser.setFiles(join(FIXTURES, 'valid.jpg'));
+    await page.locator('.ms-ok').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('.ms-preview-name').innerText(), 'valid.jpg');
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('a file picked at any moment of the start-up is checked: never lost, never twice', async () => {
+    // The page loads at its own pace; the dialog is answered 0–150 ms after the first
+    // view's input exists, in steps of 5 ms (and the dialog was opened on whichever
+    // input existed when it was clicked).
+    const lost = [];
+    for (let delay = 0; delay <= 150; delay += 5) {
+      const page = await browser.context.newPage();
+      page.errors = [];
+      page.on('pageerror', (e) => page.errors.push(e.message));
+      await page.goto(app.url, { waitUntil: 'commit' });
+      const input = page.locator('#ms-image-file');
+      await input.waitFor({ state: 'attached' });
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), input.evaluate((i) => i.click())]);
+      await new Promise((ok) => setTimeout(ok, delay));
+      await chooser.setFiles(join(FIXTURES, 'valid.jpg'));
+      const checked = await page.locator('.ms-ok').waitFor({ timeout: 5000 }).then(() => true, () => false);
+      const names = await page.locator('.ms-preview-name').allInnerTexts();
+      if (!checked || names.length !== 1 || page.errors.length) lost.push(`${delay} ms: ${checked ? names.join('|') : 'no verdict'} ${page.errors.join(' ')}`);
+      await page.close();
+    }
+    assert.deepEqual(lost, [], 'every pick is checked once');
+  });
+
+  test('a key typed at any moment of the start-up reaches the app whole', async () => {
+    // Typed into the first view's field from 0 to 300 ms after it exists, in steps of
+    // 10 ms, a key every 8 ms: a key pressed while the app replaced the field went to
+    // the page's body and was lost (a character in about one start in eight).
+    const lost = [];
+    for (let delay = 0; delay <= 300; delay += 10) {
+      const page = await browser.context.newPage();
+      await page.goto(app.url, { waitUntil: 'commit' });
+      const key = page.locator('#ms-api-key');
+      await key.waitFor({ state: 'attached' });
+      await key.focus();
+      await new Promise((ok) => setTimeout(ok, delay));
+      await page.keyboard.type('wsk_typed_while_starting', { delay: 8 });
+      await page.locator('.ms-shell').waitFor({ state: 'detached' });
+      await page.waitForFunction(() => document.querySelector('.ms-mode')?.dataset.mode === 'direct', null, { timeout: 5000 }).catch(() => {});
+      const value = await key.inputValue();
+      if (value !== 'wsk_typed_while_starting') lost.push(`${delay} ms: ${value}`);
+      await page.close();
+    }
+    assert.deepEqual(lost, [], 'every key reaches the app');
+  });
+
   test('a file dropped before the wasm does not leave the page, and is checked; a section closed stays closed', async () => {
     const { page, release } = await pageWithHeldWasm();
     await page.goto(app.url);
