@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::browser::storage::{remember_key, remembered_key};
-use crate::core::connection::{indicator, Connection};
+use crate::core::connection::{indicator, typed_proxy_given, Connection};
 
 /// The user's connection choices, shared with the Generate panel.
 #[derive(Clone, Copy)]
@@ -59,7 +59,7 @@ pub fn ConnectionSettings(
             "This browser does not allow storing the key; it is kept for this visit only.",
         ));
     };
-    let using_proxy = move || !state.proxy.with(|p| p.trim().is_empty());
+    let using_proxy = move || state.proxy.with(|p| typed_proxy_given(p));
     let mode = move || connection.with(indicator);
     view! {
         <div class="ms-settings">

@@ -9,7 +9,7 @@ use leptos_use_event_listener::use_event_listener;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
-use crate::core::image_url::parse_image_url;
+use crate::core::image_url::{entered, from_uri_list, pasted_address, Entered};
 
 /// The four ways an image comes in: the **Image file** picker, a drop anywhere on the
 /// area, a paste (Ctrl/Cmd+V) anywhere on the page, and the **Image URL** field (loaded
@@ -21,7 +21,7 @@ pub fn ImagePicker(
     /// Receives a file the user picked, dropped or pasted.
     #[prop(into)]
     on_file: Callback<SendWrapper<web_sys::File>>,
-    /// Receives an image URL that passed [`parse_image_url`].
+    /// Receives an image URL that passed [`crate::core::image_url::parse_image_url`].
     #[prop(into)]
     on_url: Callback<String>,
     /// Shown inside the drop area, below the controls (preview, verdict).
@@ -35,19 +35,14 @@ pub fn ImagePicker(
 
     let load_url = move |force: bool| {
         let text = url_text.get_untracked();
-        if text.trim().is_empty() {
-            url_error.set(None);
-            return;
-        }
-        match parse_image_url(&text) {
-            Ok(url) => {
+        match last_loaded.with_value(|last| entered(&text, last, force)) {
+            Entered::Nothing => url_error.set(None),
+            Entered::Load(url) => {
                 url_error.set(None);
-                if force || last_loaded.with_value(|last| *last != url) {
-                    last_loaded.set_value(url.clone());
-                    on_url.run(url);
-                }
+                last_loaded.set_value(url.clone());
+                on_url.run(url);
             }
-            Err(error) => url_error.set(Some(error.to_string())),
+            Entered::Refuse(why) => url_error.set(Some(why)),
         }
     };
     let take_file = move |file: web_sys::File| {
@@ -62,7 +57,12 @@ pub fn ImagePicker(
         UseDropZoneOptions::default().on_drop(move |drop: UseDropZoneEvent| {
             if let Some(file) = drop.files.into_iter().next() {
                 take_file(file);
-            } else if let Some(text) = drop.event.data_transfer().and_then(|d| dropped_url(&d)) {
+            } else if let Some(text) = drop
+                .event
+                .data_transfer()
+                .and_then(|d| d.get_data("text/uri-list").ok())
+                .and_then(|list| from_uri_list(&list))
+            {
                 // An image dragged from another page arrives as its address.
                 url_text.set(text);
                 load_url(true);
@@ -86,16 +86,11 @@ pub fn ImagePicker(
                 take_file(file);
                 return;
             }
-            // Text pasted into a field stays there; elsewhere an address is loaded.
-            if is_editable(e.target()) {
-                return;
-            }
-            if let Ok(text) = data.get_data("text") {
-                if parse_image_url(&text).is_ok() {
-                    e.prevent_default();
-                    url_text.set(text.trim().to_owned());
-                    load_url(true);
-                }
+            let text = data.get_data("text").unwrap_or_default();
+            if pasted_address(&text, is_editable(e.target())).is_some() {
+                e.prevent_default();
+                url_text.set(text.trim().to_owned());
+                load_url(true);
             }
         },
     );
@@ -186,17 +181,6 @@ pub fn ImagePicker(
             {children()}
         </div>
     }
-}
-
-/// The address of an image dragged in from another page (`text/uri-list`, first line
-/// that is not a comment), if it is a web address.
-fn dropped_url(data: &web_sys::DataTransfer) -> Option<String> {
-    let list = data.get_data("text/uri-list").ok()?;
-    let first = list
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-    parse_image_url(first).ok()
 }
 
 /// The event happened in a text field, where a paste belongs to the field.

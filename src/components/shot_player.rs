@@ -3,7 +3,10 @@ use leptos::prelude::*;
 use super::{copy_button, share_button};
 use crate::browser::download::{save, save_all};
 use crate::browser::object_url::ObjectUrl;
-use crate::core::output::{classify, MediaKind, Output, OutputError};
+use crate::core::output::{
+    advances_by_itself, classify, next_shot, not_shown, share_text, MediaKind, Output, OutputError,
+    IMAGE_SHOT_MS, ZIPPING, ZIP_REFUSED,
+};
 use crate::core::task_view::seconds;
 use crate::core::web_address::after_web_scheme;
 
@@ -79,9 +82,6 @@ fn download_link(
     }
 }
 
-/// How long an image shot stays on the stage before the next one.
-const IMAGE_SHOT_MS: u32 = 4_000;
-
 /// The result of a finished task: one large player labelled **Sequence** that plays the
 /// shots back to back, muted and looping, from the moment it appears; under it the list
 /// labelled **Shots** with a marker per shot (**Shot N**, pressed while it plays; a click
@@ -134,29 +134,23 @@ pub fn ShotPlayer(
         })
         .collect();
     // The shots' web addresses, one a line, for Share (inline shots have none).
-    let links: Vec<String> = files
-        .iter()
-        .filter(|(src, _, _)| after_web_scheme(src).is_some())
-        .map(|(src, _, _)| src.clone())
-        .collect();
+    let links = share_text(files.iter().map(|(src, _, _)| src.as_str()));
     let files = StoredValue::new(files);
     // What Download all is doing or could not do.
     let zipping = RwSignal::new(None::<&'static str>);
     let download_all = move |_| {
-        zipping.set(Some("Putting the shots in one file…"));
+        zipping.set(Some(ZIPPING));
         leptos::task::spawn_local(async move {
             let files = files.get_value();
             let saved = save_all(&files, "multi-shot-sequence.zip").await;
-            zipping.try_set((!saved).then_some(
-                "These shots cannot be put in one file here: their server does not let this page read them. Download them one by one below.",
-            ));
+            zipping.try_set((!saved).then_some(ZIP_REFUSED));
         });
     };
     let sequence = StoredValue::new(sequence);
     // The place in `sequence` on the stage, and which flagged shots were shown.
     let current = RwSignal::new(0usize);
     let revealed = RwSignal::new(shots.iter().map(|s| !s.nsfw).collect::<Vec<bool>>());
-    let next = move || current.update(|c| *c = (*c + 1) % count.max(1));
+    let next = move || current.update(|c| *c = next_shot(*c, count));
     let on_stage = move || sequence.with_value(|all| all.get(current.get()).cloned());
     let hidden = move || {
         on_stage()
@@ -165,7 +159,7 @@ pub fn ShotPlayer(
     // An image shot gives way to the next after a few seconds.
     Effect::new(move |_| {
         let at = current.get();
-        if count > 1 && matches!(on_stage(), Some((_, _, MediaKind::Image))) {
+        if on_stage().is_some_and(|(_, _, kind)| advances_by_itself(kind, count)) {
             leptos::task::spawn_local(async move {
                 gloo_timers::future::TimeoutFuture::new(IMAGE_SHOT_MS).await;
                 if current.try_get_untracked() == Some(at) {
@@ -250,15 +244,18 @@ pub fn ShotPlayer(
                     }
                     .into_any()
                 }
-                Err(why) => view! {
-                    <li class="ms-shot-row">
-                        <p class="ms-alert" role="alert">
-                            <strong>{format!("{label}: ")}</strong>
-                            {format!("Not shown — {why}.")}
-                        </p>
-                    </li>
+                Err(why) => {
+                    let (lead, said) = not_shown(shot.number, &why);
+                    view! {
+                        <li class="ms-shot-row">
+                            <p class="ms-alert" role="alert">
+                                <strong>{lead}</strong>
+                                {said}
+                            </p>
+                        </li>
+                    }
+                    .into_any()
                 }
-                .into_any(),
             }
         })
         .collect_view();
@@ -277,12 +274,12 @@ pub fn ShotPlayer(
                     <button
                         type="button"
                         class="ms-button"
-                        disabled=move || zipping.get() == Some("Putting the shots in one file…")
+                        disabled=move || zipping.get() == Some(ZIPPING)
                         on:click=download_all
                     >
                         "Download all"
                     </button>
-                    {(!links.is_empty()).then(|| share_button(links.join("\n")))}
+                    {links.map(share_button)}
                     {move || zipping.get().map(|said| view! { <p class="ms-note" role="status">{said}</p> })}
                 </div>
             })}

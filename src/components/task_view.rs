@@ -1,10 +1,9 @@
 use leptos::prelude::*;
 
 use super::{copy_button, is_consumer, ShotPlayer};
-use crate::core::api::Status;
 use crate::core::job::Tracked;
 use crate::core::jobs::Action;
-use crate::core::task_view::{offer, outcome, Tone};
+use crate::core::task_view::{leaving_note, offer, offline_note, outcome, Tone};
 
 /// One task: its id (copyable, always visible), a live status line, what can be done
 /// (Cancel, Resume, Check again, Continue once a key is given), every failure as a
@@ -78,13 +77,7 @@ pub fn TaskView(
                 {picture.map(|src| view! { <img class="ms-thumb" src=src alt="Your image" /> })}
                 <div class="ms-wait-text">
                     <progress class="ms-progress" aria-label="Progress" max="100" value=progress></progress>
-                    <p class="ms-hint">
-                        {move || if is_consumer() {
-                            "You can close this page — the result is kept under Your recent results."
-                        } else {
-                            "You can close this page — the result is kept in History."
-                        }}
-                    </p>
+                    <p class="ms-hint">{move || leaving_note(is_consumer())}</p>
                 </div>
             </div>
         })
@@ -116,45 +109,35 @@ pub fn TaskView(
     };
     let offline = move || {
         let waiting = offered.with(|o| o.as_ref().is_some_and(|o| o.polling));
-        (waiting && !online.get()).then(|| view! {
-            <p class="ms-note ms-offline" role="status">
-                "You are offline. Checking is paused and goes on by itself when you are back online."
-            </p>
-        })
+        offline_note(waiting, online.get())
+            .map(|note| view! { <p class="ms-note ms-offline" role="status">{note}</p> })
     };
     let result = move || {
         let o = outcome.get()?;
-        let expired = o.expired.then(|| view! {
-            <p class="ms-note">"Outputs expired at WaveSpeed: it keeps them for 7 days, so these links may no longer work."</p>
-        });
-        let body = if o.status == Status::Completed {
-            let dropped = (o.dropped > 0).then(|| view! {
-                <div class="ms-controls">
-                    <p class="ms-note">
-                        {format!("{} shot(s) came back inline and were too large to keep on this device.", o.dropped)}
-                    </p>
-                    <button type="button" class="ms-button" on:click=move |_| on_action.run(Action::Resume)>"Fetch the shots again"</button>
-                </div>
-            });
-            view! {
-                {dropped}
-                <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms poster=o.poster relay=o.relay />
+        let expired = o
+            .expired_note()
+            .map(|note| view! { <p class="ms-note">{note}</p> });
+        let body = match o.failure() {
+            None => {
+                let dropped = o.dropped_note().map(|note| view! {
+                    <div class="ms-controls">
+                        <p class="ms-note">{note}</p>
+                        <button type="button" class="ms-button" on:click=move |_| on_action.run(Action::Resume)>"Fetch the shots again"</button>
+                    </div>
+                });
+                view! {
+                    {dropped}
+                    <ShotPlayer outputs=o.outputs nsfw=o.nsfw inference_ms=o.inference_ms poster=o.poster relay=o.relay />
+                }
+                .into_any()
             }
-            .into_any()
-        } else {
-            let refund = if o.status == Status::Failed {
-                " WaveSpeed refunds failed tasks."
-            } else {
-                ""
-            };
-            view! {
+            Some((lead, said)) => view! {
                 <p class="ms-alert" role="alert">
-                    <strong>{format!("The task ended as “{}”: ", o.status.as_str())}</strong>
-                    {o.error.clone().unwrap_or_else(|| "no reason was given".into())}
-                    {refund}
+                    <strong>{lead}</strong>
+                    {said}
                 </p>
             }
-            .into_any()
+            .into_any(),
         };
         Some(view! { {expired} {body} })
     };

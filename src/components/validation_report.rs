@@ -3,7 +3,7 @@ use leptos::prelude::*;
 
 use crate::browser::assess::Chosen;
 use crate::browser::repair_module;
-use crate::core::assessment::{Assessment, Step};
+use crate::core::assessment::Assessment;
 use multishot_repair::offer::SLOT;
 
 /// The verdict on the chosen image: every broken rule in its own `role="alert"` element
@@ -26,10 +26,7 @@ pub fn ValidationReport(
     let shown = NodeRef::<Div>::new();
     let slot = NodeRef::<Div>::new();
     Effect::new(move |_| {
-        let refused = assessment.with(|a| {
-            a.as_ref()
-                .is_some_and(|a| a.step == Step::Done && !a.report().passes())
-        });
+        let refused = assessment.with(|a| a.as_ref().is_some_and(Assessment::is_refused));
         if let Some(slot) = slot.get() {
             repair_module::sync(&slot, chosen, refused);
         }
@@ -61,51 +58,22 @@ pub fn ValidationReport(
                     }
                 })
                 .collect_view();
-            let missing = a.url_problem().map(|said| view! { <p class="ms-note">{said}</p> });
-            let unchecked = a.unchecked();
-            let note = (!unchecked.is_empty()).then(|| {
-                let names: Vec<_> = unchecked.iter().map(|r| r.name().to_lowercase()).collect();
-                let why = a.unchecked_reason();
-                view! {
-                    <p class="ms-note">
-                        {format!(
-                            "Not checked here: {} — {why}. WaveSpeed checks it when you generate.",
-                            names.join(" and ")
-                        )}
-                    </p>
+            let notes = [a.url_problem(), a.disagreement_note(), a.unchecked_note()]
+                .into_iter()
+                .flatten()
+                .map(|said| view! { <p class="ms-note">{said}</p> })
+                .collect_view();
+            let status = a.status_line().map(|line| {
+                if line.ok {
+                    view! { <p class="ms-ok" role="status">{line.text}</p> }.into_any()
+                } else {
+                    view! { <p class="ms-status" role="status">{line.text}</p> }.into_any()
                 }
             });
-            let disagreement = (a.header_disagrees())
-                .then(|| {
-                    view! {
-                        <p class="ms-note">
-                            {format!(
-                                "The file’s header says {}, but it decodes as {}; the decoded size is what counts.",
-                                a.header_dimensions.map(|d| d.to_string()).unwrap_or_default(),
-                                a.facts.dimensions.map(|d| d.to_string()).unwrap_or_default(),
-                            )}
-                        </p>
-                    }
-                });
-            let status = match a.step {
-                Step::Reading | Step::Decoding => Some(view! {
-                    <p class="ms-status" role="status">"Checking the image…"</p>
-                }.into_any()),
-                Step::Done if report.passes() => Some(view! {
-                    <p class="ms-ok" role="status">
-                        "✓ This image meets every requirement"
-                        {(!unchecked.is_empty()).then_some(" that could be checked")}
-                        "."
-                    </p>
-                }.into_any()),
-                Step::Done => None,
-            };
             Some(view! {
                 <div class="ms-report" node_ref=shown>
                     {alerts}
-                    {missing}
-                    {disagreement}
-                    {note}
+                    {notes}
                     {status}
                 </div>
             })

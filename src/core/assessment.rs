@@ -53,6 +53,30 @@ pub enum RemoteBytes {
     Status(u16),
 }
 
+/// The status line under a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusLine {
+    /// Every rule (that could be checked) is met; else the check is under way.
+    pub ok: bool,
+    /// What it says.
+    pub text: String,
+}
+
+/// What the preview of the chosen image says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviewFacts {
+    /// The file's name ("Pasted image" without one), or the address.
+    pub name: String,
+    /// The displayed size, as far as known.
+    pub pixels: String,
+    /// The size in bytes, as far as known.
+    pub bytes: String,
+    /// The type by content, as far as known.
+    pub kind: String,
+    /// The picture can be shown (the browser decoded it).
+    pub showable: bool,
+}
+
 /// Everything known about the chosen image, and the step under way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assessment {
@@ -185,6 +209,92 @@ impl Assessment {
     /// not be checked do not block: the user is told and may go on.)
     pub fn is_ready(&self) -> bool {
         self.step == Step::Done && self.report().passes()
+    }
+
+    /// The verdict is in and a rule is broken (the repairs are offered).
+    pub fn is_refused(&self) -> bool {
+        self.step == Step::Done && !self.report().passes()
+    }
+
+    /// The note on rules that could not be checked here, once the verdict is in.
+    pub fn unchecked_note(&self) -> Option<String> {
+        let unchecked = self.unchecked();
+        (!unchecked.is_empty()).then(|| {
+            let names: Vec<_> = unchecked.iter().map(|r| r.name().to_lowercase()).collect();
+            format!(
+                "Not checked here: {} — {}. WaveSpeed checks it when you generate.",
+                names.join(" and "),
+                self.unchecked_reason()
+            )
+        })
+    }
+
+    /// The note on a file whose header lies about its size (see
+    /// [`Assessment::header_disagrees`]).
+    pub fn disagreement_note(&self) -> Option<String> {
+        let (header, decoded) = (self.header_dimensions?, self.facts.dimensions?);
+        self.header_disagrees().then(|| {
+            format!(
+                "The file’s header says {header}, but it decodes as {decoded}; the decoded size is what counts."
+            )
+        })
+    }
+
+    /// The status line under the alerts: checking, or that every rule (that could be
+    /// checked) is met; `None` for a refused image (its alerts say it).
+    pub fn status_line(&self) -> Option<StatusLine> {
+        match self.step {
+            Step::Reading | Step::Decoding => Some(StatusLine {
+                ok: false,
+                text: "Checking the image…".into(),
+            }),
+            Step::Done if self.report().passes() => Some(StatusLine {
+                ok: true,
+                text: format!(
+                    "✓ This image meets every requirement{}.",
+                    if self.unchecked().is_empty() {
+                        ""
+                    } else {
+                        " that could be checked"
+                    }
+                ),
+            }),
+            Step::Done => None,
+        }
+    }
+
+    /// What the preview says of the image, each as far as known.
+    pub fn preview(&self) -> PreviewFacts {
+        let name = match &self.source {
+            Source::File { name, .. } if !name.is_empty() => name.clone(),
+            Source::File { .. } => "Pasted image".to_owned(),
+            Source::Url(url) => url.clone(),
+        };
+        let done = self.step == Step::Done;
+        let pixels = match (self.facts.dimensions, done) {
+            (Some(size), true) => size.to_string(),
+            (Some(size), false) => format!("{size} (checking…)"),
+            (None, true) => "size unknown".to_owned(),
+            (None, false) => "measuring…".to_owned(),
+        };
+        let bytes = self
+            .facts
+            .byte_size
+            .map(crate::core::units::format_bytes)
+            .unwrap_or_else(|| "file size unknown".into());
+        let kind = match (self.facts.format, &self.source) {
+            (Some(format), _) => format.mime().unwrap_or("unknown type").to_owned(),
+            (None, Source::Url(_)) if done => "type unknown".to_owned(),
+            (None, _) => "…".to_owned(),
+        };
+        PreviewFacts {
+            name,
+            pixels,
+            bytes,
+            kind,
+            // Only a picture the browser could decode; a broken image icon says nothing.
+            showable: done && self.facts.dimensions.is_some() && !self.facts.undecodable,
+        }
     }
 
     /// The header gave one size and the decode another (beyond an EXIF turn): the file
@@ -328,6 +438,66 @@ mod tests {
             .with_decoded(Some(Dimensions::new(1024, 768)));
         assert!(a.is_ready());
         assert_eq!(a.unchecked(), [Rule::FileType, Rule::FileSize]);
+    }
+
+    #[test]
+    fn the_report_and_the_preview_say_what_is_known() {
+        let reading = file(5000);
+        assert_eq!(reading.status_line().map(|l| l.ok), Some(false));
+        assert_eq!(
+            reading.preview(),
+            PreviewFacts {
+                name: "photo.png".into(),
+                pixels: "measuring…".into(),
+                bytes: "4.8 KB".into(),
+                kind: "…".into(),
+                showable: false,
+            }
+        );
+        let decoding = reading.with_head(&sniff(&png(800, 600)));
+        assert_eq!(decoding.preview().pixels, "800 × 600 px (checking…)");
+        let ok = decoding.with_decoded(Some(Dimensions::new(800, 600)));
+        assert!(!ok.is_refused());
+        assert_eq!(
+            ok.status_line(),
+            Some(StatusLine {
+                ok: true,
+                text: "✓ This image meets every requirement.".into()
+            })
+        );
+        assert!(ok.preview().showable);
+        assert_eq!(ok.preview().kind, "image/png");
+        let liar = file(5000)
+            .with_head(&sniff(&png(800, 600)))
+            .with_decoded(Some(Dimensions::new(200, 150)));
+        assert!(liar.is_refused());
+        assert_eq!(liar.status_line(), None, "its alerts say it");
+        assert_eq!(
+            liar.disagreement_note().as_deref(),
+            Some("The file’s header says 800 × 600 px, but it decodes as 200 × 150 px; the decoded size is what counts.")
+        );
+        assert_eq!(ok.disagreement_note(), None);
+        let pasted = Assessment::for_file(String::new(), String::new(), 1).with_decoded(None);
+        assert_eq!(pasted.preview().name, "Pasted image");
+        assert!(!pasted.preview().showable, "no broken picture");
+        let remote = Assessment::for_url("https://example.com/a.jpg".into())
+            .with_remote_bytes(RemoteBytes::Unreadable)
+            .with_decoded(Some(Dimensions::new(1024, 768)));
+        assert_eq!(
+            remote.unchecked_note().as_deref(),
+            Some("Not checked here: file type and file size — the image’s server does not let the browser read the file. WaveSpeed checks it when you generate.")
+        );
+        assert_eq!(
+            remote.status_line().map(|l| l.text).as_deref(),
+            Some("✓ This image meets every requirement that could be checked.")
+        );
+        assert_eq!(
+            (
+                remote.preview().bytes.as_str(),
+                remote.preview().kind.as_str()
+            ),
+            ("file size unknown", "type unknown")
+        );
     }
 
     #[test]

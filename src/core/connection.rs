@@ -86,9 +86,8 @@ pub fn connection(choices: &Choices) -> Result<Connection, Problem> {
             })
             .ok_or(Problem::LockedWithoutProxy);
     }
-    let proxy = choices.typed_proxy.trim();
-    if !proxy.is_empty() {
-        return BaseUrl::parse(proxy)
+    if typed_proxy_given(choices.typed_proxy) {
+        return BaseUrl::parse(choices.typed_proxy.trim())
             .map(|base| Connection { base, key: None })
             .map_err(Problem::BadProxy);
     }
@@ -97,6 +96,12 @@ pub fn connection(choices: &Choices) -> Result<Connection, Problem> {
         base: choices.api_base.clone(),
         key: Some(key.to_owned()),
     })
+}
+
+/// Something is typed in the Proxy URL field: it wins over a typed key (whose field is
+/// then shown as not in use).
+pub fn typed_proxy_given(typed: &str) -> bool {
+    !typed.trim().is_empty()
 }
 
 /// The key typed in the API key field, without surrounding spaces; `None` when nothing

@@ -157,15 +157,13 @@ mod tests {
     use super::*;
     use crate::core::api::ApiError;
     use crate::core::config::BaseUrl;
-    use crate::core::sniff::{Dimensions, Format};
+    use crate::core::sniff::test_headers::png_head;
+    use crate::core::sniff::{sniff, Dimensions};
 
     fn ready_file() -> Assessment {
-        let mut a = Assessment::for_file("cat.png".into(), "image/png".into(), 1000);
-        a.facts.format = Some(Format::Png);
-        a.with_decoded(Some(Dimensions {
-            width: 800,
-            height: 600,
-        }))
+        Assessment::for_file("cat.png".into(), "image/png".into(), 1000)
+            .with_head(&sniff(&png_head(800, 600)))
+            .with_decoded(Some(Dimensions::new(800, 600)))
     }
 
     fn direct() -> Connection {

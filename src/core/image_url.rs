@@ -50,9 +50,85 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// What the image address field does when it is left (or Enter is pressed, `force`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entered {
+    /// Nothing: the field is empty (any earlier complaint goes), or it holds the address
+    /// loaded last and nothing forces a new load.
+    Nothing,
+    /// Load this address.
+    Load(String),
+    /// Say why it is not an image address.
+    Refuse(String),
+}
+
+/// What the field holding `text` does, the address loaded last being `last_loaded`.
+pub fn entered(text: &str, last_loaded: &str, force: bool) -> Entered {
+    if text.trim().is_empty() {
+        return Entered::Nothing;
+    }
+    match parse_image_url(text) {
+        Ok(url) if force || url != last_loaded => Entered::Load(url),
+        Ok(_) => Entered::Nothing,
+        Err(error) => Entered::Refuse(error.to_string()),
+    }
+}
+
+/// The address of an image dragged in from another page (`text/uri-list`: its first
+/// line that is not a comment), if it is an image address.
+pub fn from_uri_list(list: &str) -> Option<String> {
+    let first = list
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    parse_image_url(first).ok()
+}
+
+/// The address a paste of `text` loads: none when it was pasted into a text field (it
+/// belongs there), or is not an image address.
+pub fn pasted_address(text: &str, into_field: bool) -> Option<String> {
+    if into_field {
+        return None;
+    }
+    parse_image_url(text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_loads_a_new_address_once_and_says_what_is_wrong() {
+        let url = "https://example.com/cat.jpg";
+        assert_eq!(entered("  ", url, true), Entered::Nothing);
+        assert_eq!(entered(url, "", false), Entered::Load(url.into()));
+        assert_eq!(
+            entered(url, url, false),
+            Entered::Nothing,
+            "not loaded again"
+        );
+        assert_eq!(
+            entered(url, url, true),
+            Entered::Load(url.into()),
+            "Enter loads again"
+        );
+        assert!(matches!(
+            entered("javascript:alert(1)", "", false),
+            Entered::Refuse(_)
+        ));
+        assert_eq!(
+            from_uri_list("# a comment\r\n\r\nhttps://example.com/cat.jpg\r\nhttps://x.test/b.png"),
+            Some(url.into())
+        );
+        assert_eq!(from_uri_list("# only a comment"), None);
+        assert_eq!(pasted_address(url, false), Some(url.into()));
+        assert_eq!(
+            pasted_address(url, true),
+            None,
+            "a paste into a field stays there"
+        );
+        assert_eq!(pasted_address("hello", false), None);
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -203,9 +203,71 @@ fn extension_of_mime(mime: &str) -> &'static str {
     }
 }
 
+/// How long an image shot stays on the stage before the next one.
+pub const IMAGE_SHOT_MS: u32 = 4_000;
+
+/// What Download all says while it puts the shots in one file.
+pub const ZIPPING: &str = "Putting the shots in one file…";
+/// What Download all says where the shots' server lets the page read none of them.
+pub const ZIP_REFUSED: &str = "These shots cannot be put in one file here: their server does not let this page read them. Download them one by one below.";
+
+/// The stage's next place after `current` among `count` shots (round again at the end).
+pub fn next_shot(current: usize, count: usize) -> usize {
+    (current + 1) % count.max(1)
+}
+
+/// A shot on the stage gives way to the next by itself: an image, when there is another
+/// (a video gives way when it ends).
+pub fn advances_by_itself(kind: MediaKind, count: usize) -> bool {
+    kind == MediaKind::Image && count > 1
+}
+
+/// What Share hands over: the shots' web addresses, one a line (`None` without any: an
+/// inline shot's `blob:` URL means nothing outside this page).
+pub fn share_text<'a>(srcs: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let links: Vec<&str> = srcs
+        .into_iter()
+        .filter(|src| crate::core::web_address::after_web_scheme(src).is_some())
+        .collect();
+    (!links.is_empty()).then(|| links.join("\n"))
+}
+
+/// A shot's row when it cannot be shown: a lead and why.
+pub fn not_shown(number: usize, why: &OutputError) -> (String, String) {
+    (format!("Shot {number}: "), format!("Not shown — {why}."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stage_goes_round_and_shares_only_web_addresses() {
+        assert_eq!(
+            (next_shot(0, 3), next_shot(2, 3), next_shot(0, 0)),
+            (1, 0, 0)
+        );
+        assert!(advances_by_itself(MediaKind::Image, 2));
+        assert!(
+            !advances_by_itself(MediaKind::Image, 1),
+            "a lone image stays"
+        );
+        assert!(
+            !advances_by_itself(MediaKind::Video, 3),
+            "a video ends by itself"
+        );
+        assert_eq!(
+            share_text([
+                "https://cdn.example/1.png",
+                "blob:http://x/1",
+                "https://cdn.example/2.png"
+            ])
+            .as_deref(),
+            Some("https://cdn.example/1.png\nhttps://cdn.example/2.png")
+        );
+        assert_eq!(share_text(["blob:http://x/1"]), None);
+        assert_eq!(not_shown(2, &OutputError::UnknownMedia).0, "Shot 2: ");
+    }
     use proptest::prelude::*;
 
     /// Encoded by the base64 crate (the reference), not the page's own encoder.

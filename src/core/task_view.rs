@@ -252,6 +252,61 @@ pub struct Outcome {
     pub relay: Option<String>,
 }
 
+/// What the wait says of leaving the page: the result is kept (in the consumer face,
+/// under "Your recent results").
+pub fn leaving_note(consumer: bool) -> &'static str {
+    if consumer {
+        "You can close this page — the result is kept under Your recent results."
+    } else {
+        "You can close this page — the result is kept in History."
+    }
+}
+
+/// What a wait says while the browser is offline (only a page that polls says it).
+pub fn offline_note(polling: bool, online: bool) -> Option<&'static str> {
+    (polling && !online).then_some(
+        "You are offline. Checking is paused and goes on by itself when you are back online.",
+    )
+}
+
+impl Outcome {
+    /// The note over shots whose outputs WaveSpeed no longer keeps.
+    pub fn expired_note(&self) -> Option<&'static str> {
+        self.expired.then_some(
+            "Outputs expired at WaveSpeed: it keeps them for 7 days, so these links may no longer work.",
+        )
+    }
+
+    /// The note on shots too large to have been kept here (fetched again on request).
+    pub fn dropped_note(&self) -> Option<String> {
+        (self.status == Status::Completed && self.dropped > 0).then(|| {
+            format!(
+                "{} shot(s) came back inline and were too large to keep on this device.",
+                self.dropped
+            )
+        })
+    }
+
+    /// A task that did not complete: a lead and what the server said (and that
+    /// WaveSpeed refunds a failed one).
+    pub fn failure(&self) -> Option<(String, String)> {
+        (self.status != Status::Completed).then(|| {
+            let refund = if self.status == Status::Failed {
+                " WaveSpeed refunds failed tasks."
+            } else {
+                ""
+            };
+            (
+                format!("The task ended as “{}”: ", self.status.as_str()),
+                format!(
+                    "{}{refund}",
+                    self.error.as_deref().unwrap_or("no reason was given")
+                ),
+            )
+        })
+    }
+}
+
 /// The outcome of task `t`, once it is over: the shots this page received in full
 /// (inline ones included), else the stored ones.
 pub fn outcome(t: &Tracked, now_ms: u64) -> Option<Outcome> {
@@ -298,6 +353,47 @@ mod tests {
     use crate::core::job::{Policy, Wait};
 
     const NOW: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn the_words_around_a_wait_and_an_outcome() {
+        assert!(leaving_note(true).contains("Your recent results"));
+        assert!(leaving_note(false).contains("History"));
+        assert!(offline_note(true, false).is_some());
+        assert_eq!(offline_note(false, false), None, "only a page that polls");
+        assert_eq!(offline_note(true, true), None);
+        let over = |status: Status, error: Option<&str>, dropped, expired| Outcome {
+            status,
+            outputs: Vec::new(),
+            nsfw: Vec::new(),
+            inference_ms: None,
+            dropped,
+            error: error.map(str::to_owned),
+            expired,
+            poster: None,
+            relay: None,
+        };
+        let failed = over(Status::Failed, Some("no face found"), 0, false);
+        assert_eq!(
+            failed.failure(),
+            Some((
+                "The task ended as “failed”: ".into(),
+                "no face found WaveSpeed refunds failed tasks.".into()
+            ))
+        );
+        let gone = over(Status::from("timeout".to_owned()), None, 0, true);
+        assert_eq!(
+            gone.failure().map(|f| f.1).as_deref(),
+            Some("no reason was given")
+        );
+        assert!(gone.expired_note().is_some());
+        let done = over(Status::Completed, None, 2, false);
+        assert_eq!(done.failure(), None);
+        assert_eq!(
+            done.dropped_note().as_deref(),
+            Some("2 shot(s) came back inline and were too large to keep on this device.")
+        );
+        assert_eq!(done.expired_note(), None);
+    }
 
     fn task(status: Status, watch: Watch, created: u64) -> Tracked {
         let mut record = Record::new(
