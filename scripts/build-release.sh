@@ -19,6 +19,6 @@ export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true
 export CARGO_PROFILE_WASM_RELEASE_PANIC=immediate-abort
 # `erase_components`: Leptos type-erases each component's view (AnyView) instead of
 # monomorphising the whole tree's type, as cargo-leptos can: −5.9 KB brotli.
-# EXTRA_RUSTFLAGS: for measuring a further flag (see README, Performance).
+# EXTRA_RUSTFLAGS: for measuring a further flag (see docs/performance.md).
 export RUSTFLAGS="-Zlocation-detail=none -Zfmt-debug=none --cfg erase_components ${EXTRA_RUSTFLAGS:-}"
 exec trunk build --release --public-url "$1" --dist "$2"

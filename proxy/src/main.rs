@@ -1,4 +1,4 @@
-//! `multishot-proxy`: see the library's documentation and the README's "Run your proxy".
+//! `multishot-proxy`: see the library's documentation and docs/proxy.md.
 
 use clap::Parser;
 use multishot_proxy::config::{Flags, Settings};
