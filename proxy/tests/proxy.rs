@@ -27,6 +27,21 @@ async fn submit(proxy: &Proxy, body: Value) -> support::Answer {
     .await
 }
 
+/// A submit as the visitor at `ip` (behind a trusted proxy), with `body`.
+async fn submit_as(proxy: &Proxy, ip: &str, body: &str) -> support::Answer {
+    answer(
+        browser()
+            .post(format!("{}{SUBMIT}", proxy.url))
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", ip)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
 async fn poll(proxy: &Proxy, token: &str) -> support::Answer {
     answer(
         browser()
@@ -627,24 +642,11 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
         &["--runs-per-ip-per-hour", "2", "--trust-proxy", "127.0.0.1"],
     )
     .await;
-    let as_visitor = |ip: &'static str| {
-        browser()
-            .post(format!("{}{SUBMIT}", proxy.url))
-            .header("Content-Type", "application/json")
-            .header("X-Forwarded-For", ip)
-            .body(image().to_string())
-    };
+    let image = image().to_string();
     for _ in 0..2 {
-        assert_eq!(
-            as_visitor("203.0.113.7")
-                .send()
-                .await
-                .expect("answer")
-                .status(),
-            200
-        );
+        assert_eq!(submit_as(&proxy, "203.0.113.7", &image).await.status, 200);
     }
-    let third = answer(as_visitor("203.0.113.7").send().await.expect("answer")).await;
+    let third = submit_as(&proxy, "203.0.113.7", &image).await;
     assert_eq!(third.status, 429);
     assert_eq!(third.json["reason"], "run_rate");
     assert!(
@@ -657,38 +659,18 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
         third.text
     );
     // Another visitor, and the same /64 of IPv6 counted as one.
-    assert_eq!(
-        as_visitor("198.51.100.1")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
-    assert_eq!(
-        as_visitor("2001:db8:1:2::1")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
-    assert_eq!(
-        as_visitor("2001:db8:1:2::ffff")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        200
-    );
-    assert_eq!(
-        as_visitor("2001:db8:1:2:abcd::9")
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        429
-    );
+    for (visitor, status) in [
+        ("198.51.100.1", 200),
+        ("2001:db8:1:2::1", 200),
+        ("2001:db8:1:2::ffff", 200),
+        ("2001:db8:1:2:abcd::9", 429),
+    ] {
+        assert_eq!(
+            submit_as(&proxy, visitor, &image).await.status,
+            status,
+            "{visitor}"
+        );
+    }
     proxy.stop().await;
 }
 
@@ -1000,21 +982,6 @@ async fn a_task_id_of_another_shape_than_todays_is_signed_polled_and_settled() {
     // Failed, so refunded: the one run of budget is there again.
     assert_eq!(submit(&proxy, image()).await.status, 200);
     proxy.stop().await;
-}
-
-/// A submit as the visitor at `ip` (behind a trusted proxy), with `body`.
-async fn submit_as(proxy: &Proxy, ip: &str, body: &str) -> support::Answer {
-    answer(
-        browser()
-            .post(format!("{}{SUBMIT}", proxy.url))
-            .header("Content-Type", "application/json")
-            .header("X-Forwarded-For", ip)
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("the proxy answers"),
-    )
-    .await
 }
 
 #[tokio::test]
