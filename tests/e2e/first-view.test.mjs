@@ -220,6 +220,40 @@ describe('what is done before the wasm is not lost', () => {
     assert.deepEqual(lost, [], 'every pick is checked once');
   });
 
+  test('a field focused and a file picked before the first view\'s own script ran are carried over', async () => {
+    // As the parser adds the first view's fields, before the script after them: the key
+    // field is focused and a file picked (its change event heard by no one yet).
+    const bytes = [...(await readFile(join(FIXTURES, 'valid.png')))];
+    const { page, release } = await pageWithHeldWasm();
+    await page.addInitScript((data) => {
+      const done = new Set();
+      new MutationObserver(() => {
+        const key = document.getElementById('ms-api-key');
+        const input = document.getElementById('ms-image-file');
+        if (key && !done.has('key')) {
+          done.add('key');
+          key.focus();
+        }
+        if (input && !done.has('file')) {
+          done.add('file');
+          const t = new DataTransfer();
+          t.items.add(new File([new Uint8Array(data)], 'early.png', { type: 'image/png' }));
+          input.files = t.files;
+          input.dispatchEvent(new Event('change', { bubbles: true }));
+        }
+      }).observe(document, { childList: true, subtree: true });
+    }, bytes);
+    await page.goto(app.url);
+    await page.locator('.ms-shell').waitFor();
+    release();
+    await handedOver(page);
+    await page.locator('.ms-ok').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('.ms-preview-name').innerText(), 'early.png');
+    await page.keyboard.type('wsk_early');
+    assert.equal(await page.getByLabel('API key').inputValue(), 'wsk_early', 'the focus came along');
+    assert.deepEqual(page.errors, []);
+  });
+
   test('a key typed at any moment of the start-up reaches the app whole', async () => {
     // Typed into the first view's field from 0 to 300 ms after it exists, in steps of
     // 10 ms, a key every 8 ms: a key pressed while the app replaced the field went to
