@@ -702,6 +702,34 @@ async fn a_wait_of_more_than_24_days_does_not_fire_at_once() {
 }
 
 #[wasm_bindgen_test]
+async fn a_tab_lock_is_asked_for_when_requested_not_when_awaited() {
+    use multishot_studio::browser::tab_lock::{request, Lock};
+
+    // The tab that submits asks for the task's lock, then saves its record (which tells
+    // the other tabs at once): its request must reach the browser first, or a tab that
+    // hears of the record can take the lock before it (a CI run saw the second tab poll).
+    let name = "multishot-test-lock-order";
+    let first = request(name, false);
+    let second = request(name, false);
+    assert!(
+        matches!(second.await, Lock::Busy),
+        "a later request was put ahead of an earlier one"
+    );
+    let first = first.await;
+    assert!(matches!(first, Lock::Held(_)), "the first request holds it");
+    drop(first);
+    let again = futures::future::select(
+        Box::pin(request(name, true)),
+        Box::pin(TimeoutFuture::new(2_000)),
+    )
+    .await;
+    assert!(
+        matches!(again, futures::future::Either::Left((Lock::Held(_), _))),
+        "dropping the lock lets it go"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn the_frames_height_observer_is_disconnected_with_the_app() {
     use multishot_studio::core::config::Host;
 

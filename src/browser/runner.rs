@@ -293,15 +293,19 @@ impl Jobs {
                     handle.abort();
                 }
             }
-            Effect::Lock { task, wait } => self.pend(task.clone(), async move {
-                let lock = jobs.take_lock(&task, wait).await;
-                let stored = if wait {
-                    storage::read_record(&task)
-                } else {
-                    None
-                };
-                jobs.send(Command::Locked { task, lock, stored });
-            }),
+            Effect::Lock { task, wait } => {
+                // Asked now, before any record saved after it tells the other tabs.
+                let asked = self.take_lock(&task, wait);
+                self.pend(task.clone(), async move {
+                    let lock = asked.await;
+                    let stored = if wait {
+                        storage::read_record(&task)
+                    } else {
+                        None
+                    };
+                    jobs.send(Command::Locked { task, lock, stored });
+                });
+            }
             Effect::Release(id) => {
                 // Dropping the held lock lets it go.
                 self.locks.try_update_value(|locks| take(locks, &id));
@@ -357,20 +361,24 @@ impl Jobs {
         });
     }
 
-    /// Asks for task `id`'s tab lock, keeping it when granted.
-    async fn take_lock(&self, id: &TaskId, wait: bool) -> Lock {
-        match tab_lock::request(&lock_name(id), wait).await {
-            tab_lock::Lock::Held(held) => {
-                self.locks.try_update_value(|locks| {
-                    // (Replacing one held already lets that one go.)
-                    take(locks, id);
-                    locks.push((id.clone(), held));
-                });
-                Lock::Held
+    /// Asks for task `id`'s tab lock now, keeping it when granted.
+    fn take_lock(&self, id: &TaskId, wait: bool) -> impl std::future::Future<Output = Lock> {
+        let asked = tab_lock::request(&lock_name(id), wait);
+        let (jobs, id) = (*self, id.clone());
+        async move {
+            match asked.await {
+                tab_lock::Lock::Held(held) => {
+                    jobs.locks.try_update_value(|locks| {
+                        // (Replacing one held already lets that one go.)
+                        take(locks, &id);
+                        locks.push((id, held));
+                    });
+                    Lock::Held
+                }
+                tab_lock::Lock::Busy => Lock::Busy,
+                // No locks in this browser: every tab polls.
+                tab_lock::Lock::Unsupported => Lock::Held,
             }
-            tab_lock::Lock::Busy => Lock::Busy,
-            // No locks in this browser: every tab polls.
-            tab_lock::Lock::Unsupported => Lock::Held,
         }
     }
 }

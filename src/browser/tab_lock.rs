@@ -37,19 +37,37 @@ pub enum Lock {
 
 /// Asks for the exclusive lock `name`. With `wait`, waits until it is free; without,
 /// answers [`Lock::Busy`] at once when another tab holds it.
-pub async fn request(name: &str, wait: bool) -> Lock {
-    let Some(window) = crate::browser::window() else {
-        return Lock::Unsupported;
-    };
-    let Ok(locks) = js_sys::Reflect::get(&window.navigator(), &"locks".into()) else {
-        return Lock::Unsupported;
-    };
-    let Some(request) = js_sys::Reflect::get(&locks, &"request".into())
+///
+/// The request reaches the browser when this is called, not when the answer is awaited:
+/// a tab that asks for a task's lock and then saves the task's record (which tells the
+/// other tabs) is first in the lock's queue.
+pub fn request(name: &str, wait: bool) -> impl std::future::Future<Output = Lock> {
+    let asked = ask(name, wait);
+    async move {
+        let Some((answer, done)) = asked else {
+            return Lock::Unsupported;
+        };
+        // The request's own promise settles only after the lock is let go, or at once
+        // when the request is refused (for instance in an opaque origin).
+        match select(answer, JsFuture::from(done)).await {
+            Either::Left((Ok(Some(release)), _)) => Lock::Held(Held { release }),
+            Either::Left((Ok(None), _)) => Lock::Busy,
+            Either::Left((Err(_), _)) | Either::Right(_) => Lock::Unsupported,
+        }
+    }
+}
+
+/// The grant (a release function, or `None` when busy) and the request's own promise;
+/// `None` without Web Locks.
+type Asked = (oneshot::Receiver<Option<js_sys::Function>>, js_sys::Promise);
+
+/// Calls `navigator.locks.request` now.
+fn ask(name: &str, wait: bool) -> Option<Asked> {
+    let window = crate::browser::window()?;
+    let locks = js_sys::Reflect::get(&window.navigator(), &"locks".into()).ok()?;
+    let request = js_sys::Reflect::get(&locks, &"request".into())
         .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-    else {
-        return Lock::Unsupported;
-    };
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())?;
 
     let (granted, answer) = oneshot::channel::<Option<js_sys::Function>>();
     // Called by the browser with the lock (or null when busy). While the promise it
@@ -71,17 +89,10 @@ pub async fn request(name: &str, wait: bool) -> Lock {
     });
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-    let Ok(done) = request.call3(&locks, &name.into(), &options, &callback) else {
-        return Lock::Unsupported;
-    };
-    let Ok(done) = done.dyn_into::<js_sys::Promise>() else {
-        return Lock::Unsupported;
-    };
-    // The request's own promise settles only after the lock is let go, or at once when
-    // the request is refused (for instance in an opaque origin).
-    match select(answer, JsFuture::from(done)).await {
-        Either::Left((Ok(Some(release)), _)) => Lock::Held(Held { release }),
-        Either::Left((Ok(None), _)) => Lock::Busy,
-        Either::Left((Err(_), _)) | Either::Right(_) => Lock::Unsupported,
-    }
+    let done = request
+        .call3(&locks, &name.into(), &options, &callback)
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()?;
+    Some((answer, done))
 }
