@@ -18,9 +18,11 @@ PROXY_PORT ?= 8788
 # The sandbox's pretend key: the fake checks it, the proxy holds it, the page never sees it.
 SANDBOX_KEY := wsk_sandbox_local_0000
 
-## serve: install what is missing, then serve the app on http://127.0.0.1:8080 with the
-## local sandbox as its proxy: page → multishot-proxy (127.0.0.1:$(PROXY_PORT), holding a
-## pretend key) → the fake WaveSpeed (127.0.0.1:$(SANDBOX_PORT)), as a site owner runs it
+## serve: install what is missing, then serve the app on http://127.0.0.1:8080 (a debug
+## build in target/serve: dist/ is left alone) with the local sandbox as its proxy:
+## page → multishot-proxy (127.0.0.1:$(PROXY_PORT), holding a pretend key) → the fake
+## WaveSpeed (127.0.0.1:$(SANDBOX_PORT)), as a site owner runs it; the page shows the
+## pretend key too, to try direct mode against the fake
 serve: tools
 	cargo build --quiet -p fake-wavespeed -p multishot-proxy
 	target/debug/fake-wavespeed --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
@@ -28,7 +30,7 @@ serve: tools
 	  --upstream http://127.0.0.1:$(SANDBOX_PORT) --allow-origin http://127.0.0.1:8080 --allow-origin http://localhost:8080 \
 	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --uploads-per-ip-per-hour 100 & proxy=$$!; \
 	trap 'kill $$fake $$proxy' EXIT INT TERM; \
-	trunk serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
+	trunk serve --dist target/serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 
 ## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path; the wasm
 ## built with the pinned nightly of scripts/release-toolchain.sh, std rebuilt), with

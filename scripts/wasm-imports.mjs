@@ -199,3 +199,45 @@ export function shortenImports(wasm, glue) {
   if (!sameExports || [...shortExports.keys()].some((n) => word(n).test(out))) throw new Error('the exports were not renamed consistently');
   return { wasm: final, glue: out, saved: wasm.length - final.length + glue.length - out.length };
 }
+
+/**
+ * `wasm` without the exports `drop(name)` picks (a later wasm-opt drops what only they
+ * reached), and their names.
+ * @param {Uint8Array} wasm
+ * @param {(name: string) => boolean} drop
+ * @returns {{ wasm: Uint8Array, dropped: string[] }}
+ */
+export function dropExports(wasm, drop) {
+  const dropped = [];
+  let count = 0;
+  let at = 8;
+  // The section's entry count changes too: rewritten here rather than entry by entry.
+  while (at < wasm.length) {
+    const [size, contentAt] = leb(wasm, at + 1);
+    const end = contentAt + size;
+    if (wasm[at] !== 7) {
+      at = end;
+      continue;
+    }
+    let [total, p] = leb(wasm, contentAt);
+    const kept = [];
+    for (let i = 0; i < total; i += 1) {
+      const [name, descriptorAt] = readName(wasm, p);
+      const [, next] = leb(wasm, descriptorAt + 1);
+      if (drop(name)) dropped.push(name);
+      else {
+        kept.push(...wasm.subarray(p, next));
+        count += 1;
+      }
+      p = next;
+    }
+    const body = [...toLeb(count), ...kept];
+    const section = [7, ...toLeb(body.length), ...body];
+    const result = new Uint8Array(at + section.length + (wasm.length - end));
+    result.set(wasm.subarray(0, at));
+    result.set(section, at);
+    result.set(wasm.subarray(end), at + section.length);
+    return { wasm: result, dropped };
+  }
+  return { wasm, dropped };
+}

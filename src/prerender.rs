@@ -3,8 +3,8 @@
 //! wasm arrives, and the app then replaces it with the same markup.
 //!
 //! Nothing runs off the browser: the executor drops every spawned task and effect, the
-//! browser glue answers "nothing here" ([`crate::browser::present`]) and leptos-use's
-//! hooks are their server-side no-ops. So the view is the one a first visit shows before
+//! browser glue answers "nothing here" ([`crate::browser::present`]; no listener is
+//! added without a window). So the view is the one a first visit shows before
 //! any input, settings, storage or network: what the wasm's first frame shows too.
 
 use any_spawner::{CustomExecutor, Executor, PinnedFuture, PinnedLocalFuture};

@@ -512,20 +512,25 @@ impl Fake {
                 if self.mode == Mode::Sandbox || self.sandbox_proxy.is_some() =>
             {
                 entry["kind"] = json!("config");
-                return (
-                    json_reply(
-                        200,
-                        &json!({
-                            "proxy_url": self.sandbox_proxy.as_deref().unwrap_or(base),
-                            "sandbox": true,
-                            // What an embed shows before a visitor's first image.
-                            "example_outputs": (1..=3)
-                                .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
-                                .collect::<Vec<_>>(),
-                        }),
-                    ),
-                    0,
-                );
+                let mut config = json!({
+                    "proxy_url": self.sandbox_proxy.as_deref().unwrap_or(base),
+                    "sandbox": true,
+                    // Direct mode talks to this fake.
+                    "api_base": base,
+                    // What an embed shows before a visitor's first image.
+                    "example_outputs": (1..=3)
+                        .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
+                        .collect::<Vec<_>>(),
+                });
+                // With its pretend key, shown on the page in the sandbox only.
+                if let Some(key) = self
+                    .key
+                    .as_deref()
+                    .filter(|k| k.starts_with("wsk_sandbox_"))
+                {
+                    config["sandbox_key"] = json!(key);
+                }
+                return (json_reply(200, &config), 0);
             }
             _ => {}
         }

@@ -293,6 +293,11 @@ fn route_name(path: &str) -> &'static str {
 /// any handler runs. Preflights are answered here, cached by the browser for a day.
 /// Every answer of the API paths passes here, so the requests and the limits hit
 /// ([`LimitHit`]) are counted here.
+///
+/// A page on another origin may read its refusal (and nothing else): its preflight is
+/// answered and its 403 carries `Access-Control-Allow-Origin`, so the page can say
+/// "not allowed" (`reason: origin`) rather than "check your connection" — the usual
+/// mistake being an `--allow-origin` naming the host page instead of the app's origin.
 async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> Response {
     let route = route_name(request.uri().path());
     let origin = request
@@ -304,14 +309,19 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
         .as_deref()
         .and_then(|o| proxy.settings.origins.allows(o))
         .cloned();
-    let mut response = match (&allowed, request.method() == Method::OPTIONS) {
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = match (&allowed, preflight) {
+        (None, true) if origin.is_some() => preflight_answer(&request),
         (None, _) => match &origin {
             Some(o) => {
                 let shown: String = o.chars().take(200).collect();
                 Refusal::limit(
                     403,
                     "origin",
-                    format!("This web page ({shown}) is not allowed to use this generator."),
+                    format!(
+                        "This page ({shown}) is not allowed to use this site's generator: \
+                         its owner must add the page's origin to the proxy's --allow-origin."
+                    ),
                 )
                 .logged("origin not allowed")
                 .on_route(route)
@@ -333,6 +343,16 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
     }
     let h = response.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed.is_none() {
+        // Readable by the page refused: its preflight and its 403, nothing more.
+        let readable = preflight || status == 403;
+        if let Some(value) = origin
+            .filter(|_| readable)
+            .and_then(|o| HeaderValue::from_str(&o).ok())
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+    }
     if let Some(origin) = allowed {
         if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);

@@ -138,6 +138,17 @@ impl Prediction {
         (scheme_ok && clean && url.len() <= 2048).then_some(url)
     }
 
+    /// How many outputs the task gave (a list, or one as a string).
+    pub fn output_count(&self) -> usize {
+        let Some(raw) = self.data.get("outputs") else {
+            return 0;
+        };
+        serde_json::from_str::<Vec<serde::de::IgnoredAny>>(raw.get())
+            .map(|all| all.len())
+            .or_else(|_| serde_json::from_str::<String>(raw.get()).map(|_| 1))
+            .unwrap_or(0)
+    }
+
     /// The task has ended and will not change again.
     pub fn is_terminal(&self) -> bool {
         matches!(
@@ -197,6 +208,25 @@ pub fn error_message(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_shots_of_a_task_are_counted_as_the_page_counts_them() {
+        let count = |outputs: &str| {
+            Prediction::parse(
+                format!(r#"{{"code":200,"data":{{"id":"abc","status":"completed","outputs":{outputs}}}}}"#)
+                    .as_bytes(),
+            )
+            .map(|p| p.output_count())
+        };
+        assert_eq!(
+            count(r#"["https://a/1.mp4","https://a/2.mp4","data:x"]"#),
+            Ok(3)
+        );
+        assert_eq!(count(r#""https://a/1.mp4""#), Ok(1));
+        assert_eq!(count("[]"), Ok(0));
+        assert_eq!(count("null"), Ok(0));
+        assert_eq!(count("{}"), Ok(0));
+    }
+
     #[test]
     fn an_output_address_is_a_web_address_of_a_completed_task_and_nothing_else() {
         let reply = |status: &str, outputs: &str| {

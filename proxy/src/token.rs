@@ -94,6 +94,19 @@ impl Signer {
         Some(task_id::token(id, expires_s, &mac))
     }
 
+    /// A visitor's name for the logs: 16 hex digits keyed by this secret, the same for one
+    /// visitor (`who`: their address or /64) on every instance sharing the secret, and no
+    /// address in the log.
+    pub fn visitor_tag(&self, who: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"visitor|");
+        mac.update(who.as_bytes());
+        mac.finalize().into_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The WaveSpeed id a token carries, when its MAC is right and it has not expired.
     pub fn verify(&self, token: &str, now_s: u64) -> Result<String, TokenError> {
         let task_id::TokenParts {
@@ -154,6 +167,24 @@ mod tests {
             signer().verify(&token, NOW + LIFETIME_S),
             Err(TokenError::Expired)
         );
+    }
+
+    #[test]
+    fn a_visitor_is_named_in_the_logs_without_their_address() {
+        let tag = signer().visitor_tag("203.0.113.7");
+        assert_eq!(tag.len(), 16);
+        assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            tag,
+            signer().visitor_tag("203.0.113.7"),
+            "the same visitor, the same tag"
+        );
+        assert_ne!(tag, signer().visitor_tag("203.0.113.8"));
+        assert_ne!(
+            tag,
+            Signer::new(b"another secret, long enough to be used").visitor_tag("203.0.113.7")
+        );
+        assert!(!tag.contains("203"));
     }
 
     #[test]

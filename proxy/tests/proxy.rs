@@ -221,13 +221,30 @@ async fn other_origins_and_requests_without_one_are_refused_before_anything_else
         assert!(refused.json["message"]
             .as_str()
             .is_some_and(|m| m.ends_with('.')));
+        // The page refused may read its refusal (and say "not allowed", not "check your
+        // connection"); a request with no Origin is no page's.
+        match origin {
+            Some(origin) => assert!(
+                refused
+                    .headers
+                    .contains(&format!("\"access-control-allow-origin\": \"{origin}\"")),
+                "{}",
+                refused.headers
+            ),
+            None => assert!(
+                !refused.headers.contains("access-control-allow-origin"),
+                "{}",
+                refused.headers
+            ),
+        }
         assert!(
-            !refused.headers.contains("access-control-allow-origin"),
+            !refused.headers.contains("expose-headers"),
             "{}",
             refused.headers
         );
     }
-    // A preflight from another origin gets no CORS permission either.
+    // A preflight from another origin is answered, so that its request reaches the
+    // refusal above: nothing else is let through.
     let preflight = answer(
         client
             .request(reqwest::Method::OPTIONS, format!("{}{SUBMIT}", proxy.url))
@@ -239,7 +256,33 @@ async fn other_origins_and_requests_without_one_are_refused_before_anything_else
             .expect("the proxy answers"),
     )
     .await;
-    assert_eq!(preflight.status, 403);
+    assert_eq!(preflight.status, 204);
+    assert!(preflight
+        .headers
+        .contains("\"access-control-allow-origin\": \"https://evil.example\""));
+    for path in [multishot_proxy::app::QUOTA_PATH, SUBMIT] {
+        let refused = answer(
+            client
+                .get(format!("{}{path}", proxy.url))
+                .header("Origin", "https://evil.example")
+                .send()
+                .await
+                .expect("the proxy answers"),
+        )
+        .await;
+        assert_eq!(refused.status, 403, "{path}");
+        assert_eq!(refused.json["reason"], "origin", "{path}");
+    }
+    let reached: Vec<Value> = fake
+        .log()
+        .await
+        .into_iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert!(
+        reached.iter().all(|kind| kind == "pricing"),
+        "nothing of another origin reached WaveSpeed (the proxy asks the price itself): {reached:?}"
+    );
     // The page's own preflight: allowed, exact origin, Vary, cached, no credentials,
     // and no Authorization header permitted (the proxy holds the key).
     let preflight = answer(

@@ -66,16 +66,10 @@ pub fn watch_height(
     element: &web_sys::Element,
     on_height: impl Fn(u32) + 'static,
 ) -> Option<HeightWatch> {
-    let height = || {
-        crate::browser::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-            .map_or(0, |e| e.scroll_height().max(0) as u32)
-    };
-    on_height(height());
+    on_height(content_height());
     let last = std::cell::Cell::new(0);
     let callback = Closure::<dyn Fn()>::new(move || {
-        let h = height();
+        let h = content_height();
         if h != last.replace(h) {
             on_height(h);
         }
@@ -86,6 +80,29 @@ pub fn watch_height(
         observer,
         _callback: callback,
     })
+}
+
+/// The page's content height (CSS pixels).
+pub fn content_height() -> u32 {
+    crate::browser::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .map_or(0, |e| e.scroll_height().max(0) as u32)
+}
+
+/// The text of a message from the parent window (JSON), when it comes from the parent
+/// itself on an origin the host's words are taken from ([`crate::core::embed::hears`]).
+pub fn from_parent(event: &web_sys::MessageEvent, origins: &[String]) -> Option<String> {
+    let window = crate::browser::window()?;
+    let parent = window.parent().ok()??;
+    let source: JsValue = event.source()?.into();
+    if !js_sys::Object::is(&source, &parent) || js_sys::Object::is(&parent, &window) {
+        return None;
+    }
+    if !crate::core::embed::hears(&event.origin(), origins) {
+        return None;
+    }
+    js_sys::JSON::stringify(&event.data()).ok()?.as_string()
 }
 
 /// Where the app's files are when a host page loaded it with `embed.js` (which sets

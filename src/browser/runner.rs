@@ -9,11 +9,12 @@
 //! one, or [`Effect::Stop`], drops the one before, which aborts its request. Everything
 //! stops when the owner of [`Jobs`] is cleaned up.
 
+use crate::browser::listen::{self, listen};
 use futures::future::{abortable, AbortHandle};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_use_event_listener::use_event_listener;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
 
 use super::api_client::{data_uri, poll, submit, upload_binary, Connection};
 use super::storage::{self, StoreError};
@@ -48,6 +49,9 @@ pub struct Jobs {
     pub state: ReadSignal<JobsState>,
     /// The history could not be saved (the jobs go on in memory).
     pub store_error: RwSignal<Option<StoreError>>,
+    /// The history has been read from where it is kept, so a reload finds this page's
+    /// tasks again (unless [`Jobs::store_error`] says saving stopped).
+    pub restored: RwSignal<bool>,
     write: WriteSignal<JobsState>,
     /// The API key typed (or remembered) on this page, for tasks sent in direct mode.
     key: Signal<String>,
@@ -87,6 +91,9 @@ fn navigator_online() -> bool {
 }
 
 /// Takes task `id`'s entry out of `list`.
+/// Work under way, boxed.
+type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 fn take<T>(list: &mut Vec<(TaskId, T)>, id: &TaskId) -> Option<T> {
     let at = list.iter().position(|(k, _)| k == id)?;
     Some(list.swap_remove(at).1)
@@ -105,6 +112,7 @@ impl Jobs {
         let jobs = Self {
             state,
             store_error: RwSignal::new(None),
+            restored: RwSignal::new(false),
             write,
             key,
             policy: StoredValue::new(Policy::default()),
@@ -116,13 +124,14 @@ impl Jobs {
             locks: StoredValue::new_local(Vec::new()),
         };
         // (Each listener is removed with the owner.)
-        let _ = use_event_listener(crate::browser::window(), leptos::ev::online, move |_| {
+        listen(listen::window(), "online", move |_| {
             jobs.send(Command::Online(true));
         });
-        let _ = use_event_listener(crate::browser::window(), leptos::ev::offline, move |_| {
+        listen(listen::window(), "offline", move |_| {
             jobs.send(Command::Online(false));
         });
-        let _ = use_event_listener(crate::browser::window(), leptos::ev::storage, move |e| {
+        listen(listen::window(), "storage", move |e| {
+            let e: web_sys::StorageEvent = e.unchecked_into();
             let (name, value) = (e.key(), e.new_value());
             if let Some(change) = change_of(name.as_deref(), value.as_deref()) {
                 jobs.send(Command::Stored(change));
@@ -193,11 +202,21 @@ impl Jobs {
     /// Loads the history from storage and goes on with every unfinished task.
     pub fn restore(&self) {
         match storage::load_history() {
-            Ok((records, skipped)) => self.send(Command::Restored { records, skipped }),
+            Ok((records, skipped)) => {
+                self.restored.set(true);
+                self.send(Command::Restored { records, skipped });
+            }
             Err(error) => {
                 self.store_error.set(Some(error));
             }
         }
+    }
+
+    /// A reload finds this page's tasks again: the history was read from where it is
+    /// kept, and saving has not failed since.
+    pub fn kept(&self) -> Signal<bool> {
+        let (restored, error) = (self.restored, self.store_error);
+        Signal::derive(move || restored.get() && error.with(Option::is_none))
     }
 
     /// The press of generation `number` (the one just handed over takes that number).
@@ -330,6 +349,12 @@ impl Jobs {
 
     /// Runs `work` of a generation or a look-up until it ends or the owner goes.
     fn work(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        self.work_boxed(Box::pin(work));
+    }
+
+    /// [`Jobs::work`] for one type of future (the abort machinery is not instantiated
+    /// again for each kind of work: first-load bytes).
+    fn work_boxed(&self, work: Pending) {
         let (work, handle) = abortable(work);
         let Some(number) = self.work.try_update_value(|(count, all)| {
             *count += 1;
@@ -348,6 +373,11 @@ impl Jobs {
 
     /// Runs `work` for task `id`, dropping whatever was pending for it.
     fn pend(&self, id: TaskId, work: impl std::future::Future<Output = ()> + 'static) {
+        self.pend_boxed(id, Box::pin(work));
+    }
+
+    /// [`Jobs::pend`] for one type of future.
+    fn pend_boxed(&self, id: TaskId, work: Pending) {
         let (work, handle) = abortable(work);
         if let Some(Some(old)) = self.pending.try_update_value(|p| {
             let old = take(p, &id);

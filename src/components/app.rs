@@ -1,6 +1,9 @@
+use crate::browser::listen::{self, listen};
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
 
 use super::{
     ConnectionSettings, ConnectionState, GeneratePanel, History, ImagePicker, ImagePreview,
@@ -8,16 +11,19 @@ use super::{
 };
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
-use crate::browser::embed::{dispatch_on, post_to_parent, script_base, watch_height};
+use crate::browser::embed::{
+    content_height, dispatch_on, from_parent, post_to_parent, script_base, watch_height,
+};
 use crate::browser::funds::watch_funds;
 use crate::browser::runner::{Jobs, Press};
+use crate::browser::storage;
 use crate::core::config::{self, apply_attributes, ConfigProblem, Host, Settings, UploadMode};
 use crate::core::connection::{self, Choices};
-use crate::core::embed::{self, EmbedEvent};
+use crate::core::embed::{self, EmbedEvent, HostMessage};
 use crate::core::funds::LISTED_PRICE;
 use crate::core::generate;
 use crate::core::job::Policy;
-use crate::core::jobs::{Command, JobsState};
+use crate::core::jobs::{change_of, Command, JobsState};
 use crate::core::rules;
 
 /// Whether the app shows its **consumer face**: embedded (iframe or script mount) with
@@ -74,6 +80,14 @@ pub fn App(
     let jobs = Jobs::new(connection_state.key.into());
     provide_context(jobs);
 
+    // The history is read once, from wherever it is kept.
+    let restored = StoredValue::new(false);
+    let restore_once = move || {
+        if restored.try_update_value(|r| !std::mem::replace(r, true)) == Some(true) {
+            jobs.restore();
+        }
+    };
+
     spawn_local(async move {
         let (mut loaded, mut found) = load_settings(script_base().as_deref()).await;
         // The app may be gone by now (unmounted while the settings loaded).
@@ -106,16 +120,64 @@ pub fn App(
             }
             Host::Page => {}
         }));
+        let origins = loaded.embed_parent_origins.clone();
         settings.set(loaded);
         problems.set(found);
         ready.set(true);
-        // Go on with the jobs a reload (or another tab) left unfinished.
-        jobs.restore();
+        if host == Host::Frame {
+            // Now the parent may receive it: the height the frame should have.
+            post_to_parent(
+                &origins,
+                &EmbedEvent::Resized {
+                    height: content_height(),
+                },
+            );
+        }
+        // Go on with the jobs a reload (or another tab) left unfinished — kept by the
+        // host page when a cross-site frame has no storage of its own.
+        if host == Host::Frame && !storage::has_own() && !origins.is_empty() {
+            storage::open_host(origins);
+            TimeoutFuture::new(embed::HOST_ANSWER_MS).await;
+            if settings.is_disposed() {
+                return;
+            }
+            storage::host_silent();
+        }
+        restore_once();
     });
 
-    // In an iframe, the parent page learns the app's height to fit its frame. The
-    // observer is disconnected with the app.
+    // In an iframe, the parent page learns the app's height to fit its frame, and the
+    // host page (its `frame.js`) may ask for it again or keep the history. The observer
+    // and the listener go with the app.
     if host == Host::Frame {
+        listen(listen::window(), "message", move |e| {
+            let e: web_sys::MessageEvent = e.unchecked_into();
+            let origins = settings.with_untracked(|s| s.embed_parent_origins.clone());
+            let Some(message) = from_parent(&e, &origins).and_then(|m| HostMessage::parse(&m))
+            else {
+                return;
+            };
+            match message {
+                HostMessage::AskHeight => {
+                    post_to_parent(
+                        &origins,
+                        &EmbedEvent::Resized {
+                            height: content_height(),
+                        },
+                    );
+                }
+                HostMessage::Kept(entries) => {
+                    storage::host_answered(entries);
+                    restore_once();
+                }
+                HostMessage::Changed { name, value } => {
+                    storage::host_changed(&name, value.as_deref());
+                    if let Some(change) = change_of(Some(&name), value.as_deref()) {
+                        jobs.send(Command::Stored(change));
+                    }
+                }
+            }
+        });
         let watch = StoredValue::new_local(None);
         Effect::new(move |_| {
             if let Some(element) = root.get() {
@@ -231,10 +293,8 @@ pub fn App(
         >
             <header class="ms-header">
                 {intro}
-                {move || settings.with(|s| s.sandbox).then(|| view! {
-                    <p class="ms-note ms-sandbox ms-dev" role="note">
-                        "Sandbox: sample shots, no cost — clear the proxy URL to use your own key."
-                    </p>
+                {move || settings.with(config::sandbox_note).map(|note| view! {
+                    <p class="ms-note ms-sandbox ms-dev" role="note">{note}</p>
                 })}
                 {move || problems.with(|found| (!found.is_empty()).then(|| view! {
                     <div class="ms-config-problems">

@@ -72,7 +72,10 @@ pub fn GeneratePanel(
                 disabled=move || !enabled()
                 on:click=move |_| on_generate.run(())
             >
-                {move || button_label(after(), &funds.with(Funds::price).to_string())}
+                {move || {
+                    let price = (!for_visitor.get()).then(|| funds.with(Funds::price).to_string());
+                    button_label(after(), price.as_deref())
+                }}
             </button>
         </div>
         <p class="ms-funds" role="status" class:ms-short=move || short().is_some()>

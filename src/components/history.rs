@@ -4,9 +4,9 @@ use super::{is_consumer, TaskView};
 use crate::browser::runner::use_jobs;
 use crate::core::api::TaskId;
 use crate::core::connection::Connection;
-use crate::core::history::{age, HISTORY_LIMIT};
+use crate::core::history::{age, unsaved_notice, HISTORY_LIMIT};
 use crate::core::jobs::{self, Command, LookUp};
-use crate::core::task_view::badge;
+use crate::core::task_view::{badge, visitor_badge};
 
 /// The **History** panel: every job of this device newest first with its status, age
 /// and thumbnail; a job opens to its shots; Delete and Clear history (confirmed); a
@@ -62,10 +62,12 @@ pub fn History(
     };
 
     let notices = move || {
-        let store = jobs.store_error.get().map(|e| view! {
-            <p class="ms-alert" role="alert">
-                {format!("The history cannot be saved: {e}. Running jobs go on in this tab; keep it open, or note their task IDs.")}
-            </p>
+        let store = jobs.store_error.get().map(|e| {
+            view! {
+                <p class="ms-alert" role="alert">
+                    {move || unsaved_notice(&e.to_string(), is_consumer())}
+                </p>
+            }
         });
         let skipped = jobs.state.with(|s| {
             (!s.skipped.is_empty()).then(|| view! {
@@ -101,7 +103,7 @@ pub fn History(
                 }}
                 <span class="ms-history-text">
                     <code>{t.record.id.to_string()}</code>
-                    <span class="ms-badge">{badge(&t, now)}</span>
+                    <span class="ms-badge">{if is_consumer() { visitor_badge(&t).to_owned() } else { badge(&t, now) }}</span>
                     <span class="ms-age">{age(now, t.record.created_ms)}</span>
                     {expired}
                 </span>

@@ -1,11 +1,7 @@
+use crate::browser::listen::{self, listen};
 use leptos::ev;
 use leptos::html::Div;
 use leptos::prelude::*;
-use leptos_use_document::use_document;
-use leptos_use_drop_zone::{
-    use_drop_zone_with_options, UseDropZoneEvent, UseDropZoneOptions, UseDropZoneReturn,
-};
-use leptos_use_event_listener::use_event_listener;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
@@ -50,50 +46,69 @@ pub fn ImagePicker(
         on_file.run(SendWrapper::new(file));
     };
 
-    let UseDropZoneReturn {
-        is_over_drop_zone, ..
-    } = use_drop_zone_with_options(
-        zone,
-        UseDropZoneOptions::default().on_drop(move |drop: UseDropZoneEvent| {
-            if let Some(file) = drop.files.into_iter().next() {
+    // The drop area: a file or an image's address dropped on it. Entering and leaving
+    // its children fires enter/leave too, so they are counted: it is "over" until as
+    // many leaves as enters (or a drop) came.
+    let is_over_drop_zone = RwSignal::new(false);
+    let inside = StoredValue::new(0_i32);
+    Effect::new(move |_| {
+        let Some(zone) = zone.get() else {
+            return;
+        };
+        let zone: web_sys::EventTarget = zone.into();
+        listen(Some(zone.clone()), "dragenter", move |e| {
+            e.prevent_default();
+            inside.update_value(|n| *n += 1);
+            is_over_drop_zone.set(true);
+        });
+        listen(Some(zone.clone()), "dragleave", move |_| {
+            inside.update_value(|n| *n = (*n - 1).max(0));
+            if inside.get_value() == 0 {
+                is_over_drop_zone.set(false);
+            }
+        });
+        listen(Some(zone), "drop", move |e| {
+            e.prevent_default();
+            inside.set_value(0);
+            is_over_drop_zone.set(false);
+            let Some(data) = e.unchecked_into::<web_sys::DragEvent>().data_transfer() else {
+                return;
+            };
+            if let Some(file) = data.files().and_then(|files| files.get(0)) {
                 take_file(file);
-            } else if let Some(text) = drop
-                .event
-                .data_transfer()
-                .and_then(|d| d.get_data("text/uri-list").ok())
+            } else if let Some(text) = data
+                .get_data("text/uri-list")
+                .ok()
                 .and_then(|list| from_uri_list(&list))
             {
                 // An image dragged from another page arrives as its address.
                 url_text.set(text);
                 load_url(true);
             }
-        }),
-    );
+        });
+    });
 
     // A file dropped beside the area must not make the browser leave the page for it.
-    let _ = use_event_listener(use_document(), ev::dragover, |e| e.prevent_default());
-    let _ = use_event_listener(use_document(), ev::drop, |e| e.prevent_default());
+    listen(listen::document(), "dragover", |e| e.prevent_default());
+    listen(listen::document(), "drop", |e| e.prevent_default());
 
-    let _ = use_event_listener(
-        use_document(),
-        ev::paste,
-        move |e: web_sys::ClipboardEvent| {
-            let Some(data) = e.clipboard_data() else {
-                return;
-            };
-            if let Some(file) = data.files().and_then(|files| files.get(0)) {
-                e.prevent_default();
-                take_file(file);
-                return;
-            }
-            let text = data.get_data("text").unwrap_or_default();
-            if pasted_address(&text, is_editable(e.target())).is_some() {
-                e.prevent_default();
-                url_text.set(text.trim().to_owned());
-                load_url(true);
-            }
-        },
-    );
+    listen(listen::document(), "paste", move |e| {
+        let e: web_sys::ClipboardEvent = e.unchecked_into();
+        let Some(data) = e.clipboard_data() else {
+            return;
+        };
+        if let Some(file) = data.files().and_then(|files| files.get(0)) {
+            e.prevent_default();
+            take_file(file);
+            return;
+        }
+        let text = data.get_data("text").unwrap_or_default();
+        if pasted_address(&text, is_editable(e.target())).is_some() {
+            e.prevent_default();
+            url_text.set(text.trim().to_owned());
+            load_url(true);
+        }
+    });
 
     let on_file_change = move |e: ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&e);

@@ -238,8 +238,17 @@ pub fn ShotPlayer(
                             >
                                 {label}
                             </button>
-                            {copy_link(&src, shot.number)}
-                            {download_link(src, file_name, shot.number, relay_for(shot.number))}
+                            // In a row on a wide screen; on a narrow one, folded into
+                            // one menu per shot (see the style).
+                            <details class="ms-shot-menu" name="ms-shot-menu">
+                                <summary class="ms-button ms-small" aria-label=format!("Download or copy shot {}", shot.number)>
+                                    "⋯"
+                                </summary>
+                                <div class="ms-shot-actions">
+                                    {copy_link(&src, shot.number)}
+                                    {download_link(src, file_name, shot.number, relay_for(shot.number))}
+                                </div>
+                            </details>
                         </li>
                     }
                     .into_any()

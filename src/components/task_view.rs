@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use super::{copy_button, is_consumer, ShotPlayer};
 use crate::core::job::Tracked;
 use crate::core::jobs::Action;
-use crate::core::task_view::{leaving_note, offer, offline_note, outcome, Tone};
+use crate::core::task_view::{
+    brings_into_view, leaving_note, offer, offline_note, outcome, visitor_line, Tone,
+};
 
 /// One task: its id (copyable, always visible), a live status line, what can be done
 /// (Cancel, Resume, Check again, Continue once a key is given), every failure as a
@@ -23,6 +25,9 @@ pub fn TaskView(
     #[prop(optional, into)]
     typical_ms: Signal<Option<u64>>,
 ) -> impl IntoView {
+    // A reload finds the task again (else the wait asks to keep the page open).
+    let kept = use_context::<crate::browser::runner::Jobs>()
+        .map_or(Signal::stored(false), |jobs| jobs.kept());
     let outcome = Memo::new(move |_| {
         task.with(|t| {
             t.as_ref()
@@ -49,7 +54,25 @@ pub fn TaskView(
     });
     on_cleanup(stop_ticking);
 
+    // The shots of a task this page waited for are brought into view when they arrive
+    // (on a phone they would come below the fold; in a frame the host page scrolls too).
+    let status_line = NodeRef::<leptos::html::P>::new();
+    let was_waiting = StoredValue::new(false);
+    Effect::new(move |_| {
+        let waiting = polling.get();
+        let arrived = outcome.with(|o| o.as_ref().is_some_and(|o| o.failure().is_none()));
+        if brings_into_view(was_waiting.get_value(), arrived) {
+            if let Some(line) = status_line.get_untracked() {
+                crate::browser::scroll::bring_into_view(&line);
+            }
+        }
+        was_waiting.set_value(waiting);
+    });
+
     let id_row = move || {
+        if is_consumer() {
+            return None;
+        }
         let id = task.with(|t| t.as_ref().map(|t| t.record.id.to_string()))?;
         Some(view! {
             <p class="ms-task">
@@ -77,12 +100,19 @@ pub fn TaskView(
                 {picture.map(|src| view! { <img class="ms-thumb" src=src alt="Your image" /> })}
                 <div class="ms-wait-text">
                     <progress class="ms-progress" aria-label="Progress" max="100" value=progress></progress>
-                    <p class="ms-hint">{move || leaving_note(is_consumer())}</p>
+                    <p class="ms-hint">{move || leaving_note(is_consumer(), kept.get())}</p>
                 </div>
             </div>
         })
     };
-    let line = move || offered.with(|o| o.as_ref().map(|o| o.line.clone()));
+    // A site's visitor reads what happens in plain words, and no task token.
+    let line = move || {
+        if is_consumer() {
+            let now = now.get() as u64;
+            return task.with(|t| t.as_ref().map(|t| visitor_line(t, now)));
+        }
+        offered.with(|o| o.as_ref().map(|o| o.line.clone()))
+    };
     let controls = move || {
         let (message, button) =
             offered.with(|o| o.as_ref().map(|o| (o.message.clone(), o.button)))?;
@@ -143,7 +173,7 @@ pub fn TaskView(
     };
     view! {
         {id_row}
-        <p class="ms-job-status" role="status">{line}</p>
+        <p class="ms-job-status" role="status" node_ref=status_line>{line}</p>
         {wait}
         {offline}
         {controls}

@@ -48,6 +48,11 @@ pub struct Settings {
     pub upload: UploadMode,
     /// The page was built as the local sandbox (`make serve`): a note says so.
     pub sandbox: bool,
+    /// The local fake WaveSpeed's pretend key (`make serve`), shown on the page in the
+    /// sandbox only, to try direct mode against the fake (`api_base`). Only a key
+    /// starting with [`SANDBOX_KEY_PREFIX`] is taken: a real key never belongs in
+    /// `config.json`.
+    pub sandbox_key: Option<String>,
     /// Talk only to the proxy: the key and proxy fields are not shown at all (a
     /// marketing embed, where the site owner's proxy holds the key).
     pub lock_proxy: bool,
@@ -59,6 +64,24 @@ pub struct Settings {
     /// Web addresses of shots shown as an example result in the embed before a visitor
     /// has chosen an image (at most [`MAX_EXAMPLE_OUTPUTS`], each a checked output).
     pub example_outputs: Vec<String>,
+}
+
+/// How a pretend key for the sandbox starts (`sandbox_key`).
+pub const SANDBOX_KEY_PREFIX: &str = "wsk_sandbox_";
+
+/// What the sandbox's note says (none outside the sandbox): with a pretend key, how to
+/// try direct mode with it against the local fake (`api_base`).
+pub fn sandbox_note(settings: &Settings) -> Option<String> {
+    if !settings.sandbox {
+        return None;
+    }
+    Some(match &settings.sandbox_key {
+        Some(key) => format!(
+            "Sandbox: sample shots, no cost, through the local proxy. To try it with a key, \
+             clear the Proxy URL and enter the local fake's pretend key: {key}"
+        ),
+        None => "Sandbox: sample shots, no cost.".to_owned(),
+    })
 }
 
 /// The most example shots `example_outputs` may list.
@@ -105,6 +128,7 @@ impl Default for Settings {
             max_wait_s: DEFAULT_MAX_WAIT_S,
             upload: UploadMode::Binary,
             sandbox: false,
+            sandbox_key: None,
             lock_proxy: false,
             theme: Theme::Auto,
             embed_parent_origins: Vec::new(),
@@ -306,6 +330,22 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
         "sandbox" => match value.as_bool() {
             Some(on) => settings.sandbox = on,
             None => problems.push(problem(key, "must be true or false; false is used")),
+        },
+        "sandbox_key" => match value.as_str() {
+            Some(k)
+                if k.starts_with(SANDBOX_KEY_PREFIX)
+                    && k.len() <= 100
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                settings.sandbox_key = Some(k.to_owned());
+            }
+            _ => problems.push(problem(
+                key,
+                format!(
+                    "must be a pretend key starting with “{SANDBOX_KEY_PREFIX}” (never a real key: \
+                     config.json is public); none is shown"
+                ),
+            )),
         },
         "lock_proxy" => match value.as_bool() {
             Some(on) => settings.lock_proxy = on,
@@ -542,6 +582,37 @@ mod tests {
                 sandbox: true,
                 ..Settings::default()
             }
+        );
+    }
+
+    #[test]
+    fn only_a_pretend_key_is_shown_and_only_in_the_sandbox() {
+        let (s, problems) = parse_config(Some(
+            r#"{"sandbox":true,"sandbox_key":"wsk_sandbox_local_0000"}"#,
+        ));
+        assert_eq!(problems, []);
+        assert_eq!(s.sandbox_key.as_deref(), Some("wsk_sandbox_local_0000"));
+        assert_eq!(
+            sandbox_note(&s).as_deref(),
+            Some(
+                "Sandbox: sample shots, no cost, through the local proxy. To try it with a key, \
+                 clear the Proxy URL and enter the local fake's pretend key: wsk_sandbox_local_0000"
+            )
+        );
+        for real in [r#""wsk_live_abc""#, r#""wsk_sandbox_<b>""#, "7", r#""""#] {
+            let (s, problems) =
+                parse_config(Some(&format!(r#"{{"sandbox":true,"sandbox_key":{real}}}"#)));
+            assert_eq!(s.sandbox_key, None, "{real}");
+            assert_eq!(problems.len(), 1, "{real}");
+            assert!(problems[0].message.contains("never a real key"));
+        }
+        // Outside the sandbox, no key is shown whatever the file says.
+        let (s, _) = parse_config(Some(r#"{"sandbox_key":"wsk_sandbox_local_0000"}"#));
+        assert_eq!(sandbox_note(&s), None);
+        let (s, _) = parse_config(Some(r#"{"sandbox":true}"#));
+        assert_eq!(
+            sandbox_note(&s).as_deref(),
+            Some("Sandbox: sample shots, no cost.")
         );
     }
 

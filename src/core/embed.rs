@@ -4,7 +4,7 @@
 //! `embed_parent_origins`.
 
 use super::api::Status;
-use super::history::Record;
+use super::history::{Record, ENTRY_PREFIX};
 use super::output::{classify, Output};
 
 /// Every message carries `"source": SOURCE`, so a host page can tell them apart.
@@ -45,12 +45,107 @@ pub enum EmbedEvent {
         /// What went wrong, in words.
         error: String,
     },
-    /// The app's content height changed (CSS pixels).
+    /// The app's content height (CSS pixels): sent when it changes, when the settings
+    /// have said who may receive it, and when the host asks ([`HostMessage::AskHeight`]).
     #[serde(rename = "resize")]
     Resized {
-        /// The new height.
+        /// The height.
         height: u32,
     },
+    /// The frame has no storage of its own (a cross-site frame where the browser blocks
+    /// third-party storage) and asks the host page for the history entries it keeps for
+    /// it; `frame.js` answers with [`HostMessage::Kept`].
+    #[serde(rename = "storage-open")]
+    StorageOpen,
+    /// Keep history entry `name` (see [`crate::core::history::ENTRY_PREFIX`]) in the
+    /// host page's storage.
+    #[serde(rename = "storage-set")]
+    StorageSet {
+        /// The entry's name.
+        name: String,
+        /// Its text.
+        value: String,
+    },
+    /// Forget history entry `name`.
+    #[serde(rename = "storage-remove")]
+    StorageRemove {
+        /// The entry's name.
+        name: String,
+    },
+}
+
+/// Every message from the host page's `frame.js` carries `"source": HOST_SOURCE`.
+pub const HOST_SOURCE: &str = "multishot-host";
+
+/// What the host page (its `frame.js`) sends the app in its frame. The app takes one
+/// only from its parent window on an origin of `embed_parent_origins`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMessage {
+    /// Send the height again (a host that started listening late).
+    AskHeight,
+    /// The history entries the host keeps for the frame, in answer to
+    /// [`EmbedEvent::StorageOpen`]; `None` when the host page has no storage either.
+    Kept(Option<Vec<(String, String)>>),
+    /// Another tab of the host page changed an entry (`None`: removed).
+    Changed {
+        /// The entry's name.
+        name: String,
+        /// Its new text.
+        value: Option<String>,
+    },
+}
+
+/// The app takes a host's message only from an origin of `embed_parent_origins` (never
+/// from `null` or `*`, whatever the list says).
+pub fn hears(origin: &str, origins: &[String]) -> bool {
+    origin != "null" && origin != "*" && origins.iter().any(|o| o == origin)
+}
+
+/// How long a frame without storage of its own waits for the host page to say what it
+/// keeps before it says nothing is kept (`frame.js` answers at once).
+pub const HOST_ANSWER_MS: u32 = 1_500;
+
+impl HostMessage {
+    /// Reads a message from its JSON text. Anything else — another source, an unknown
+    /// type, a field of the wrong kind, an entry that is not a history entry — is `None`.
+    pub fn parse(json: &str) -> Option<Self> {
+        use serde_json::Value;
+        // (`from_slice`: the reader the API's replies use, not a second one for `&str`.)
+        let message: Value = serde_json::from_slice(json.as_bytes()).ok()?;
+        if message.get("source")?.as_str()? != HOST_SOURCE {
+            return None;
+        }
+        let entry = |name: &str| name.starts_with(ENTRY_PREFIX);
+        match message.get("type")?.as_str()? {
+            "height?" => Some(HostMessage::AskHeight),
+            "storage" => match message.get("entries")? {
+                Value::Null => Some(HostMessage::Kept(None)),
+                Value::Object(entries) => Some(HostMessage::Kept(Some(
+                    entries
+                        .iter()
+                        .filter(|(name, _)| entry(name))
+                        .filter_map(|(name, value)| {
+                            Some((name.clone(), value.as_str()?.to_owned()))
+                        })
+                        .collect(),
+                ))),
+                _ => None,
+            },
+            "storage-changed" => {
+                let name = message.get("name")?.as_str()?;
+                let value = match message.get("value")? {
+                    Value::Null => None,
+                    Value::String(value) => Some(value.clone()),
+                    _ => return None,
+                };
+                entry(name).then(|| HostMessage::Changed {
+                    name: name.to_owned(),
+                    value,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Where a job failed.
@@ -186,6 +281,81 @@ mod tests {
         assert_eq!(json["source"], SOURCE);
         assert_eq!(json["type"], "job-completed");
         assert_eq!(json["outputs"][0], "https://cdn.example/1.mp4");
+    }
+
+    #[test]
+    fn the_host_is_heard_only_from_its_own_origins() {
+        let origins = vec!["https://www.shop.example".to_owned(), "null".to_owned()];
+        assert!(hears("https://www.shop.example", &origins));
+        assert!(!hears("https://shop.example", &origins));
+        assert!(!hears("https://www.shop.example.evil", &origins));
+        assert!(!hears("null", &origins), "an opaque origin is nobody");
+        assert!(!hears("https://www.shop.example", &[]));
+    }
+
+    #[test]
+    fn the_host_is_heard_only_in_its_own_words() {
+        let host = |rest: &str| format!(r#"{{"source":"multishot-host",{rest}}}"#);
+        assert_eq!(
+            HostMessage::parse(&host(r#""type":"height?""#)),
+            Some(HostMessage::AskHeight)
+        );
+        assert_eq!(
+            HostMessage::parse(&host(
+                r#""type":"storage","entries":{"multishot.job.a":"{}","other":"x","multishot.job.b":3}"#
+            )),
+            Some(HostMessage::Kept(Some(vec![(
+                "multishot.job.a".into(),
+                "{}".into()
+            )]))),
+            "only history entries, only text"
+        );
+        assert_eq!(
+            HostMessage::parse(&host(r#""type":"storage","entries":null"#)),
+            Some(HostMessage::Kept(None))
+        );
+        assert_eq!(
+            HostMessage::parse(&host(
+                r#""type":"storage-changed","name":"multishot.job.a","value":null"#
+            )),
+            Some(HostMessage::Changed {
+                name: "multishot.job.a".into(),
+                value: None
+            })
+        );
+        assert_eq!(
+            HostMessage::parse(&host(
+                r#""type":"storage-changed","name":"multishot.job.a","value":"v""#
+            )),
+            Some(HostMessage::Changed {
+                name: "multishot.job.a".into(),
+                value: Some("v".into())
+            })
+        );
+        for refused in [
+            r#"{"type":"height?"}"#.to_owned(),
+            r#"{"source":"multishot-studio","type":"height?"}"#.to_owned(),
+            host(r#""type":"resize""#),
+            host(r#""type":"storage","entries":[]"#),
+            host(r#""type":"storage-changed","name":"multishot.api_key","value":"k""#),
+            host(r#""type":"storage-changed","name":"multishot.job.a","value":1"#),
+            "not json".to_owned(),
+            "null".to_owned(),
+        ] {
+            assert_eq!(HostMessage::parse(&refused), None, "{refused}");
+        }
+        let set = EmbedEvent::StorageSet {
+            name: "multishot.job.a".into(),
+            value: "{}".into(),
+        };
+        assert_eq!(
+            set.to_json(),
+            r#"{"source":"multishot-studio","type":"storage-set","name":"multishot.job.a","value":"{}"}"#
+        );
+        assert_eq!(
+            EmbedEvent::StorageOpen.to_json(),
+            r#"{"source":"multishot-studio","type":"storage-open"}"#
+        );
     }
 
     #[test]

@@ -95,12 +95,12 @@ impl Panel {
 }
 
 /// The Generate button's label: once a result is shown, running the same image again
-/// says its price.
-pub fn button_label(has_result: bool, price: &str) -> String {
-    if has_result {
-        format!("Generate again ({price})")
-    } else {
-        "Generate".to_owned()
+/// says its price (`None` for a site's visitor, who does not pay it).
+pub fn button_label(has_result: bool, price: Option<&str>) -> String {
+    match (has_result, price) {
+        (true, Some(price)) => format!("Generate again ({price})"),
+        (true, None) => "Generate again".to_owned(),
+        (false, _) => "Generate".to_owned(),
     }
 }
 
@@ -262,8 +262,10 @@ mod tests {
             assert_eq!(p.enabled(), enabled, "{hint}");
             assert!(p.hint().starts_with(hint), "{} / {hint}", p.hint());
         }
-        assert_eq!(button_label(false, "$0.07"), "Generate");
-        assert_eq!(button_label(true, "$0.07"), "Generate again ($0.07)");
+        assert_eq!(button_label(false, Some("$0.07")), "Generate");
+        assert_eq!(button_label(true, Some("$0.07")), "Generate again ($0.07)");
+        // A site's visitor is not told the price (the site pays).
+        assert_eq!(button_label(true, None), "Generate again");
     }
 
     #[test]

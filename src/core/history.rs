@@ -377,6 +377,16 @@ pub fn prune(records: &[Record], limit: usize) -> Vec<TaskId> {
     pruned
 }
 
+/// What the page says when the history cannot be saved (`why`, in words): the jobs go on
+/// in this tab. A site's visitor (`consumer`) is never told of task IDs.
+pub fn unsaved_notice(why: &str, consumer: bool) -> String {
+    if consumer {
+        format!("Your results cannot be kept in this browser: {why}. Keep this page open until your result is in.")
+    } else {
+        format!("The history cannot be saved: {why}. Running jobs go on in this tab; keep it open, or note their task IDs.")
+    }
+}
+
 /// How long ago, in words: "just now", "5 min ago", "3 h ago", "2 days ago".
 pub fn age(now_ms: u64, then_ms: u64) -> String {
     let s = now_ms.saturating_sub(then_ms) / 1000;
@@ -396,6 +406,19 @@ mod tests {
 
     fn id(s: &str) -> TaskId {
         TaskId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_history_that_cannot_be_saved_is_said_to_each_face_in_its_words() {
+        let why = "the browser’s storage for this page is full";
+        assert_eq!(
+            unsaved_notice(why, false),
+            "The history cannot be saved: the browser’s storage for this page is full. \
+             Running jobs go on in this tab; keep it open, or note their task IDs."
+        );
+        let visitor = unsaved_notice(why, true);
+        assert!(visitor.contains(why) && visitor.contains("Keep this page open"));
+        assert!(!visitor.contains("task ID") && !visitor.contains("history"));
     }
 
     fn record(name: &str, created_ms: u64, status: Status) -> Record {

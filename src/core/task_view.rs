@@ -70,6 +70,36 @@ pub fn badge(task: &Tracked, now_ms: u64) -> String {
     }
 }
 
+/// A task's state in a visitor's words (the consumer face): never a raw status or who
+/// polls it.
+pub fn visitor_badge(task: &Tracked) -> &'static str {
+    match task.record.status {
+        Status::Completed => "Ready",
+        _ if task.record.is_finished() => "Did not work",
+        _ if task.is_polling() || matches!(task.watch, Watch::Elsewhere) => "Making…",
+        _ => "Paused",
+    }
+}
+
+/// The status line in a visitor's words (the consumer face): what is happening and for
+/// how long, never a raw status word.
+pub fn visitor_line(t: &Tracked, now_ms: u64) -> String {
+    let record = &t.record;
+    if record.is_finished() {
+        return match (&record.status, record.took_ms()) {
+            (Status::Completed, Some(ms)) => format!("Ready in {}", clock(ms)),
+            (Status::Completed, None) => "Ready".to_owned(),
+            _ => "It did not work this time.".to_owned(),
+        };
+    }
+    let elapsed = clock(now_ms.saturating_sub(record.created_ms));
+    if t.is_polling() || matches!(t.watch, Watch::Elsewhere) {
+        format!("Making your shots · {elapsed}")
+    } else {
+        format!("Paused · {elapsed}")
+    }
+}
+
 /// The typical time from task id to result in this browser: the median of the finished
 /// tasks it saw from start to end (`None` when there are none).
 pub fn typical_ms<'a>(records: impl IntoIterator<Item = &'a Record>) -> Option<u64> {
@@ -252,14 +282,23 @@ pub struct Outcome {
     pub relay: Option<String>,
 }
 
-/// What the wait says of leaving the page: the result is kept (in the consumer face,
-/// under "Your recent results").
-pub fn leaving_note(consumer: bool) -> &'static str {
-    if consumer {
-        "You can close this page — the result is kept under Your recent results."
-    } else {
-        "You can close this page — the result is kept in History."
+/// What the wait says of leaving the page: where the history is `kept` (a reload finds
+/// the task again), the result is kept (in the consumer face, under "Your recent
+/// results"); where nothing can be kept, the page must stay open.
+pub fn leaving_note(consumer: bool, kept: bool) -> &'static str {
+    match (kept, consumer) {
+        (false, _) => {
+            "Keep this page open until the result is in: this browser does not let the page keep it."
+        }
+        (true, true) => "You can close this page — the result is kept under Your recent results.",
+        (true, false) => "You can close this page — the result is kept in History.",
     }
+}
+
+/// A result is brought into view when its shots arrive while this page waited for them
+/// (not when a finished task is merely shown again).
+pub fn brings_into_view(was_waiting: bool, shots_arrived: bool) -> bool {
+    was_waiting && shots_arrived
 }
 
 /// What a wait says while the browser is offline (only a page that polls says it).
@@ -356,8 +395,25 @@ mod tests {
 
     #[test]
     fn the_words_around_a_wait_and_an_outcome() {
-        assert!(leaving_note(true).contains("Your recent results"));
-        assert!(leaving_note(false).contains("History"));
+        assert!(leaving_note(true, true).contains("Your recent results"));
+        assert!(leaving_note(false, true).contains("History"));
+        for consumer in [true, false] {
+            let note = leaving_note(consumer, false);
+            assert!(note.starts_with("Keep this page open"), "{note}");
+            assert!(
+                !note.contains("close this page"),
+                "never promised where nothing is kept"
+            );
+        }
+        assert!(brings_into_view(true, true));
+        assert!(
+            !brings_into_view(false, true),
+            "a finished task shown again stays put"
+        );
+        assert!(
+            !brings_into_view(true, false),
+            "a failure is said where it is"
+        );
         assert!(offline_note(true, false).is_some());
         assert_eq!(offline_note(false, false), None, "only a page that polls");
         assert_eq!(offline_note(true, true), None);
@@ -411,6 +467,67 @@ mod tests {
         wait.phase = phase;
         wait.retrying = retrying;
         Watch::Here(Box::new(wait))
+    }
+
+    #[test]
+    fn a_visitor_reads_what_happens_in_plain_words() {
+        let ago = NOW - 75_000;
+        let raw = [
+            "created",
+            "processing",
+            "completed",
+            "failed",
+            "checking",
+            "another tab",
+            "last known",
+        ];
+        let mut seen = Vec::new();
+        for (status, watch, line, badge) in [
+            (
+                Status::Processing,
+                here(Phase::Polling, None),
+                "Making your shots · 1:15",
+                "Making…",
+            ),
+            (
+                Status::Created,
+                Watch::Elsewhere,
+                "Making your shots · 1:15",
+                "Making…",
+            ),
+            (Status::Created, Watch::Idle, "Paused · 1:15", "Paused"),
+            (
+                Status::Processing,
+                here(Phase::Paused(Pause::Cancelled), None),
+                "Paused · 1:15",
+                "Paused",
+            ),
+            (Status::Completed, Watch::Idle, "Ready", "Ready"),
+            (
+                Status::Failed,
+                Watch::Idle,
+                "It did not work this time.",
+                "Did not work",
+            ),
+        ] {
+            let t = task(status, watch, ago);
+            assert_eq!(
+                (visitor_line(&t, NOW).as_str(), visitor_badge(&t)),
+                (line, badge)
+            );
+            seen.push(visitor_line(&t, NOW));
+            seen.push(visitor_badge(&t).to_owned());
+        }
+        let mut done = task(Status::Completed, Watch::Idle, ago);
+        done.record.finished_ms = Some(NOW);
+        assert_eq!(visitor_line(&done, NOW), "Ready in 1:15");
+        for said in seen {
+            let lower = said.to_lowercase();
+            assert!(
+                !raw.iter().any(|w| lower.contains(w)),
+                "a raw word in “{said}”"
+            );
+        }
     }
 
     /// (line, message tone and lead, button label and action, polling)

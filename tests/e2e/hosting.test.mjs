@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { appMounted, launch } from './support/browser.mjs';
 import { serveStatic } from './support/static-server.mjs';
 import { startFake } from './support/fake.mjs';
-import { expectPlayingShots } from './support/shots.mjs';
+import { comesIntoView, expectPlayingShots } from './support/shots.mjs';
 import { ROOT, DIST, FIXTURES, takeDown, cleanSlate } from './support/suite.mjs';
 
 const PAGES_DIST = join(ROOT, 'target/dist-multishot');
@@ -246,7 +246,8 @@ describe('consumer embed (lock_proxy)', () => {
 
   /** What a visitor must never be shown: the developer console's words. */
   const DEVELOPER_WORDS = ['API key', 'Proxy URL', 'base64', 'data: URI', 'never your key', 'paste', 'Ctrl+V',
-    'Sandbox', 'clear the proxy URL', 'Look up', 'Cancel only stops', 'Drop an image', 'Image URL'];
+    'Sandbox', 'clear the proxy URL', 'Look up', 'Cancel only stops', 'Drop an image', 'Image URL',
+    'Task ID', 'Status:', 'checking', 'processing', 'created', '$0.07'];
 
   async function expectConsumerFace(page, when) {
     for (const label of ['API key', 'Proxy URL', 'Image URL', 'Look up a task']) {
@@ -287,6 +288,16 @@ describe('consumer embed (lock_proxy)', () => {
         await page.getByRole('button', { name: 'Generate' }).click();
         await page.getByRole('progressbar', { name: 'Progress' }).waitFor();
         await expectConsumerFace(page, 'while waiting');
+        // The result comes into view by itself, in a visitor's words: no task token, no
+        // raw status, no price; each shot's actions behind one menu.
+        await page.getByRole('list', { name: 'Shots' }).waitFor({ timeout: 20_000 });
+        await comesIntoView(page, page.locator('.ms-generate video[aria-label="Sequence"]'));
+        assert.match(await page.locator('.ms-generate .ms-job-status').innerText(), /^Ready( in \d+:\d\d)?$/);
+        assert.equal(await page.locator('.ms-generate [data-task-id]').count(), 0, 'no task token');
+        await page.getByRole('button', { name: 'Generate again', exact: true }).waitFor();
+        const controls = await page.locator('.ms-generate .ms-shot-list').evaluate((list) =>
+          [...list.querySelectorAll('button, a, summary')].filter((c) => c.checkVisibility({ visibilityProperty: true })).length);
+        assert.equal(controls, 6, 'per shot: its marker and one menu');
         await expectPlayingShots(page.locator('.ms-generate'));
         const recent = page.getByRole('region', { name: 'Your recent results' });
         await recent.getByRole('list', { name: 'Past jobs' }).locator('img.ms-thumb').first().waitFor();

@@ -49,10 +49,26 @@ pub async fn poll(
             Outcome::Spent
         };
         match proxy.store.settle(&task_id, outcome, now).await {
-            Ok(Some(price)) if outcome == Outcome::Failed => {
-                info!(price = %price, "failed task refunded to the budget")
+            // Settled once, whichever instance or poll saw it first: the owner's line
+            // for the run.
+            Ok(Some(price)) => {
+                let origin = headers
+                    .get(axum::http::header::ORIGIN)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|o| o.chars().take(200).collect::<String>());
+                let visitor = proxy.visitor(peer, &headers).to_string();
+                info!(
+                    token = %token,
+                    origin = origin.as_deref(),
+                    visitor = %proxy.settings.signer.visitor_tag(&visitor),
+                    price = %price,
+                    outcome = %prediction.status,
+                    refunded = outcome == Outcome::Failed,
+                    shots = prediction.output_count(),
+                    "run finished"
+                )
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => warn!(error = %e, "could not settle a task"),
         }
     }

@@ -48,7 +48,31 @@ export async function expectPlayingShots(scope, count = 3, { downloads = true } 
     if (!wasOn) await video.evaluate((v, old) => new Promise((ok) => { const t = () => (v.src !== old ? ok() : setTimeout(t, 50)); t(); }), before);
     await playing(video);
     const link = scope.getByRole('link', { name: `Download shot ${n}` });
-    if (downloads) await link.waitFor();
+    if (downloads) {
+      // On a narrow screen a shot's actions are behind its ⋯ menu.
+      const menu = list.getByRole('listitem').nth(n - 1).locator('summary');
+      const folded = !(await link.isVisible()) && (await menu.isVisible());
+      if (folded) await menu.click();
+      await link.waitFor();
+      if (folded) await menu.click(); // and closed again
+    }
     else assert.equal(await link.isVisible(), false, `an example has no Download shot ${n}`);
   }
+}
+
+/**
+ * Waits up to 3 s (a smooth scroll) for the top of `locator` to be in `page`'s view,
+ * without scrolling it there itself.
+ * @param {import('playwright-core').Page} page
+ * @param {import('playwright-core').Locator} locator
+ */
+export async function comesIntoView(page, locator) {
+  const { height } = page.viewportSize();
+  let top;
+  for (let tries = 0; tries < 30; tries += 1) {
+    top = (await locator.boundingBox())?.y;
+    if (top !== undefined && top >= 0 && top < height - 120) return;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`the result is not in view: its top at ${top}px of a ${height}px view`);
 }
