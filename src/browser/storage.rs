@@ -98,7 +98,12 @@ pub fn host_answered(entries: Option<Vec<(String, String)>>) {
             *slot = None;
             return;
         };
-        let written = std::mem::replace(&mut host.entries, entries);
+        // Only what the host may keep ([`history::kept_by_host`]) is taken from it.
+        let taken = entries
+            .into_iter()
+            .filter(|(name, raw)| host_may_give(name, raw))
+            .collect();
+        let written = std::mem::replace(&mut host.entries, taken);
         for (name, value) in written {
             host.set(name, value);
         }
@@ -121,21 +126,28 @@ pub fn host_silent() {
     });
 }
 
-/// The host page keeps the history.
-fn host_keeps() -> bool {
-    HOST.with_borrow(|h| h.as_ref().is_some_and(|h| h.answered))
+/// An entry the host page gives back is a readable record of a task sent through a
+/// proxy ([`history::kept_by_host`]).
+fn host_may_give(name: &str, raw: &str) -> bool {
+    history::decode(name, raw).is_ok_and(|r| history::kept_by_host(&r))
 }
 
-/// Another tab of the host page changed entry `name` (`None`: removed).
-pub fn host_changed(name: &str, value: Option<&str>) {
+/// Another tab of the host page changed entry `name` (`None`: removed). False when the
+/// change is not taken (no host storage, or an entry the host may not give).
+pub fn host_changed(name: &str, value: Option<&str>) -> bool {
+    if value.is_some_and(|raw| !host_may_give(name, raw)) {
+        return false;
+    }
     HOST.with_borrow_mut(|slot| {
-        if let Some(host) = slot.as_mut().filter(|h| h.answered) {
-            match value {
-                Some(value) => host.set(name.to_owned(), value.to_owned()),
-                None => host.entries.retain(|(n, _)| n != name),
-            }
+        let Some(host) = slot.as_mut().filter(|h| h.answered) else {
+            return false;
+        };
+        match value {
+            Some(value) => host.set(name.to_owned(), value.to_owned()),
+            None => host.entries.retain(|(n, _)| n != name),
         }
-    });
+        true
+    })
 }
 
 /// Writes entry `name` where the host keeps the history (false: it keeps none).
@@ -234,6 +246,9 @@ pub fn read_record(id: &TaskId) -> Option<Record> {
 /// Writes a record (replacing the task's earlier one).
 pub fn save_record(record: &Record) -> Result<(), StoreError> {
     let Some(storage) = local() else {
+        if !history::kept_by_host(record) {
+            return Err(StoreError::Unavailable);
+        }
         return match host_set(&entry_name(&record.id), &record.to_json()) {
             true => Ok(()),
             false => Err(StoreError::Unavailable),
@@ -274,10 +289,4 @@ pub fn clear_history() {
         }
         None => host_remove(|n| n.starts_with(ENTRY_PREFIX)),
     }
-}
-
-/// Where the history is kept, for what the page promises: here or by the host page.
-/// (Before the host has answered, nowhere yet.)
-pub fn keeps_history() -> bool {
-    has_own() || host_keeps()
 }

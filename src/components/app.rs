@@ -171,7 +171,9 @@ pub fn App(
                     restore_once();
                 }
                 HostMessage::Changed { name, value } => {
-                    storage::host_changed(&name, value.as_deref());
+                    if !storage::host_changed(&name, value.as_deref()) {
+                        return;
+                    }
                     if let Some(change) = change_of(Some(&name), value.as_deref()) {
                         jobs.send(Command::Stored(change));
                     }

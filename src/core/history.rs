@@ -377,6 +377,14 @@ pub fn prune(records: &[Record], limit: usize) -> Vec<TaskId> {
     pruned
 }
 
+/// A host page (a cross-site frame's `frame.js`) may keep only tasks sent through a
+/// proxy. A record names the address its task is polled at, and a record the host gives
+/// back could name any: a task sent with the user's key would send that key there. So a
+/// direct task is never handed to the host, and none is taken from it.
+pub fn kept_by_host(record: &Record) -> bool {
+    record.proxy
+}
+
 /// What the page says when the history cannot be saved (`why`, in words): the jobs go on
 /// in this tab. A site's visitor (`consumer`) is never told of task IDs.
 pub fn unsaved_notice(why: &str, consumer: bool) -> String {
@@ -406,6 +414,18 @@ mod tests {
 
     fn id(s: &str) -> TaskId {
         TaskId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_host_page_keeps_only_tasks_that_carry_no_key() {
+        let mut r = record("t-1", 1, Status::Processing);
+        r.proxy = false;
+        assert!(
+            !kept_by_host(&r),
+            "a direct task's poll would carry the key"
+        );
+        r.proxy = true;
+        assert!(kept_by_host(&r));
     }
 
     #[test]

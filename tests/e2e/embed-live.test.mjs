@@ -176,6 +176,17 @@ describe("the README's worked example", () => {
       { token, origin: new URL(site.app.url).origin, visitor: true, price: '$0.07', outcome: 'completed', refunded: false, shots: 3 },
     );
     assert.ok(!finished[0].fields.visitor.includes('127.0.0.1'));
+
+    // The host page gives back only tasks sent through a proxy: a record naming another
+    // address for a task sent with a key (it would carry the key there) is not taken.
+    await page.evaluate(() => {
+      const [name] = Object.keys(localStorage).filter((k) => k.startsWith('multishot-frame:multishot.job.'));
+      const forged = { ...JSON.parse(localStorage.getItem(name)), id: 'forged-task-1', base: 'https://evil.example/', proxy: false, status: 'processing' };
+      localStorage.setItem('multishot-frame:multishot.job.forged-task-1', JSON.stringify(forged));
+    });
+    await page.reload();
+    await frame.locator(`.ms-history-item[data-task="${token}"]`).waitFor();
+    assert.equal(await frame.locator('.ms-history-item[data-task="forged-task-1"]').count(), 0, 'a forged direct task is not taken');
     assert.deepEqual(page.errors, []);
   });
 
