@@ -22,10 +22,11 @@ SANDBOX_KEY := wsk_sandbox_local_0000
 ## build in target/serve: dist/ is left alone) with the local sandbox as its proxy:
 ## page → multishot-proxy (127.0.0.1:$(PROXY_PORT), holding a pretend key) → the fake
 ## WaveSpeed (127.0.0.1:$(SANDBOX_PORT)), as a site owner runs it; the page shows the
-## pretend key too, to try direct mode against the fake
+## pretend key too, to try direct mode against the fake. Its tasks give three still
+## images, as the model most likely does (video shots: a test scenario's `shots_kind`)
 serve: tools
 	cargo build --quiet -p fake-wavespeed -p multishot-proxy
-	target/debug/fake-wavespeed --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
+	target/debug/fake-wavespeed --image-shots --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
 	WAVESPEED_API_KEY=$(SANDBOX_KEY) target/debug/multishot-proxy --listen 127.0.0.1:$(PROXY_PORT) \
 	  --upstream http://127.0.0.1:$(SANDBOX_PORT) --allow-origin http://127.0.0.1:8080 --allow-origin http://localhost:8080 \
 	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --uploads-per-ip-per-hour 100 & proxy=$$!; \
@@ -55,6 +56,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy -p multishot-repair --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
+	cargo clippy -p multishot-film --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --features prerender --all-targets -- -D warnings
 
 ## test-native: the pure core, natively (unit and property tests), and the build-time

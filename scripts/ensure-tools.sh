@@ -6,7 +6,8 @@
 #   scripts/ensure-tools.sh build   wasm target, the release wasm's pinned nightly with
 #                                   rust-src, Trunk, wasm-bindgen CLI, wasm-opt
 #   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright, and
-#                                   redis-server (the proxy's shared-counter tests)
+#                                   redis-server (the proxy's shared-counter tests), ffmpeg
+#                                   (ffprobe reads the films back)
 #   scripts/ensure-tools.sh bench   the test tools, plus nginx (make bench-proxy compares)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +93,10 @@ ensure_browser() {
 # The tests start their own redis-server (a temporary one, on a free port).
 ensure_redis() { apt_install redis-server redis-server; }
 
+# The film tests read the saved videos back with ffprobe and decode frames with ffmpeg;
+# make bench compares the page's film with ffmpeg's (Debian's, libx264).
+ensure_ffmpeg() { apt_install ffprobe --no-install-recommends ffmpeg; }
+
 # make bench-proxy runs nginx as the reverse proxy a site owner would otherwise pick.
 ensure_nginx() { apt_install nginx nginx-light; }
 
@@ -109,6 +114,7 @@ case "${1:-build}" in
     ensure_npm_packages
     ensure_browser
     ensure_redis
+    ensure_ffmpeg
     ensure_wasm_bindgen
     ensure_trunk
     ;;

@@ -89,19 +89,21 @@ if (!document.querySelector('link[data-multishot-style]')) {
   style.dataset.multishotStyle = '';
   document.head.append(style);
 }
-// Make it fit's module, loaded the first time the app asks for repairs (as index.html's
-// own script does on the app's page).
-document.addEventListener('multishot-offer', (e) => {
-  if (document.querySelector('script[data-ms-repair]')) return;
-  const s = document.createElement('script');
-  s.type = 'module';
-  s.src = new URL('multishot-repair_loader.js', base).href;
-  s.dataset.msRepair = '';
-  s.onerror = () => {
-    e.target.textContent = 'Make it fit could not be loaded here: check the connection and reload the page to try again.';
-  };
-  document.head.append(s);
-}, true);
+// Make it fit's and Download video's modules, each loaded the first time the app asks
+// for it (as index.html's own script does on the app's page).
+for (const [event, loader, said] of [['multishot-offer', 'multishot-repair_loader.js', 'Make it fit'], ['multishot-film', 'multishot-film_loader.js', 'Download video']]) {
+  document.addEventListener(event, (e) => {
+    if (document.querySelector("script[data-ms='" + event + "']")) return;
+    const s = document.createElement('script');
+    s.type = 'module';
+    s.src = new URL(loader, base).href;
+    s.dataset.ms = event;
+    s.onerror = () => {
+      e.target.textContent = said + ' could not be loaded here: check the connection and reload the page to try again.';
+    };
+    document.head.append(s);
+  }, true);
+}
 const { default: init } = await import(new URL(${JSON.stringify(js)}, base).href);
 await init({ module_or_path: new URL(${JSON.stringify(wasm)}, base).href });
 `;

@@ -55,6 +55,10 @@ pub struct Options {
     pub sandbox_proxy: Option<String>,
     /// Keep no request log (benchmarks: the log grows with every request).
     pub no_log: bool,
+    /// Completed tasks give still images (`shot-N.jpg`, from real photos), as the model
+    /// most likely does, unless a test's scenario asks for videos; without it, videos
+    /// (`shot-N.mp4`) unless a scenario asks for images. `make serve` sets it.
+    pub image_shots: bool,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             media: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/media")),
             sandbox_proxy: None,
             no_log: false,
+            image_shots: false,
         }
     }
 }
@@ -79,6 +84,7 @@ pub async fn serve(listener: tokio::net::TcpListener, options: Options) -> std::
         media: options.media,
         sandbox_proxy: options.sandbox_proxy,
         no_log: options.no_log,
+        image_shots: options.image_shots,
         state: Mutex::new(State::default()),
     });
     let app = axum::Router::new()
@@ -187,6 +193,9 @@ pub struct Scenario {
     error: Option<String>,
     /// How many shots a completed task has (1–3).
     shots: Option<usize>,
+    /// `"images"` or `"videos"`: what the sample shots are (default: the fake's
+    /// `--image-shots`).
+    shots_kind: Option<String>,
     /// Give `outputs` as one string instead of a list.
     outputs_as_string: bool,
     /// Give base64 outputs as `data:video/mp4;base64,…` instead of raw base64.
@@ -304,6 +313,7 @@ struct Fake {
     media: PathBuf,
     sandbox_proxy: Option<String>,
     no_log: bool,
+    image_shots: bool,
     state: Mutex<State>,
 }
 
@@ -382,6 +392,17 @@ fn now_iso() -> String {
 }
 
 impl Fake {
+    /// The sample shots' extension: `jpg` for still images, `mp4` for videos, as the
+    /// scenario asks (`shots_kind`) or else as the fake was started.
+    fn shot_extension(&self, asked: Option<&str>) -> &'static str {
+        match asked {
+            Some("images") => "jpg",
+            Some("videos") => "mp4",
+            _ if self.image_shots => "jpg",
+            _ => "mp4",
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -519,7 +540,7 @@ impl Fake {
                     "api_base": base,
                     // What an embed shows before a visitor's first image.
                     "example_outputs": (1..=3)
-                        .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
+                        .map(|k| format!("{base}/outputs/shot-{k}.{}", self.shot_extension(None)))
                         .collect::<Vec<_>>(),
                 });
                 // With its pretend key, shown on the page in the sandbox only.
@@ -537,8 +558,14 @@ impl Fake {
         if let Some(rest) = path.strip_prefix("/outputs/") {
             entry["kind"] = json!("output");
             let range = entry["range"].as_str().map(str::to_owned);
-            let file = self.media.join(rest.replace(['/', '\\'], ""));
-            return (self.serve_file(&file, "video/mp4", range.as_deref()), 0);
+            let name = rest.replace(['/', '\\'], "");
+            let mime = if name.ends_with(".jpg") {
+                "image/jpeg"
+            } else {
+                "video/mp4"
+            };
+            let file = self.media.join(name);
+            return (self.serve_file(&file, mime, range.as_deref()), 0);
         }
         if let Some(rest) = path.strip_prefix("/media/") {
             entry["kind"] = json!("media");
@@ -919,22 +946,28 @@ impl Fake {
         };
         let (outputs, nsfw) = if status == "completed" {
             let shots = task.scenario.shots.unwrap_or(3).clamp(1, 3);
+            let extension = self.shot_extension(task.scenario.shots_kind.as_deref());
+            let mime = if extension == "jpg" {
+                "image/jpeg"
+            } else {
+                "video/mp4"
+            };
             let list: Vec<String> = match &task.scenario.outputs {
                 Some(given) => given.clone(),
                 None if task.base64 => (1..=shots)
                     .map(|k| {
-                        let bytes = std::fs::read(self.media.join(format!("shot-{k}.mp4")))
+                        let bytes = std::fs::read(self.media.join(format!("shot-{k}.{extension}")))
                             .unwrap_or_default();
                         let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
                         if task.scenario.base64_as_data_uri {
-                            format!("data:video/mp4;base64,{b64}")
+                            format!("data:{mime};base64,{b64}")
                         } else {
                             b64
                         }
                     })
                     .collect(),
                 None => (1..=shots)
-                    .map(|k| format!("{base}/outputs/shot-{k}.mp4"))
+                    .map(|k| format!("{base}/outputs/shot-{k}.{extension}"))
                     .collect(),
             };
             let outputs = if task.scenario.outputs_as_string {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! fake-wavespeed [--port N] [--key KEY | --proxy | --sandbox] [--media DIR]
-//!                [--sandbox-proxy URL] [--no-log]
+//!                [--sandbox-proxy URL] [--no-log] [--image-shots]
 //! ```
 //! `--key KEY`: direct mode, every API call must carry `Authorization: Bearer KEY`.
 //! `--proxy`: stands for a site owner's proxy (it holds the key): no key needed.
@@ -11,6 +11,9 @@
 //! `--sandbox-proxy URL`: serve `/__sandbox/config.json` (in any mode) with this
 //! `proxy_url` — `make serve` points it at `multishot-proxy` in front of the fake.
 //! `--no-log`: keep no request log (for benchmarks).
+//! `--image-shots`: completed tasks give three still images (JPEGs of real photos), as
+//! the model most likely does — `make serve`'s default; without it, three short videos
+//! (a test's scenario may ask for either: `shots_kind`).
 //! The first line printed is `listening on http://127.0.0.1:PORT`.
 
 use std::path::PathBuf;
@@ -43,6 +46,7 @@ async fn main() {
             "--sandbox" => options.mode = Mode::Sandbox,
             "--sandbox-proxy" => options.sandbox_proxy = args.next(),
             "--no-log" => options.no_log = true,
+            "--image-shots" => options.image_shots = true,
             "--media" => {
                 options.media = PathBuf::from(
                     args.next()

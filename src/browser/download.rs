@@ -58,13 +58,13 @@ fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
     Some(())
 }
 
-/// Reads every shot (`(src, file name, relay)`) and saves them as one zip named `name`.
+/// Reads every shot (`(number, src, file name, relay)`) and saves them as one zip named `name`.
 /// `false` when a shot cannot be read from this page (its server allows no CORS read and
 /// there is no relay that can pass it on) or the archive cannot be made; nothing is
 /// saved then.
-pub async fn save_all(shots: &[(String, String, Option<String>)], name: &str) -> bool {
+pub async fn save_all(shots: &[(usize, String, String, Option<String>)], name: &str) -> bool {
     let mut files = Vec::new();
-    for (src, file_name, relay) in shots {
+    for (_, src, file_name, relay) in shots {
         let Some(blob) = read_shot(src, relay.as_deref()).await else {
             return false;
         };

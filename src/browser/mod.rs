@@ -8,6 +8,7 @@ pub mod decode;
 pub mod download;
 pub mod embed;
 pub mod file;
+pub mod film_module;
 pub mod funds;
 pub mod listen;
 pub mod object_url;

@@ -77,6 +77,9 @@ pub fn App(
     let compact = host.is_compact();
     let consumer = Signal::derive(move || compact && settings.with(|s| s.lock_proxy));
     provide_context(ConsumerFace(consumer));
+    provide_context(super::VideoMark(Signal::derive(move || {
+        settings.with(|s| s.video_mark.clone())
+    })));
     let jobs = Jobs::new(connection_state.key.into());
     provide_context(jobs);
 

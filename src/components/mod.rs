@@ -4,6 +4,7 @@
 mod app;
 mod connection_settings;
 mod copy_button;
+mod film;
 mod generate_panel;
 mod history;
 mod image_picker;
@@ -17,6 +18,7 @@ mod validation_report;
 pub use app::{is_consumer, App, ConsumerFace};
 pub use connection_settings::{ConnectionSettings, ConnectionState};
 pub use copy_button::{copy_button, share_button};
+pub use film::{FilmMaker, VideoMark};
 pub use generate_panel::GeneratePanel;
 pub use history::History;
 pub use image_picker::ImagePicker;

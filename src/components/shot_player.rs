@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::{copy_button, share_button};
+use super::{copy_button, share_button, FilmMaker};
 use crate::browser::download::{save, save_all};
 use crate::browser::object_url::ObjectUrl;
 use crate::core::output::{
@@ -123,18 +123,19 @@ pub fn ShotPlayer(
         })
         .collect();
     let count = sequence.len();
-    // Every shot that can be shown, with its file name, for Download all.
-    let files: Vec<(String, String, Option<String>)> = shots
+    // Every shot that can be shown — its number, address, file name and relay — for
+    // Download all and Download video.
+    let files: Vec<(usize, String, String, Option<String>)> = shots
         .iter()
         .filter_map(|s| {
             s.shown
                 .as_ref()
                 .ok()
-                .map(|(src, _, name)| (src.clone(), name.clone(), relay_for(s.number)))
+                .map(|(src, _, name)| (s.number, src.clone(), name.clone(), relay_for(s.number)))
         })
         .collect();
     // The shots' web addresses, one a line, for Share (inline shots have none).
-    let links = share_text(files.iter().map(|(src, _, _)| src.as_str()));
+    let links = share_text(files.iter().map(|(_, src, _, _)| src.as_str()));
     let files = StoredValue::new(files);
     // What Download all is doing or could not do.
     let zipping = RwSignal::new(None::<&'static str>);
@@ -280,6 +281,7 @@ pub fn ShotPlayer(
             })}
             {(count > 0).then(|| view! {
                 <div class="ms-controls ms-actions">
+                    <FilmMaker files=files />
                     <button
                         type="button"
                         class="ms-button"

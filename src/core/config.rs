@@ -64,6 +64,11 @@ pub struct Settings {
     /// Web addresses of shots shown as an example result in the embed before a visitor
     /// has chosen an image (at most [`MAX_EXAMPLE_OUTPUTS`], each a checked output).
     pub example_outputs: Vec<String>,
+    /// The site owner's mark (`video_mark`): a short line of text (the shop's name or
+    /// address) drawn small in a corner of every frame of **Download video**'s film.
+    /// Text only: drawn as one line of at most [`multishot_film::request::MARK_CHARS`]
+    /// (`multishot_film::request::clean_mark`).
+    pub video_mark: Option<String>,
 }
 
 /// How a pretend key for the sandbox starts (`sandbox_key`).
@@ -133,6 +138,7 @@ impl Default for Settings {
             theme: Theme::Auto,
             embed_parent_origins: Vec::new(),
             example_outputs: Vec::new(),
+            video_mark: None,
         }
     }
 }
@@ -418,6 +424,15 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
                 )),
             }
         }
+        // Kept as given: the film module draws it cleaned (`request::clean_mark`: one
+        // line, no control characters, at most MARK_CHARS), so the page need not.
+        "video_mark" => match value.as_str() {
+            Some(mark) => settings.video_mark = Some(mark.to_owned()),
+            None => problems.push(problem(
+                key,
+                "must be a short line of text (the shop's name or address); no mark is drawn",
+            )),
+        },
         _ => problems.push(problem(key, "is not a known setting and is ignored")),
     }
 }
@@ -614,6 +629,24 @@ mod tests {
             sandbox_note(&s).as_deref(),
             Some("Sandbox: sample shots, no cost.")
         );
+    }
+
+    #[test]
+    fn a_video_mark_is_one_short_line_of_text() {
+        let (s, problems) = parse_config(Some(r#"{"video_mark":"  Shop\nof the week  "}"#));
+        // Drawn as one line: the module cleans what the page passes on.
+        let drawn = s
+            .video_mark
+            .as_deref()
+            .and_then(multishot_film::request::clean_mark);
+        assert_eq!(drawn.as_deref(), Some("Shop of the week"));
+        assert!(problems.is_empty());
+        let (s, problems) = parse_config(Some(r#"{"video_mark":["<b>x</b>"]}"#));
+        assert_eq!(s.video_mark, None);
+        assert_eq!(problems.len(), 1);
+        let mut s = Settings::default();
+        assert!(apply_attributes(&mut s, [("data-video-mark", "shop.example")]).is_empty());
+        assert_eq!(s.video_mark.as_deref(), Some("shop.example"));
     }
 
     #[test]

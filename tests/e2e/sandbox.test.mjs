@@ -27,7 +27,9 @@ before(async () => {
   app = await serveStatic(DIST, { overrides: config });
   // The fake first (the proxy needs it; the proxy's address is put in below), then the
   // proxy, then the page's config as the fake serves it.
-  fake = await startFake(['--key', key, '--sandbox-proxy', 'http://proxy.invalid']);
+  // As the Makefile starts it: still images, as the model most likely gives.
+  assert.match(makefile, /fake-wavespeed --image-shots /);
+  fake = await startFake(['--image-shots', '--key', key, '--sandbox-proxy', 'http://proxy.invalid']);
   proxy = await startProxy({ key, upstream: fake.url, origins: [new URL(app.url).origin] });
   const served = await (await fetch(`${fake.url}/__sandbox/config.json`)).json();
   assert.equal(served.sandbox_key, key);
@@ -45,6 +47,8 @@ async function generate(page) {
   await page.locator('.ms-ok').waitFor();
   await page.getByRole('button', { name: /^Generate/ }).click();
   await expectPlayingShots(page.locator('.ms-generate'));
+  // The shots are the fake's still images.
+  assert.equal(await page.locator('.ms-generate img.ms-slide').count(), 1);
 }
 
 describe('the sandbox', () => {

@@ -35,6 +35,8 @@ export async function expectPlayingShots(scope, count = 3, { downloads = true } 
   const list = scope.getByRole('list', { name: 'Shots' });
   await list.waitFor({ timeout: 20_000 });
   assert.equal(await list.getByRole('listitem').count(), count);
+  // Still images (what the model most likely gives): each shown, in turn.
+  if (await scope.locator('img.ms-slide').count()) return expectShownStills(scope, list, count);
   const video = scope.locator('video[aria-label="Sequence"]');
   // It starts by itself, muted (as a property, not only as an attribute).
   await playing(video);
@@ -75,4 +77,15 @@ export async function comesIntoView(page, locator) {
     await page.waitForTimeout(100);
   }
   assert.fail(`the result is not in view: its top at ${top}px of a ${height}px view`);
+}
+
+/** The Sequence of still shots: each marker puts its image on the stage, decoded. */
+async function expectShownStills(scope, list, count) {
+  for (let n = 1; n <= count; n += 1) {
+    await list.getByRole('button', { name: `Shot ${n}`, exact: true }).click();
+    const slide = scope.getByRole('img', { name: `Sequence: shot ${n}` });
+    await slide.waitFor();
+    await slide.evaluate((img) => img.decode());
+    assert.ok(await slide.evaluate((img) => img.naturalWidth > 0), `shot ${n} is shown`);
+  }
 }
