@@ -4,7 +4,8 @@
 //
 //   first-load sizes (raw / gzip -9 / brotli -q 11), first contentful paint and the
 //   app interactive, validation verdicts (header and decoded) for three images, memory
-//   after 20 jobs, requests and CPU while waiting on a job, Lighthouse scores.
+//   after 20 jobs, requests and CPU while waiting on a job, Download video's film beside
+//   ffmpeg's, the on-demand modules' sizes, Lighthouse scores.
 //
 // BENCH_RUNS (default 7) and BENCH_WAIT_S (default 60) tune the length. The goals of
 // issue 14 are printed beside the figures, with the numbers before it (BEFORE) and those
@@ -18,6 +19,7 @@ import { ARGS, CHROMIUM } from '../tests/e2e/support/browser.mjs';
 import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
 import { photoBytes } from '../tests/e2e/support/photo.mjs';
+import { benchFilm } from './bench-film.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -268,6 +270,9 @@ try {
       say(`  ${''.padEnd(20)} longest task ${ms(measured.at_once.longest_task)} / ${ms(measured.after_reading.longest_task)}   (a worker if over 50 ms)`);
     }
   }
+
+  // Download video beside ffmpeg, and the on-demand modules' sizes (scripts/bench-film.mjs).
+  Object.assign(results, await benchFilm({ freshPage: () => freshPage(fastApp.url), fake, runs: RUNS, say, ms, stats }));
 
   // Memory after 20 jobs with video outputs, every other one as base64.
   {

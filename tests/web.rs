@@ -1340,3 +1340,88 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
     shows(&[]).await;
     root.remove();
 }
+
+// ---- Download video ------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn download_video_comes_first_and_asks_the_film_module_for_the_sequence_in_its_shape() {
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let _handle = leptos::mount::mount_to(root.clone(), || {
+        view! {
+            <multishot_studio::components::ShotPlayer
+                outputs=vec![
+                    "https://cdn.example/a/1.jpg".into(),
+                    "not a shot".into(),
+                    "https://cdn.example/a/3.jpg".into(),
+                ]
+                nsfw=Vec::new()
+                inference_ms=None
+                poster=None
+                relay=Some("https://proxy.example/outputs/t1/".into())
+            />
+        }
+        .into_any()
+    });
+    tick().await;
+    let actions = root.query_selector_all(".ms-actions button").unwrap();
+    let first = actions.get(0).unwrap();
+    assert_eq!(first.text_content().as_deref(), Some("Download video"));
+    // The Shape choice: its options, named as the issue names them.
+    let select: web_sys::HtmlElement = root
+        .query_selector("label.ms-film-shape select")
+        .unwrap()
+        .expect("the Shape choice")
+        .unchecked_into();
+    let options: Vec<String> = (0..4)
+        .map(|i| {
+            let o = select.query_selector_all("option").unwrap().get(i).unwrap();
+            o.text_content().unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(options, ["Original", "9:16", "1:1", "16:9"]);
+    js_sys::Reflect::set(&select, &"value".into(), &"9:16".into()).unwrap();
+    // The press hands the slot the request and dispatches the module's event on it
+    // (the module itself is not loaded here: the page's script loads it).
+    let slot = root
+        .query_selector(".ms-film-slot")
+        .unwrap()
+        .expect("the slot");
+    js_sys::eval("window.__film = null; document.addEventListener('multishot-film', (e) => { window.__film = e.target.msFilm; }, true);").unwrap();
+    first.unchecked_ref::<web_sys::HtmlElement>().click();
+    let asked = js_sys::Reflect::get(&js_sys::global(), &"__film".into())
+        .unwrap()
+        .as_string()
+        .expect("the request, as text");
+    assert_eq!(
+        js_sys::Reflect::get(&slot, &"msFilm".into())
+            .unwrap()
+            .as_string(),
+        Some(asked.clone())
+    );
+    let request = multishot_film::request::Request::parse(&asked).expect("a request");
+    assert_eq!(request.shape, multishot_film::shape::Shape::Portrait);
+    // The shots that can be shown, with their own numbers and the proxy's relays.
+    let shots: Vec<_> = request
+        .shots
+        .iter()
+        .map(|s| (s.number, s.src.as_str(), s.relay.as_deref()))
+        .collect();
+    assert_eq!(
+        shots,
+        [
+            (
+                1,
+                "https://cdn.example/a/1.jpg",
+                Some("https://proxy.example/outputs/t1/1")
+            ),
+            (
+                3,
+                "https://cdn.example/a/3.jpg",
+                Some("https://proxy.example/outputs/t1/3")
+            ),
+        ]
+    );
+    root.remove();
+}

@@ -66,6 +66,7 @@ pub fn FilmMaker(
         film_module::ask(&slot, &request);
     };
     view! {
+        <div class="ms-film">
         <button type="button" class="ms-button ms-primary" disabled=!offered on:click=press>
             {move || if offered { container.get().button() } else { NO_WEBCODECS }}
         </button>
@@ -75,6 +76,7 @@ pub fn FilmMaker(
             <select inner_html=SHAPE_OPTIONS node_ref=choice></select>
         </label>
         <div class=SLOT node_ref=slot></div>
+        </div>
     }
 }
 

@@ -189,8 +189,15 @@ pub fn ShotPlayer(
                 ></video>
             }
             .into_any(),
+            // The film's camera move for its place (multishot_film::camera::move_for:
+            // push-in, pan, pull-out, pan back), as the style draws it.
             MediaKind::Image => view! {
-                <img class="ms-slide" src=src alt=format!("Sequence: shot {number}") />
+                <img
+                    class="ms-slide"
+                    data-move=current.get_untracked() % 4
+                    src=src
+                    alt=format!("Sequence: shot {number}")
+                />
             }
             .into_any(),
         })

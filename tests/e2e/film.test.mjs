@@ -172,6 +172,23 @@ describe('Download video', () => {
     await page.getByRole('status').filter({ hasText: 'Saved again: multi-shot-sequence-1x1.mp4' }).waitFor();
   });
 
+  test('a History item makes its film too, after a reload', async () => {
+    const page = await finishedJob();
+    await page.reload();
+    await appMounted(page);
+    const item = page.locator('.ms-history-item').first();
+    await item.getByRole('button', { name: 'Open' }).click();
+    await item.getByRole('list', { name: 'Shots' }).waitFor();
+    await item.getByLabel('Shape').selectOption('16:9');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      item.getByRole('button', { name: 'Download video', exact: true }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'multi-shot-sequence-16x9.mp4');
+    const film = probe(await download.path());
+    assert.deepEqual([film.width, film.height, film.nb_read_frames], [902, 506, 360]);
+  });
+
   test('video shots are the clips in order, whole: their summed length', async () => {
     const page = await finishedJob({ scenario: { shots_kind: 'videos' } });
     const { path } = await downloadVideo(page);
@@ -199,6 +216,19 @@ describe('Download video', () => {
     await page.getByRole('button', { name: 'Shot 2', exact: true }).click();
     const { name } = await downloadVideo(page, { shape: '1:1' });
     assert.equal(name, 'multi-shot-sequence-1x1.mp4');
+  });
+
+  test('a shot whose server allows no read, and that the proxy cannot pass on, is named with why', async () => {
+    // (The fake stands for the proxy here and has no outputs route: it answers 404. Read
+    // through multishot-proxy's, the film is made: proxy.test.mjs.)
+    const page = await finishedJob({ scenario: { shots_kind: 'images', outputs_without_cors: true } });
+    const downloads = [];
+    page.on('download', (d) => downloads.push(d));
+    await page.getByRole('button', { name: 'Download video', exact: true }).click();
+    await page.getByRole('status').filter({
+      hasText: "Shot 1 could not be read here: its server does not let this page read it (no CORS), and the site's proxy could not pass it on (it answered 404). No video was made.",
+    }).waitFor({ timeout: 30_000 });
+    assert.equal(downloads.length, 0);
   });
 
   test('where H.264 is not offered the film is VP9 in WebM, and the button says so', async () => {

@@ -102,7 +102,8 @@ describe('through multishot-proxy', () => {
     assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
 
     // The shots' server lets the page read nothing: the proxy passes them on from its
-    // own origin, so Download all still makes one file and Download shot 1 saves.
+    // own origin, so Download all still makes one file, Download shot 1 saves and
+    // Download video makes its film.
     await fake.scenario({ outputs_without_cors: true });
     try {
       const url = page.url();
@@ -112,9 +113,18 @@ describe('through multishot-proxy', () => {
       const [one] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download shot 1' }).click()]);
       assert.equal(one.suggestedFilename(), 'shot-1.mp4');
       assert.equal(page.url(), url);
+      // Download video reads the shots the same way: the film of the three 2 s clips.
+      const [film] = await Promise.all([
+        page.waitForEvent('download', { timeout: 120_000 }),
+        page.locator('.ms-generate').getByRole('button', { name: 'Download video', exact: true }).click(),
+      ]);
+      assert.equal(film.suggestedFilename(), 'multi-shot-sequence.mp4');
+      const made = await readFile(await film.path());
+      assert.equal(made.toString('latin1', 4, 8), 'ftyp');
+      assert.ok(made.length > 10_000, `${made.length} bytes`);
       // Each read through the proxy (the key stays out of those reads: proxy/tests/proxy.rs).
       const relayed = page.seen.requests.filter((r) => r.url().startsWith(`${proxy.url}/api/v3/predictions/${token}/outputs/`));
-      assert.deepEqual(relayed.map((r) => new URL(r.url()).pathname.split('/').pop()).sort(), ['1', '1', '2', '3']);
+      assert.deepEqual(relayed.map((r) => new URL(r.url()).pathname.split('/').pop()).sort(), ['1', '1', '1', '2', '2', '3', '3']);
     } finally {
       await fake.scenario({});
     }

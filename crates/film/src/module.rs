@@ -22,7 +22,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::camera::{move_for, view_at, View};
 use crate::encoding::{bitrate, Container, CODECS, KEY_EVERY};
 use crate::mp4::{self, Sample, Track};
-use crate::request::{is_still, Request, ShotRef, EVENT, LOADER, REQUEST, SLOT};
+use crate::request::{is_still, unread, Miss, Request, ShotRef, EVENT, LOADER, REQUEST, SLOT};
 use crate::shape::{cover, frame_size};
 use crate::timeline::{frame_micros, Layer, Piece, Timeline, FPS};
 use crate::webm;
@@ -80,7 +80,7 @@ extern "C" {
 /// Why a film was not made: each says what a person can do.
 #[derive(Debug, thiserror::Error)]
 enum FilmError {
-    #[error("Shot {number} could not be read here: {why}. Download all still saves the shots.")]
+    #[error("Shot {number} could not be read here: {why}. No video was made.")]
     Shot { number: usize, why: String },
     #[error("This browser offers no video encoder for this film ({0}). Download all still saves the shots.")]
     NoEncoder(String),
@@ -231,10 +231,7 @@ impl Progress {
             let _ = bar.set_attribute("aria-label", "Making the video");
             let _ = slot.append_child(bar);
         }
-        if let Some(said) = &said {
-            let _ = said.set_attribute("role", "status");
-            let _ = slot.append_child(said);
-        }
+        // The bar with Cancel beside it; what is being done under them.
         if let Some(button) = element("button", "ms-button ms-small", "Cancel") {
             let _ = button.set_attribute("type", "button");
             let press = Closure::<dyn Fn()>::new(move || cancel.set(true));
@@ -242,6 +239,10 @@ impl Progress {
                 button.add_event_listener_with_callback("click", press.as_ref().unchecked_ref());
             press.forget();
             let _ = slot.append_child(&button);
+        }
+        if let Some(said) = &said {
+            let _ = said.set_attribute("role", "status");
+            let _ = slot.append_child(said);
         }
         Progress {
             slot: slot.clone(),
@@ -408,46 +409,45 @@ async fn timed<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
     }
 }
 
-/// The shot's bytes: from its own address, else through the site owner's proxy.
+/// One read of a shot's bytes.
+async fn read(window: &web_sys::Window, at: &str) -> Result<web_sys::Blob, Miss> {
+    let init = web_sys::RequestInit::new();
+    init.set_mode(web_sys::RequestMode::Cors);
+    let response = match timed(JsFuture::from(window.fetch_with_str_and_init(at, &init))).await {
+        Some(Ok(r)) => r.unchecked_into::<web_sys::Response>(),
+        Some(Err(_)) => return Err(Miss::Refused),
+        None => return Err(Miss::Slow),
+    };
+    if !response.ok() {
+        return Err(Miss::Status(response.status()));
+    }
+    let blob = match response.blob() {
+        Ok(p) => timed(JsFuture::from(p)).await,
+        Err(_) => None,
+    };
+    match blob {
+        Some(Ok(b)) => Ok(b.unchecked_into()),
+        Some(Err(_)) => Err(Miss::Cut),
+        None => Err(Miss::Slow),
+    }
+}
+
+/// The shot's bytes: from its own address, else through the site owner's proxy; or why
+/// neither gave them ([`unread`]).
 async fn fetch_shot(shot: &ShotRef) -> Result<web_sys::Blob, String> {
     let window = web_sys::window().ok_or("no browser window")?;
-    let mut why = String::new();
-    for (at, through_proxy) in
-        std::iter::once((&shot.src, false)).chain(shot.relay.iter().map(|r| (r, true)))
-    {
-        let init = web_sys::RequestInit::new();
-        init.set_mode(web_sys::RequestMode::Cors);
-        let got = timed(JsFuture::from(window.fetch_with_str_and_init(at, &init))).await;
-        let response = match got {
-            Some(Ok(r)) => r.unchecked_into::<web_sys::Response>(),
-            Some(Err(_)) => {
-                why = if through_proxy {
-                    "the site's proxy could not be reached".into()
-                } else {
-                    "its server does not let this page read it (no CORS), and no proxy passes it on"
-                        .into()
-                };
-                continue;
-            }
-            None => {
-                why = "it took too long to arrive".into();
-                continue;
-            }
-        };
-        if !response.ok() {
-            why = format!("its server answered {}", response.status());
-            continue;
-        }
-        let blob = match response.blob() {
-            Ok(p) => timed(JsFuture::from(p)).await,
-            Err(_) => None,
-        };
-        match blob {
-            Some(Ok(b)) => return Ok(b.unchecked_into()),
-            _ => why = "it stopped arriving".into(),
-        }
-    }
-    Err(why)
+    let direct = match read(&window, &shot.src).await {
+        Ok(blob) => return Ok(blob),
+        Err(miss) => miss,
+    };
+    let relay = match &shot.relay {
+        Some(relay) => match read(&window, relay).await {
+            Ok(blob) => return Ok(blob),
+            Err(miss) => Some(miss),
+        },
+        None => None,
+    };
+    Err(unread(direct, relay))
 }
 
 /// An event of `target`'s, once (or an error event as `Err`).
@@ -492,34 +492,31 @@ async fn load(shot: &ShotRef) -> Result<Source, FilmError> {
             .unwrap_or_default(),
         Err(_) => Vec::new(),
     };
-    match is_still(&head) {
-        true => {
-            let options = web_sys::ImageBitmapOptions::new();
-            options.set_image_orientation(web_sys::ImageOrientation::FromImage);
-            let promise = window
-                .create_image_bitmap_with_blob_and_image_bitmap_options(&blob, &options)
-                .map_err(|e| fail(js_text(&e)))?;
-            match timed(JsFuture::from(promise)).await {
-                Some(Ok(b)) => Ok(Source::Image(b.unchecked_into())),
-                _ => Err(fail("the browser could not decode it as an image".into())),
-            }
+    if is_still(&head) {
+        let options = web_sys::ImageBitmapOptions::new();
+        options.set_image_orientation(web_sys::ImageOrientation::FromImage);
+        let promise = window
+            .create_image_bitmap_with_blob_and_image_bitmap_options(&blob, &options)
+            .map_err(|e| fail(js_text(&e)))?;
+        match timed(JsFuture::from(promise)).await {
+            Some(Ok(b)) => Ok(Source::Image(b.unchecked_into())),
+            _ => Err(fail("the browser could not decode it as an image".into())),
         }
-        false => {
-            let url =
-                web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| fail(js_text(&e)))?;
-            let video: web_sys::HtmlVideoElement = document()
-                .and_then(|d| d.create_element("video").ok())
-                .and_then(|v| v.dyn_into().ok())
-                .ok_or_else(|| fail("no video element".into()))?;
-            video.set_muted(true);
-            video.set_preload("auto");
-            video.set_src(&url);
-            let source = Source::Clip(video.clone(), url);
-            once(&video, "loadeddata", "error")
-                .await
-                .map_err(|_| fail("the browser could not play it as a video".into()))?;
-            Ok(source)
-        }
+    } else {
+        let url =
+            web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| fail(js_text(&e)))?;
+        let video: web_sys::HtmlVideoElement = document()
+            .and_then(|d| d.create_element("video").ok())
+            .and_then(|v| v.dyn_into().ok())
+            .ok_or_else(|| fail("no video element".into()))?;
+        video.set_muted(true);
+        video.set_preload("auto");
+        video.set_src(&url);
+        let source = Source::Clip(video.clone(), url);
+        once(&video, "loadeddata", "error")
+            .await
+            .map_err(|_| fail("the browser could not play it as a video".into()))?;
+        Ok(source)
     }
 }
 

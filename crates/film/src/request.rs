@@ -45,6 +45,42 @@ pub struct Request {
     pub mark: Option<String>,
 }
 
+/// Why one read of a shot gave no bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// The request failed as a whole: for the shot's own server, it allows this page no
+    /// read (no CORS) or cannot be reached; for the proxy, it cannot be reached.
+    Refused,
+    /// The server answered with this status.
+    Status(u16),
+    /// Nothing came for a minute.
+    Slow,
+    /// The body stopped short.
+    Cut,
+}
+
+/// Why a shot could not be read, from its own server (`direct`) and through the site
+/// owner's proxy (`relay`, when there is one): the middle of "Shot N could not be read
+/// here: …".
+pub fn unread(direct: Miss, relay: Option<Miss>) -> String {
+    let first = match direct {
+        Miss::Refused => "its server does not let this page read it (no CORS)".to_owned(),
+        Miss::Status(status) => format!("its server answered {status}"),
+        Miss::Slow => "it took too long to arrive".to_owned(),
+        Miss::Cut => "it stopped arriving".to_owned(),
+    };
+    let then = match relay {
+        None => "no proxy passes it on".to_owned(),
+        Some(Miss::Refused) => "the site's proxy could not be reached".to_owned(),
+        Some(Miss::Status(status)) => {
+            format!("the site's proxy could not pass it on (it answered {status})")
+        }
+        Some(Miss::Slow) => "the site's proxy took too long".to_owned(),
+        Some(Miss::Cut) => "the site's proxy stopped short".to_owned(),
+    };
+    format!("{first}, and {then}")
+}
+
 /// Whether a shot whose bytes start with `head` is a still image (JPEG, PNG, WebP or
 /// GIF, by their signatures) rather than a clip: the module reads it from the shot
 /// itself, whatever its address says.
@@ -166,6 +202,27 @@ mod tests {
         assert_eq!(Request::parse("one\thttps://a/b\t-\n"), None);
         assert_eq!(Request::parse("1\timage\thttps://a/b\t-\n"), None);
         assert_eq!(Request::parse("shape\t1:1\n"), None);
+    }
+
+    #[test]
+    fn an_unread_shot_says_what_each_way_answered() {
+        assert_eq!(
+            unread(Miss::Refused, None),
+            "its server does not let this page read it (no CORS), and no proxy passes it on"
+        );
+        assert_eq!(
+            unread(Miss::Refused, Some(Miss::Status(404))),
+            "its server does not let this page read it (no CORS), and the site's proxy could \
+             not pass it on (it answered 404)"
+        );
+        assert_eq!(
+            unread(Miss::Status(410), Some(Miss::Refused)),
+            "its server answered 410, and the site's proxy could not be reached"
+        );
+        assert_eq!(
+            unread(Miss::Slow, Some(Miss::Cut)),
+            "it took too long to arrive, and the site's proxy stopped short"
+        );
     }
 
     #[test]
