@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 use multishot_film::encoding::{Container, NO_WEBCODECS};
 use multishot_film::request::{Request, ShotRef, SLOT};
-
-/// The shots as the player lists them: number, address, file name, relay.
-type Files = StoredValue<Vec<(usize, String, String, Option<String>)>>;
 use multishot_film::shape::Shape;
 
 use crate::browser::film_module;
+
+/// The shots as the player lists them: number, address, file name, relay.
+type Files = StoredValue<Vec<(usize, String, String, Option<String>)>>;
 
 /// The choice **Shape**'s options, in [`Shape::ALL`]'s order (a test holds them to it).
 const SHAPE_OPTIONS: &str =
@@ -67,15 +67,15 @@ pub fn FilmMaker(
     };
     view! {
         <div class="ms-film">
-        <button type="button" class="ms-button ms-primary" disabled=!offered on:click=press>
-            {move || if offered { container.get().button() } else { NO_WEBCODECS }}
-        </button>
-        <label class="ms-film-shape">
-            "Shape "
-            // The options as static markup: one view type less in the first load.
-            <select inner_html=SHAPE_OPTIONS node_ref=choice></select>
-        </label>
-        <div class=SLOT node_ref=slot></div>
+            <button type="button" class="ms-button ms-primary" disabled=!offered on:click=press>
+                {move || if offered { container.get().button() } else { NO_WEBCODECS }}
+            </button>
+            <label class="ms-film-shape">
+                "Shape "
+                // The options as static markup: one view type less in the first load.
+                <select inner_html=SHAPE_OPTIONS node_ref=choice></select>
+            </label>
+            <div class=SLOT node_ref=slot></div>
         </div>
     }
 }

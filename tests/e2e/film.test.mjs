@@ -200,6 +200,29 @@ describe('Download video', () => {
     assert.equal(film.nb_read_frames, 180);
   });
 
+  test('pressed again with another Shape while a film is made, the new one is made instead', async () => {
+    const page = await finishedJob();
+    const downloads = [];
+    page.on('download', (d) => downloads.push(d.suggestedFilename()));
+    await page.getByRole('button', { name: 'Download video', exact: true }).click();
+    await page.waitForFunction(() => Number(document.querySelector('.ms-film-slot progress')?.getAttribute('value')) > 10);
+    // The first film's bar, marked to tell it from the second's.
+    await page.evaluate(() => { document.querySelector('.ms-film-slot progress').dataset.first = ''; });
+    await page.getByLabel('Shape').selectOption('1:1');
+    const saved = page.waitForEvent('download', { timeout: 120_000 });
+    await page.getByRole('button', { name: 'Download video', exact: true }).click();
+    // The second film's progress stays in the slot while the first stops (it must not
+    // say "Cancelled" over it): its own bar gets well on.
+    await page.waitForFunction(() => Number(document.querySelector('.ms-film-slot progress:not([data-first])')?.getAttribute('value')) > 30, null, { timeout: 60_000 });
+    assert.equal(await page.getByText('Cancelled: no file was made.').count(), 0);
+    assert.equal((await saved).suggestedFilename(), 'multi-shot-sequence-1x1.mp4');
+    // The first stopped quietly: no file of its own, and the slot shows the second's end.
+    await page.getByRole('status').filter({ hasText: 'Saved multi-shot-sequence-1x1.mp4' }).waitFor();
+    await page.waitForTimeout(500);
+    assert.deepEqual(downloads, ['multi-shot-sequence-1x1.mp4']);
+    assert.equal(await page.getByText('Cancelled: no file was made.').count(), 0);
+  });
+
   test('Cancel leaves no file and the page usable', async () => {
     const page = await finishedJob();
     const downloads = [];

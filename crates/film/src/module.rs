@@ -90,6 +90,13 @@ enum FilmError {
     Cancelled,
 }
 
+/// The film being made ([`WORKING`]).
+struct Working {
+    text: String,
+    cancel: Rc<Cell<bool>>,
+    slot: web_sys::Element,
+}
+
 /// A finished film, kept for the session.
 #[derive(Clone)]
 struct Film {
@@ -100,8 +107,8 @@ struct Film {
 thread_local! {
     /// Films made this session, by their request's text.
     static MADE: RefCell<HashMap<String, Film>> = RefCell::new(HashMap::new());
-    /// The film being made: its request's text and its cancel flag.
-    static WORKING: RefCell<Option<(String, Rc<Cell<bool>>)>> = const { RefCell::new(None) };
+    /// The film being made: its request's text, its cancel flag and its slot.
+    static WORKING: RefCell<Option<Working>> = const { RefCell::new(None) };
 }
 
 #[wasm_bindgen(start)]
@@ -168,11 +175,12 @@ fn answer(slot: web_sys::Element) {
         show_made(&slot, &film, true);
         return;
     }
-    // The same film on its way: nothing more to do; another one: that one stops.
+    // The same film on its way: nothing more to do; another one: that one stops (one
+    // film at a time: the encoder and the page's memory are shared).
     let busy = WORKING.with(|w| {
         w.borrow()
             .as_ref()
-            .map(|(working, cancel)| (working == &text, cancel.clone()))
+            .map(|working| (working.text == text, working.cancel.clone()))
     });
     match busy {
         Some((true, _)) => return,
@@ -180,21 +188,34 @@ fn answer(slot: web_sys::Element) {
         None => {}
     }
     let cancel = Rc::new(Cell::new(false));
-    WORKING.with(|w| *w.borrow_mut() = Some((text.clone(), cancel.clone())));
+    WORKING.with(|w| {
+        *w.borrow_mut() = Some(Working {
+            text: text.clone(),
+            cancel: cancel.clone(),
+            slot: slot.clone(),
+        })
+    });
     spawn_local(async move {
         let ui = Progress::new(&slot, cancel.clone());
         let made = make(&request, &ui, &cancel).await;
-        WORKING.with(|w| {
-            let mut w = w.borrow_mut();
-            if w.as_ref().is_some_and(|(t, _)| t == &text) {
-                *w = None;
-            }
+        // Another film asked for in this same slot has its own progress there now.
+        let (mine, superseded) = WORKING.with(|w| {
+            let w = w.borrow();
+            let mine = w.as_ref().is_some_and(|working| working.text == text);
+            let here = w.as_ref().is_some_and(|working| working.slot == slot);
+            (mine, !mine && here)
         });
+        if mine {
+            WORKING.with(|w| *w.borrow_mut() = None);
+        }
         match made {
             Ok(film) => {
                 MADE.with(|m| m.borrow_mut().insert(text, film.clone()));
-                show_made(&slot, &film, false);
+                if !superseded {
+                    show_made(&slot, &film, false);
+                }
             }
+            Err(_) if superseded => {}
             Err(why) => ui.fail(&why.to_string()),
         }
     });
