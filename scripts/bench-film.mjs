@@ -11,6 +11,16 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
 const OUT = join(ROOT, 'target/bench');
 
+/** Median, min and max of repeated runs (make bench's figures). */
+export const stats = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: sorted.length };
+};
+/** A figure of `stats` in milliseconds, as make bench prints it. */
+export const ms = (s) => `${s.median.toFixed(1).padStart(8)} ms  (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)})`;
+
 /**
  * @param {{freshPage: () => Promise<import('playwright-core').Page>, fake: object, runs: number,
  *   say: (line?: string) => void, ms: (s: object) => string, stats: (v: number[]) => object}} bench
@@ -119,13 +129,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, '--enable-precise-memory-info'] });
   const fake = await startFake(['--proxy']);
   const app = await serveStatic(DIST, { overrides: { 'config.json': JSON.stringify({ proxy_url: fake.url, poll_interval_ms: 500 }) } });
-  const stats = (values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: sorted.length };
-  };
-  const ms = (s) => `${s.median.toFixed(1).padStart(8)} ms  (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)})`;
   try {
     const freshPage = async () => {
       const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();

@@ -19,7 +19,7 @@ import { ARGS, CHROMIUM } from '../tests/e2e/support/browser.mjs';
 import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
 import { photoBytes } from '../tests/e2e/support/photo.mjs';
-import { benchFilm } from './bench-film.mjs';
+import { benchFilm, ms, stats } from './bench-film.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -27,13 +27,6 @@ const OUT = join(ROOT, 'target/bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const WAIT_S = Number(process.env.BENCH_WAIT_S ?? 60);
 
-const stats = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: sorted.length };
-};
-const ms = (s) => `${s.median.toFixed(1).padStart(8)} ms  (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)})`;
 const say = (line = '') => console.log(line);
 
 // ---- test images -------------------------------------------------------------------
