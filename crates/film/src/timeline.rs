@@ -9,6 +9,8 @@ pub const FPS: u32 = 30;
 pub const STILL_SECONDS: u32 = 4;
 /// How long a still shot is on screen, in frames.
 pub const STILL_FRAMES: u32 = STILL_SECONDS * FPS;
+/// The longest a clip is taken for, in seconds (the model's clips are a few seconds).
+pub const MAX_CLIP_SECONDS: u32 = 60;
 /// How long a cross-fade between two still shots lasts, in frames (half a second).
 pub const FADE_FRAMES: u32 = FPS / 2;
 
@@ -25,9 +27,16 @@ pub enum Piece {
 }
 
 impl Piece {
-    /// A clip lasting `seconds`, in frames at [`FPS`] (at least one).
+    /// A clip lasting `seconds`, in frames at [`FPS`]: at least one, and at most
+    /// [`MAX_CLIP_SECONDS`] (a clip whose length the browser does not know, `NaN` or
+    /// infinite, is taken at that most).
     pub fn clip(seconds: f64) -> Piece {
-        let frames = (seconds.max(0.0) * f64::from(FPS)).round();
+        let seconds = if seconds.is_finite() {
+            seconds.clamp(0.0, f64::from(MAX_CLIP_SECONDS))
+        } else {
+            f64::from(MAX_CLIP_SECONDS)
+        };
+        let frames = (seconds * f64::from(FPS)).round();
         Piece::Clip {
             frames: (frames as u32).max(1),
         }
@@ -209,6 +218,14 @@ mod tests {
         let (b, _) = film.at(60).unwrap();
         assert_eq!((b.shot, b.seconds), (1, 0.0));
         assert_eq!(Piece::clip(0.0), Piece::Clip { frames: 1 });
+        assert_eq!(Piece::clip(-3.0), Piece::Clip { frames: 1 });
+        // A length the browser does not know is bounded, never a film without end.
+        let most = Piece::Clip {
+            frames: MAX_CLIP_SECONDS * FPS,
+        };
+        assert_eq!(Piece::clip(f64::INFINITY), most);
+        assert_eq!(Piece::clip(f64::NAN), most);
+        assert_eq!(Piece::clip(1e12), most);
     }
 
     #[test]
