@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use super::json::{self, Json};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::web_address::after_web_scheme;
 
@@ -394,11 +394,11 @@ fn clip(text: &str) -> String {
 /// else the body as text (clipped), else a generic phrase — and, when the body is a
 /// refusal of the site owner's proxy (a `message` with a short `reason` code), that code.
 fn error_parts(body: &[u8]) -> (String, Option<String>) {
-    let json = serde_json::from_slice::<Value>(body).ok();
+    let json = json::parse(body).ok();
     let field = |key: &str| {
         json.as_ref()
             .and_then(|j| j.get(key))
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|t| !t.trim().is_empty())
     };
     let reason = field("message")
@@ -419,13 +419,6 @@ fn error_parts(body: &[u8]) -> (String, Option<String>) {
     (message, reason.map(str::to_owned))
 }
 
-/// Where a text stops being JSON: "at line 1, column 12". (Not serde_json's own message:
-/// its Display would bring every parser message, and the I/O error texts behind it, into
-/// the page's wasm for one clause.)
-pub fn where_json_fails(error: &serde_json::Error) -> String {
-    format!("at line {}, column {}", error.line(), error.column())
-}
-
 /// `Retry-After` in seconds (the HTTP-date form is not used by WaveSpeed and is ignored).
 pub fn parse_retry_after(header: Option<&str>) -> Option<u32> {
     header?.trim().parse().ok()
@@ -437,7 +430,7 @@ pub fn parse_envelope(
     http_status: u16,
     retry_after: Option<&str>,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<Json, ApiError> {
     if !(200..300).contains(&http_status) {
         let (message, reason) = error_parts(body);
         if let Some(reason) = reason {
@@ -462,8 +455,7 @@ pub fn parse_envelope(
             status => ApiError::Rejected { status, message },
         });
     }
-    let json: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadResponse(format!("not JSON ({})", where_json_fails(&e))))?;
+    let json = json::parse(body).map_err(|e| ApiError::BadResponse(format!("not JSON ({e})")))?;
     if let Some(code) = json.get("code") {
         let code = code
             .as_i64()
@@ -482,12 +474,12 @@ pub fn parse_envelope(
 }
 
 /// The outputs in either documented shape: an array of strings, or a single string.
-fn outputs_of(data: &Value) -> Result<Vec<String>, ApiError> {
+fn outputs_of(data: &Json) -> Result<Vec<String>, ApiError> {
     match data.get("outputs") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(one)) if one.is_empty() => Ok(Vec::new()),
-        Some(Value::String(one)) => Ok(vec![one.clone()]),
-        Some(Value::Array(items)) => items
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::String(one)) if one.is_empty() => Ok(Vec::new()),
+        Some(Json::String(one)) => Ok(vec![one.clone()]),
+        Some(Json::Array(items)) => items
             .iter()
             .map(|v| {
                 v.as_str()
@@ -510,15 +502,15 @@ pub fn parse_prediction(
     let data = parse_envelope(http_status, retry_after, body)?;
     let id = data
         .get("id")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| ApiError::BadResponse("no task id".into()))?;
     let status = data
         .get("status")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| ApiError::BadResponse("no status".into()))?;
     let has_nsfw_contents = data
         .get("has_nsfw_contents")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map(|flags| flags.iter().map(|f| f.as_bool().unwrap_or(false)).collect())
         .unwrap_or_default();
     Ok(Prediction {
@@ -528,13 +520,16 @@ pub fn parse_prediction(
         has_nsfw_contents,
         error: data
             .get("error")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|e| !e.trim().is_empty())
             .map(clip),
-        inference_ms: data.pointer("/timings/inference").and_then(Value::as_u64),
+        inference_ms: data
+            .get("timings")
+            .and_then(|t| t.get("inference"))
+            .and_then(Json::as_u64),
         created_at: data
             .get("created_at")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::to_owned),
     })
 }
@@ -548,7 +543,7 @@ pub fn parse_upload(
     let data = parse_envelope(http_status, retry_after, body)?;
     let url = data
         .get("download_url")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| ApiError::BadResponse("the upload reply has no download_url".into()))?;
     if after_web_scheme(url).is_some() {
         Ok(url.to_owned())

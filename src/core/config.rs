@@ -2,7 +2,7 @@
 //! without a rebuild. Every problem names its key; a bad value falls back to its default
 //! and the rest of the file still applies.
 
-use serde_json::{Map, Value};
+use super::json::{self, Json};
 
 use super::web_address::after_web_scheme;
 
@@ -255,8 +255,8 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
     let Some(text) = text else {
         return (settings, problems);
     };
-    let object: Map<String, Value> = match serde_json::from_slice::<Value>(text.as_bytes()) {
-        Ok(Value::Object(object)) => object,
+    let object = match json::parse(text.as_bytes()) {
+        Ok(Json::Object(members)) => members,
         Ok(_) => {
             problems.push(problem(
                 "config.json",
@@ -267,22 +267,22 @@ pub fn parse_config(text: Option<&str>) -> (Settings, Vec<ConfigProblem>) {
         Err(e) => {
             problems.push(problem(
                 "config.json",
-                format!(
-                    "is not valid JSON ({}); defaults are used",
-                    super::api::where_json_fails(&e)
-                ),
+                format!("is not valid JSON ({e}); defaults are used"),
             ));
             return (settings, problems);
         }
     };
-    for (key, value) in &object {
-        apply(&mut settings, key, value, &mut problems);
+    // In the file's order; a key given twice counts once, as its last value.
+    for (i, (key, value)) in object.iter().enumerate() {
+        if !object[i + 1..].iter().any(|(later, _)| later == key) {
+            apply(&mut settings, key, value, &mut problems);
+        }
     }
     (settings, problems)
 }
 
 /// Reads one setting into `settings`, or says what is wrong with it.
-fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<ConfigProblem>) {
+fn apply(settings: &mut Settings, key: &str, value: &Json, problems: &mut Vec<ConfigProblem>) {
     match key {
         "api_base" => match value.as_str().map(BaseUrl::parse) {
             Some(Ok(url)) => settings.api_base = url,
@@ -295,9 +295,9 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
             )),
         },
         "proxy_url" => match value {
-            Value::Null => {}
-            Value::String(s) if s.trim().is_empty() => {}
-            Value::String(s) => match BaseUrl::parse(s) {
+            Json::Null => {}
+            Json::String(s) if s.trim().is_empty() => {}
+            Json::String(s) => match BaseUrl::parse(s) {
                 Ok(url) => settings.proxy_url = Some(url),
                 Err(why) => problems.push(problem(key, format!("{why}; no proxy is used"))),
             },
@@ -368,7 +368,7 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
         },
         "embed_parent_origins" => {
             let list: Option<Vec<&str>> = match value {
-                Value::Array(items) => items.iter().map(Value::as_str).collect(),
+                Json::Array(items) => items.iter().map(Json::as_str).collect(),
                 _ => None,
             };
             match list {
@@ -395,8 +395,8 @@ fn apply(settings: &mut Settings, key: &str, value: &Value, problems: &mut Vec<C
         }
         "example_outputs" => {
             let list: Option<Vec<&str>> = match value {
-                Value::Array(items) if items.len() <= MAX_EXAMPLE_OUTPUTS => {
-                    items.iter().map(Value::as_str).collect()
+                Json::Array(items) if items.len() <= MAX_EXAMPLE_OUTPUTS => {
+                    items.iter().map(Json::as_str).collect()
                 }
                 _ => None,
             };
@@ -459,23 +459,24 @@ pub fn apply_attributes<'a>(
         let key = key.replace('-', "_");
         let value = if FLAGS.contains(&key.as_str()) {
             match raw.trim() {
-                "" | "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                other => Value::String(other.to_owned()),
+                "" | "true" => Json::Bool(true),
+                "false" => Json::Bool(false),
+                other => Json::String(other.to_owned()),
             }
         } else if NUMBERS.contains(&key.as_str()) {
-            raw.trim()
-                .parse::<u64>()
-                .map_or_else(|_| Value::String(raw.to_owned()), Value::from)
+            raw.trim().parse::<u64>().map_or_else(
+                |_| Json::String(raw.to_owned()),
+                |n| Json::Number(n.to_string()),
+            )
         } else if LISTS.contains(&key.as_str()) {
-            Value::Array(
+            Json::Array(
                 raw.split([' ', ','])
                     .filter(|s| !s.is_empty())
-                    .map(|s| Value::String(s.to_owned()))
+                    .map(|s| Json::String(s.to_owned()))
                     .collect(),
             )
         } else {
-            Value::String(raw.to_owned())
+            Json::String(raw.to_owned())
         };
         let mut found = Vec::new();
         apply(settings, &key, &value, &mut found);
@@ -686,20 +687,28 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_counts_once_as_its_last_value() {
+        let (s, problems) = parse_config(Some(r#"{"theme":"sepia","theme":"dark"}"#));
+        assert_eq!(s.theme, Theme::Dark);
+        assert_eq!(problems, []);
+    }
+
+    #[test]
     fn bad_values_are_named_and_fall_back() {
         let (s, problems) = parse_config(Some(
             r#"{"api_base":"ftp://x","proxy_url":"javascript:alert(1)","poll_interval_ms":-5,"upload":3,"colour":"red"}"#,
         ));
         assert_eq!(s, Settings::default());
+        // In the file's order.
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
             [
                 "api_base",
-                "colour",
-                "poll_interval_ms",
                 "proxy_url",
-                "upload"
+                "poll_interval_ms",
+                "upload",
+                "colour"
             ]
         );
         assert!(problems[0]

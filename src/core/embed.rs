@@ -109,9 +109,8 @@ impl HostMessage {
     /// Reads a message from its JSON text. Anything else — another source, an unknown
     /// type, a field of the wrong kind, an entry that is not a history entry — is `None`.
     pub fn parse(json: &str) -> Option<Self> {
-        use serde_json::Value;
-        // (`from_slice`: the reader the API's replies use, not a second one for `&str`.)
-        let message: Value = serde_json::from_slice(json.as_bytes()).ok()?;
+        use super::json::Json;
+        let message = super::json::parse(json.as_bytes()).ok()?;
         if message.get("source")?.as_str()? != HOST_SOURCE {
             return None;
         }
@@ -119,8 +118,8 @@ impl HostMessage {
         match message.get("type")?.as_str()? {
             "height?" => Some(HostMessage::AskHeight),
             "storage" => match message.get("entries")? {
-                Value::Null => Some(HostMessage::Kept(None)),
-                Value::Object(entries) => Some(HostMessage::Kept(Some(
+                Json::Null => Some(HostMessage::Kept(None)),
+                Json::Object(entries) => Some(HostMessage::Kept(Some(
                     entries
                         .iter()
                         .filter(|(name, _)| entry(name))
@@ -134,8 +133,8 @@ impl HostMessage {
             "storage-changed" => {
                 let name = message.get("name")?.as_str()?;
                 let value = match message.get("value")? {
-                    Value::Null => None,
-                    Value::String(value) => Some(value.clone()),
+                    Json::Null => None,
+                    Json::String(value) => Some(value.clone()),
                     _ => return None,
                 };
                 entry(name).then(|| HostMessage::Changed {

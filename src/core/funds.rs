@@ -12,7 +12,7 @@
 //! Money is [`Micros`], read from the JSON number's own text (never through a float).
 //! Nothing here is stored: the values live as long as the page.
 
-use serde_json::Value;
+use super::json::{self, Json};
 
 use super::api::{parse_envelope, ApiError, MODEL_ID};
 pub use multishot_rules::money::Micros;
@@ -33,64 +33,14 @@ pub fn pricing_request() -> String {
     format!(r#"{{"model_id":"{MODEL_ID}","inputs":{{}}}}"#)
 }
 
-/// The text of the number that `key` names in the JSON document `json`: the first
-/// member `"key": <number>` at any depth, found by scanning tokens (strings skipped with
-/// their escapes). Money is read from this text, never through a float; the caller
-/// checks it against the member serde_json parsed ([`amount`]), so a look-alike key
-/// elsewhere in the document cannot stand in for it.
-fn number_text<'a>(json: &'a [u8], key: &str) -> Option<&'a str> {
-    let mut i = 0;
-    let mut last_string = None;
-    while i < json.len() {
-        match json[i] {
-            b'"' => {
-                let start = i + 1;
-                i = start;
-                while i < json.len() && json[i] != b'"' {
-                    i += if json[i] == b'\\' { 2 } else { 1 };
-                }
-                last_string = json.get(start..i);
-                i += 1;
-            }
-            b':' => {
-                if last_string.take() == Some(key.as_bytes()) {
-                    let rest = json.get(i + 1..)?;
-                    let begin = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-                    let number = rest[begin..]
-                        .iter()
-                        .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                        .count();
-                    return std::str::from_utf8(&rest[begin..begin + number]).ok();
-                }
-                i += 1;
-            }
-            b if b.is_ascii_whitespace() => i += 1,
-            _ => {
-                last_string = None;
-                i += 1;
-            }
-        }
-    }
-    None
-}
-
-/// The amount `object[key]` of a reply whose whole text is `body`, parsed from the
-/// number's own text by `parse`: `None` unless the member is a JSON number and the text
-/// found is that number.
+/// The amount `object[key]` parsed from the number's own text by `parse` (money is read
+/// from that text, never through a float): `None` unless the member is a JSON number.
 fn amount(
-    body: &[u8],
-    object: &Value,
+    object: &Json,
     key: &str,
     parse: fn(&str) -> Result<Micros, multishot_rules::money::MoneyError>,
 ) -> Option<Micros> {
-    let parsed = object.get(key).filter(|v| v.is_number())?;
-    let text = number_text(body, key)?;
-    // The same text read by the same parser gives the same number; another text (a
-    // look-alike member found first) almost surely not — and then nothing is believed.
-    let read = serde_json::from_slice::<Value>(text.as_bytes()).ok()?;
-    (read.as_f64() == parsed.as_f64())
-        .then(|| parse(text).ok())
-        .flatten()
+    parse(object.get(key)?.number_text()?).ok()
 }
 
 /// The price of one run from a pricing reply (`data.unit_price`, in USD), rounded up to
@@ -101,7 +51,7 @@ pub fn parse_price(
     body: &[u8],
 ) -> Result<Micros, ApiError> {
     let data = parse_envelope(status, retry_after, body)?;
-    amount(body, &data, "unit_price", Micros::from_json_number)
+    amount(&data, "unit_price", Micros::from_json_number)
         .filter(|price| *price > Micros::ZERO)
         .ok_or_else(|| ApiError::BadResponse("`unit_price` is not a price".into()))
 }
@@ -113,7 +63,7 @@ pub fn parse_balance(
     body: &[u8],
 ) -> Result<Micros, ApiError> {
     let data = parse_envelope(status, retry_after, body)?;
-    amount(body, &data, "balance", Micros::balance_from_json_number)
+    amount(&data, "balance", Micros::balance_from_json_number)
         .ok_or_else(|| ApiError::BadResponse("`balance` is not an amount".into()))
 }
 
@@ -137,11 +87,11 @@ pub fn parse_quota(status: u16, retry_after: Option<&str>, body: &[u8]) -> Resul
         // Error statuses read as every other reply's do.
         parse_envelope(status, retry_after, body)?;
     }
-    let reply: Value = serde_json::from_slice(body)
+    let reply = json::parse(body)
         .ok()
-        .filter(Value::is_object)
+        .filter(Json::is_object)
         .ok_or_else(|| ApiError::BadResponse("not a quota".into()))?;
-    let count = |object: Option<&Value>, key| object?.get(key)?.as_u64();
+    let count = |object: Option<&Json>, key| object?.get(key)?.as_u64();
     let (Some(runs_left), Some(yours), Some(site)) = (
         count(Some(&reply), "runs_left"),
         count(reply.get("visitor"), "runs_left"),
@@ -150,14 +100,14 @@ pub fn parse_quota(status: u16, retry_after: Option<&str>, body: &[u8]) -> Resul
         return Err(ApiError::BadResponse("not a quota".into()));
     };
     Ok(Quota {
-        price: amount(body, &reply, "unit_price", Micros::from_json_number)
+        price: amount(&reply, "unit_price", Micros::from_json_number)
             .filter(|p| *p > Micros::ZERO)
             .unwrap_or(LISTED_PRICE),
         runs_left,
         this_hour: yours < site,
         message: reply
             .get("message")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|m| !m.trim().is_empty())
             .map(|m| m.chars().take(300).collect()),
     })
@@ -344,31 +294,41 @@ mod tests {
     }
 
     #[test]
-    fn a_numbers_text_is_found_past_strings_and_look_alikes() {
-        fn text<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-            number_text(json.as_bytes(), key)
-        }
+    fn the_price_is_the_members_own_text_past_strings_and_look_alikes() {
+        let price = |data: &str| {
+            parse_price(
+                200,
+                None,
+                format!(r#"{{"code":200,"data":{data}}}"#).as_bytes(),
+            )
+        };
+        assert_eq!(price(r#"{"a":1,"unit_price": 0.07}"#), Ok(Micros(70_000)));
         assert_eq!(
-            text(r#"{"a":1,"unit_price": 0.07}"#, "unit_price"),
-            Some("0.07")
-        );
-        assert_eq!(
-            text(
-                r#"{"m":"\"unit_price\":9","unit_price":7e-2}"#,
-                "unit_price"
-            ),
-            Some("7e-2"),
+            price(r#"{"m":"\"unit_price\":9","unit_price":7e-2}"#),
+            Ok(Micros(70_000)),
             "a key inside a string is not a key"
         );
         assert_eq!(
-            text(r#"{"x":"unit_price","unit_price":1}"#, "unit_price"),
-            Some("1")
+            price(r#"{"x":"unit_price","unit_price":1}"#),
+            Ok(Micros(1_000_000))
         );
-        assert_eq!(text(r#"{"unit_price":"0.07"}"#, "unit_price"), Some(""));
-        assert_eq!(text(r#"{"unit_price""#, "unit_price"), None);
-        // A look-alike before the real member: found first, then refused by `amount`.
-        let body = br#"{"code":200,"data":{"x":{"unit_price":9},"unit_price":0.07}}"#;
-        assert!(parse_price(200, None, body).is_err());
+        // A member of the same name deeper in the reply is not the price.
+        assert_eq!(
+            price(r#"{"x":{"unit_price":9},"unit_price":0.07}"#),
+            Ok(Micros(70_000))
+        );
+        assert_eq!(
+            price(r#"{"unit_price":0.07,"x":{"unit_price":9}}"#),
+            Ok(Micros(70_000))
+        );
+        assert!(price(r#"{"x":{"unit_price":9}}"#).is_err());
+        // A string is not a number, even one that reads as one.
+        assert!(price(r#"{"unit_price":"0.07"}"#).is_err());
+        // Digits past what a float keeps are read exactly.
+        assert_eq!(
+            price(r#"{"unit_price":0.070000000000000000001}"#),
+            Ok(Micros(70_001))
+        );
     }
 
     #[test]
@@ -545,9 +505,10 @@ mod tests {
             prop_assert_eq!(funds.shortfall().is_some(), balance < price);
         }
 
-        /// The text found is the number serde_json reads, for any key and number.
+        /// The amount read is the member's, for any key and number, past members
+        /// with escapes before it.
         #[test]
-        fn the_text_found_is_the_member(
+        fn the_amount_is_the_members(
             key in "[a-z_]{1,12}",
             whole in 0u64..1_000_000,
             fraction in proptest::option::of(0u32..1_000_000),
@@ -564,9 +525,9 @@ mod tests {
                 .collect();
             members.push(format!("\"{key}\":{padding}{number}"));
             let json = format!("{{{}}}", members.join(","));
-            let value: Value = serde_json::from_str(&json).unwrap();
-            prop_assert_eq!(number_text(json.as_bytes(), &key), Some(number.as_str()));
-            prop_assert!(amount(json.as_bytes(), &value, &key, Micros::from_json_number).is_some());
+            let value = json::parse(json.as_bytes()).unwrap();
+            let micros = whole * 1_000_000 + u64::from(fraction.unwrap_or(0));
+            prop_assert_eq!(amount(&value, &key, Micros::from_json_number), Some(Micros(micros)));
         }
 
         /// Any reply body: an answer or an error, never a panic, never a zero price.

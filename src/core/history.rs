@@ -6,8 +6,8 @@
 //! or foreign entry is skipped on its own and never takes the others with it. The key is
 //! never part of a record.
 
+use super::json::{self, Json};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::api::{Prediction, Status, TaskId};
 use super::config::{parse_base_url, BaseUrl};
@@ -225,19 +225,14 @@ impl std::fmt::Display for Skipped {
 /// Reads one stored entry named `entry` holding `raw`. Entries of other schema versions
 /// are migrated when the version is older and known, refused when it is newer.
 pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
-    let value: Value = serde_json::from_slice(raw.as_bytes()).map_err(|e| {
-        HistoryError::Unreadable(format!("not JSON {}", super::api::where_json_fails(&e)))
-    })?;
+    let value = json::parse(raw.as_bytes())
+        .map_err(|e| HistoryError::Unreadable(format!("not JSON {e}")))?;
     let version = value
         .get("v")
-        .and_then(Value::as_u64)
+        .and_then(Json::as_u64)
         .ok_or_else(|| HistoryError::Unreadable("no schema version".into()))?;
     // A base that is not a usable address is named as such.
-    if let Some(Err(_)) = value
-        .get("base")
-        .and_then(Value::as_str)
-        .map(parse_base_url)
-    {
+    if let Some(Err(_)) = value.get("base").and_then(Json::as_str).map(parse_base_url) {
         return Err(HistoryError::BadBase);
     }
     let record = match version {
@@ -258,7 +253,7 @@ pub fn decode(entry: &str, raw: &str) -> Result<Record, HistoryError> {
 /// `status` must be there; the others may be missing or null (their defaults); other
 /// members are ignored. (Written by hand: serde's derived reader of a JSON value cost
 /// the page several kilobytes.)
-fn record_v1(value: &Value) -> Result<Record, String> {
+fn record_v1(value: &Json) -> Result<Record, String> {
     let field = |name: &str| value.get(name).filter(|v| !v.is_null());
     let wrong = |name: &str, what: &str| format!("“{name}” is not {what}");
     let number = |name: &str| match field(name) {
@@ -277,7 +272,7 @@ fn record_v1(value: &Value) -> Result<Record, String> {
     };
     let list = |name: &str| match field(name) {
         None => Ok(Vec::new()),
-        Some(Value::Array(items)) => Ok(items.iter().collect::<Vec<&Value>>()),
+        Some(Json::Array(items)) => Ok(items.iter().collect::<Vec<&Json>>()),
         Some(_) => Err(wrong(name, "a list")),
     };
     let needed = |found: Option<String>, name: &str| found.ok_or_else(|| format!("no “{name}”"));
@@ -295,7 +290,7 @@ fn record_v1(value: &Value) -> Result<Record, String> {
         .ok_or_else(|| wrong("outputs", "a list of text"))?;
     let nsfw = list("nsfw")?
         .into_iter()
-        .map(Value::as_bool)
+        .map(Json::as_bool)
         .collect::<Option<Vec<bool>>>()
         .ok_or_else(|| wrong("nsfw", "a list of true and false"))?;
     let proxy = match field("proxy") {
@@ -524,9 +519,10 @@ mod tests {
         assert!(!nulls.proxy && nulls.outputs.is_empty() && nulls.error.is_none());
         for missing in ["id", "base", "created_ms", "status"] {
             let raw = r#"{"v":1,"id":"abc","base":"https://api.wavespeed.ai","created_ms":7,"status":"completed"}"#;
-            let mut object: serde_json::Map<String, Value> = serde_json::from_str(raw).unwrap();
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(raw).unwrap();
             object.remove(missing);
-            let raw = Value::Object(object).to_string();
+            let raw = serde_json::Value::Object(object).to_string();
             assert!(
                 matches!(
                     decode("multishot.job.abc", &raw),

@@ -12,6 +12,7 @@ pub mod history;
 pub mod image_url;
 pub mod job;
 pub mod jobs;
+pub mod json;
 pub mod output;
 pub mod task_view;
 pub mod web_address;
