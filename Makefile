@@ -29,7 +29,7 @@ serve: tools
 	target/debug/fake-wavespeed --image-shots --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
 	WAVESPEED_API_KEY=$(SANDBOX_KEY) target/debug/multishot-proxy --listen 127.0.0.1:$(PROXY_PORT) \
 	  --upstream http://127.0.0.1:$(SANDBOX_PORT) --allow-origin http://127.0.0.1:8080 --allow-origin http://localhost:8080 \
-	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --uploads-per-ip-per-hour 100 & proxy=$$!; \
+	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --runs-per-ip-per-day 1000 --runs-per-minute 60 --uploads-per-ip-per-hour 100 & proxy=$$!; \
 	trap 'kill $$fake $$proxy' EXIT INT TERM; \
 	trunk serve --dist target/serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
 

@@ -120,8 +120,7 @@ impl Proxy {
         self.settings.trusted.visitor(peer.ip(), &forwarded)
     }
 
-    /// Takes one from a per-visitor rate. When the store is down: `fail_open` lets the
-    /// request through, else it is refused (503).
+    /// Takes one from a per-visitor rate.
     async fn rate_limit(
         &self,
         limit: &'static str,
@@ -130,11 +129,27 @@ impl Proxy {
         fail_open: bool,
         message: impl FnOnce(u64) -> String,
     ) -> Result<(), Refusal> {
-        match self
-            .store
-            .rate(&format!("rate:{limit}:{visitor}"), rate, now_ms())
-            .await
-        {
+        self.take(
+            limit,
+            &visitor_key(limit, visitor),
+            rate,
+            fail_open,
+            message,
+        )
+        .await
+    }
+
+    /// Takes one from the rate under `key`, counted as `limit` when refused. When the
+    /// store is down: `fail_open` lets the request through, else it is refused (503).
+    async fn take(
+        &self,
+        limit: &'static str,
+        key: &str,
+        rate: Rate,
+        fail_open: bool,
+        message: impl FnOnce(u64) -> String,
+    ) -> Result<(), Refusal> {
+        match self.store.rate(key, rate, now_ms()).await {
             Ok(Decision::Allowed) => Ok(()),
             Ok(Decision::Refused { retry_after_ms }) => {
                 let seconds = retry_after_ms.div_ceil(1000);
@@ -146,6 +161,21 @@ impl Proxy {
             }
             Err(e) => Err(store_down(&e)),
         }
+    }
+
+    /// A visitor's runs per 24 hours (`--runs-per-ip-per-day`), which fails closed.
+    pub async fn daily_runs(&self, visitor: Visitor) -> Result<(), Refusal> {
+        let per_day = self.settings.runs_per_day;
+        self.rate_limit(RUN_DAY, visitor, Rate::per_day(per_day), false, |s| {
+            daily_text(per_day, s)
+        })
+        .await
+    }
+
+    /// The runs started across all visitors (`--runs-per-minute`), which fails closed.
+    pub async fn burst_limit(&self) -> Result<(), Refusal> {
+        self.take(BURST, BURST_KEY, self.settings.burst, false, burst_text)
+            .await
     }
 
     /// The per-visitor rate of checks (polls, outputs, `/quota`), which fails open.
@@ -190,6 +220,27 @@ impl Proxy {
         .await
     }
 
+    /// The budget's refusal when today's or this month's budget cannot pay for one more
+    /// run at the price now (read only; `None` when it can, or when the store is down).
+    pub async fn budget_used_up(&self) -> Option<Refusal> {
+        let now = now_ms();
+        let (day, month) = (clock::day(now / 1000), clock::month(now / 1000));
+        let spend = self
+            .store
+            .spend(&day, &month, now, RUNNING_MAX_AGE_MS)
+            .await
+            .ok()?;
+        let price = self.price();
+        let which = if self.settings.day_cap.saturating_sub(spend.day_reserved) < price {
+            BudgetRefusal::DailyBudget
+        } else if self.settings.month_cap.saturating_sub(spend.month_reserved) < price {
+            BudgetRefusal::MonthlyBudget
+        } else {
+            return None;
+        };
+        Some(budget_refusal(which, now / 1000))
+    }
+
     /// Refused while the owner has paused the generator.
     pub fn not_paused(&self) -> Result<(), Refusal> {
         if self.settings.paused {
@@ -204,6 +255,39 @@ impl Proxy {
         let n = self.reservations.fetch_add(1, Ordering::Relaxed);
         format!("{}-{n}", self.instance)
     }
+}
+
+/// The limit (and metrics label) of a visitor's runs per 24 hours.
+pub const RUN_DAY: &str = "run_day";
+/// The limit (and metrics label) of the runs started across all visitors.
+pub const BURST: &str = "burst";
+/// The store key of [`BURST`]'s rate, one for the whole site.
+pub const BURST_KEY: &str = "rate:burst:site";
+
+/// The store key of a per-visitor `limit`.
+pub fn visitor_key(limit: &str, visitor: Visitor) -> String {
+    format!("rate:{limit}:{visitor}")
+}
+
+/// The refusal of a visitor's limit of `per_day` runs a day, to wait `seconds`.
+pub fn daily_text(per_day: u32, seconds: u64) -> String {
+    let what = if per_day == 1 {
+        "generation"
+    } else {
+        "generations"
+    };
+    format!(
+        "You have reached this site's limit of {per_day} {what} a day; try again {}.",
+        wait_text(seconds)
+    )
+}
+
+/// The refusal of the site-wide rate of runs, to wait `seconds`.
+pub fn burst_text(seconds: u64) -> String {
+    format!(
+        "This site is starting many generations right now; try again {}.",
+        wait_text(seconds)
+    )
 }
 
 /// The store cannot be reached: refused (fail closed), counted and logged.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use ipnet::IpNet;
 
+use crate::limits::Rate;
 use crate::money::{Micros, MoneyError};
 use crate::origin::{AllowList, Origin};
 use crate::token::{Signer, MIN_SECRET_BYTES};
@@ -61,6 +62,17 @@ pub struct Flags {
     /// every hour / N.
     #[arg(long, env = "MULTISHOT_RUNS_PER_IP_PER_HOUR", default_value_t = 5)]
     pub runs_per_ip_per_hour: u32,
+
+    /// Runs per visitor per 24 hours, beside the hourly limit: that many at once, then
+    /// one every 24 hours / N.
+    #[arg(long, env = "MULTISHOT_RUNS_PER_IP_PER_DAY", default_value_t = 20)]
+    pub runs_per_ip_per_day: u32,
+
+    /// Runs started per minute across all visitors: a flood starts no more than this.
+    /// Default: the daily budget's runs (at --price-usd) spread over at least six hours,
+    /// a few at once.
+    #[arg(long, env = "MULTISHOT_RUNS_PER_MINUTE")]
+    pub runs_per_minute: Option<u32>,
 
     /// Result checks per visitor per second (the page checks every 1.5 s).
     #[arg(long, env = "MULTISHOT_POLLS_PER_IP_PER_SECOND", default_value_t = 5)]
@@ -183,6 +195,29 @@ pub enum ConfigError {
     },
 }
 
+/// How many runs a burst may start at once when `--runs-per-minute` is not given.
+pub const BURST_AT_ONCE: u32 = 3;
+/// The least time a day's budget takes to start when `--runs-per-minute` is not given.
+pub const BUDGET_SPREAD_MS: u64 = 6 * 3_600_000;
+
+/// The site-wide rate of runs started: `per_minute` when given; else the daily budget's
+/// runs at `price` spread over [`BUDGET_SPREAD_MS`] — one every six hours / runs, with
+/// [`BURST_AT_ONCE`] at once (never more than the day's runs).
+pub fn burst_rate(per_minute: Option<u32>, day_cap: Micros, price: Micros) -> Rate {
+    if let Some(count) = per_minute {
+        return Rate {
+            count,
+            period_ms: 60_000,
+        };
+    }
+    let runs = (day_cap.0 / price.0.max(1)).max(1);
+    let count = BURST_AT_ONCE.min(u32::try_from(runs).unwrap_or(u32::MAX));
+    Rate {
+        count,
+        period_ms: BUDGET_SPREAD_MS.div_ceil(runs) * u64::from(count),
+    }
+}
+
 /// The proxy's validated settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -200,6 +235,10 @@ pub struct Settings {
     pub month_cap: Micros,
     /// Per-visitor runs per hour.
     pub runs_per_hour: u32,
+    /// Per-visitor runs per 24 hours.
+    pub runs_per_day: u32,
+    /// Runs started across all visitors ([`burst_rate`]).
+    pub burst: Rate,
     /// Per-visitor polls per second.
     pub polls_per_second: u32,
     /// Per-visitor uploads per hour.
@@ -353,6 +392,13 @@ impl Settings {
                 reason: "more than zero",
             });
         }
+        if flags.runs_per_minute == Some(0) {
+            return Err(ConfigError::Range {
+                flag: "runs-per-minute",
+                reason: "at least 1 (leave it out for the default)",
+            });
+        }
+        let day_cap = money("daily-budget-usd", &flags.daily_budget_usd)?;
         let mut secrets = vec![key.clone()];
         secrets.extend(secret);
         Ok(Settings {
@@ -360,9 +406,11 @@ impl Settings {
             upstream: upstream(&flags.upstream)?,
             key,
             origins: AllowList::new(origins),
-            day_cap: money("daily-budget-usd", &flags.daily_budget_usd)?,
+            day_cap,
             month_cap: money("monthly-budget-usd", &flags.monthly_budget_usd)?,
             runs_per_hour: flags.runs_per_ip_per_hour,
+            runs_per_day: flags.runs_per_ip_per_day,
+            burst: burst_rate(flags.runs_per_minute, day_cap, fallback_price),
             polls_per_second: flags.polls_per_ip_per_second,
             uploads_per_hour: flags.uploads_per_ip_per_hour,
             upload_bytes_per_day: flags.upload_mb_per_ip_per_day.saturating_mul(1024 * 1024),
@@ -383,6 +431,24 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_burst_spreads_a_days_budget_over_six_hours_unless_given() {
+        // $5 at $0.07: 71 runs, three at once, then one every 6 h / 71.
+        let rate = burst_rate(None, Micros(5_000_000), Micros(70_000));
+        assert_eq!(rate.count, BURST_AT_ONCE);
+        assert_eq!(rate.emission_ms(), (6 * 3_600_000_u64).div_ceil(71));
+        // Starting the whole day's budget takes at least six hours, less the burst.
+        assert!(rate.emission_ms() * (71 - 3) >= 6 * 3_600_000 * 68 / 71);
+        // A budget of two runs: both at once, never more than the day holds.
+        let small = burst_rate(None, Micros(140_000), Micros(70_000));
+        assert_eq!((small.count, small.emission_ms()), (2, 3 * 3_600_000));
+        // A budget below one run still has a rate (the budget refuses it).
+        assert_eq!(burst_rate(None, Micros(1), Micros(70_000)).count, 1);
+        // Given: so many a minute.
+        let given = burst_rate(Some(12), Micros(5_000_000), Micros(70_000));
+        assert_eq!((given.count, given.period_ms), (12, 60_000));
+    }
 
     fn flags(args: &[&str]) -> Flags {
         let mut all = vec!["multishot-proxy"];

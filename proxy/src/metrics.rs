@@ -87,6 +87,24 @@ pub struct Snapshot {
     pub price: Micros,
     /// Submits refused by the kill switch.
     pub paused: bool,
+    /// The runs limits: per visitor per hour and per day, and the runs started across
+    /// all visitors (`--runs-per-minute`: so many at once, one more every so often).
+    pub run_limits: RunLimits,
+    /// Runs the site-wide limit would start now; `None` when the store is down.
+    pub burst_left: Option<u32>,
+}
+
+/// The run limits as configured, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunLimits {
+    /// Per visitor per hour.
+    pub per_ip_per_hour: u32,
+    /// Per visitor per 24 hours.
+    pub per_ip_per_day: u32,
+    /// Site-wide: at once.
+    pub burst_at_once: u32,
+    /// Site-wide: one more every this many milliseconds.
+    pub burst_every_ms: u64,
 }
 
 impl Metrics {
@@ -223,6 +241,26 @@ impl Metrics {
             "The price of one run, in micro-dollars.",
             &[("", snapshot.price.0)],
         );
+        let limits = snapshot.run_limits;
+        gauge(
+            &mut out,
+            "multishot_proxy_run_limit",
+            "The run limits: per visitor an hour and a day, and across all visitors at once and one more every so many milliseconds.",
+            &[
+                ("{limit=\"per_ip_per_hour\"}", u64::from(limits.per_ip_per_hour)),
+                ("{limit=\"per_ip_per_day\"}", u64::from(limits.per_ip_per_day)),
+                ("{limit=\"burst_at_once\"}", u64::from(limits.burst_at_once)),
+                ("{limit=\"burst_every_ms\"}", limits.burst_every_ms),
+            ],
+        );
+        if let Some(left) = snapshot.burst_left {
+            gauge(
+                &mut out,
+                "multishot_proxy_burst_runs_left",
+                "Runs the site-wide limit (--runs-per-minute) would start now; 0 during a flood.",
+                &[("", u64::from(left))],
+            );
+        }
         gauge(
             &mut out,
             "multishot_proxy_paused",
@@ -258,6 +296,13 @@ mod tests {
             month_cap: Micros(50_000_000),
             price: Micros(70_000),
             paused: false,
+            run_limits: RunLimits {
+                per_ip_per_hour: 5,
+                per_ip_per_day: 20,
+                burst_at_once: 3,
+                burst_every_ms: 60_000,
+            },
+            burst_left: Some(2),
         });
         for line in [
             "multishot_proxy_requests_total{route=\"poll\",status=\"200\"} 2",
@@ -275,6 +320,9 @@ mod tests {
             "multishot_proxy_budget_micro_usd{period=\"day\"} 5000000",
             "multishot_proxy_price_micro_usd 70000",
             "multishot_proxy_paused 0",
+            "multishot_proxy_run_limit{limit=\"per_ip_per_day\"} 20",
+            "multishot_proxy_run_limit{limit=\"burst_every_ms\"} 60000",
+            "multishot_proxy_burst_runs_left 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
@@ -300,6 +348,8 @@ mod tests {
             month_cap: Micros(1),
             price: Micros(1),
             paused: true,
+            run_limits: RunLimits::default(),
+            burst_left: None,
         });
         assert!(text.contains("multishot_proxy_store_up 0"));
         assert!(text.contains("multishot_proxy_paused 1"));

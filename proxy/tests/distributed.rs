@@ -25,6 +25,13 @@ impl Seeded {
 }
 
 fn flags(redis: &Redis) -> Vec<String> {
+    flags_with(
+        redis,
+        &["--daily-budget-usd", "0.49", "--runs-per-minute", "1000"],
+    )
+}
+
+fn flags_with(redis: &Redis, more: &[&str]) -> Vec<String> {
     [
         "--redis",
         &redis.url,
@@ -32,14 +39,15 @@ fn flags(redis: &Redis) -> Vec<String> {
         "dist:",
         "--trust-proxy",
         "127.0.0.1",
-        "--daily-budget-usd",
-        "0.49",
         "--runs-per-ip-per-hour",
+        "1000",
+        "--runs-per-ip-per-day",
         "1000",
         "--polls-per-ip-per-second",
         "1000",
     ]
     .iter()
+    .chain(more)
     .map(|s| s.to_string())
     .collect()
 }
@@ -228,4 +236,64 @@ async fn two_instances_share_one_budget_through_restarts_and_fail_closed_without
     assert_eq!(fake.kinds("submit").await.len(), N);
     a.stop().await;
     b.stop().await;
+}
+
+/// With the budget out of the way, a flood of 200 concurrent submits from 200 visitors
+/// through two instances starts exactly `--runs-per-minute` runs: the site-wide burst
+/// limit is one counter in Redis, taken atomically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_through_two_instances_starts_exactly_the_burst_limit() {
+    let redis = Redis::start().await;
+    let fake = Fake::start().await;
+    let flags = flags_with(
+        &redis,
+        &["--daily-budget-usd", "100", "--runs-per-minute", "7"],
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let a = ProxyProcess::start(&fake.url, &flags).await;
+    let b = ProxyProcess::start(&fake.url, &flags).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    let mut flood = Vec::new();
+    for i in 0..BURST {
+        let base = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let visitor = format!("198.51.{}.{}", i / 250, i % 250 + 1);
+        let client = client.clone();
+        flood.push(tokio::spawn(async move {
+            submit(&client, &base, &visitor).await
+        }));
+    }
+    let mut accepted = 0;
+    for request in flood {
+        let answer = request.await.expect("a request");
+        match answer.status {
+            200 => accepted += 1,
+            429 => assert_eq!(answer.json["reason"], "burst", "{}", answer.text),
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+    }
+    assert_eq!(accepted, N, "exactly the burst limit's runs start");
+    assert_eq!(fake.kinds("submit").await.len(), N, "and reach WaveSpeed");
+    let refused: u64 = [
+        metric(&a.url, "multishot_proxy_limits_hit_total{limit=\"burst\"}").await,
+        metric(&b.url, "multishot_proxy_limits_hit_total{limit=\"burst\"}").await,
+    ]
+    .into_iter()
+    .flatten()
+    .sum();
+    assert_eq!(refused, (BURST - N) as u64, "every refusal counted");
+    assert_eq!(
+        metric(&a.url, "multishot_proxy_burst_runs_left").await,
+        Some(0),
+        "the flood is visible in /metrics"
+    );
+    a.stop().await;
+    b.stop().await;
+    redis.stop().await;
 }

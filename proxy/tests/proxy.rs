@@ -63,6 +63,8 @@ async fn budget_proxy(fake: &Fake, usd: &str, more: &[&str]) -> Proxy {
         "100",
         "--polls-per-ip-per-second",
         "100",
+        "--runs-per-minute",
+        "1000",
     ];
     flags.extend_from_slice(more);
     Proxy::start(&fake.url, &flags).await
@@ -626,7 +628,8 @@ async fn quota_tells_a_visitor_the_price_and_runs_left_and_takes_nothing() {
     assert_eq!(
         first.json,
         json!({"unit_price": 0.10, "currency": "USD", "runs_left": 2,
-               "visitor": {"runs_left": 2, "per_hour": 2}, "site": {"runs_left_today": 3},
+               "visitor": {"runs_left": 2, "per_hour": 2, "runs_left_today": 20, "per_day": 20},
+               "site": {"runs_left_today": 3, "runs_left_now": 3},
                "message": null, "reason": null, "retry_after_s": null})
     );
     assert_eq!(
@@ -682,7 +685,14 @@ async fn visitors_are_limited_one_by_one_behind_a_trusted_proxy() {
     let fake = Fake::start().await;
     let proxy = Proxy::start(
         &fake.url,
-        &["--runs-per-ip-per-hour", "2", "--trust-proxy", "127.0.0.1"],
+        &[
+            "--runs-per-ip-per-hour",
+            "2",
+            "--runs-per-minute",
+            "100",
+            "--trust-proxy",
+            "127.0.0.1",
+        ],
     )
     .await;
     let image = image().to_string();
@@ -1166,5 +1176,141 @@ async fn a_body_that_stops_short_is_not_too_large() {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
     assert!(fake.kinds("submit").await.is_empty());
+    proxy.stop().await;
+}
+
+/// Submits from 200 visitors at once against a site-wide limit of 5 runs a minute:
+/// exactly 5 reach WaveSpeed, the rest read the burst's sentence, nothing else is
+/// charged to those visitors, and `/quota` and `/metrics` show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_starts_no_more_than_the_burst_limit() {
+    let fake = Fake::start().await;
+    let proxy = Proxy::start(
+        &fake.url,
+        &[
+            "--daily-budget-usd",
+            "100",
+            "--runs-per-ip-per-hour",
+            "100",
+            "--polls-per-ip-per-second",
+            "100",
+            "--runs-per-minute",
+            "5",
+            "--trust-proxy",
+            "127.0.0.1",
+        ],
+    )
+    .await;
+    let image = image().to_string();
+    let mut flood = Vec::new();
+    for i in 0..200 {
+        let url = proxy.url.clone();
+        let image = image.clone();
+        flood.push(tokio::spawn(async move {
+            answer(
+                browser()
+                    .post(format!("{url}{SUBMIT}"))
+                    .header("Content-Type", "application/json")
+                    .header(
+                        "X-Forwarded-For",
+                        format!("198.51.{}.{}", i / 250, i % 250 + 1),
+                    )
+                    .body(image)
+                    .send()
+                    .await
+                    .expect("the proxy answers"),
+            )
+            .await
+        }));
+    }
+    let mut accepted = 0;
+    for request in flood {
+        let answer = request.await.expect("a request");
+        match answer.status {
+            200 => accepted += 1,
+            429 => {
+                assert_eq!(answer.json["reason"], "burst", "{}", answer.text);
+                assert!(
+                    answer.json["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(
+                            "This site is starting many generations right now; try again in"
+                        )),
+                    "{}",
+                    answer.text
+                );
+                assert!(answer.headers.contains("retry-after"), "{}", answer.headers);
+            }
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+    }
+    assert_eq!(accepted, 5);
+    assert_eq!(fake.kinds("submit").await.len(), 5);
+    // A refused visitor's own hour and day were given back; the site has none left now.
+    let refused = quota(&proxy, "198.51.0.200").await.json;
+    assert_eq!(refused["runs_left"], 0, "{refused}");
+    assert_eq!(refused["reason"], "burst");
+    assert_eq!(refused["site"]["runs_left_now"], 0);
+    assert_eq!(refused["visitor"]["runs_left"], 20, "{refused}");
+    assert_eq!(refused["visitor"]["runs_left_today"], 20, "{refused}");
+    let metrics = reqwest::get(format!("{}/metrics", proxy.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "multishot_proxy_limits_hit_total{limit=\"burst\"} 195",
+        "multishot_proxy_burst_runs_left 0",
+        "multishot_proxy_run_limit{limit=\"burst_at_once\"} 5",
+        "multishot_proxy_run_limit{limit=\"burst_every_ms\"} 12000",
+        "multishot_proxy_submits_total{outcome=\"refused\"} 195",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    proxy.stop().await;
+}
+
+/// A visitor's runs a day (`--runs-per-ip-per-day`) beside their runs an hour.
+#[tokio::test]
+async fn a_visitor_has_runs_a_day_beside_runs_an_hour() {
+    let fake = Fake::start().await;
+    let proxy = budget_proxy(
+        &fake,
+        "100",
+        &["--runs-per-ip-per-day", "2", "--trust-proxy", "127.0.0.1"],
+    )
+    .await;
+    let image = image().to_string();
+    let fresh = quota(&proxy, "203.0.113.5").await.json;
+    assert_eq!(
+        fresh["runs_left"], 2,
+        "the day's limit is the lower: {fresh}"
+    );
+    assert_eq!(fresh["visitor"]["runs_left_today"], 2);
+    assert_eq!(fresh["visitor"]["per_day"], 2);
+    for _ in 0..2 {
+        assert_eq!(submit_as(&proxy, "203.0.113.5", &image).await.status, 200);
+    }
+    let third = submit_as(&proxy, "203.0.113.5", &image).await;
+    assert_eq!(third.status, 429, "{}", third.text);
+    assert_eq!(third.json["reason"], "run_day");
+    assert!(
+        third.json["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(
+                "You have reached this site's limit of 2 generations a day; try again in 12 h"
+            )),
+        "{}",
+        third.text
+    );
+    let used_up = quota(&proxy, "203.0.113.5").await.json;
+    assert_eq!(used_up["runs_left"], 0);
+    assert_eq!(used_up["reason"], "run_day");
+    assert_eq!(used_up["message"], third.json["message"]);
+    // The refusal took nothing from the visitor's hour.
+    assert_eq!(used_up["visitor"]["runs_left_today"], 0);
+    assert_eq!(submit_as(&proxy, "198.51.100.5", &image).await.status, 200);
+    assert_eq!(fake.kinds("submit").await.len(), 3);
     proxy.stop().await;
 }

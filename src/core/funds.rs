@@ -74,7 +74,8 @@ pub struct Quota {
     pub price: Micros,
     /// Runs this visitor may start now: the lower of theirs and the site's.
     pub runs_left: u64,
-    /// The visitor's own hourly limit is what binds (else the site's budget for today).
+    /// The visitor's own hourly limit is what binds (else their daily limit or the site's
+    /// budget for today).
     pub this_hour: bool,
     /// When none is left: the proxy's sentence saying why and until when.
     pub message: Option<String>,
@@ -99,12 +100,14 @@ pub fn parse_quota(status: u16, retry_after: Option<&str>, body: &[u8]) -> Resul
     ) else {
         return Err(ApiError::BadResponse("not a quota".into()));
     };
+    // The visitor's day (a proxy before `--runs-per-ip-per-day` gives none).
+    let today = count(reply.get("visitor"), "runs_left_today").unwrap_or(u64::MAX);
     Ok(Quota {
         price: amount(&reply, "unit_price", Micros::from_json_number)
             .filter(|p| *p > Micros::ZERO)
             .unwrap_or(LISTED_PRICE),
         runs_left,
-        this_hour: yours < site,
+        this_hour: yours < site && yours < today,
         message: reply
             .get("message")
             .and_then(Json::as_str)
@@ -380,6 +383,23 @@ mod tests {
             Err(ApiError::Proxy { status: 404, .. })
         ));
         assert!(parse_quota(200, None, b"{}").is_err());
+    }
+
+    #[test]
+    fn a_visitors_day_that_binds_reads_today() {
+        let reply = br#"{"unit_price":0.07,"runs_left":3,"visitor":{"runs_left":3,"per_hour":5,"runs_left_today":3,"per_day":20},"site":{"runs_left_today":9,"runs_left_now":3}}"#;
+        let quota = parse_quota(200, None, reply).expect("a quota");
+        assert!(!quota.this_hour);
+        assert_eq!(
+            Funds::Proxy(Lookup::Known(quota)).line(true).as_deref(),
+            Some("3 runs left today")
+        );
+        let hour = br#"{"unit_price":0.07,"runs_left":2,"visitor":{"runs_left":2,"per_hour":5,"runs_left_today":7,"per_day":20},"site":{"runs_left_today":9,"runs_left_now":3}}"#;
+        let quota = parse_quota(200, None, hour).expect("a quota");
+        assert_eq!(
+            Funds::Proxy(Lookup::Known(quota)).line(true).as_deref(),
+            Some("2 runs left this hour")
+        );
     }
 
     fn direct(price: Lookup<Micros>, balance: Lookup<Micros>) -> Funds {

@@ -23,6 +23,14 @@ impl Rate {
         }
     }
 
+    /// `count` per 24 hours.
+    pub const fn per_day(count: u32) -> Rate {
+        Rate {
+            count,
+            period_ms: 86_400_000,
+        }
+    }
+
     /// `count` per second.
     pub const fn per_second(count: u32) -> Rate {
         Rate {

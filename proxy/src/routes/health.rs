@@ -9,10 +9,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::app::{now_ms, Proxy, RUNNING_MAX_AGE_MS};
+use crate::app::{now_ms, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS};
 use crate::clock;
 use crate::limits::Store;
-use crate::metrics::Snapshot;
+use crate::metrics::{RunLimits, Snapshot};
 use crate::refusal::Refusal;
 use crate::reply::json_reply;
 
@@ -48,12 +48,26 @@ pub async fn metrics(
         )
         .await
         .ok();
+    let burst = proxy.settings.burst;
+    let burst_left = proxy
+        .store
+        .tat(BURST_KEY)
+        .await
+        .ok()
+        .map(|tat| crate::limits::gcra::left(tat, burst, now).count);
     let text = proxy.metrics.render(&Snapshot {
         spend,
         day_cap: proxy.settings.day_cap,
         month_cap: proxy.settings.month_cap,
         price: proxy.price(),
         paused: proxy.settings.paused,
+        run_limits: RunLimits {
+            per_ip_per_hour: proxy.settings.runs_per_hour,
+            per_ip_per_day: proxy.settings.runs_per_day,
+            burst_at_once: burst.count,
+            burst_every_ms: burst.emission_ms(),
+        },
+        burst_left,
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

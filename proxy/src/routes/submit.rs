@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use tracing::{info, warn};
 
 use super::{no_reply, read_body, refused_in_body, upstream_failure};
-use crate::app::{budget_refusal, now_ms, store_down, Proxy, RUNNING_MAX_AGE_MS};
+use crate::app::{
+    budget_refusal, now_ms, store_down, visitor_key, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY,
+};
 use crate::clock;
 use crate::envelope::{EnvelopeError, Prediction};
 use crate::filter::submit_body;
@@ -62,8 +64,35 @@ async fn run(
         };
         Refusal::new(e.status(), reason, e.to_string())
     })?;
-    let run_rate = Rate::per_hour(proxy.settings.runs_per_hour);
-    let run_key = format!("rate:run_rate:{visitor}");
+    // A run is taken from the visitor's hour and day and from the site's minute, in
+    // that order; what was taken for a run that made no task comes back.
+    let now = now_ms();
+    let taken = [
+        (
+            visitor_key("run_rate", visitor),
+            Rate::per_hour(proxy.settings.runs_per_hour),
+        ),
+        (
+            visitor_key(RUN_DAY, visitor),
+            Rate::per_day(proxy.settings.runs_per_day),
+        ),
+        (BURST_KEY.to_owned(), proxy.settings.burst),
+    ];
+    let give_back = |reservation: Option<Reservation>, rates: usize| {
+        let taken = &taken[..rates];
+        async move {
+            if let Some(reservation) = reservation {
+                if let Err(e) = proxy.store.release(&reservation).await {
+                    warn!(error = %e, "could not give a reservation back");
+                }
+            }
+            for (key, rate) in taken {
+                if let Err(e) = proxy.store.give_back(key, *rate, now).await {
+                    warn!(error = %e, "could not give a run back");
+                }
+            }
+        }
+    };
     proxy
         .hourly_limit(
             "run_rate",
@@ -72,21 +101,17 @@ async fn run(
             "generations",
         )
         .await?;
-    let now = now_ms();
-    // What was taken for a run that made no task comes back.
-    let give_back = |reservation: Option<Reservation>| {
-        let run_key = run_key.clone();
-        async move {
-            if let Some(reservation) = reservation {
-                if let Err(e) = proxy.store.release(&reservation).await {
-                    warn!(error = %e, "could not give a reservation back");
-                }
-            }
-            if let Err(e) = proxy.store.give_back(&run_key, run_rate, now).await {
-                warn!(error = %e, "could not give a visitor's run back");
-            }
-        }
-    };
+    if let Err(refusal) = proxy.daily_runs(visitor).await {
+        give_back(None, 1).await;
+        return Err(refusal);
+    }
+    if let Err(refusal) = proxy.burst_limit().await {
+        give_back(None, 2).await;
+        // When the budget is what is used up, the visitor reads that, not the burst's
+        // "try again in …" (a day's last run also leaves the burst limit empty).
+        return Err(proxy.budget_used_up().await.unwrap_or(refusal));
+    }
+    let give_back = |reservation| give_back(reservation, taken.len());
     let run = RunRequest {
         price: proxy.price(),
         day: clock::day(now / 1000),
