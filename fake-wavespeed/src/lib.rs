@@ -317,6 +317,55 @@ struct Fake {
     state: Mutex<State>,
 }
 
+/// Where the fake answers as Cloudflare Turnstile's siteverify.
+pub const SITEVERIFY_PATH: &str = "/turnstile/v0/siteverify";
+
+/// Cloudflare's documented test secrets: always passes, always fails, already spent.
+pub const TURNSTILE_PASSES: &str = "1x0000000000000000000000000000000AA";
+/// Always fails.
+pub const TURNSTILE_FAILS: &str = "2x0000000000000000000000000000000AA";
+/// "Token already spent".
+pub const TURNSTILE_SPENT: &str = "3x0000000000000000000000000000000AA";
+
+/// siteverify's answer to a request (JSON or a form, as Cloudflare takes either) under
+/// the test secrets, and the token it was asked about. A token the stand-in widget
+/// (`tests/e2e/support/turnstile.js`) issues reads `stand-in~<hostname>~<action>~<n>`,
+/// and its reply names that hostname and action; any other token (Cloudflare's dummy
+/// `XXXX.DUMMY.TOKEN.XXXX`) is for `example.com` with no action.
+pub fn siteverify(body: &[u8]) -> (Value, String) {
+    let fields: HashMap<String, String> = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .collect(),
+        _ => form_urlencoded::parse(body).into_owned().collect(),
+    };
+    let token = fields.get("response").cloned().unwrap_or_default();
+    let failure = |code: &str| json!({"success": false, "error-codes": [code], "messages": []});
+    let reply = match fields.get("secret").map(String::as_str) {
+        _ if token.is_empty() => failure("missing-input-response"),
+        Some(TURNSTILE_PASSES) => {
+            let mut parts = token.split('~');
+            let (hostname, action) = match (parts.next(), parts.next(), parts.next()) {
+                (Some("stand-in"), Some(host), Some(action)) => (host, action),
+                _ => ("example.com", ""),
+            };
+            json!({
+                "success": true,
+                "error-codes": [],
+                "challenge_ts": "2026-01-01T00:00:00.000Z",
+                "hostname": hostname,
+                "action": action,
+                "cdata": "",
+            })
+        }
+        Some(TURNSTILE_FAILS) => failure("invalid-input-response"),
+        Some(TURNSTILE_SPENT) => failure("timeout-or-duplicate"),
+        _ => failure("invalid-input-secret"),
+    };
+    (reply, token)
+}
+
 fn json_reply(status: u16, body: &Value) -> Response {
     Response::from_data(body.to_string().into_bytes())
         .with_status_code(status)
@@ -609,6 +658,22 @@ impl Fake {
                 }
                 None => (error(404, "no upload expected there"), 0),
             };
+        }
+        // Standing for Cloudflare's siteverify (the proxy's --turnstile-verify-url).
+        if (method, path) == ("POST", SITEVERIFY_PATH) {
+            entry["kind"] = json!("siteverify");
+            let mut delay = 0;
+            if let Some(fault) = self.fault("siteverify") {
+                entry["fault"] = json!(true);
+                if !fault.only_slows() {
+                    return (fault_reply(&fault), fault.delay_ms);
+                }
+                delay = fault.delay_ms;
+            }
+            let (reply, token) = siteverify(body);
+            entry["token"] = json!(token);
+            entry["success"] = reply["success"].clone();
+            return (json_reply(200, &reply), delay);
         }
         let quota = path == "/quota" && self.mode != Mode::Direct;
         if !(path.starts_with("/api/") || quota) {

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tracing::{info, warn};
 
+use crate::bot_check::{self, BotCheck, Verdict};
 use crate::clock;
 use crate::config::Settings;
 use crate::limits::{AnyStore, Decision, Rate, Refusal as BudgetRefusal, Store, StoreError};
@@ -46,6 +47,8 @@ pub struct Proxy {
     pub upstream: Upstream,
     /// The metrics.
     pub metrics: Metrics,
+    /// The bot check, when `--turnstile-secret` is given.
+    pub bot_check: Option<BotCheck>,
     /// The price of a run in micro-dollars (from WaveSpeed, or the fallback).
     price: AtomicU64,
     /// Reservations made by this instance, for unique ids.
@@ -70,7 +73,22 @@ impl Proxy {
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(|e| format!("no randomness: {e}"))?;
         let instance = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let bot_check = settings
+            .turnstile
+            .as_ref()
+            .map(|t| {
+                BotCheck::new(
+                    t.secret.clone(),
+                    t.sitekey.clone(),
+                    t.verify_url.clone(),
+                    &settings.origins,
+                    settings.signer.derive("bot check pass"),
+                )
+            })
+            .transpose()
+            .map_err(|e| format!("cannot make the bot check's client: {e}"))?;
         Ok(Arc::new(Self {
+            bot_check,
             price: AtomicU64::new(settings.fallback_price.0),
             settings,
             store,
@@ -241,6 +259,70 @@ impl Proxy {
         Some(budget_refusal(which, now / 1000))
     }
 
+    /// The bot check of a run, when it is on: the widget's token (header
+    /// [`bot_check::TOKEN_HEADER`]) verified by siteverify and spent; or, for the submit
+    /// of an image this proxy uploaded (`image`), the upload's pass (header
+    /// [`bot_check::PASS_HEADER`]), spent. Refusals cost nothing: nothing has been taken
+    /// from any limit yet.
+    pub async fn check_person(
+        &self,
+        headers: &HeaderMap,
+        image: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let Some(check) = &self.bot_check else {
+            return Ok(());
+        };
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let now = now_ms();
+        let (verdict, spent) = match (
+            image.zip(header(bot_check::PASS_HEADER)),
+            header(bot_check::TOKEN_HEADER),
+        ) {
+            (Some((image, pass)), _) if check.pass_holds(pass, image, now / 1000) => (
+                Verdict::Pass,
+                format!("pass:{}", bot_check::spent_key(pass)),
+            ),
+            (_, Some(token)) => (check.verify(token).await, bot_check::spent_key(token)),
+            (Some(_), None) => (Verdict::Failed("a pass that does not hold"), String::new()),
+            (None, None) => (Verdict::Failed("no token"), String::new()),
+        };
+        let verdict = match verdict {
+            Verdict::Pass => match self
+                .store
+                .first_sight(&spent, bot_check::TOKEN_LIFETIME_MS, now)
+                .await
+            {
+                Ok(true) => Verdict::Pass,
+                Ok(false) => Verdict::Replayed,
+                Err(e) => return Err(store_down(&e)),
+            },
+            other => other,
+        };
+        match verdict {
+            Verdict::Pass => Ok(()),
+            Verdict::Failed(why) => {
+                info!(why, "bot check failed");
+                Err(Refusal::limit(403, "bot_check", bot_check::DO_THE_CHECK))
+            }
+            Verdict::Replayed => {
+                info!("bot check token used again");
+                Err(Refusal::new(403, "bot_check", bot_check::DO_THE_CHECK)
+                    .counted_as("bot_replay"))
+            }
+            Verdict::Unavailable => {
+                Err(Refusal::limit(503, "bot_check_down", bot_check::CHECK_DOWN)
+                    .retry_after(60)
+                    .logged("the bot check's siteverify could not be asked"))
+            }
+        }
+    }
+
     /// Refused while the owner has paused the generator.
     pub fn not_paused(&self) -> Result<(), Refusal> {
         if self.settings.paused {
@@ -395,7 +477,7 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
         .cloned();
     let preflight = request.method() == Method::OPTIONS;
     let mut response = match (&allowed, preflight) {
-        (None, true) if origin.is_some() => preflight_answer(&request),
+        (None, true) if origin.is_some() => preflight_answer(&request, proxy.bot_check.is_some()),
         (None, _) => match &origin {
             Some(o) => {
                 let shown: String = o.chars().take(200).collect();
@@ -418,7 +500,7 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
             ),
         }
         .into_response(),
-        (Some(_), true) => preflight_answer(&request),
+        (Some(_), true) => preflight_answer(&request, proxy.bot_check.is_some()),
         (Some(_), false) => next.run(request).await,
     };
     let status = response.status().as_u16();
@@ -450,8 +532,9 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
     response
 }
 
-/// A preflight of an allowed origin: only `Content-Type` may be sent.
-fn preflight_answer(request: &Request) -> Response {
+/// A preflight of an allowed origin: only `Content-Type` may be sent, and with the bot
+/// check on its token and pass (never `Authorization`).
+fn preflight_answer(request: &Request, bot_check: bool) -> Response {
     let wanted = request
         .headers()
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
@@ -460,13 +543,17 @@ fn preflight_answer(request: &Request) -> Response {
     let only_content_type = wanted
         .split(',')
         .map(|h| h.trim().to_ascii_lowercase())
-        .all(|h| h.is_empty() || h == "content-type");
+        .all(|h| {
+            h.is_empty()
+                || h == "content-type"
+                || (bot_check && (h == bot_check::TOKEN_HEADER || h == bot_check::PASS_HEADER))
+        });
     if !only_content_type {
         // A visitor's page never sends a key to the proxy.
         return Refusal::new(
             403,
             "headers",
-            "Only Content-Type may be sent to this generator (no Authorization: it holds the key).",
+            "Only Content-Type (and the bot check's token) may be sent to this generator (no Authorization: it holds the key).",
         )
         .into_response();
     }
@@ -478,7 +565,11 @@ fn preflight_answer(request: &Request) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
+        HeaderValue::from_static(if bot_check {
+            "Content-Type, X-Turnstile-Token, X-Multishot-Pass"
+        } else {
+            "Content-Type"
+        }),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

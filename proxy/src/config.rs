@@ -133,6 +133,29 @@ pub struct Flags {
     #[arg(long, env = "MULTISHOT_TOKEN_SECRET_FILE")]
     pub token_secret_file: Option<PathBuf>,
 
+    /// Cloudflare Turnstile's secret key: turns the bot check on, so every run needs a
+    /// token from the widget on the page (off by default). Prefer TURNSTILE_SECRET or
+    /// --turnstile-secret-file: a flag's value shows in the process list.
+    #[arg(long, env = "TURNSTILE_SECRET", hide_env_values = true)]
+    pub turnstile_secret: Option<String>,
+
+    /// A file holding the Turnstile secret key.
+    #[arg(long, env = "TURNSTILE_SECRET_FILE")]
+    pub turnstile_secret_file: Option<PathBuf>,
+
+    /// The Turnstile widget's site key, told to the page on /quota (or set the page's
+    /// turnstile_sitekey instead).
+    #[arg(long, env = "MULTISHOT_TURNSTILE_SITEKEY")]
+    pub turnstile_sitekey: Option<String>,
+
+    /// Where tokens are verified (Cloudflare's siteverify; tests use a local stand-in).
+    #[arg(
+        long,
+        env = "MULTISHOT_TURNSTILE_VERIFY_URL",
+        default_value = crate::bot_check::SITEVERIFY_URL
+    )]
+    pub turnstile_verify_url: String,
+
     /// Seconds an upstream call may take (uploads: 4 times this).
     #[arg(long, env = "MULTISHOT_UPSTREAM_TIMEOUT_S", default_value_t = 30)]
     pub upstream_timeout_s: u64,
@@ -265,6 +288,39 @@ pub struct Settings {
     pub secrets: Vec<String>,
     /// Upstream call timeout.
     pub upstream_timeout: Duration,
+    /// The bot check, when a Turnstile secret is given.
+    pub turnstile: Option<Turnstile>,
+}
+
+/// The bot check's settings (`--turnstile-*`).
+#[derive(Clone)]
+pub struct Turnstile {
+    /// The secret key (never logged).
+    pub secret: String,
+    /// The widget's site key, for the page.
+    pub sitekey: Option<String>,
+    /// siteverify's address.
+    pub verify_url: String,
+}
+
+impl std::fmt::Debug for Turnstile {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turnstile")
+            .field("sitekey", &self.sitekey)
+            .field("verify_url", &self.verify_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Turnstile site key: what Cloudflare issues (`0x…`, `1x…`), letters, digits, `_` and
+/// `-`, at most 64 characters.
+fn is_sitekey(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Loopback hosts an `http://` upstream may name (the fake WaveSpeed in tests).
@@ -291,6 +347,22 @@ fn upstream(given: &str) -> Result<String, ConfigError> {
         return Err(fail());
     }
     Ok(trimmed.to_owned())
+}
+
+/// siteverify's address: https, or http to a loopback address (a test's stand-in).
+fn verify_url(given: &str) -> Option<String> {
+    let trimmed = given.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let (rest, local_only) = match lower.strip_prefix("https://") {
+        Some(rest) => (rest, false),
+        None => (lower.strip_prefix("http://")?, true),
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let fine = !host.is_empty()
+        && !host.contains(['?', '#', '@', ' '])
+        && !rest.contains(['#', ' '])
+        && (!local_only || is_loopback_host(host));
+    fine.then(|| trimmed.to_owned())
 }
 
 fn networks(flag: &'static str, values: &[String]) -> Result<Vec<IpNet>, ConfigError> {
@@ -399,8 +471,44 @@ impl Settings {
             });
         }
         let day_cap = money("daily-budget-usd", &flags.daily_budget_usd)?;
+        let turnstile_secret = match (&flags.turnstile_secret_file, flags.turnstile_secret) {
+            (Some(path), _) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Secret {
+                        source_name: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+            (None, secret) => secret,
+        }
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+        let turnstile = match turnstile_secret {
+            None => None,
+            Some(secret) => {
+                let verify_url =
+                    verify_url(&flags.turnstile_verify_url).ok_or(ConfigError::Range {
+                        flag: "turnstile-verify-url",
+                        reason: "an https address (http only to a loopback address)",
+                    })?;
+                let sitekey = flags.turnstile_sitekey.map(|k| k.trim().to_owned());
+                if sitekey.as_deref().is_some_and(|k| !is_sitekey(k)) {
+                    return Err(ConfigError::Range {
+                        flag: "turnstile-sitekey",
+                        reason: "a Turnstile site key (letters, digits, _ and -)",
+                    });
+                }
+                Some(Turnstile {
+                    secret,
+                    sitekey,
+                    verify_url,
+                })
+            }
+        };
         let mut secrets = vec![key.clone()];
         secrets.extend(secret);
+        secrets.extend(turnstile.as_ref().map(|t| t.secret.clone()));
         Ok(Settings {
             listen: flags.listen,
             upstream: upstream(&flags.upstream)?,
@@ -424,6 +532,7 @@ impl Settings {
             signer,
             secrets,
             upstream_timeout: Duration::from_secs(flags.upstream_timeout_s),
+            turnstile,
         })
     }
 }
@@ -431,6 +540,47 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bot_check_is_on_with_a_secret_and_checks_its_addresses() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["multishot-proxy", "--allow-origin", "https://shop.example"];
+            args.extend_from_slice(extra);
+            Settings::from_flags(Flags::try_parse_from(args).unwrap(), Some("k".into()), None)
+        };
+        assert!(parse(&[]).unwrap().turnstile.is_none(), "off by default");
+        let on = parse(&["--turnstile-secret", " s3cret "]).unwrap();
+        let turnstile = on.turnstile.as_ref().unwrap();
+        assert_eq!(turnstile.secret, "s3cret");
+        assert_eq!(turnstile.verify_url, crate::bot_check::SITEVERIFY_URL);
+        assert!(
+            on.secrets.contains(&"s3cret".to_owned()),
+            "redacted from logs"
+        );
+        assert!(
+            !format!("{turnstile:?}").contains("s3cret"),
+            "never printed"
+        );
+        for bad in [
+            "http://verify.example/x",
+            "ftp://x",
+            "https://",
+            "https://a b/",
+        ] {
+            assert!(
+                parse(&["--turnstile-secret", "s", "--turnstile-verify-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(parse(&[
+            "--turnstile-secret",
+            "s",
+            "--turnstile-verify-url",
+            "http://127.0.0.1:9/v"
+        ])
+        .is_ok());
+        assert!(parse(&["--turnstile-secret", "s", "--turnstile-sitekey", "<script>"]).is_err());
+    }
 
     #[test]
     fn the_burst_spreads_a_days_budget_over_six_hours_unless_given() {

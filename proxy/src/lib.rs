@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bot_check;
 pub mod clock;
 pub mod config;
 pub mod envelope;

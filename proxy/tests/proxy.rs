@@ -1314,3 +1314,245 @@ async fn a_visitor_has_runs_a_day_beside_runs_an_hour() {
     assert_eq!(fake.kinds("submit").await.len(), 3);
     proxy.stop().await;
 }
+
+/// Cloudflare's test secrets, honoured by the fake's siteverify.
+const PASSES: &str = "1x0000000000000000000000000000000AA";
+const FAILS: &str = "2x0000000000000000000000000000000AA";
+const SPENT: &str = "3x0000000000000000000000000000000AA";
+
+/// A token the stand-in widget issues on this test's page (`127.0.0.1`).
+fn token(n: u32) -> String {
+    format!("stand-in~127.0.0.1~multishot_generate~{n}")
+}
+
+/// A proxy with the bot check on, verifying at the fake with `secret`.
+async fn checked_proxy(fake: &Fake, secret: &str) -> Proxy {
+    let verify = format!("{}/turnstile/v0/siteverify", fake.url);
+    Proxy::start(
+        &fake.url,
+        &[
+            "--turnstile-secret",
+            secret,
+            "--turnstile-sitekey",
+            "1x00000000000000000000AA",
+            "--turnstile-verify-url",
+            &verify,
+            "--runs-per-minute",
+            "1000",
+            "--polls-per-ip-per-second",
+            "100",
+        ],
+    )
+    .await
+}
+
+/// A submit with these headers.
+async fn submit_with(proxy: &Proxy, headers: &[(&str, &str)], body: &str) -> support::Answer {
+    let mut request = browser()
+        .post(format!("{}{SUBMIT}", proxy.url))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    answer(request.send().await.expect("the proxy answers")).await
+}
+
+#[tokio::test]
+async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
+    let fake = Fake::start().await;
+    let proxy = checked_proxy(&fake, PASSES).await;
+    let image = image().to_string();
+    let before = quota(&proxy, "127.0.0.1").await.json;
+    assert_eq!(before["turnstile_sitekey"], "1x00000000000000000000AA");
+    // The page may send the token and the pass (and still never Authorization).
+    for (asked, allowed) in [
+        ("content-type, x-turnstile-token", 204),
+        ("content-type, x-multishot-pass", 204),
+        ("authorization, x-turnstile-token", 403),
+    ] {
+        let preflight = answer(
+            browser()
+                .request(reqwest::Method::OPTIONS, format!("{}{SUBMIT}", proxy.url))
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", asked)
+                .send()
+                .await
+                .expect("the proxy answers"),
+        )
+        .await;
+        assert_eq!(preflight.status, allowed, "{asked}: {}", preflight.headers);
+    }
+    let refused_as = |answer: &support::Answer, why: &str| {
+        assert_eq!(answer.status, 403, "{why}: {}", answer.text);
+        assert_eq!(answer.json["reason"], "bot_check", "{why}");
+        assert_eq!(
+            answer.json["message"], "Please complete the check above and press Generate again.",
+            "{why}"
+        );
+    };
+    refused_as(&submit_with(&proxy, &[], &image).await, "no token");
+    refused_as(
+        &submit_with(&proxy, &[("X-Turnstile-Token", "")], &image).await,
+        "an empty token",
+    );
+    for (bad, why) in [
+        (
+            "stand-in~evil.example~multishot_generate~1",
+            "another site's",
+        ),
+        ("stand-in~127.0.0.1~login~1", "another action's"),
+        ("XXXX.DUMMY.TOKEN.XXXX", "the dummy token (example.com)"),
+    ] {
+        refused_as(
+            &submit_with(&proxy, &[("X-Turnstile-Token", bad)], &image).await,
+            why,
+        );
+    }
+    assert_eq!(
+        fake.kinds("submit").await.len(),
+        0,
+        "nothing reached WaveSpeed"
+    );
+    assert_eq!(
+        quota(&proxy, "127.0.0.1").await.json,
+        before,
+        "and nothing was taken from any limit or the budget"
+    );
+    // A person's token: one run; the same token again is a replay.
+    let ran = submit_with(&proxy, &[("X-Turnstile-Token", &token(1))], &image).await;
+    assert_eq!(ran.status, 200, "{}", ran.text);
+    refused_as(
+        &submit_with(&proxy, &[("X-Turnstile-Token", &token(1))], &image).await,
+        "replayed",
+    );
+    assert_eq!(fake.kinds("submit").await.len(), 1);
+
+    // An upload verified once: its pass covers the submit of that image, once.
+    let uploaded = answer(
+        browser()
+            .post(format!("{}{UPLOAD}", proxy.url))
+            .header("X-Turnstile-Token", token(2))
+            .multipart(file_form(png(800, 600, 4096), "photo.png"))
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await;
+    assert_eq!(uploaded.status, 200, "{}", uploaded.text);
+    let url = uploaded.json["data"]["download_url"]
+        .as_str()
+        .expect("a url")
+        .to_owned();
+    let pass = uploaded.json["data"]["pass"]
+        .as_str()
+        .expect("a pass")
+        .to_owned();
+    let body = json!({"image": url}).to_string();
+    let other = json!({"image": "https://images.example/other.jpg"}).to_string();
+    refused_as(
+        &submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &other).await,
+        "a pass for another image",
+    );
+    let ran = submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &body).await;
+    assert_eq!(ran.status, 200, "{}", ran.text);
+    refused_as(
+        &submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &body).await,
+        "a pass used again",
+    );
+    let upload_without = answer(
+        browser()
+            .post(format!("{}{UPLOAD}", proxy.url))
+            .multipart(file_form(png(800, 600, 4096), "photo.png"))
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await;
+    refused_as(&upload_without, "an upload without a token");
+    assert_eq!(fake.kinds("submit").await.len(), 2);
+    assert_eq!(fake.kinds("upload").await.len(), 1);
+
+    let metrics = reqwest::get(format!("{}/metrics", proxy.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "multishot_proxy_limits_hit_total{limit=\"bot_check\"} 7",
+        "multishot_proxy_limits_hit_total{limit=\"bot_replay\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    proxy.stop().await;
+
+    // Cloudflare's secrets that always fail, and that say "already spent".
+    for (secret, why) in [(FAILS, "always fails"), (SPENT, "already spent")] {
+        let proxy = checked_proxy(&fake, secret).await;
+        refused_as(
+            &submit_with(&proxy, &[("X-Turnstile-Token", &token(3))], &image).await,
+            why,
+        );
+        proxy.stop().await;
+    }
+    assert_eq!(fake.kinds("submit").await.len(), 2);
+}
+
+#[tokio::test]
+async fn siteverify_down_or_slow_fails_closed_with_its_own_sentence() {
+    let fake = Fake::start().await;
+    let proxy = checked_proxy(&fake, PASSES).await;
+    let image = image().to_string();
+    fake.scenario(json!({"faults": {"siteverify": [{"status": 503}, {"delay_ms": 5000}]}}))
+        .await;
+    for why in ["down", "slow"] {
+        let started = std::time::Instant::now();
+        let refused = submit_with(&proxy, &[("X-Turnstile-Token", &token(10))], &image).await;
+        assert_eq!(refused.status, 503, "{why}: {}", refused.text);
+        assert_eq!(refused.json["reason"], "bot_check_down", "{why}");
+        assert!(
+            refused.json["message"].as_str().is_some_and(
+                |m| m.contains("could not be completed right now; nothing was charged")
+            ),
+            "{}",
+            refused.text
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(4_500),
+            "{why}: not waited out"
+        );
+    }
+    assert_eq!(fake.kinds("submit").await.len(), 0);
+    // Once siteverify answers again, the same token (never passed) still runs.
+    let ran = submit_with(&proxy, &[("X-Turnstile-Token", &token(10))], &image).await;
+    assert_eq!(ran.status, 200, "{}", ran.text);
+    let metrics = reqwest::get(format!("{}/metrics", proxy.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "multishot_proxy_limits_hit_total{limit=\"bot_check_down\"} 2"),
+        "{metrics}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_bot_check_nothing_of_it_is_asked_or_said() {
+    let fake = Fake::start().await;
+    let proxy = budget_proxy(&fake, "1", &[]).await;
+    let answer = quota(&proxy, "127.0.0.1").await;
+    assert!(
+        answer.json.get("turnstile_sitekey").is_none(),
+        "{}",
+        answer.text
+    );
+    assert_eq!(submit(&proxy, image()).await.status, 200);
+    assert_eq!(fake.kinds("siteverify").await.len(), 0);
+    proxy.stop().await;
+}

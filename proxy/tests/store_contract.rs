@@ -46,6 +46,18 @@ fn today(now: u64) -> (Period, Period) {
 /// present or later ([`support::Redis::now_ms`]); the memory store reads no clock and may
 /// be run at any instant.
 async fn contract<S: Store>(store: &S, now: u64) {
+    // A key is seen once while it is remembered; another key is its own.
+    assert_eq!(store.first_sight("seen:t1", 300_000, now).await, Ok(true));
+    assert_eq!(
+        store.first_sight("seen:t1", 300_000, now).await,
+        Ok(false),
+        "spent"
+    );
+    assert_eq!(
+        store.first_sight("seen:t1", 300_000, now + 1).await,
+        Ok(false)
+    );
+    assert_eq!(store.first_sight("seen:t2", 300_000, now).await, Ok(true));
     // Rates: a burst of `count`, then one per emission interval.
     let rate = Rate::per_second(2);
     assert_eq!(
@@ -325,6 +337,32 @@ async fn the_memory_store_keeps_the_contract() {
     {
         contract(&MemoryStore::new(), now).await;
     }
+}
+
+#[tokio::test]
+async fn a_key_seen_is_forgotten_after_its_time_in_either_store() {
+    let memory = MemoryStore::new();
+    let now = support::wall_clock_ms();
+    assert_eq!(memory.first_sight("seen:x", 1_000, now).await, Ok(true));
+    assert_eq!(
+        memory.first_sight("seen:x", 1_000, now + 999).await,
+        Ok(false)
+    );
+    assert_eq!(
+        memory.first_sight("seen:x", 1_000, now + 1_000).await,
+        Ok(true)
+    );
+    // Redis forgets by its own clock: a short time, waited out.
+    let redis = support::Redis::start().await;
+    let store = RedisStore::connect(&redis.url, "forget:")
+        .await
+        .expect("Redis answers");
+    let now = redis.now_ms().await;
+    assert_eq!(store.first_sight("seen:x", 200, now).await, Ok(true));
+    assert_eq!(store.first_sight("seen:x", 200, now).await, Ok(false));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(store.first_sight("seen:x", 200, now).await, Ok(true));
+    redis.stop().await;
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ struct Inner {
     running: HashMap<String, u64>,
     /// Task → its reservation, with when the record expires.
     tasks: HashMap<String, (Reservation, u64)>,
+    /// Keys seen ([`Store::first_sight`]), with when each is forgotten.
+    seen: HashMap<String, u64>,
 }
 
 impl Inner {
@@ -48,9 +50,10 @@ impl Inner {
     }
 
     fn sweep(&mut self, now_ms: u64) {
-        if self.tats.len() + self.counters.len() + self.tasks.len() < SWEEP_AT {
+        if self.tats.len() + self.counters.len() + self.tasks.len() + self.seen.len() < SWEEP_AT {
             return;
         }
+        self.seen.retain(|_, forgotten| *forgotten > now_ms);
         self.tats.retain(|_, tat| *tat > now_ms);
         self.counters.retain(|_, (_, expires)| *expires > now_ms);
         self.tasks.retain(|_, (_, expires)| *expires > now_ms);
@@ -251,6 +254,18 @@ impl Store for MemoryStore {
             month_used: Micros(inner.counter(&used_key("month", &month.name), now_ms)),
             running: inner.running.values().filter(|at| **at > oldest).count() as u64,
         })
+    }
+
+    async fn first_sight(&self, key: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        inner.sweep(now_ms);
+        match inner.seen.get(key) {
+            Some(forgotten) if *forgotten > now_ms => Ok(false),
+            _ => {
+                inner.seen.insert(key.to_owned(), now_ms + ttl_ms);
+                Ok(true)
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -188,6 +188,15 @@ pub trait Store: Send + Sync + 'static {
         running_max_age_ms: u64,
     ) -> impl Future<Output = Result<Spend, StoreError>> + Send;
 
+    /// Remembers `key` for `ttl_ms`: `true` the first time, `false` while it is
+    /// remembered — so a bot-check token or pass is spent once, on every instance.
+    fn first_sight(
+        &self,
+        key: &str,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -260,6 +269,9 @@ impl Store for AnyStore {
         running_max_age_ms: u64,
     ) -> Result<Spend, StoreError> {
         delegate!(self, s => s.spend(day, month, now_ms, running_max_age_ms))
+    }
+    async fn first_sight(&self, key: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        delegate!(self, s => s.first_sight(key, ttl_ms, now_ms))
     }
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ping())

@@ -396,6 +396,24 @@ impl Store for RedisStore {
         })
     }
 
+    async fn first_sight(&self, key: &str, ttl_ms: u64, _now_ms: u64) -> Result<bool, StoreError> {
+        // SET NX: one instance sets it; Redis forgets it after ttl_ms by its own clock.
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("SET");
+        command
+            .arg(self.key(key))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms.max(1));
+        let set = command.query_async::<Option<String>>(&mut connection);
+        tokio::time::timeout(CALL_TIMEOUT, set)
+            .await
+            .map_err(|_| StoreError("Redis did not answer in time".into()))?
+            .map(|reply| reply.is_some())
+            .map_err(down)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         let command = redis::cmd("PING");

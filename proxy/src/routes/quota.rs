@@ -28,6 +28,9 @@ struct QuotaReply {
     message: Option<String>,
     reason: Option<&'static str>,
     retry_after_s: Option<u64>,
+    /// The bot check's widget site key, when the check is on and the key is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turnstile_sitekey: Option<String>,
 }
 
 /// A visitor's runs left under their hourly and daily rates: `runs_left` is the lower.
@@ -155,6 +158,7 @@ pub async fn quota(
         reason: refusal.as_ref().map(|r| r.reason),
         retry_after_s: refusal.as_ref().and_then(|r| r.retry_after_s),
         message: refusal.map(|r| r.message),
+        turnstile_sitekey: proxy.bot_check.as_ref().and_then(|c| c.sitekey.clone()),
     };
     let body = serde_json::to_string(&reply).map_err(|_| internal())?;
     Ok(text_reply(200, body))

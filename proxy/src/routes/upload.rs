@@ -30,6 +30,8 @@ pub async fn upload(
 ) -> Result<Response, Refusal> {
     proxy.not_paused()?;
     let visitor = proxy.visitor(peer, &headers);
+    // A person, before anything is read or counted (the token is in a header).
+    proxy.check_person(&headers, None).await?;
     proxy
         .hourly_limit(
             "upload_rate",
@@ -83,7 +85,15 @@ pub async fn upload(
         return Err(upstream_failure("upload", &reply));
     }
     match upload_reply(&reply.body) {
-        Ok(clean) => Ok(json_reply(200, &clean)),
+        Ok(mut clean) => {
+            // The bot check's pass: the submit of this image needs no second token.
+            if let Some(check) = &proxy.bot_check {
+                let image = clean["data"]["download_url"].as_str().unwrap_or_default();
+                let pass = check.pass_for(image, now / 1000);
+                clean["data"]["pass"] = serde_json::Value::String(pass);
+            }
+            Ok(json_reply(200, &clean))
+        }
         Err(EnvelopeError::Refused { code, message }) => {
             Err(refused_in_body("upload", code, &message))
         }
