@@ -107,7 +107,7 @@ export async function benchFilm({ freshPage, fake, runs, say, ms, stats }) {
     const names = await readdir(DIST);
     say();
     say('Modules loaded on demand (brotli -q 11)');
-    for (const [label, prefix] of [['Make it fit', 'multishot-repair'], ['Download video', 'multishot-film']]) {
+    for (const [label, prefix] of [['Make it fit', 'multishot-repair'], ['Download video', 'multishot-film'], ['Bot check', 'multishot-turnstile']]) {
       const sizes = {};
       for (const file of names.filter((n) => n.startsWith(prefix))) {
         const bytes = await readFile(join(DIST, file));

@@ -25,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
+import { applyPolicy } from './csp.mjs';
 import { dropExports, shortenImports } from './wasm-imports.mjs';
 
 /**
@@ -89,9 +90,9 @@ if (!document.querySelector('link[data-multishot-style]')) {
   style.dataset.multishotStyle = '';
   document.head.append(style);
 }
-// Make it fit's and Download video's modules, each loaded the first time the app asks
-// for it (as index.html's own script does on the app's page).
-for (const [event, loader, said] of [['multishot-offer', 'multishot-repair_loader.js', 'Make it fit'], ['multishot-film', 'multishot-film_loader.js', 'Download video']]) {
+// Make it fit's and Download video's modules and the bot check's widget, each loaded the
+// first time the app asks for it (as index.html's own script does on the app's page).
+for (const [event, loader, said] of [['multishot-offer', 'multishot-repair_loader.js', 'Make it fit'], ['multishot-film', 'multishot-film_loader.js', 'Download video'], ['multishot-turnstile', 'multishot-turnstile.js', 'The check']]) {
   document.addEventListener(event, (e) => {
     if (document.querySelector("script[data-ms='" + event + "']")) return;
     const s = document.createElement('script');
@@ -179,28 +180,12 @@ const ownScripts = [...withViews.matchAll(/<script>([\s\S]*?)<\/script>/g)];
 if (ownScripts.length !== 1) throw new Error(`expected one inline shell script, found ${ownScripts.length}`);
 const ownMinified = (await transform(ownScripts[0][1], { loader: 'js', minify: true, legalComments: 'none' })).code.trim();
 const index = withViews.replace(ownScripts[0][0], `<script>${ownMinified}</script>`).replace(/<!--[\s\S]*?-->\s*/g, '');
-// The inline start-up script Trunk writes and index.html's own (minified above),
-// allowed by their hashes.
+// The inline start-up script Trunk writes and index.html's own (minified above), allowed
+// by their hashes in the Content-Security-Policy (scripts/csp.mjs, with Turnstile only
+// when config.json names a site key).
 const inline = [...index.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)].map((m) => m[1]);
 if (inline.length !== 1) throw new Error(`expected one inline start-up script, found ${inline.length}`);
 if (!index.includes(`<script>${ownMinified}</script>`)) throw new Error('the inline script changed after it was minified');
-const hash = [...inline, ownMinified].map((code) => createHash('sha256').update(code).digest('base64')).join("' 'sha256-");
-const policy = [
-  "default-src 'self'",
-  `script-src 'self' 'wasm-unsafe-eval' 'sha256-${hash}'`,
-  "style-src 'self'",
-  // The API base and a proxy are set at run time (config.json): any https address, and
-  // loopback for local testing. Image URLs are read over CORS too.
-  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
-  "img-src 'self' data: blob: https: http://127.0.0.1:* http://localhost:*",
-  "media-src 'self' data: blob: https: http://127.0.0.1:* http://localhost:*",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'none'",
-].join('; ');
-const meta = `<meta http-equiv="Content-Security-Policy" content="${policy}" />`;
-const withPolicy = index.replace('<meta charset="utf-8" />', `<meta charset="utf-8" />\n    ${meta}`);
-if (withPolicy === index) throw new Error('no <meta charset> to put the policy after');
-await writeFile(join(dist, 'index.html'), withPolicy);
-await writeFile(join(dist, '404.html'), withPolicy);
+await writeFile(join(dist, 'index.html'), index);
+await applyPolicy(dist);
 console.log(`finished ${dist}: embed.js, 404.html, Content-Security-Policy`);

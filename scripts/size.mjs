@@ -18,9 +18,10 @@ export async function firstLoad(dist) {
   for (const m of html.matchAll(/(?:href|src)="([^"]+)"|['"]([^'"]+\.(?:js|wasm))['"]/g)) {
     const ref = m[1] ?? m[2];
     if (/^(https?:|data:|#)/.test(ref)) continue;
-    // The on-demand modules' loaders (Make it fit, Download video) are fetched on their
-    // first use, not with the page (their sizes: make bench's module table).
-    if (/_loader\.js$/.test(ref)) continue;
+    // The on-demand modules' loaders (Make it fit, Download video) and the bot check's
+    // widget script are fetched on their first use, not with the page (their sizes: make
+    // bench's module table).
+    if (/_loader\.js$|^multishot-turnstile\.js$/.test(ref)) continue;
     refs.add(ref.startsWith(base) ? ref.slice(base.length) : ref.replace(/^\//, ''));
   }
   refs.delete('');

@@ -907,6 +907,95 @@ async fn generate_waits_for_the_money_and_a_failed_look_up_blocks_nothing() {
     root.remove();
 }
 
+#[wasm_bindgen_test]
+async fn the_bot_checks_widget_hands_a_token_to_one_press_and_asks_for_the_next() {
+    use multishot_studio::components::{BotCheck, BotCheckState};
+
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    // Stands for the widget's script: counts the app's asks and the tokens it took.
+    let count = |cell: &std::rc::Rc<std::cell::Cell<i32>>| {
+        let cell = cell.clone();
+        wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || cell.set(cell.get() + 1))
+    };
+    let (asked, used) = (
+        std::rc::Rc::new(std::cell::Cell::new(0)),
+        std::rc::Rc::new(std::cell::Cell::new(0)),
+    );
+    let on_ask = count(&asked);
+    document
+        .add_event_listener_with_callback_and_bool(
+            "multishot-turnstile",
+            on_ask.as_ref().unchecked_ref(),
+            true,
+        )
+        .unwrap();
+    let sitekey = RwSignal::new(None::<String>);
+    let state = BotCheckState::new();
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! { <BotCheck sitekey=move || sitekey.get() state=state /> }.into_any()
+    });
+    tick().await;
+    assert!(
+        root.query_selector(".ms-bot-check[data-sitekey]")
+            .unwrap()
+            .is_none(),
+        "no key without a site key"
+    );
+    assert_eq!(asked.get(), 0, "and no script asked for");
+    assert_eq!(state.key.get_untracked(), None, "so a press needs no token");
+
+    sitekey.set(Some("1x00000000000000000000AA".into()));
+    tick().await;
+    let widget = root
+        .query_selector(".ms-bot-check[data-sitekey]")
+        .unwrap()
+        .expect("the widget's place, with its key");
+    assert_eq!(
+        widget.get_attribute("data-sitekey").as_deref(),
+        Some("1x00000000000000000000AA")
+    );
+    assert_eq!(asked.get(), 1, "the widget's script is asked for");
+    assert_eq!(
+        state.key.get_untracked().as_deref(),
+        Some("1x00000000000000000000AA")
+    );
+    let on_used = count(&used);
+    widget
+        .add_event_listener_with_callback(
+            "multishot-turnstile-used",
+            on_used.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+    assert_eq!(state.take(), None, "no token before the widget gives one");
+    assert_eq!(used.get(), 0);
+
+    let give =
+        |token: &str| js_sys::Reflect::set(&widget, &"msToken".into(), &token.into()).unwrap();
+    give("stand-in~127.0.0.1~multishot_generate~1");
+    assert_eq!(
+        state.take().as_deref(),
+        Some("stand-in~127.0.0.1~multishot_generate~1")
+    );
+    assert_eq!(
+        used.get(),
+        1,
+        "the script is told the token was used, and asks for the next"
+    );
+    // (The script empties `msToken` when told; an expired token is emptied the same way.)
+    give("");
+    assert_eq!(state.take(), None, "one token, one run");
+    document
+        .remove_event_listener_with_callback_and_bool(
+            "multishot-turnstile",
+            on_ask.as_ref().unchecked_ref(),
+            true,
+        )
+        .unwrap();
+    root.remove();
+}
+
 /// `bytes` as a file named `name` (its declared type is not what the app trusts).
 fn named(name: &str, bytes: &[u8]) -> web_sys::File {
     file(name, bytes, "application/octet-stream")

@@ -82,7 +82,6 @@ impl Proxy {
                     t.sitekey.clone(),
                     t.verify_url.clone(),
                     &settings.origins,
-                    settings.signer.derive("bot check pass"),
                 )
             })
             .transpose()
@@ -259,11 +258,10 @@ impl Proxy {
         Some(budget_refusal(which, now / 1000))
     }
 
-    /// The bot check of a run, when it is on: the widget's token (header
-    /// [`bot_check::TOKEN_HEADER`]) verified by siteverify and spent; or, for the submit
-    /// of an image this proxy uploaded (`image`), the upload's pass (header
-    /// [`bot_check::PASS_HEADER`]), spent. Refusals cost nothing: nothing has been taken
-    /// from any limit yet.
+    /// The bot check of a run, when it is on: for the submit of an image this proxy
+    /// uploaded for a verified request (`image`), the pass that upload left, taken; else
+    /// the widget's token (header [`bot_check::TOKEN_HEADER`]) verified by siteverify
+    /// and spent. Refusals cost nothing: nothing has been taken from any limit yet.
     pub async fn check_person(
         &self,
         headers: &HeaderMap,
@@ -272,37 +270,40 @@ impl Proxy {
         let Some(check) = &self.bot_check else {
             return Ok(());
         };
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
+        let token = headers
+            .get(bot_check::TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
         let now = now_ms();
-        let (verdict, spent) = match (
-            image.zip(header(bot_check::PASS_HEADER)),
-            header(bot_check::TOKEN_HEADER),
-        ) {
-            (Some((image, pass)), _) if check.pass_holds(pass, image, now / 1000) => (
-                Verdict::Pass,
-                format!("pass:{}", bot_check::spent_key(pass)),
-            ),
-            (_, Some(token)) => (check.verify(token).await, bot_check::spent_key(token)),
-            (Some(_), None) => (Verdict::Failed("a pass that does not hold"), String::new()),
-            (None, None) => (Verdict::Failed("no token"), String::new()),
-        };
-        let verdict = match verdict {
-            Verdict::Pass => match self
-                .store
-                .first_sight(&spent, bot_check::TOKEN_LIFETIME_MS, now)
-                .await
-            {
-                Ok(true) => Verdict::Pass,
-                Ok(false) => Verdict::Replayed,
+        // The pass a verified upload left for this image comes first (the page may send
+        // its token again with the submit; it is not asked about twice).
+        let passed = match image {
+            Some(image) => match self.store.take(&bot_check::uploaded_key(image), now).await {
+                Ok(taken) => taken,
                 Err(e) => return Err(store_down(&e)),
             },
-            other => other,
+            None => false,
+        };
+        let verdict = match token {
+            _ if passed => Verdict::Pass,
+            Some(token) => match check.verify(token).await {
+                Verdict::Pass => match self
+                    .store
+                    .first_sight(
+                        &bot_check::spent_key(token),
+                        bot_check::TOKEN_LIFETIME_MS,
+                        now,
+                    )
+                    .await
+                {
+                    Ok(true) => Verdict::Pass,
+                    Ok(false) => Verdict::Replayed,
+                    Err(e) => return Err(store_down(&e)),
+                },
+                other => other,
+            },
+            None => Verdict::Failed("no token"),
         };
         match verdict {
             Verdict::Pass => Ok(()),
@@ -320,6 +321,21 @@ impl Proxy {
                     .retry_after(60)
                     .logged("the bot check's siteverify could not be asked"))
             }
+        }
+    }
+
+    /// Leaves the pass of a verified upload for the submit of the image it uploaded.
+    pub async fn leave_pass(&self, image: &str) {
+        if self.bot_check.is_none() {
+            return;
+        }
+        let key = bot_check::uploaded_key(image);
+        if let Err(e) = self
+            .store
+            .first_sight(&key, bot_check::PASS_LIFETIME_MS, now_ms())
+            .await
+        {
+            warn!(error = %e, "could not leave an upload's pass; its submit will be asked for a token");
         }
     }
 
@@ -533,7 +549,7 @@ async fn cors(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> 
 }
 
 /// A preflight of an allowed origin: only `Content-Type` may be sent, and with the bot
-/// check on its token and pass (never `Authorization`).
+/// check on its token (never `Authorization`).
 fn preflight_answer(request: &Request, bot_check: bool) -> Response {
     let wanted = request
         .headers()
@@ -544,9 +560,7 @@ fn preflight_answer(request: &Request, bot_check: bool) -> Response {
         .split(',')
         .map(|h| h.trim().to_ascii_lowercase())
         .all(|h| {
-            h.is_empty()
-                || h == "content-type"
-                || (bot_check && (h == bot_check::TOKEN_HEADER || h == bot_check::PASS_HEADER))
+            h.is_empty() || h == "content-type" || (bot_check && h == bot_check::TOKEN_HEADER)
         });
     if !only_content_type {
         // A visitor's page never sends a key to the proxy.
@@ -566,7 +580,7 @@ fn preflight_answer(request: &Request, bot_check: bool) -> Response {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(if bot_check {
-            "Content-Type, X-Turnstile-Token, X-Multishot-Pass"
+            "Content-Type, X-Turnstile-Token"
         } else {
             "Content-Type"
         }),

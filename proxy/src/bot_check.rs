@@ -6,17 +6,17 @@
 //!   carry the [`ACTION`] the page sets;
 //! - a token is spent once across every instance: its hash is kept in the store for the
 //!   token's lifetime ([`TOKEN_LIFETIME_MS`]), so a second use is a replay;
-//! - a verified upload answers with a **pass** ([`Pass`]), signed and bound to the image
-//!   address it uploaded, which the submit of that image carries instead of a second
-//!   token (the visitor is asked once per run); a pass is spent once too;
+//! - a verified upload leaves a **pass** for the image it uploaded: the address's hash,
+//!   kept in the store for [`PASS_LIFETIME_MS`] ([`uploaded_key`]); the submit of that
+//!   image takes it instead of a second token (the visitor is asked once per run, and
+//!   the page sends nothing more), once: taking it is atomic, on every instance;
 //! - siteverify down, failing or slower than [`VERIFY_TIMEOUT`] fails **closed**.
 //!
-//! What a reply means ([`judge`]) and the pass ([`Pass`]) are pure and tested here; the
-//! call itself is [`BotCheck::verify`].
+//! What a reply means ([`judge`]) is pure and tested here; the call itself is
+//! [`BotCheck::verify`].
 
 use std::time::Duration;
 
-use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -26,14 +26,12 @@ use crate::origin::AllowList;
 pub const ACTION: &str = "multishot_generate";
 /// The request header carrying a widget's token.
 pub const TOKEN_HEADER: &str = "x-turnstile-token";
-/// The request header carrying an upload's pass to its submit.
-pub const PASS_HEADER: &str = "x-multishot-pass";
 /// Cloudflare's siteverify.
 pub const SITEVERIFY_URL: &str = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 /// How long a token lives at Cloudflare (and is remembered here once used).
 pub const TOKEN_LIFETIME_MS: u64 = 300_000;
-/// How long an upload's pass may wait for its submit.
-pub const PASS_LIFETIME_S: u64 = 300;
+/// How long an upload's pass waits for its submit.
+pub const PASS_LIFETIME_MS: u64 = 300_000;
 /// How long siteverify may take before the check fails closed.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest token Cloudflare issues.
@@ -45,8 +43,6 @@ pub const DO_THE_CHECK: &str = "Please complete the check above and press Genera
 pub const CHECK_DOWN: &str =
     "The check that keeps this generator for people could not be completed right now; \
      nothing was charged. Try again in a minute.";
-
-type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// What a check concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,49 +120,11 @@ pub fn spent_key(token: &str) -> String {
     format!("seen:{hex}")
 }
 
-/// An upload's pass to its submit: `<expiry>.<mac>`, the MAC over the uploaded image's
-/// address and the expiry, keyed by the proxy's token secret (the same on every
-/// instance).
-pub struct Pass;
-
-impl Pass {
-    fn mac(secret: &[u8], image: &str, expires_s: u64) -> String {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
-        mac.update(b"multishot pass v1|");
-        mac.update(image.as_bytes());
-        mac.update(b"|");
-        mac.update(expires_s.to_string().as_bytes());
-        mac.finalize().into_bytes()[..18]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// A pass for the image uploaded to `image`, at `now_s`.
-    pub fn issue(secret: &[u8], image: &str, now_s: u64) -> String {
-        let expires_s = now_s + PASS_LIFETIME_S;
-        format!("{expires_s}.{}", Self::mac(secret, image, expires_s))
-    }
-
-    /// The pass is this proxy's, for `image`, and not expired at `now_s`.
-    pub fn holds(secret: &[u8], pass: &str, image: &str, now_s: u64) -> bool {
-        let Some((expires, mac)) = pass.split_once('.') else {
-            return false;
-        };
-        let Ok(expires_s) = expires.parse::<u64>() else {
-            return false;
-        };
-        let want = Self::mac(secret, image, expires_s);
-        // Constant time: every byte compared.
-        let same = want.len() == mac.len()
-            && want
-                .bytes()
-                .zip(mac.bytes())
-                .fold(0u8, |d, (a, b)| d | (a ^ b))
-                == 0;
-        same && now_s < expires_s
-    }
+/// The store key of the pass a verified upload leaves for the image it uploaded.
+pub fn uploaded_key(image: &str) -> String {
+    let digest = Sha256::digest(image.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("passed:{hex}")
 }
 
 /// The bot check as configured.
@@ -177,8 +135,6 @@ pub struct BotCheck {
     verify_url: String,
     hosts: Vec<String>,
     client: reqwest::Client,
-    /// Signs passes (derived from the token secret).
-    pass_secret: Vec<u8>,
 }
 
 impl std::fmt::Debug for BotCheck {
@@ -193,14 +149,12 @@ impl std::fmt::Debug for BotCheck {
 }
 
 impl BotCheck {
-    /// A check with Turnstile's `secret`, asking `verify_url`, for pages on `origins`;
-    /// passes signed with `pass_secret`.
+    /// A check with Turnstile's `secret`, asking `verify_url`, for pages on `origins`.
     pub fn new(
         secret: String,
         sitekey: Option<String>,
         verify_url: String,
         origins: &AllowList,
-        pass_secret: Vec<u8>,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             secret,
@@ -212,7 +166,6 @@ impl BotCheck {
                 .connect_timeout(VERIFY_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
-            pass_secret,
         })
     }
 
@@ -244,16 +197,6 @@ impl BotCheck {
             Ok(Ok(parsed)) => judge(&parsed, &self.hosts),
             _ => Verdict::Unavailable,
         }
-    }
-
-    /// A pass for the image just uploaded to `image`.
-    pub fn pass_for(&self, image: &str, now_s: u64) -> String {
-        Pass::issue(&self.pass_secret, image, now_s)
-    }
-
-    /// `pass` was issued by this site for `image` and has not expired.
-    pub fn pass_holds(&self, pass: &str, image: &str, now_s: u64) -> bool {
-        Pass::holds(&self.pass_secret, pass, image, now_s)
     }
 }
 
@@ -352,58 +295,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pass_holds_for_its_image_until_it_expires() {
-        let secret = b"0123456789abcdef0123456789abcdef";
-        let pass = Pass::issue(secret, "https://cdn.example/a.jpg", 1_000);
-        assert!(Pass::holds(
-            secret,
-            &pass,
-            "https://cdn.example/a.jpg",
-            1_000
-        ));
-        assert!(Pass::holds(
-            secret,
-            &pass,
-            "https://cdn.example/a.jpg",
-            1_000 + PASS_LIFETIME_S - 1
-        ));
-        assert!(!Pass::holds(
-            secret,
-            &pass,
-            "https://cdn.example/a.jpg",
-            1_000 + PASS_LIFETIME_S
-        ));
-        assert!(
-            !Pass::holds(secret, &pass, "https://cdn.example/b.jpg", 1_000),
-            "another image"
-        );
-        assert!(!Pass::holds(
-            b"another secret of thirty-two bytes",
-            &pass,
-            "https://cdn.example/a.jpg",
-            1_000
-        ));
-        // A later expiry written in does not hold: the MAC covers it.
-        let (_, mac) = pass.split_once('.').unwrap();
-        assert!(!Pass::holds(
-            secret,
-            &format!("9999999999.{mac}"),
-            "https://cdn.example/a.jpg",
-            1_000
-        ));
-        for junk in ["", ".", "x.y", "1000", "1300.", &pass[..pass.len() - 1]] {
-            assert!(
-                !Pass::holds(secret, junk, "https://cdn.example/a.jpg", 1_000),
-                "{junk}"
-            );
-        }
-    }
-
-    #[test]
     fn a_spent_token_is_remembered_by_its_hash() {
         let key = spent_key("XXXX.DUMMY.TOKEN.XXXX");
         assert!(key.starts_with("seen:") && key.len() == 5 + 32);
         assert!(!key.contains("DUMMY"));
         assert_ne!(key, spent_key("XXXX.DUMMY.TOKEN.XXXY"));
+        let passed = uploaded_key("https://cdn.example/a.jpg");
+        assert!(passed.starts_with("passed:") && !passed.contains("cdn"));
+        assert_ne!(passed, uploaded_key("https://cdn.example/b.jpg"));
     }
 }

@@ -94,15 +94,6 @@ impl Signer {
         Some(task_id::token(id, expires_s, &mac))
     }
 
-    /// A secret for another use, derived from this one under `label` (the same on every
-    /// instance sharing the secret).
-    pub fn derive(&self, label: &str) -> Vec<u8> {
-        let mut mac = self.mac.clone();
-        mac.update(b"derive|");
-        mac.update(label.as_bytes());
-        mac.finalize().into_bytes().to_vec()
-    }
-
     /// A visitor's name for the logs: 16 hex digits keyed by this secret, the same for one
     /// visitor (`who`: their address or /64) on every instance sharing the secret, and no
     /// address in the log.

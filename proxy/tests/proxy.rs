@@ -1365,10 +1365,9 @@ async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
     let image = image().to_string();
     let before = quota(&proxy, "127.0.0.1").await.json;
     assert_eq!(before["turnstile_sitekey"], "1x00000000000000000000AA");
-    // The page may send the token and the pass (and still never Authorization).
+    // The page may send the token (and still never Authorization).
     for (asked, allowed) in [
         ("content-type, x-turnstile-token", 204),
-        ("content-type, x-multishot-pass", 204),
         ("authorization, x-turnstile-token", 403),
     ] {
         let preflight = answer(
@@ -1440,25 +1439,25 @@ async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
     )
     .await;
     assert_eq!(uploaded.status, 200, "{}", uploaded.text);
+    assert!(
+        uploaded.json["data"].get("pass").is_none(),
+        "the pass stays with the proxy"
+    );
     let url = uploaded.json["data"]["download_url"]
         .as_str()
         .expect("a url")
         .to_owned();
-    let pass = uploaded.json["data"]["pass"]
-        .as_str()
-        .expect("a pass")
-        .to_owned();
     let body = json!({"image": url}).to_string();
     let other = json!({"image": "https://images.example/other.jpg"}).to_string();
     refused_as(
-        &submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &other).await,
-        "a pass for another image",
+        &submit_with(&proxy, &[], &other).await,
+        "another image, never uploaded here",
     );
-    let ran = submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &body).await;
+    let ran = submit_with(&proxy, &[], &body).await;
     assert_eq!(ran.status, 200, "{}", ran.text);
     refused_as(
-        &submit_with(&proxy, &[("X-Multishot-Pass", &pass)], &body).await,
-        "a pass used again",
+        &submit_with(&proxy, &[], &body).await,
+        "the pass taken already",
     );
     let upload_without = answer(
         browser()
@@ -1480,8 +1479,8 @@ async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
         .await
         .expect("text");
     for line in [
-        "multishot_proxy_limits_hit_total{limit=\"bot_check\"} 7",
-        "multishot_proxy_limits_hit_total{limit=\"bot_replay\"} 2",
+        "multishot_proxy_limits_hit_total{limit=\"bot_check\"} 8",
+        "multishot_proxy_limits_hit_total{limit=\"bot_replay\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }

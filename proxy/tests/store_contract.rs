@@ -58,6 +58,10 @@ async fn contract<S: Store>(store: &S, now: u64) {
         Ok(false)
     );
     assert_eq!(store.first_sight("seen:t2", 300_000, now).await, Ok(true));
+    // Taken by one caller only; a key never seen is not taken.
+    assert_eq!(store.take("seen:t2", now).await, Ok(true));
+    assert_eq!(store.take("seen:t2", now).await, Ok(false));
+    assert_eq!(store.take("seen:never", now).await, Ok(false));
     // Rates: a burst of `count`, then one per emission interval.
     let rate = Rate::per_second(2);
     assert_eq!(

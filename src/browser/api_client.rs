@@ -16,6 +16,7 @@ use crate::core::api::{
     join, parse_prediction, parse_upload, result_url, ApiError, Prediction, SubmitRequest, TaskId,
     SUBMIT_PATH, UPLOAD_BINARY_PATH,
 };
+use crate::core::bot_check::TOKEN_HEADER;
 pub use crate::core::connection::Connection;
 use crate::core::funds::{
     parse_balance, parse_price, parse_quota, pricing_request, Micros, Quota, BALANCE_PATH,
@@ -49,6 +50,7 @@ async fn send(
     url: &str,
     body: Body,
     limit: Duration,
+    token: Option<&str>,
 ) -> Result<(u16, Option<String>, Vec<u8>), ApiError> {
     let controller = AbortOnDrop::new();
     let signal = controller.signal();
@@ -62,6 +64,11 @@ async fn send(
     .cache(web_sys::RequestCache::NoStore);
     let builder = match &connection.key {
         Some(key) => builder.header("Authorization", &format!("Bearer {key}")),
+        None => builder,
+    };
+    // The site's bot check, through its proxy: the widget's token.
+    let builder = match token {
+        Some(token) => builder.header(TOKEN_HEADER, token),
         None => builder,
     };
     let request = match body {
@@ -93,17 +100,18 @@ async fn send(
 }
 
 /// Uploads a local file (`POST /api/v3/media/upload/binary`, multipart `file`) and
-/// returns the `download_url` to send as `image`.
+/// returns the `download_url` to send as `image`; `token`, the site's bot check's.
 pub async fn upload_binary(
     connection: &Connection,
     file: &web_sys::File,
+    token: Option<&str>,
 ) -> Result<String, ApiError> {
     let form = web_sys::FormData::new().map_err(|e| ApiError::Network(js_error_text(&e)))?;
     form.append_with_blob_and_filename("file", file, &file.name())
         .map_err(|e| ApiError::Network(js_error_text(&e)))?;
     let url = join(connection.base.as_str(), UPLOAD_BINARY_PATH);
     let (status, retry_after, body) =
-        send(connection, &url, Body::Form(form), UPLOAD_TIMEOUT).await?;
+        send(connection, &url, Body::Form(form), UPLOAD_TIMEOUT, token).await?;
     parse_upload(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }
 
@@ -117,14 +125,20 @@ pub async fn data_uri(file: &web_sys::File) -> Result<String, ApiError> {
     Ok(format!("data:{mime};base64,{payload}"))
 }
 
-/// Submits the job. Sent once; never retried by the caller.
-pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Prediction, ApiError> {
+/// Submits the job (`token`: the site's bot check's, for an image not uploaded). Sent
+/// once; never retried by the caller.
+pub async fn submit(
+    connection: &Connection,
+    body: &SubmitRequest,
+    token: Option<&str>,
+) -> Result<Prediction, ApiError> {
     let url = join(connection.base.as_str(), SUBMIT_PATH);
     let (status, retry_after, body) = send(
         connection,
         &url,
         Body::Json(body.to_json()),
         REQUEST_TIMEOUT,
+        token,
     )
     .await?;
     parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
@@ -133,7 +147,8 @@ pub async fn submit(connection: &Connection, body: &SubmitRequest) -> Result<Pre
 /// Asks for a task's result, at the URL built from the base and the id.
 pub async fn poll(connection: &Connection, id: &TaskId) -> Result<Prediction, ApiError> {
     let url = result_url(connection.base.as_str(), id);
-    let (status, retry_after, body) = send(connection, &url, Body::None, REQUEST_TIMEOUT).await?;
+    let (status, retry_after, body) =
+        send(connection, &url, Body::None, REQUEST_TIMEOUT, None).await?;
     parse_prediction(status, retry_after.as_deref(), &body).map_err(|e| connection.for_visitor(e))
 }
 
@@ -143,7 +158,7 @@ async fn get(
     path: &str,
 ) -> Result<(u16, Option<String>, Vec<u8>), ApiError> {
     let url = join(connection.base.as_str(), path);
-    send(connection, &url, Body::None, REQUEST_TIMEOUT).await
+    send(connection, &url, Body::None, REQUEST_TIMEOUT, None).await
 }
 
 /// WaveSpeed's price of one run (`POST /api/v3/model/pricing`), with the user's key.
@@ -154,6 +169,7 @@ pub async fn price(connection: &Connection) -> Result<Micros, ApiError> {
         &url,
         Body::Json(pricing_request()),
         REQUEST_TIMEOUT,
+        None,
     )
     .await?;
     parse_price(status, retry_after.as_deref(), &body)

@@ -39,6 +39,9 @@ pub struct Press {
     pub file: Option<SendWrapper<web_sys::File>>,
     /// Where a thumbnail of the input is drawn from.
     pub thumbnail_of: Option<(String, bool)>,
+    /// The site's bot check's token, taken from its widget at the press: verified with
+    /// the upload (whose pass then covers the submit at the proxy), else with the submit.
+    pub token: Option<String>,
 }
 
 /// The page's jobs: their state, for components to read, and what runs them. Made once
@@ -251,12 +254,11 @@ impl Jobs {
                 let inline = matches!(effect, Effect::ReadInline(_));
                 let press = self.press_of(number);
                 self.work(async move {
-                    let sent = match press
-                        .as_ref()
-                        .and_then(|p| Some((&p.connection, p.file.as_ref()?)))
-                    {
+                    let sent = match press.as_ref().and_then(|p| Some((p, p.file.as_ref()?))) {
                         Some((_, file)) if inline => data_uri(file).await,
-                        Some((connection, file)) => upload_binary(connection, file).await,
+                        Some((press, file)) => {
+                            upload_binary(&press.connection, file, press.token.as_deref()).await
+                        }
                         None => Err(ApiError::BadResponse("no file was chosen".into())),
                     };
                     jobs.send(Command::Uploaded(number, sent));
@@ -269,7 +271,9 @@ impl Jobs {
                 let press = self.press_of(generation);
                 self.work(async move {
                     let outcome = match press {
-                        Some(press) => submit(&press.connection, &request).await,
+                        Some(press) => {
+                            submit(&press.connection, &request, press.token.as_deref()).await
+                        }
                         None => Err(ApiError::BadResponse("nothing was pressed".into())),
                     };
                     jobs.send(Command::Submitted(generation, outcome));

@@ -6,8 +6,9 @@ use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
 use super::{
-    ConnectionSettings, ConnectionState, GeneratePanel, History, ImagePicker, ImagePreview,
-    JobProgress, Requirements, ShotPlayer, ValidationReport,
+    BotCheck, BotCheckState, ConnectionSettings, ConnectionState, GeneratePanel, History,
+    ImagePicker, ImagePreview, JobProgress, Requirements, ShotPlayer, ValidationReport,
+    TOKEN_EVENT,
 };
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
 use crate::browser::config_loader::load_settings;
@@ -17,6 +18,7 @@ use crate::browser::embed::{
 use crate::browser::funds::watch_funds;
 use crate::browser::runner::{Jobs, Press};
 use crate::browser::storage;
+use crate::core::bot_check;
 use crate::core::config::{self, apply_attributes, ConfigProblem, Host, Settings, UploadMode};
 use crate::core::connection::{self, Choices};
 use crate::core::embed::{self, EmbedEvent, HostMessage};
@@ -223,6 +225,15 @@ pub fn App(
         Signal::derive(move || jobs.state.with(JobsState::is_settled)),
     );
 
+    // The site's bot check: the widget's site key (the page's setting), only through a
+    // proxy.
+    let bot = BotCheckState::new();
+    let pending = StoredValue::new(false);
+    let sitekey = move || {
+        let through_proxy = connection.with(|c| c.as_ref().is_ok_and(|c| c.key.is_none()));
+        settings.with(|s| bot_check::sitekey(through_proxy, s.turnstile_sitekey.as_deref()))
+    };
+
     let generate = move |()| {
         let (Ok(connection), Some(chosen)) = (connection.get_untracked(), chosen.get_untracked())
         else {
@@ -242,15 +253,29 @@ pub fn App(
         }) else {
             return;
         };
+        // The site checks visitors: one token, one run (the upload's pass then covers its
+        // submit, at the proxy); a press before the widget's token came waits for it.
+        let token = bot.key.with_untracked(Option::is_some).then(|| bot.take());
+        if token == Some(None) {
+            pending.set_value(true);
+            return;
+        }
         jobs.generate(
             generation,
             Press {
                 connection,
                 file: chosen.file,
                 thumbnail_of,
+                token: token.flatten(),
             },
         );
     };
+    listen(listen::document(), TOKEN_EVENT, move |_| {
+        if pending.get_value() {
+            pending.set_value(false);
+            generate(());
+        }
+    });
 
     // `data-face`: what the style shows. An embed shows the developer controls (marked
     // `ms-dev`) only once its settings say it is not the consumer face.
@@ -336,6 +361,7 @@ pub fn App(
                             connection=connection
                         />
                     </details>
+                    <BotCheck sitekey=sitekey state=bot />
                     <GeneratePanel
                         assessment=assessment
                         connection_problem=Signal::derive(move || connection.get().err())

@@ -2,6 +2,7 @@
 //! hold no rules of their own.
 
 mod app;
+mod bot_check;
 mod connection_settings;
 mod copy_button;
 mod film;
@@ -16,6 +17,7 @@ mod task_view;
 mod validation_report;
 
 pub use app::{is_consumer, App, ConsumerFace};
+pub use bot_check::{BotCheck, BotCheckState, TOKEN_EVENT};
 pub use connection_settings::{ConnectionSettings, ConnectionState};
 pub use copy_button::{copy_button, share_button};
 pub use film::{FilmMaker, VideoMark};

@@ -5,7 +5,6 @@
 use std::fmt;
 
 use super::json::{self, Json};
-use serde::Serialize;
 
 use super::web_address::after_web_scheme;
 
@@ -18,10 +17,7 @@ pub const MODEL_ID: &str = "kwaivgi/kling-v1/ai-multi-shot";
 
 /// A task id as WaveSpeed gives it, checked so that it can only ever name a path segment
 /// under `/api/v3/predictions/` (no `/`, `?`, `#`, `..`, spaces).
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(String);
 
 impl TaskId {
@@ -94,7 +90,7 @@ pub fn output_relay_prefix(proxy_base: &str, id: &TaskId) -> String {
 
 /// The submit body: exactly the documented fields (unknown ones are dropped by the
 /// server and still billed).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmitRequest {
     /// An `https:` URL or a `data:image/...;base64,` URI.
     pub image: String,
@@ -105,14 +101,15 @@ pub struct SubmitRequest {
 impl SubmitRequest {
     /// The JSON body.
     pub fn to_json(&self) -> String {
-        // Serialising two plain fields cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        json::Object::new()
+            .str("image", &self.image)
+            .bool("enable_base64_output", self.enable_base64_output)
+            .end()
     }
 }
 
 /// A task's status as the API names it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     /// Accepted, not started.
     Created,

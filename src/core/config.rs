@@ -69,6 +69,9 @@ pub struct Settings {
     /// Text only: drawn as one line of at most [`multishot_film::request::MARK_CHARS`]
     /// (`multishot_film::request::clean_mark`).
     pub video_mark: Option<String>,
+    /// The bot check's widget site key (`turnstile_sitekey`), when the site owner's proxy
+    /// checks visitors with Cloudflare Turnstile.
+    pub turnstile_sitekey: Option<String>,
 }
 
 /// How a pretend key for the sandbox starts (`sandbox_key`).
@@ -139,6 +142,7 @@ impl Default for Settings {
             embed_parent_origins: Vec::new(),
             example_outputs: Vec::new(),
             video_mark: None,
+            turnstile_sitekey: None,
         }
     }
 }
@@ -180,10 +184,7 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
 /// A base URL that passed [`parse_base_url`]: where the page's requests go (the API base,
 /// a proxy, a task's stored base). Made only by [`BaseUrl::parse`] (or from a stored
 /// record, checked the same way), so no unchecked text reaches a request.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BaseUrl(String);
 
 impl BaseUrl {
@@ -426,6 +427,16 @@ fn apply(settings: &mut Settings, key: &str, value: &Json, problems: &mut Vec<Co
         }
         // Kept as given: the film module draws it cleaned (`request::clean_mark`: one
         // line, no control characters, at most MARK_CHARS), so the page need not.
+        "turnstile_sitekey" => match value.as_str().map(str::trim) {
+            Some("") => settings.turnstile_sitekey = None,
+            Some(key) if super::bot_check::is_sitekey(key) => {
+                settings.turnstile_sitekey = Some(key.to_owned())
+            }
+            _ => problems.push(problem(
+                key,
+                "must be a Turnstile site key; no bot check widget is shown",
+            )),
+        },
         "video_mark" => match value.as_str() {
             Some(mark) => settings.video_mark = Some(mark.to_owned()),
             None => problems.push(problem(

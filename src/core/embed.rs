@@ -5,23 +5,21 @@
 
 use super::api::Status;
 use super::history::{Record, ENTRY_PREFIX};
+use super::json::Object;
 use super::output::{classify, Output};
 
 /// Every message carries `"source": SOURCE`, so a host page can tell them apart.
 pub const SOURCE: &str = "multishot-studio";
 
 /// One message for the parent page; `type` names the variant.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "type")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EmbedEvent {
     /// A task was created (the job is paid for from here on).
-    #[serde(rename = "job-started")]
     Started {
         /// The task id.
         task_id: String,
     },
     /// The task completed.
-    #[serde(rename = "job-completed")]
     Completed {
         /// The task id.
         task_id: String,
@@ -32,7 +30,6 @@ pub enum EmbedEvent {
     },
     /// The job failed: before a task existed (no id), waiting for it stopped, or the
     /// task ended without shots.
-    #[serde(rename = "job-failed")]
     Failed {
         /// The task id, when there is one.
         task_id: Option<String>,
@@ -47,7 +44,6 @@ pub enum EmbedEvent {
     },
     /// The app's content height (CSS pixels): sent when it changes, when the settings
     /// have said who may receive it, and when the host asks ([`HostMessage::AskHeight`]).
-    #[serde(rename = "resize")]
     Resized {
         /// The height.
         height: u32,
@@ -55,11 +51,9 @@ pub enum EmbedEvent {
     /// The frame has no storage of its own (a cross-site frame where the browser blocks
     /// third-party storage) and asks the host page for the history entries it keeps for
     /// it; `frame.js` answers with [`HostMessage::Kept`].
-    #[serde(rename = "storage-open")]
     StorageOpen,
     /// Keep history entry `name` (see [`crate::core::history::ENTRY_PREFIX`]) in the
     /// host page's storage.
-    #[serde(rename = "storage-set")]
     StorageSet {
         /// The entry's name.
         name: String,
@@ -67,7 +61,6 @@ pub enum EmbedEvent {
         value: String,
     },
     /// Forget history entry `name`.
-    #[serde(rename = "storage-remove")]
     StorageRemove {
         /// The entry's name.
         name: String,
@@ -148,8 +141,7 @@ impl HostMessage {
 }
 
 /// Where a job failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     /// Sending the local file to WaveSpeed's storage: nothing was created.
     Upload,
@@ -160,6 +152,18 @@ pub enum Stage {
     Poll,
     /// The task itself ended without shots.
     Task,
+}
+
+impl Stage {
+    /// How a message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Upload => "upload",
+            Stage::Submit => "submit",
+            Stage::Poll => "poll",
+            Stage::Task => "task",
+        }
+    }
 }
 
 impl EmbedEvent {
@@ -194,12 +198,35 @@ impl EmbedEvent {
 
     /// The message as JSON text: `{"source":"multishot-studio","type":…, …}`.
     pub fn to_json(&self) -> String {
-        let fields = serde_json::to_string(self).unwrap_or_default();
-        // `{"type":…}` with the source put first.
-        format!(
-            "{{\"source\":\"{SOURCE}\",{}",
-            fields.get(1..).unwrap_or("}")
-        )
+        let message = |kind: &str| Object::new().str("source", SOURCE).str("type", kind);
+        match self {
+            EmbedEvent::Started { task_id } => message("job-started").str("task_id", task_id),
+            EmbedEvent::Completed {
+                task_id,
+                outputs,
+                inline_outputs,
+            } => message("job-completed")
+                .str("task_id", task_id)
+                .strs("outputs", outputs)
+                .num("inline_outputs", *inline_outputs as u64),
+            EmbedEvent::Failed {
+                task_id,
+                stage,
+                code,
+                error,
+            } => message("job-failed")
+                .opt_str("task_id", task_id.as_deref())
+                .str("stage", stage.name())
+                .str("code", code)
+                .str("error", error),
+            EmbedEvent::Resized { height } => message("resize").num("height", u64::from(*height)),
+            EmbedEvent::StorageOpen => message("storage-open"),
+            EmbedEvent::StorageSet { name, value } => {
+                message("storage-set").str("name", name).str("value", value)
+            }
+            EmbedEvent::StorageRemove { name } => message("storage-remove").str("name", name),
+        }
+        .end()
     }
 }
 

@@ -362,7 +362,7 @@ mod tests {
                 price: Micros(100_000),
                 runs_left: 2,
                 this_hour: true,
-                message: None
+                message: None,
             })
         );
         let spent = br#"{"unit_price":0.07,"runs_left":0,"visitor":{"runs_left":4},"site":{"runs_left_today":0},"message":"This site's daily budget is used up; it resets at 00:00 UTC.","reason":"daily_budget"}"#;

@@ -7,7 +7,6 @@
 //! never part of a record.
 
 use super::json::{self, Json};
-use serde::Serialize;
 
 use super::api::{Prediction, Status, TaskId};
 use super::config::{parse_base_url, BaseUrl};
@@ -45,7 +44,7 @@ pub fn entry_name(id: &TaskId) -> String {
 }
 
 /// One job as it is remembered (read back by [`decode`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u32,
@@ -54,33 +53,25 @@ pub struct Record {
     /// The API base or proxy URL the job was sent to (never the key).
     pub base: BaseUrl,
     /// Sent through a proxy (so no key is needed to go on).
-    #[serde(default)]
     pub proxy: bool,
     /// When the task id arrived (ms since the epoch).
     pub created_ms: u64,
     /// A small JPEG data URI of the input image, when one could be made.
-    #[serde(default)]
     pub thumbnail: Option<String>,
     /// The latest status.
     pub status: Status,
     /// The outputs as the API gave them (those short enough to keep).
-    #[serde(default)]
     pub outputs: Vec<String>,
     /// How many outputs were too long to keep (inline base64).
-    #[serde(default)]
     pub outputs_dropped: usize,
     /// `has_nsfw_contents`, parallel to the outputs the API gave.
-    #[serde(default)]
     pub nsfw: Vec<bool>,
     /// Inference time in milliseconds, when reported.
-    #[serde(default)]
     pub inference_ms: Option<u64>,
     /// The server's error text for a failed task.
-    #[serde(default)]
     pub error: Option<String>,
     /// When this page saw the task finish (ms since the epoch); `None` for a task that
     /// had already finished when it was looked up.
-    #[serde(default)]
     pub finished_ms: Option<u64>,
 }
 
@@ -167,8 +158,21 @@ impl Record {
 
     /// The record as stored.
     pub fn to_json(&self) -> String {
-        // A struct of strings, numbers and lists always serialises.
-        serde_json::to_string(self).unwrap_or_default()
+        json::Object::new()
+            .num("v", u64::from(self.v))
+            .str("id", self.id.as_str())
+            .str("base", self.base.as_str())
+            .bool("proxy", self.proxy)
+            .num("created_ms", self.created_ms)
+            .opt_str("thumbnail", self.thumbnail.as_deref())
+            .str("status", self.status.as_str())
+            .strs("outputs", &self.outputs)
+            .num("outputs_dropped", self.outputs_dropped as u64)
+            .bools("nsfw", &self.nsfw)
+            .opt_num("inference_ms", self.inference_ms)
+            .opt_str("error", self.error.as_deref())
+            .opt_num("finished_ms", self.finished_ms)
+            .end()
     }
 }
 

@@ -268,6 +268,11 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn take(&self, key: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let forgotten = self.lock().seen.remove(key);
+        Ok(forgotten.is_some_and(|forgotten| forgotten > now_ms))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

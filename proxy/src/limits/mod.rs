@@ -189,13 +189,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Spend, StoreError>> + Send;
 
     /// Remembers `key` for `ttl_ms`: `true` the first time, `false` while it is
-    /// remembered — so a bot-check token or pass is spent once, on every instance.
+    /// remembered — so a bot-check token is spent once, on every instance.
     fn first_sight(
         &self,
         key: &str,
         ttl_ms: u64,
         now_ms: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Forgets `key` if it is remembered: `true` for exactly one caller, on every
+    /// instance (an upload's pass is taken by one submit).
+    fn take(&self, key: &str, now_ms: u64)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -272,6 +277,9 @@ impl Store for AnyStore {
     }
     async fn first_sight(&self, key: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
         delegate!(self, s => s.first_sight(key, ttl_ms, now_ms))
+    }
+    async fn take(&self, key: &str, now_ms: u64) -> Result<bool, StoreError> {
+        delegate!(self, s => s.take(key, now_ms))
     }
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ping())

@@ -414,6 +414,19 @@ impl Store for RedisStore {
             .map_err(down)
     }
 
+    async fn take(&self, key: &str, _now_ms: u64) -> Result<bool, StoreError> {
+        // DEL answers 1 to exactly one caller; Redis forgets expired keys by itself.
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key(key));
+        let deleted = command.query_async::<i64>(&mut connection);
+        tokio::time::timeout(CALL_TIMEOUT, deleted)
+            .await
+            .map_err(|_| StoreError("Redis did not answer in time".into()))?
+            .map(|n| n == 1)
+            .map_err(down)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         let command = redis::cmd("PING");
