@@ -67,6 +67,9 @@ async function draw(element) {
     size: 'flexible',
     'refresh-expired': 'manual',
     callback: (token) => give(element, token),
+    // Room under the widget only while it asks the visitor something.
+    'before-interactive-callback': () => { element.style.marginBottom = '12px'; },
+    'after-interactive-callback': () => { element.style.marginBottom = ''; },
     'expired-callback': again,
     'timeout-callback': again,
     'error-callback': () => {

@@ -160,6 +160,36 @@ describe('the bot check', () => {
     assert.deepEqual(page.seen.errors, []);
   });
 
+  test('in the consumer embed on a phone: the widget above Generate, asking only when Cloudflare wants it', async () => {
+    const phone = await launch({ viewport: { width: 390, height: 780 }, hasTouch: true, isMobile: true });
+    try {
+      const page = await phone.context.newPage();
+      page.errors = [];
+      page.on('pageerror', (e) => page.errors.push(e.message));
+      await page.route('https://challenges.cloudflare.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: STAND_IN }));
+      await page.addInitScript(() => { window.__standInHold = true; });
+      await page.goto(`${checked.url}index.html?embed=1`);
+      await page.locator('.ms-app[data-face="consumer"]').waitFor();
+      await page.waitForFunction(() => window.__standIn?.renders.length === 1);
+      await page.getByLabel('Image file').setInputFiles(join(FIXTURES, 'valid.jpg'));
+      await page.locator('.ms-ok').waitFor();
+      // A challenge for the visitor: the widget shows above Generate, within the phone's width.
+      const widget = page.locator('.ms-bot-check .stand-in-widget');
+      assert.equal(await widget.isVisible(), true);
+      const [box, button] = [await widget.boundingBox(), await generate(page).boundingBox()];
+      assert.ok(box.y + box.height + 12 <= button.y, `the widget (${box.y}+${box.height}) above Generate (${button.y}), with room`);
+      assert.ok(box.x >= 0 && box.x + box.width <= 390, 'within the phone');
+      await page.screenshot({ path: join(ROOT, 'target/bot-check-consumer-390.png'), fullPage: true });
+      await generate(page).click();
+      await page.evaluate(() => window.__standIn.release());
+      assert.equal(await widget.isVisible(), false, 'and no room once it is done');
+      await expectPlayingShots(page.locator('.ms-generate'));
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await phone.close();
+    }
+  });
+
   test('with no site key nothing of Turnstile is on the page or in its policy', async () => {
     const page = await openApp(plain.url);
     await choose(page);

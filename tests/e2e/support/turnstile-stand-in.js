@@ -20,6 +20,8 @@
     }
   }, release() {
     window.__standInHold = false;
+    document.querySelectorAll('.stand-in-widget').forEach((m) => { m.hidden = true; });
+    for (const w of widgets.values()) w.options['after-interactive-callback']?.();
     held.splice(0).forEach(issue);
   } });
   function issue(w) {
@@ -40,8 +42,11 @@
       const mark = document.createElement('div');
       mark.className = 'stand-in-widget';
       mark.textContent = 'Turnstile stand-in';
-      // interaction-only: nothing to see unless a challenge is needed.
-      if (options.appearance === 'interaction-only') mark.hidden = true;
+      // interaction-only: nothing to see unless a challenge is needed (held: the visitor
+      // has something to do; a box of Turnstile's size, 300 × 65, stands for it).
+      mark.style.cssText = 'box-sizing:border-box;height:65px;max-width:300px;border:1px solid #888;padding:8px;font:14px sans-serif';
+      if (options.appearance === 'interaction-only' && !window.__standInHold) mark.hidden = true;
+      else options['before-interactive-callback']?.();
       element.append(mark);
       const w = { id, element, options, token: '' };
       widgets.set(id, w);
