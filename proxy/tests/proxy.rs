@@ -1327,23 +1327,26 @@ fn token(n: u32) -> String {
 
 /// A proxy with the bot check on, verifying at the fake with `secret`.
 async fn checked_proxy(fake: &Fake, secret: &str) -> Proxy {
+    checked_proxy_with(fake, secret, &[]).await
+}
+
+/// The same, with more flags (`--redis …`).
+async fn checked_proxy_with(fake: &Fake, secret: &str, more: &[&str]) -> Proxy {
     let verify = format!("{}/turnstile/v0/siteverify", fake.url);
-    Proxy::start(
-        &fake.url,
-        &[
-            "--turnstile-secret",
-            secret,
-            "--turnstile-sitekey",
-            "1x00000000000000000000AA",
-            "--turnstile-verify-url",
-            &verify,
-            "--runs-per-minute",
-            "1000",
-            "--polls-per-ip-per-second",
-            "100",
-        ],
-    )
-    .await
+    let mut flags = vec![
+        "--turnstile-secret",
+        secret,
+        "--turnstile-sitekey",
+        "1x00000000000000000000AA",
+        "--turnstile-verify-url",
+        &verify,
+        "--runs-per-minute",
+        "1000",
+        "--polls-per-ip-per-second",
+        "100",
+    ];
+    flags.extend_from_slice(more);
+    Proxy::start(&fake.url, &flags).await
 }
 
 /// A submit with these headers.
@@ -1360,8 +1363,21 @@ async fn submit_with(proxy: &Proxy, headers: &[(&str, &str)], body: &str) -> sup
 
 #[tokio::test]
 async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
+    a_token_runs_once_and_nothing_else_runs(&[]).await;
+}
+
+/// The same against Redis: every refusal takes nothing from the shared budget either.
+#[tokio::test]
+async fn with_the_bot_check_against_redis_a_token_runs_once_and_nothing_else_runs() {
+    let redis = support::Redis::start().await;
+    a_token_runs_once_and_nothing_else_runs(&["--redis", &redis.url, "--redis-prefix", "bot:"])
+        .await;
+    redis.stop().await;
+}
+
+async fn a_token_runs_once_and_nothing_else_runs(store: &[&str]) {
     let fake = Fake::start().await;
-    let proxy = checked_proxy(&fake, PASSES).await;
+    let proxy = checked_proxy_with(&fake, PASSES, store).await;
     let image = image().to_string();
     let before = quota(&proxy, "127.0.0.1").await.json;
     assert_eq!(before["turnstile_sitekey"], "1x00000000000000000000AA");
