@@ -242,7 +242,7 @@ pub fn burst_rate(per_minute: Option<u32>, day_cap: Micros, price: Micros) -> Ra
 }
 
 /// The proxy's validated settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     /// Where to listen.
     pub listen: SocketAddr,
@@ -290,6 +290,25 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// The bot check, when a Turnstile secret is given.
     pub turnstile: Option<Turnstile>,
+}
+
+impl std::fmt::Debug for Settings {
+    /// Never prints the key or a secret (`key`, `secrets`, `signer`, the Turnstile secret).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("upstream", &self.upstream)
+            .field("origins", &self.origins)
+            .field("day_cap", &self.day_cap)
+            .field("month_cap", &self.month_cap)
+            .field("runs_per_hour", &self.runs_per_hour)
+            .field("runs_per_day", &self.runs_per_day)
+            .field("burst", &self.burst)
+            .field("redis", &self.redis.as_ref().map(|_| "…"))
+            .field("paused", &self.paused)
+            .field("turnstile", &self.turnstile)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The bot check's settings (`--turnstile-*`).
