@@ -329,7 +329,7 @@ pub const TURNSTILE_SPENT: &str = "3x0000000000000000000000000000000AA";
 
 /// siteverify's answer to a request (JSON or a form, as Cloudflare takes either) under
 /// the test secrets, and the token it was asked about. A token the stand-in widget
-/// (`tests/e2e/support/turnstile.js`) issues reads `stand-in~<hostname>~<action>~<n>`,
+/// (`tests/e2e/support/turnstile-stand-in.js`) issues reads `stand-in~<hostname>~<action>~…`,
 /// and its reply names that hostname and action; any other token (Cloudflare's dummy
 /// `XXXX.DUMMY.TOKEN.XXXX`) is for `example.com` with no action.
 pub fn siteverify(body: &[u8]) -> (Value, String) {

@@ -118,7 +118,7 @@ describe('the bot check', () => {
     await expectPlayingShots(page.locator('.ms-generate'));
     const verified = await siteverified();
     assert.equal(verified.length, 1, 'the upload was verified; its pass covered the submit');
-    assert.equal(verified[0].token, 'stand-in~127.0.0.1~multishot_generate~1');
+    assert.ok(verified[0].token.startsWith('stand-in~127.0.0.1~multishot_generate~1~'), verified[0].token);
     const log = await fake.log();
     assert.equal(log.filter((e) => e.kind === 'upload').length, 1);
     assert.equal(log.filter((e) => e.kind === 'submit').length, 1);
@@ -155,7 +155,7 @@ describe('the bot check', () => {
     await page.waitForFunction(() => !document.querySelector('.ms-generate button.ms-primary')?.disabled);
     await generate(page).click();
     await expectPlayingShots(page.locator('.ms-generate'));
-    const tokens = (await siteverified()).map((e) => e.token);
+    const tokens = (await siteverified()).map((e) => e.token.split('~').slice(0, 4).join('~'));
     assert.deepEqual(tokens, ['stand-in~evil.example~multishot_generate~3', 'stand-in~127.0.0.1~multishot_generate~5']);
     assert.deepEqual(page.seen.errors, []);
   });

@@ -64,9 +64,13 @@ async fn run(
         };
         Refusal::new(e.status(), reason, e.to_string())
     })?;
-    // A person (a widget's token, or the pass of the upload of this image), before any
-    // run is taken from a limit or the budget.
-    proxy.check_person(headers, clean["image"].as_str()).await?;
+    // A person (a widget's token, or the pass of the upload of this image: only an
+    // image given by address can have been uploaded here), before any run is taken from
+    // a limit or the budget.
+    let uploaded = clean["image"]
+        .as_str()
+        .filter(|image| crate::filter::is_web_address(image));
+    proxy.check_person(headers, uploaded).await?;
     // A run is taken from the visitor's hour and day and from the site's minute, in
     // that order; what was taken for a run that made no task comes back.
     let now = now_ms();

@@ -2,7 +2,8 @@
 // place of https://challenges.cloudflare.com/turnstile/v0/api.js (no machine here reaches
 // Cloudflare). The same interface: turnstile.render(element, options) → id, reset(id),
 // remove(id), getResponse(id). Each widget gives a token a moment after it is drawn or
-// reset: `stand-in~<hostname>~<action>~<n>`, which the fake's siteverify reads back
+// reset: `stand-in~<hostname>~<action>~<n>~<random>` (unique, as Cloudflare's are: the
+// proxy refuses a token it has seen), which the fake's siteverify reads back
 // (fake-wavespeed: under the test secret that always passes, that hostname and action).
 // The tests steer it through window.__standIn: `host` (the hostname put in tokens),
 // `expire()` (every widget's token expires, as after 300 s), `tokens` (those given),
@@ -31,7 +32,7 @@
     }
     setTimeout(() => {
       if (!widgets.has(w.id)) return;
-      w.token = `stand-in~${standIn.host}~${w.options.action ?? ''}~${++counter}`;
+      w.token = `stand-in~${standIn.host}~${w.options.action ?? ''}~${++counter}~${Math.random().toString(36).slice(2)}`;
       standIn.tokens.push(w.token);
       w.options.callback?.(w.token);
     }, 150);
