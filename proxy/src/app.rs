@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::bot_check::{self, BotCheck, Verdict};
 use crate::clock;
 use crate::config::Settings;
-use crate::limits::{AnyStore, Decision, Rate, Refusal as BudgetRefusal, Store, StoreError};
+use crate::limits::{AnyStore, Decision, Rate, Refusal as BudgetRefusal, Spend, Store, StoreError};
 use crate::metrics::Metrics;
 use crate::money::Micros;
 use crate::refusal::{LimitHit, Refusal};
@@ -247,14 +247,7 @@ impl Proxy {
             .spend(&day, &month, now, RUNNING_MAX_AGE_MS)
             .await
             .ok()?;
-        let price = self.price();
-        let which = if self.settings.day_cap.saturating_sub(spend.day_reserved) < price {
-            BudgetRefusal::DailyBudget
-        } else if self.settings.month_cap.saturating_sub(spend.month_reserved) < price {
-            BudgetRefusal::MonthlyBudget
-        } else {
-            return None;
-        };
+        let which = BudgetLeft::of(&self.settings, &spend, self.price()).used_up()?;
         Some(budget_refusal(which, now / 1000))
     }
 
@@ -352,6 +345,44 @@ impl Proxy {
     pub fn reservation_id(&self) -> String {
         let n = self.reservations.fetch_add(1, Ordering::Relaxed);
         format!("{}-{n}", self.instance)
+    }
+}
+
+/// The runs today's and this month's budgets still hold at a price (a price of zero is
+/// never believed), as `/quota` tells them and a refused burst reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BudgetLeft {
+    /// Runs the daily budget holds.
+    pub by_day: u64,
+    /// Runs the monthly budget holds.
+    pub by_month: u64,
+}
+
+impl BudgetLeft {
+    /// What `settings`' caps hold after `spend`, at `price`.
+    pub fn of(settings: &Settings, spend: &Spend, price: Micros) -> Self {
+        let runs_within =
+            |cap: Micros, reserved: Micros| cap.saturating_sub(reserved).0 / price.0.max(1);
+        Self {
+            by_day: runs_within(settings.day_cap, spend.day_reserved),
+            by_month: runs_within(settings.month_cap, spend.month_reserved),
+        }
+    }
+
+    /// The runs the site has left: the lower of the two.
+    pub fn runs(self) -> u64 {
+        self.by_day.min(self.by_month)
+    }
+
+    /// The budget that refuses a run, when one holds none (the day's first).
+    pub fn used_up(self) -> Option<BudgetRefusal> {
+        if self.by_day == 0 {
+            Some(BudgetRefusal::DailyBudget)
+        } else if self.by_month == 0 {
+            Some(BudgetRefusal::MonthlyBudget)
+        } else {
+            None
+        }
     }
 }
 

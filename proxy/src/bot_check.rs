@@ -115,16 +115,19 @@ pub fn hosts(origins: &AllowList) -> Vec<String> {
 
 /// The store key remembering a spent token: its hash, never the token.
 pub fn spent_key(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("seen:{hex}")
+    hashed_key("seen", token)
 }
 
 /// The store key of the pass a verified upload leaves for the image it uploaded.
 pub fn uploaded_key(image: &str) -> String {
-    let digest = Sha256::digest(image.as_bytes());
+    hashed_key("passed", image)
+}
+
+/// `<kind>:<the first 128 bits of text's SHA-256, in hex>`.
+fn hashed_key(kind: &str, text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("passed:{hex}")
+    format!("{kind}:{hex}")
 }
 
 /// The bot check as configured.

@@ -8,12 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::app::{
-    budget_refusal, burst_text, daily_text, hourly_text, now_ms, store_down, visitor_key, Proxy,
-    BURST, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY, UNAVAILABLE,
+    budget_refusal, burst_text, daily_text, hourly_text, now_ms, store_down, visitor_key,
+    BudgetLeft, Proxy, BURST, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY, UNAVAILABLE,
 };
 use crate::clock;
-use crate::limits::{Rate, Refusal as BudgetRefusal, Store};
-use crate::money::Micros;
+use crate::limits::{Rate, Store};
 use crate::refusal::Refusal;
 use crate::reply::text_reply;
 
@@ -97,21 +96,13 @@ pub async fn quota(
     } else {
         this_hour
     };
-    // Runs the budgets still hold at this price (a price of zero is never believed).
-    let runs_within =
-        |cap: Micros, reserved: Micros| cap.saturating_sub(reserved).0 / price.0.max(1);
-    let by_day = runs_within(proxy.settings.day_cap, spend.day_reserved);
-    let by_month = runs_within(proxy.settings.month_cap, spend.month_reserved);
-    let site = by_day.min(by_month);
+    // Runs the budgets still hold at this price.
+    let budget = BudgetLeft::of(&proxy.settings, &spend, price);
+    let site = budget.runs();
     // What a submit would be refused with now (not counted: nothing is refused here).
     let refusal = if let Err(paused) = proxy.not_paused() {
         Some(paused)
-    } else if site == 0 {
-        let which = if by_day == 0 {
-            BudgetRefusal::DailyBudget
-        } else {
-            BudgetRefusal::MonthlyBudget
-        };
+    } else if let Some(which) = budget.used_up() {
         Some(budget_refusal(which, now / 1000))
     } else if this_hour.count == 0 {
         let seconds = this_hour.retry_after_ms.div_ceil(1000);
