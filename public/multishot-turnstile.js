@@ -11,7 +11,7 @@
 // (`multishot-turnstile-used`), or when it expires, a fresh one is asked for without a
 // word to the visitor.
 const API = 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
-// The action the proxy requires siteverify to give back (multishot-proxy's bot_check::ACTION).
+// The action the proxy requires siteverify to give back (multishot_rules::turnstile::ACTION).
 const ACTION = 'multishot_generate';
 const FAILED = 'The check that keeps this generator for people could not be loaded: check the connection and reload the page.';
 let api;

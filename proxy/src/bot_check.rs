@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::origin::AllowList;
 
 /// The action the page sets on its widget and siteverify must give back.
-pub const ACTION: &str = "multishot_generate";
+pub use multishot_rules::turnstile::ACTION;
 /// The request header carrying a widget's token.
 pub const TOKEN_HEADER: &str = "x-turnstile-token";
 /// Cloudflare's siteverify.

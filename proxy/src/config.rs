@@ -332,16 +332,6 @@ impl std::fmt::Debug for Turnstile {
     }
 }
 
-/// A Turnstile site key: what Cloudflare issues (`0x…`, `1x…`), letters, digits, `_` and
-/// `-`, at most 64 characters.
-fn is_sitekey(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
 /// Loopback hosts an `http://` upstream may name (the fake WaveSpeed in tests).
 fn is_loopback_host(host: &str) -> bool {
     let host = host.split(':').next().unwrap_or(host);
@@ -512,7 +502,10 @@ impl Settings {
                         reason: "an https address (http only to a loopback address)",
                     })?;
                 let sitekey = flags.turnstile_sitekey.map(|k| k.trim().to_owned());
-                if sitekey.as_deref().is_some_and(|k| !is_sitekey(k)) {
+                if sitekey
+                    .as_deref()
+                    .is_some_and(|k| !multishot_rules::turnstile::is_sitekey(k))
+                {
                     return Err(ConfigError::Range {
                         flag: "turnstile-sitekey",
                         reason: "a Turnstile site key (letters, digits, _ and -)",

@@ -4,9 +4,7 @@
 //! the submit of an image sent by address or inline. The widget itself is drawn by a
 //! script loaded only when there is a site key (`multishot-turnstile.js`).
 
-/// The action the widget is rendered with (by `public/multishot-turnstile.js`); the proxy
-/// checks siteverify gives it back.
-pub const ACTION: &str = "multishot_generate";
+pub use multishot_rules::turnstile::{is_sitekey, ACTION};
 
 /// The request header that carries the widget's token.
 pub const TOKEN_HEADER: &str = "X-Turnstile-Token";
@@ -20,26 +18,14 @@ pub fn sitekey(through_proxy: bool, configured: Option<&str>) -> Option<String> 
         .map(str::to_owned)
 }
 
-/// A Turnstile site key as Cloudflare issues them: letters, digits, `_` and `-`, at
-/// most 64 characters (it goes into an attribute and a script's call).
-pub fn is_sitekey(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_widgets_script_and_the_proxy_name_the_same_action() {
+    fn the_widgets_script_names_the_action_the_proxy_requires() {
         let script = include_str!("../../public/multishot-turnstile.js");
         assert!(script.contains(&format!("const ACTION = '{ACTION}';")));
-        let proxy = include_str!("../../proxy/src/bot_check.rs");
-        assert!(proxy.contains(&format!("pub const ACTION: &str = \"{ACTION}\";")));
     }
 
     #[test]

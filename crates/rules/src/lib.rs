@@ -30,6 +30,7 @@ pub mod money;
 pub mod rules;
 pub mod sniff;
 pub mod task_id;
+pub mod turnstile;
 pub mod units;
 
 use rules::{check, Facts, Report};
