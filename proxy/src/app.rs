@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -27,6 +26,8 @@ use crate::routes;
 use crate::upstream::{self, Upstream};
 use crate::visitor::Visitor;
 
+/// How often the price of a run is asked again.
+pub const PRICE_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
 /// A task not seen finished after this long stops counting as running.
 pub const RUNNING_MAX_AGE_MS: u64 = 3_600_000;
 /// The proxy's own path that tells a visitor the price and their runs left.
@@ -36,6 +37,28 @@ pub const PAUSED: &str = "This site's generator is paused by its owner; try agai
 /// The visitor-facing sentence for trouble only the site owner can fix.
 pub const UNAVAILABLE: &str =
     "The generator on this site is unavailable right now; your image was not charged.";
+
+/// The address a request came from, put on it by the home: the TCP peer
+/// ([`crate::server`]), or the visitor's address Cloudflare gives a Worker
+/// (`CF-Connecting-IP`). A request without one counts as `0.0.0.0` (one visitor for all
+/// such requests: strict, never lenient).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Peer>()
+            .copied()
+            .unwrap_or(Peer(SocketAddr::from(([0, 0, 0, 0], 0)))))
+    }
+}
 
 /// Everything a request needs, shared.
 pub struct Proxy {
@@ -57,13 +80,8 @@ pub struct Proxy {
     instance: String,
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// Unix milliseconds now, from the home's clock.
+pub use crate::platform::now_ms;
 
 impl Proxy {
     /// A proxy with these settings and store; the price starts at the fallback.

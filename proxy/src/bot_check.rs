@@ -21,6 +21,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::origin::AllowList;
+use crate::platform::{self, Call, Client, Method};
 
 /// The action the page sets on its widget and siteverify must give back.
 pub use multishot_rules::turnstile::ACTION;
@@ -34,6 +35,8 @@ pub const TOKEN_LIFETIME_MS: u64 = 300_000;
 pub const PASS_LIFETIME_MS: u64 = 300_000;
 /// How long siteverify may take before the check fails closed.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest siteverify reply read.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// The longest token Cloudflare issues.
 pub const MAX_TOKEN_CHARS: usize = 2048;
 
@@ -137,7 +140,7 @@ pub struct BotCheck {
     pub sitekey: Option<String>,
     verify_url: String,
     hosts: Vec<String>,
-    client: reqwest::Client,
+    client: Client,
 }
 
 impl std::fmt::Debug for BotCheck {
@@ -158,17 +161,13 @@ impl BotCheck {
         sitekey: Option<String>,
         verify_url: String,
         origins: &AllowList,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, String> {
         Ok(Self {
             secret,
             sitekey,
             verify_url,
             hosts: hosts(origins),
-            client: reqwest::Client::builder()
-                .timeout(VERIFY_TIMEOUT)
-                .connect_timeout(VERIFY_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            client: Client::new(VERIFY_TIMEOUT)?,
         })
     }
 
@@ -183,22 +182,32 @@ impl BotCheck {
             "secret": self.secret,
             "response": token,
         });
-        let reply = self
-            .client
-            .post(&self.verify_url)
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await;
-        let Ok(reply) = reply else {
+        let call = Call {
+            method: Method::Post,
+            url: self.verify_url.clone(),
+            headers: vec![("content-type", "application/json".to_owned())],
+            body: body.to_string().into_bytes(),
+        };
+        let exchange = async {
+            let mut reply = self.client.open(call).await.ok()?;
+            if !(200..300).contains(&reply.status()) {
+                return None;
+            }
+            let mut body = Vec::new();
+            while let Some(piece) = reply.chunk().await.ok()? {
+                if body.len() + piece.len() > MAX_REPLY_BYTES {
+                    return None;
+                }
+                body.extend_from_slice(&piece);
+            }
+            Some(body)
+        };
+        let Ok(Some(body)) = platform::timeout(VERIFY_TIMEOUT, exchange).await else {
             return Verdict::Unavailable;
         };
-        if !reply.status().is_success() {
-            return Verdict::Unavailable;
-        }
-        match reply.bytes().await.map(|b| serde_json::from_slice(&b)) {
-            Ok(Ok(parsed)) => judge(&parsed, &self.hosts),
-            _ => Verdict::Unavailable,
+        match serde_json::from_slice(&body) {
+            Ok(parsed) => judge(&parsed, &self.hosts),
+            Err(_) => Verdict::Unavailable,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 /// One UTC day or month, named for counter keys (`2026-11-26`, `2026-11`), with when it
 /// ends.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Period {
     /// `YYYY-MM-DD` for a day, `YYYY-MM` for a month.
     pub name: String,

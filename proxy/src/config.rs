@@ -161,6 +161,123 @@ pub struct Flags {
     pub upstream_timeout_s: u64,
 }
 
+/// Variables a Worker takes as secrets, beside the flags' own variables.
+pub const SECRET_VARS: &[&str] = &[
+    "WAVESPEED_API_KEY",
+    "MULTISHOT_TOKEN_SECRET",
+    "TURNSTILE_SECRET",
+];
+
+/// Flags that have no meaning in a Worker: where to listen is the platform's, files are
+/// read by whoever starts it, and the counters live in Durable Objects, not Redis.
+const NOT_IN_A_WORKER: &[&str] = &[
+    "listen",
+    "key-file",
+    "token-secret-file",
+    "turnstile-secret-file",
+    "redis",
+    "redis-prefix",
+];
+
+/// The Worker's settings (`proxy-worker/`): its variables are named as the flags'
+/// environment variables (`MULTISHOT_DAILY_BUDGET_USD`, `MULTISHOT_ALLOW_ORIGINS`, …,
+/// and the secrets `WAVESPEED_API_KEY`, `MULTISHOT_TOKEN_SECRET`, `TURNSTILE_SECRET`),
+/// read through the very flag definitions, defaults and checks of the binary. `var`
+/// answers a variable by name.
+pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    use clap::CommandFactory;
+    let mut args = vec!["multishot-proxy-worker".to_owned()];
+    for arg in Flags::command().get_arguments() {
+        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        let Some(value) = env.to_str().and_then(&var) else {
+            continue;
+        };
+        if NOT_IN_A_WORKER.contains(&long) {
+            return Err(format!(
+                "{}: not for the Worker (where it listens is Cloudflare's; files and Redis are for the binary)",
+                env.to_string_lossy()
+            ));
+        }
+        if arg.get_action().takes_values() {
+            args.push(format!("--{long}={value}"));
+        } else if is_truthy(&value) {
+            args.push(format!("--{long}"));
+        }
+    }
+    let flags = Flags::try_parse_from(args).map_err(|e| e.to_string())?;
+    Settings::from_flags(
+        flags,
+        var("WAVESPEED_API_KEY"),
+        var("MULTISHOT_TOKEN_SECRET"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// A switch's variable set on (clap's reading of a flag's variable).
+fn is_truthy(value: &str) -> bool {
+    !matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "" | "0" | "false" | "no" | "off" | "n" | "f"
+    )
+}
+
+/// The inverse of [`from_vars`], for `proxy-worker/run-local`: the variables that give
+/// a Worker the flags and flag variables of `matches` (the binary's command line), each
+/// named as its environment variable; what was left to its default is left out (the
+/// Worker has the same defaults). The files a flag names are read here, their contents
+/// passed as the secret variables; `--listen` is the caller's; `--redis` is refused.
+pub fn vars_of(matches: &clap::ArgMatches) -> Result<Vec<(String, String)>, String> {
+    use clap::parser::ValueSource;
+    use clap::CommandFactory;
+    let mut vars = Vec::new();
+    for arg in Flags::command().get_arguments() {
+        let id = arg.get_id().as_str();
+        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        if !matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let env = env.to_string_lossy().into_owned();
+        let value = if arg.get_action().takes_values() {
+            matches
+                .get_raw(id)
+                .map(|values| {
+                    values
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        } else {
+            matches.get_flag(id).to_string()
+        };
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .map_err(|e| format!("--{long} {path}: {e}"))
+        };
+        match long {
+            "listen" | "redis-prefix" => {}
+            "redis" => {
+                return Err(
+                    "--redis: the Worker keeps its counters in Durable Objects, not Redis".into(),
+                )
+            }
+            "key-file" => vars.push(("WAVESPEED_API_KEY".to_owned(), read(&value)?)),
+            "token-secret-file" => vars.push(("MULTISHOT_TOKEN_SECRET".to_owned(), read(&value)?)),
+            "turnstile-secret-file" => vars.push(("TURNSTILE_SECRET".to_owned(), read(&value)?)),
+            _ => vars.push((env, value)),
+        }
+    }
+    Ok(vars)
+}
+
 /// A problem with the configuration, naming the flag or variable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

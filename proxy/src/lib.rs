@@ -30,9 +30,11 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod origin;
+pub mod platform;
 pub mod refusal;
 pub mod reply;
 pub mod routes;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 pub mod token;
 pub mod upstream;
@@ -41,47 +43,52 @@ pub mod visitor;
 /// Money as whole micro-dollars, shared with the page.
 pub use multishot_rules::money;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native_home::run;
 
-use tokio::net::TcpListener;
+/// The home with a server of its own: the store chosen by the flags, the price asked
+/// every hour, connections served by [`server`].
+#[cfg(not(target_arch = "wasm32"))]
+mod native_home {
+    use std::future::Future;
+    use std::sync::Arc;
 
-use app::Proxy;
-use config::Settings;
-use limits::{memory::MemoryStore, redis::RedisStore, AnyStore};
+    use tokio::net::TcpListener;
 
-/// How often the price of a run is asked again.
-const PRICE_REFRESH: Duration = Duration::from_secs(3600);
+    use crate::app::{self, Proxy, PRICE_REFRESH};
+    use crate::config::Settings;
+    use crate::limits::{memory::MemoryStore, redis::RedisStore, AnyStore};
+    use crate::server;
 
-/// Builds the store, asks the price, and serves on `listener` until `shutdown`.
-pub async fn run(
-    settings: Settings,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), String> {
-    let store = match &settings.redis {
-        Some(url) => AnyStore::Redis(
-            RedisStore::connect(url, &settings.redis_prefix)
-                .await
-                .map_err(|e| format!("--redis: {e}"))?,
-        ),
-        None => AnyStore::Memory(MemoryStore::new()),
-    };
-    let proxy = Proxy::new(settings, store)?;
-    proxy.refresh_price().await;
-    let refresher = {
-        let proxy = Arc::clone(&proxy);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(PRICE_REFRESH);
-            every.tick().await;
-            loop {
+    /// Builds the store, asks the price, and serves on `listener` until `shutdown`.
+    pub async fn run(
+        settings: Settings,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), String> {
+        let store = match &settings.redis {
+            Some(url) => AnyStore::Redis(
+                RedisStore::connect(url, &settings.redis_prefix)
+                    .await
+                    .map_err(|e| format!("--redis: {e}"))?,
+            ),
+            None => AnyStore::Memory(MemoryStore::new()),
+        };
+        let proxy = Proxy::new(settings, store)?;
+        proxy.refresh_price().await;
+        let refresher = {
+            let proxy = Arc::clone(&proxy);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(PRICE_REFRESH);
                 every.tick().await;
-                proxy.refresh_price().await;
-            }
-        })
-    };
-    server::serve(listener, app::router(proxy), shutdown).await;
-    refresher.abort();
-    Ok(())
+                loop {
+                    every.tick().await;
+                    proxy.refresh_price().await;
+                }
+            })
+        };
+        server::serve(listener, app::router(proxy), shutdown).await;
+        refresher.abort();
+        Ok(())
+    }
 }

@@ -80,9 +80,15 @@ impl Write for EventWriter {
 impl Drop for EventWriter {
     fn drop(&mut self) {
         let line = self.redactor.redact(&String::from_utf8_lossy(&self.buffer));
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.write_all(line.as_bytes());
-        let _ = stdout.flush();
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let mut stdout = io::stdout().lock();
+            let _ = stdout.write_all(line.as_bytes());
+            let _ = stdout.flush();
+        }
+        // A Worker's standard output is its console (Workers Logs, `wrangler tail`).
+        #[cfg(target_arch = "wasm32")]
+        worker::console_log!("{}", line.trim_end());
     }
 }
 
@@ -97,9 +103,13 @@ impl<'a> MakeWriter<'a> for RedactingStdout {
     }
 }
 
-/// Sends `tracing` events to standard output as JSON lines, redacted.
+/// Sends `tracing` events to standard output as JSON lines, redacted (in a Worker, to
+/// its console, without a time of its own: the platform stamps each line).
 pub fn init(redactor: Redactor) {
-    let subscriber = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt();
+    #[cfg(target_arch = "wasm32")]
+    let subscriber = subscriber.without_time();
+    let subscriber = subscriber
         .json()
         .with_current_span(false)
         .with_span_list(false)

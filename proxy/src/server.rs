@@ -3,10 +3,8 @@
 //! way finish (up to 30 s) while no new connection is taken.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -45,9 +43,7 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
         let app =
             app.clone()
                 .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(peer));
+                    request.extensions_mut().insert(crate::app::Peer(peer));
                     request
                 });
         let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));

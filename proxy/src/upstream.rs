@@ -4,9 +4,9 @@
 //! is followed (the key must not travel elsewhere), no system proxy is used, and every
 //! call has a timeout.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::multipart::{Form, Part};
+use crate::platform::{self, Call, Client, Method, Opened, Stopwatch};
 
 /// The model's submit path.
 pub const SUBMIT_PATH: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
@@ -56,7 +56,7 @@ pub enum UpstreamError {
 /// A client for one WaveSpeed base with one key.
 #[derive(Clone)]
 pub struct Upstream {
-    client: reqwest::Client,
+    client: Client,
     base: String,
     authorization: String,
     timeout: Duration,
@@ -73,47 +73,50 @@ impl std::fmt::Debug for Upstream {
 
 impl Upstream {
     /// A client for `base` (no trailing slash) with `key`.
-    pub fn new(base: &str, key: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(512)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .user_agent(concat!("multishot-proxy/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(base: &str, key: &str, timeout: Duration) -> Result<Self, String> {
         Ok(Self {
-            client,
+            client: Client::new(Duration::from_secs(5))?,
             base: base.trim_end_matches('/').to_owned(),
             authorization: format!("Bearer {key}"),
             timeout,
         })
     }
 
-    async fn send(
+    /// A call to WaveSpeed's API at `path`, with the key.
+    fn call(
         &self,
-        request: reqwest::RequestBuilder,
-        timeout: Duration,
-    ) -> Result<Reply, UpstreamError> {
-        let started = Instant::now();
+        method: Method,
+        path: &str,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Call {
+        let mut headers = vec![("authorization", self.authorization.clone())];
+        if let Some(kind) = content_type {
+            headers.push(("content-type", kind));
+        }
+        Call {
+            method,
+            url: format!("{}{path}", self.base),
+            headers,
+            body,
+        }
+    }
+
+    async fn send(&self, call: Call, timeout: Duration) -> Result<Reply, UpstreamError> {
+        let started = Stopwatch::start();
         let exchange = async {
-            let mut response = request
-                .header(reqwest::header::AUTHORIZATION, &self.authorization)
-                .send()
+            let mut response = self
+                .client
+                .open(call)
                 .await
-                .map_err(|e| UpstreamError::Unreachable(describe(&e)))?;
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+                .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+            let status = response.status();
+            let retry_after = response.header("retry-after");
             let mut body = Vec::new();
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| UpstreamError::Unreachable(describe(&e)))?
+                .map_err(|e| UpstreamError::Unreachable(e.to_string()))?
             {
                 if body.len() + chunk.len() > MAX_REPLY_BYTES {
                     return Err(UpstreamError::TooLarge);
@@ -122,7 +125,7 @@ impl Upstream {
             }
             Ok((status, retry_after, body))
         };
-        let (status, retry_after, body) = tokio::time::timeout(timeout, exchange)
+        let (status, retry_after, body) = platform::timeout(timeout, exchange)
             .await
             .map_err(|_| UpstreamError::TimedOut)??;
         Ok(Reply {
@@ -135,38 +138,33 @@ impl Upstream {
 
     /// `POST` the submit body (already filtered).
     pub async fn submit(&self, body: &serde_json::Value) -> Result<Reply, UpstreamError> {
-        let request = self
-            .client
-            .post(format!("{}{SUBMIT_PATH}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        self.send(request, self.timeout).await
+        let call = self.call(
+            Method::Post,
+            SUBMIT_PATH,
+            Some("application/json".into()),
+            body.to_string().into_bytes(),
+        );
+        self.send(call, self.timeout).await
     }
 
     /// `GET` a task's result.
     pub async fn poll(&self, task_id: &str) -> Result<Reply, UpstreamError> {
-        let request = self
-            .client
-            .get(format!("{}{}", self.base, result_path(task_id)));
-        self.send(request, self.timeout).await
+        let call = self.call(Method::Get, &result_path(task_id), None, Vec::new());
+        self.send(call, self.timeout).await
     }
 
-    /// Uploads a checked image.
+    /// Uploads a checked image (as the multipart field `file`).
     pub async fn upload(
         &self,
         bytes: Vec<u8>,
         name: &'static str,
         content_type: &'static str,
     ) -> Result<Reply, UpstreamError> {
-        let part = Part::bytes(bytes)
-            .file_name(name)
-            .mime_str(content_type)
-            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
-        let request = self
-            .client
-            .post(format!("{}{UPLOAD_PATH}", self.base))
-            .multipart(Form::new().part("file", part));
-        self.send(request, self.timeout * 4).await
+        let boundary = boundary(&bytes)?;
+        let (kind, body) = platform::multipart_file("file", name, content_type, &bytes, &boundary);
+        drop(bytes);
+        let call = self.call(Method::Post, UPLOAD_PATH, Some(kind), body);
+        self.send(call, self.timeout * 4).await
     }
 
     /// Whether the upstream base is plain `http` (a local fake): its outputs may be too.
@@ -178,26 +176,26 @@ impl Upstream {
     /// **without** the key: it goes to WaveSpeed's output server, not its API. A redirect
     /// is followed (at most [`MAX_OUTPUT_REDIRECTS`]) only to an address of the same
     /// kind. Returns the response once its headers are in, for the body to be streamed.
-    pub async fn output(&self, url: &str) -> Result<reqwest::Response, UpstreamError> {
+    pub async fn output(&self, url: &str) -> Result<Opened, UpstreamError> {
         let mut url = url.to_owned();
         for _ in 0..=MAX_OUTPUT_REDIRECTS {
-            let response = tokio::time::timeout(self.timeout, self.client.get(&url).send())
+            let call = Call {
+                method: Method::Get,
+                url: url.clone(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            let response = platform::timeout(self.timeout, self.client.open(call))
                 .await
                 .map_err(|_| UpstreamError::TimedOut)?
-                .map_err(|e| UpstreamError::Unreachable(describe(&e)))?;
-            if !response.status().is_redirection() {
+                .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+            if !(300..400).contains(&response.status()) {
                 return Ok(response);
             }
-            let next = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|location| response.url().join(location).ok())
-                .filter(|next| {
-                    next.scheme() == "https" || (self.is_local() && next.scheme() == "http")
-                })
+            url = response
+                .header("location")
+                .and_then(|location| redirect_target(&url, &location, self.is_local()))
                 .ok_or_else(|| UpstreamError::Unreachable("a redirect elsewhere".into()))?;
-            url = next.to_string();
         }
         Err(UpstreamError::Unreachable("too many redirects".into()))
     }
@@ -205,25 +203,64 @@ impl Upstream {
     /// Asks the price of one run.
     pub async fn pricing(&self) -> Result<Reply, UpstreamError> {
         let body = serde_json::json!({"model_id": MODEL_ID, "inputs": {}});
-        let request = self
-            .client
-            .post(format!("{}{PRICING_PATH}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        self.send(request, Duration::from_secs(10).min(self.timeout))
+        let call = self.call(
+            Method::Post,
+            PRICING_PATH,
+            Some("application/json".into()),
+            body.to_string().into_bytes(),
+        );
+        self.send(call, Duration::from_secs(10).min(self.timeout))
             .await
     }
 }
 
-/// A reqwest error in a few words, without the URL (which is the configured base).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_connect() {
-        "connection refused or failed".into()
-    } else if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_body() || e.is_decode() {
-        "the reply broke off".into()
-    } else {
-        e.to_string()
+/// A multipart boundary found nowhere in `bytes`.
+fn boundary(bytes: &[u8]) -> Result<String, UpstreamError> {
+    for _ in 0..4 {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let boundary: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let boundary = format!("multishot-{boundary}");
+        if !bytes
+            .windows(boundary.len())
+            .any(|w| w == boundary.as_bytes())
+        {
+            return Ok(boundary);
+        }
+    }
+    Err(UpstreamError::Unreachable("no multipart boundary".into()))
+}
+
+/// Where a redirect from `from` to `location` leads, when it may be followed: an
+/// `https` address (or `http` when the upstream is a local fake).
+fn redirect_target(from: &str, location: &str, local: bool) -> Option<String> {
+    let next = url::Url::parse(from).ok()?.join(location).ok()?;
+    (next.scheme() == "https" || (local && next.scheme() == "http")).then(|| next.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_is_followed_only_to_https_or_to_http_from_a_local_fake() {
+        let from = "https://cdn.example/a/b.png";
+        assert_eq!(
+            redirect_target(from, "/c.png", false).as_deref(),
+            Some("https://cdn.example/c.png")
+        );
+        assert_eq!(redirect_target(from, "http://x.example/c.png", false), None);
+        assert_eq!(
+            redirect_target("http://127.0.0.1:1/a", "http://127.0.0.1:2/b", true).as_deref(),
+            Some("http://127.0.0.1:2/b")
+        );
+        assert_eq!(redirect_target(from, "ftp://x.example/c", true), None);
+    }
+
+    #[test]
+    fn a_boundary_is_not_in_the_bytes_it_bounds() {
+        let bytes = b"multishot-".repeat(100);
+        let boundary = boundary(&bytes).unwrap();
+        assert!(boundary.starts_with("multishot-") && boundary.len() == 42);
     }
 }

@@ -6,7 +6,7 @@
 use super::Decision;
 
 /// `count` requests per `period_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rate {
     /// Requests allowed per period (and at once).
     pub count: u32,

@@ -13,7 +13,7 @@ use crate::money::Micros;
 /// Drop expired entries once the maps hold this many.
 const SWEEP_AT: usize = 10_000;
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Inner {
     /// GCRA theoretical arrival times, by key; an entry is useless once in the past.
     tats: HashMap<String, u64>,
@@ -53,6 +53,10 @@ impl Inner {
         if self.tats.len() + self.counters.len() + self.tasks.len() + self.seen.len() < SWEEP_AT {
             return;
         }
+        self.sweep_all(now_ms);
+    }
+
+    fn sweep_all(&mut self, now_ms: u64) {
         self.seen.retain(|_, forgotten| *forgotten > now_ms);
         self.tats.retain(|_, tat| *tat > now_ms);
         self.counters.retain(|_, (_, expires)| *expires > now_ms);
@@ -70,6 +74,22 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Everything held that has not expired by `now_ms`, as JSON: what a Durable Object
+    /// keeps on disk after each change ([`super::ops`]).
+    pub fn snapshot(&self, now_ms: u64) -> String {
+        let mut inner = self.lock();
+        inner.sweep_all(now_ms);
+        serde_json::to_string(&*inner).unwrap_or_default()
+    }
+
+    /// Replaces what is held with a [`snapshot`](Self::snapshot).
+    pub fn restore(&self, snapshot: &str) -> Result<(), StoreError> {
+        let restored: Inner = serde_json::from_str(snapshot)
+            .map_err(|e| StoreError(format!("a saved state that cannot be read: {e}")))?;
+        *self.lock() = restored;
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -11,8 +11,12 @@
 //! Money is [`Micros`]; time is passed in (`now_ms`), never read inside, so the
 //! arithmetic is testable and instances agree as far as their clocks do.
 
+#[cfg(target_arch = "wasm32")]
+pub mod durable;
 pub mod gcra;
 pub mod memory;
+pub mod ops;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod redis;
 
 use std::future::Future;
@@ -31,7 +35,7 @@ pub use gcra::Rate;
 pub struct StoreError(pub String);
 
 /// A counter said yes or no.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {
     /// Allowed (and counted).
     Allowed,
@@ -43,17 +47,20 @@ pub enum Decision {
 }
 
 /// What a run asks of the budget.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
     /// The price of the run, reserved before the submit.
+    #[serde(with = "ops::micros")]
     pub price: Micros,
     /// Today (UTC) and its cap.
     pub day: Period,
     /// The daily cap.
+    #[serde(with = "ops::micros")]
     pub day_cap: Micros,
     /// This month (UTC).
     pub month: Period,
     /// The monthly cap.
+    #[serde(with = "ops::micros")]
     pub month_cap: Micros,
     /// At most this many tasks at once, when set.
     pub max_running: Option<u32>,
@@ -79,7 +86,7 @@ pub struct Reservation {
 }
 
 /// Why a run was refused by the budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
     /// Today's spend would pass the daily cap.
     DailyBudget,
@@ -90,7 +97,7 @@ pub enum Refusal {
 }
 
 /// How a task ended, for settling its reservation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// WaveSpeed refunds failed tasks: the reservation is given back.
     Failed,
@@ -211,14 +218,21 @@ pub enum AnyStore {
     /// In this process.
     Memory(memory::MemoryStore),
     /// In Redis.
+    #[cfg(not(target_arch = "wasm32"))]
     Redis(redis::RedisStore),
+    /// In Cloudflare Durable Objects (the Worker).
+    #[cfg(target_arch = "wasm32")]
+    Durable(durable::DurableStore),
 }
 
 macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             AnyStore::Memory($store) => $call.await,
+            #[cfg(not(target_arch = "wasm32"))]
             AnyStore::Redis($store) => $call.await,
+            #[cfg(target_arch = "wasm32")]
+            AnyStore::Durable($store) => $call.await,
         }
     };
 }

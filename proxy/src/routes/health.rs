@@ -1,15 +1,15 @@
 //! `GET /healthz` (the process answers, and whether its store does) and `GET /metrics`
 //! (for loopback and `--metrics-from` networks).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::app::{now_ms, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS};
+use crate::app::{now_ms, Peer, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS};
 use crate::clock;
 use crate::limits::Store;
 use crate::metrics::{RunLimits, Snapshot};
@@ -26,10 +26,7 @@ pub async fn healthz(State(proxy): State<Arc<Proxy>>) -> Response {
 }
 
 /// `GET /metrics`: for loopback and `--metrics-from` networks only (404 to others).
-pub async fn metrics(
-    State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
+pub async fn metrics(State(proxy): State<Arc<Proxy>>, Peer(peer): Peer) -> Response {
     let ip = match peer.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer.ip()),
         v4 => v4,

@@ -42,7 +42,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
     if body.size_hint().lower() > limit as u64 {
         return Err(too_large());
     }
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+    match crate::platform::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
         Err(_) => Err(Refusal::new(
             408,
             "slow_client",

@@ -1,18 +1,18 @@
 //! `GET /api/v3/predictions/{token}/outputs/{n}`: a finished task's shot, passed on
 //! from this origin without the key.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 
 use super::ask_about_task;
-use crate::app::Proxy;
+use crate::app::{Peer, Proxy};
 use crate::envelope::Prediction;
+use crate::platform;
 use crate::refusal::Refusal;
 
 /// The largest output passed on (a shot is a few megabytes).
@@ -37,7 +37,7 @@ const OUTPUT_TYPES: &[&str] = &[
 /// afresh), never with the key; streamed, within a size cap, as a download.
 pub async fn output(
     State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     Path((token, n)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
@@ -59,11 +59,11 @@ pub async fn output(
         )
     };
     let response = match proxy.upstream.output(&address).await {
-        Ok(response) if response.status().is_success() => response,
+        Ok(response) if (200..300).contains(&response.status()) => response,
         Ok(response) => {
             return Err(unavailable()
                 .logged("an output's server refused it")
-                .upstream_status(response.status().as_u16()))
+                .upstream_status(response.status()))
         }
         Err(e) => {
             return Err(unavailable()
@@ -82,9 +82,8 @@ pub async fn output(
         ));
     }
     let kind = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+        .header("content-type")
+        .as_deref()
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .filter(|v| OUTPUT_TYPES.contains(&v.as_str()))
@@ -95,7 +94,7 @@ pub async fn output(
     let body =
         futures_util::stream::unfold((Some(response), 0u64), |(response, sent)| async move {
             let mut response = response?;
-            match tokio::time::timeout(OUTPUT_STALL, response.chunk()).await {
+            match platform::timeout(OUTPUT_STALL, response.chunk()).await {
                 Ok(Ok(Some(piece))) if sent + piece.len() as u64 <= MAX_OUTPUT_BYTES => {
                     let sent = sent + piece.len() as u64;
                     Some((Ok(piece), (Some(response), sent)))

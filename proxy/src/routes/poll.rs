@@ -2,16 +2,15 @@
 //! their signed token; the id it carries is polled, and a finished task settles its
 //! reservation (a failed one is refunded to the budget).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tracing::{info, warn};
 
 use super::{ask_about_task, refused_in_body};
-use crate::app::{now_ms, Proxy};
+use crate::app::{now_ms, Peer, Proxy};
 use crate::envelope::{EnvelopeError, Prediction};
 use crate::limits::{Outcome, Store};
 use crate::refusal::Refusal;
@@ -20,7 +19,7 @@ use crate::reply::text_reply;
 /// The poll route.
 pub async fn poll(
     State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, Refusal> {

@@ -1,15 +1,14 @@
 //! `GET /quota`: the price and what this visitor may run, read from the counters.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::app::{
     budget_refusal, burst_text, daily_text, hourly_text, now_ms, store_down, visitor_key,
-    BudgetLeft, Proxy, BURST, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY, UNAVAILABLE,
+    BudgetLeft, Peer, Proxy, BURST, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY, UNAVAILABLE,
 };
 use crate::clock;
 use crate::limits::{Rate, Store};
@@ -64,7 +63,7 @@ struct SiteLeft {
 /// ```
 pub async fn quota(
     State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Peer(peer): Peer,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let visitor = proxy.visitor(peer, &headers);

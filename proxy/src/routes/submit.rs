@@ -6,14 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tracing::{info, warn};
 
 use super::{no_reply, read_body, refused_in_body, upstream_failure};
 use crate::app::{
-    budget_refusal, now_ms, store_down, visitor_key, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS, RUN_DAY,
+    budget_refusal, now_ms, store_down, visitor_key, Peer, Proxy, BURST_KEY, RUNNING_MAX_AGE_MS,
+    RUN_DAY,
 };
 use crate::clock;
 use crate::envelope::{EnvelopeError, Prediction};
@@ -31,7 +32,7 @@ const MAX_SUBMIT_BYTES: usize = 15 * 1024 * 1024;
 /// `refused` (a limit or a check) or `failed` (WaveSpeed's failure).
 pub async fn submit(
     State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

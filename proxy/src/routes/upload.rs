@@ -1,16 +1,15 @@
 //! `POST /api/v3/media/upload/binary`: a visitor's image, checked by the model's rules
 //! before WaveSpeed sees it, within the visitor's uploads an hour and bytes a day.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 
 use super::{no_reply, read_body, refused_in_body, upstream_failure};
-use crate::app::{now_ms, store_down, Proxy};
+use crate::app::{now_ms, store_down, Peer, Proxy};
 use crate::clock;
 use crate::envelope::{upload_reply, EnvelopeError};
 use crate::filter;
@@ -24,7 +23,7 @@ const MAX_UPLOAD_BYTES: usize = multishot_rules::rules::MAX_FILE_BYTES as usize 
 /// The upload route.
 pub async fn upload(
     State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {

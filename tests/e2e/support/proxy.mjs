@@ -1,12 +1,20 @@
 // Starts multishot-proxy (target/debug, built by `make test-e2e`) on a free loopback
 // port, as a site owner runs it: the key in WAVESPEED_API_KEY, flags for the rest. Its
 // whole output (JSON logs on stdout, the start line on stderr) is kept for the tests.
+//
+// PROXY_HOME=worker starts the same proxy as a Cloudflare Worker in workerd instead
+// (proxy-worker/run-local: the same command line and environment), so every test here
+// runs against both homes.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
-const BINARY = join(ROOT, 'target/debug/multishot-proxy');
+/** Which home the proxy runs in: `binary` (default) or `worker`. */
+export const PROXY_HOME = process.env.PROXY_HOME === 'worker' ? 'worker' : 'binary';
+const COMMAND = PROXY_HOME === 'worker'
+  ? join(ROOT, 'proxy-worker/run-local')
+  : join(ROOT, 'target/debug/multishot-proxy');
 
 const DAY_MS = 86_400_000;
 /**
@@ -28,11 +36,11 @@ async function withinOneUtcDay() {
 /**
  * @param {{key: string, upstream: string, origins: string[], flags?: string[]}} options
  */
-export async function startProxy({ key, upstream, origins, flags = [] }) {
+export async function startProxy({ key, upstream, origins, flags = [], env = {} }) {
   await withinOneUtcDay();
   const args = ['--listen', '127.0.0.1:0', '--upstream', upstream, ...origins.flatMap((o) => ['--allow-origin', o]), ...flags];
-  const child = spawn(BINARY, args, {
-    env: { ...process.env, WAVESPEED_API_KEY: key },
+  const child = spawn(COMMAND, args, {
+    env: { ...process.env, WAVESPEED_API_KEY: key, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -51,6 +59,11 @@ export async function startProxy({ key, upstream, origins, flags = [] }) {
     output: () => output,
     /** Its /metrics text. */
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
-    stop: () => child.kill(),
+    /** Stops it (SIGTERM) and waits until it has exited. */
+    stop: () => new Promise((ok) => {
+      if (child.exitCode !== null || child.signalCode !== null) return ok();
+      child.once('exit', () => ok());
+      child.kill();
+    }),
   };
 }

@@ -1,0 +1,217 @@
+//! `proxy-worker/run-local`'s launcher: takes `multishot-proxy`'s very command line and
+//! environment (the same [`Flags`], checks and exit code 2), and serves the Worker built
+//! in `proxy-worker/build/` in workerd (npm, offline) on `--listen`, with the Durable
+//! Objects' storage on local disk — so a test or a person swaps the command and nothing
+//! else. Stops workerd on SIGTERM or Ctrl-C.
+//!
+//! The Worker's variables are passed as workerd bindings read from this process's
+//! environment (`fromEnvironment`): no key is written to disk. The Durable Objects'
+//! storage is a fresh directory removed at exit, as the binary's memory is, unless
+//! `MULTISHOT_WORKER_STATE` names a directory to keep it in (a restart then keeps the
+//! day's spend).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{CommandFactory, FromArgMatches};
+use multishot_proxy::config::{self, Flags, Settings};
+
+/// The variable naming a directory that keeps the Durable Objects' storage.
+const STATE_VAR: &str = "MULTISHOT_WORKER_STATE";
+/// Passed on to the Worker when set here (its test hooks).
+const PASSED_ON: &[&str] = &["MULTISHOT_WORKER_TEST_HOOKS"];
+/// The compatibility date the Worker is written for (also in wrangler.toml).
+const COMPATIBILITY_DATE: &str = "2025-09-01";
+/// How long workerd may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("run-local: {message}");
+    ExitCode::from(code)
+}
+
+/// A capnp text literal.
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// workerd's configuration: the Worker's modules (embedded from `build`), a binding
+/// per variable read from the environment, the counters' namespace on local disk, and
+/// an outbound network that may reach a local fake.
+fn workerd_config(names: &[String], listen: SocketAddr, state: &Path) -> String {
+    let bindings: String = names
+        .iter()
+        .map(|name| format!("    (name = {0}, fromEnvironment = {0}),\n", quoted(name)))
+        .collect();
+    format!(
+        r#"using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .proxy),
+    (name = "net", network = (allow = ["public", "private", "local"])),
+    (name = "counters-disk", disk = (path = {state}, writable = true)),
+  ],
+  sockets = [(name = "http", address = {listen}, http = (), service = "main")],
+);
+
+const proxy :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+  ],
+  compatibilityDate = {date},
+  bindings = [
+{bindings}    (name = "COUNTERS", durableObjectNamespace = "Counters"),
+  ],
+  durableObjectNamespaces = [(className = "Counters", uniqueKey = "multishot-counters", enableSql = true)],
+  durableObjectStorage = (localDisk = "counters-disk"),
+  globalOutbound = "net",
+);
+"#,
+        state = quoted(&state.display().to_string()),
+        listen = quoted(&listen.to_string()),
+        date = quoted(COMPATIBILITY_DATE),
+    )
+}
+
+/// `listen`, with port 0 replaced by a free port (workerd does not say which it took).
+fn with_port(listen: SocketAddr) -> std::io::Result<SocketAddr> {
+    if listen.port() != 0 {
+        return Ok(listen);
+    }
+    TcpListener::bind(listen)?.local_addr()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let matches = Flags::command()
+        .name("run-local")
+        .about(
+            "multishot-proxy's Cloudflare Worker in workerd, with multishot-proxy's command line.",
+        )
+        .get_matches();
+    let flags = match Flags::from_arg_matches(&matches) {
+        Ok(flags) => flags,
+        Err(e) => e.exit(),
+    };
+    let settings = match Settings::from_flags(
+        flags,
+        std::env::var("WAVESPEED_API_KEY").ok(),
+        std::env::var("MULTISHOT_TOKEN_SECRET").ok(),
+    ) {
+        Ok(settings) => settings,
+        Err(e) => return fail(2, e),
+    };
+    let mut vars = match config::vars_of(&matches) {
+        Ok(vars) => vars,
+        Err(e) => return fail(2, e),
+    };
+    for name in config::SECRET_VARS.iter().chain(PASSED_ON) {
+        if !vars.iter().any(|(n, _)| n == name) {
+            if let Ok(value) = std::env::var(name) {
+                vars.push(((*name).to_owned(), value));
+            }
+        }
+    }
+    let build = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build");
+    if !build.join("index_bg.wasm").is_file() {
+        return fail(
+            1,
+            "the Worker is not built: run proxy-worker/run-local (it builds it)",
+        );
+    }
+    let listen = match with_port(settings.listen) {
+        Ok(listen) => listen,
+        Err(e) => return fail(1, format!("cannot listen on {}: {e}", settings.listen)),
+    };
+    let (state, keep_state) = match std::env::var(STATE_VAR) {
+        Ok(dir) if !dir.is_empty() => (PathBuf::from(dir), true),
+        _ => (
+            std::env::temp_dir().join(format!("multishot-worker-{}", std::process::id())),
+            false,
+        ),
+    };
+    if let Err(e) = std::fs::create_dir_all(&state) {
+        return fail(1, format!("{}: {e}", state.display()));
+    }
+    let state = std::fs::canonicalize(&state).unwrap_or(state);
+    let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
+    let config_path = build.join(format!("workerd-{}.capnp", std::process::id()));
+    if let Err(e) = std::fs::write(&config_path, workerd_config(&names, listen, &state)) {
+        return fail(1, format!("{}: {e}", config_path.display()));
+    }
+    let code = serve(&config_path, &vars, listen).await;
+    let _ = std::fs::remove_file(&config_path);
+    if !keep_state {
+        let _ = std::fs::remove_dir_all(&state);
+    }
+    code
+}
+
+/// Runs workerd until it ends or a signal asks this process to stop.
+async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr) -> ExitCode {
+    let workerd = std::env::var("WORKERD_BIN").unwrap_or_else(|_| "workerd".into());
+    let mut child = match tokio::process::Command::new(&workerd)
+        .arg("serve")
+        .arg(config_path)
+        .envs(vars.iter().map(|(n, v)| (n, v)))
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            return fail(
+                1,
+                format!("cannot start {workerd} (npm's workerd, `npm ci`): {e}"),
+            )
+        }
+    };
+    let started = Instant::now();
+    loop {
+        if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return fail(1, format!("workerd stopped: {status}"));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = child.kill().await;
+            return fail(1, "workerd did not start listening in time");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The first line on standard error, as the binary's, for scripts and tests.
+    eprintln!("listening on http://{listen}");
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => return fail(1, format!("cannot watch for SIGTERM: {e}")),
+        };
+    tokio::select! {
+        status = child.wait() => {
+            return match status {
+                Ok(status) if status.success() => ExitCode::SUCCESS,
+                Ok(status) => fail(1, format!("workerd stopped: {status}")),
+                Err(e) => fail(1, format!("workerd: {e}")),
+            };
+        }
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    if let Some(pid) = child.id() {
+        // SIGTERM first: workerd finishes what is under way.
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+    ExitCode::SUCCESS
+}
