@@ -14,9 +14,8 @@ use std::rc::Rc;
 
 use axum::body::Body;
 use axum::http::Response as HttpResponse;
-use multishot_proxy::app;
 use multishot_proxy::limits::memory::MemoryStore;
-use multishot_proxy::limits::ops::{self, Answer, Op, BUDGET_OBJECT};
+use multishot_proxy::limits::ops::{self, Answer, BUDGET_OBJECT};
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 /// The storage key of the saved state.
@@ -62,30 +61,20 @@ impl DurableObject for Counters {
         if self.test_hooks && request.url()?.as_str() == PANIC_URL {
             panic!("a test hook's panic in the counters");
         }
-        let answer = match serde_json::from_str::<Op>(&request.text().await?) {
-            Err(e) => Answer::Failed {
-                error: format!("a message that is not an operation: {e}"),
-            },
-            Ok(op) => {
-                let writes = op.writes();
-                let answer = ops::apply(&self.store, op).await;
-                if writes && !matches!(answer, Answer::Failed { .. }) {
-                    let snapshot = self.store.snapshot(app::now_ms());
-                    if let Err(e) = self.state.storage().put(STATE_KEY, snapshot).await {
-                        // Not saved: answered as the store being down (a submit then
-                        // fails closed); what it changed stays in memory until then.
-                        Answer::Failed {
-                            error: format!("the counters could not be saved: {e}"),
-                        }
-                    } else {
-                        answer
-                    }
-                } else {
-                    answer
+        let (answer, save) = ops::handle(&self.store, &request.text().await?).await;
+        let answer = match save {
+            Some(state) => match self.state.storage().put(STATE_KEY, state).await {
+                Ok(()) => answer,
+                // Not saved: answered as the store being down (a submit then fails
+                // closed); what it changed stays in memory.
+                Err(e) => Answer::Failed {
+                    error: format!("the counters could not be saved: {e}"),
                 }
-            }
+                .to_text(),
+            },
+            None => answer,
         };
-        Response::from_json(&answer)
+        Response::ok(answer)
     }
 }
 

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use multishot_proxy::app::{self, Peer, Proxy, PRICE_REFRESH, UNAVAILABLE};
 use multishot_proxy::config::{self, SECRET_VARS};
-use multishot_proxy::limits::{durable::DurableStore, AnyStore};
+use multishot_proxy::limits::{durable::Objects, AnyStore};
 use multishot_proxy::log::{self, Redactor};
 use tower::ServiceExt;
 use worker::{event, Context, Env, HttpRequest};
@@ -59,7 +59,7 @@ fn isolate(env: &Env) -> Result<(Arc<Proxy>, axum::Router, AskPrice, bool), Stri
         if fresh {
             let settings = config::from_vars(|name| lookup(env, name))?;
             log::init(Redactor::new(settings.secrets.clone()));
-            let store = AnyStore::Durable(DurableStore::new(env)?);
+            let store = AnyStore::Durable(Objects::store(env)?);
             let proxy = Proxy::new(settings, store)?;
             *cell = Some(Isolate {
                 router: app::router(Arc::clone(&proxy)),

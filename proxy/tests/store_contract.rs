@@ -1,15 +1,23 @@
-//! One contract, two stores: the in-memory store and the Redis store (against a real
-//! `redis-server` started for the test) must give the same answers to the same calls,
-//! and neither may ever let spend pass its cap, under any interleaving.
+//! One contract, three stores: the in-memory store, the Redis store (against a real
+//! `redis-server` started for the test) and the Worker's store — each operation a
+//! message to an object answering with its saved state ([`ops::handle`]), here rebuilt
+//! from that state for every message, as a Durable Object restarted between any two —
+//! must give the same answers to the same calls, and none may ever let spend pass its
+//! cap, under any interleaving.
 
 mod support;
 
 use std::sync::Arc;
 
 use multishot_proxy::clock::{self, Period};
+use std::collections::HashMap;
+
 use multishot_proxy::limits::memory::MemoryStore;
+use multishot_proxy::limits::ops::{self, Carrier, Messages};
 use multishot_proxy::limits::redis::RedisStore;
-use multishot_proxy::limits::{gcra, Decision, Outcome, Rate, Refusal, RunRequest, Store};
+use multishot_proxy::limits::{
+    gcra, Decision, Outcome, Rate, Refusal, RunRequest, Store, StoreError,
+};
 use multishot_proxy::money::Micros;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -343,6 +351,65 @@ async fn the_memory_store_keeps_the_contract() {
     }
 }
 
+/// The Worker's store without the Worker: objects that keep nothing but the state they
+/// saved, rebuilt from it for every message.
+#[derive(Default)]
+struct Restarted {
+    saved: tokio::sync::Mutex<HashMap<String, String>>,
+}
+
+impl Carrier for Restarted {
+    async fn carry(&self, object: String, message: String) -> Result<String, StoreError> {
+        let mut saved = self.saved.lock().await;
+        let store = MemoryStore::new();
+        if let Some(state) = saved.get(&object) {
+            store.restore(state)?;
+        }
+        let (answer, save) = ops::handle(&store, &message).await;
+        if let Some(state) = save {
+            saved.insert(object, state);
+        }
+        Ok(answer)
+    }
+}
+
+#[tokio::test]
+async fn the_workers_store_keeps_the_contract_through_messages_and_restarts() {
+    let past = clock::days_from_civil(2024, 2, 28) as u64 * 86_400_000;
+    for now in instants(support::wall_clock_ms())
+        .into_iter()
+        .chain(instants(past))
+    {
+        let store = Messages(Restarted::default());
+        contract(&store, now).await;
+        let objects = store.0.saved.lock().await;
+        assert!(
+            objects.contains_key(ops::BUDGET_OBJECT) && objects.len() > 2,
+            "the budget in its object, keyed counters spread: {:?}",
+            objects.keys().collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_an_operation_is_answered_as_a_failure_and_saves_nothing() {
+    let store = MemoryStore::new();
+    for message in ["", "{}", r#"{"op":"reserve"}"#, r#"{"op":"drop_all"}"#] {
+        let (answer, save) = ops::handle(&store, message).await;
+        assert!(
+            answer.starts_with(r#"{"answer":"failed""#),
+            "{message}: {answer}"
+        );
+        assert_eq!(save, None);
+    }
+    // A read changes nothing and saves nothing; a write saves.
+    let (_, save) = ops::handle(&store, r#"{"op":"ping"}"#).await;
+    assert_eq!(save, None);
+    let (_, save) = ops::handle(&store, r#"{"op":"take","key":"k","now_ms":5}"#).await;
+    assert!(save.is_some());
+    assert!(MemoryStore::new().restore("not a state").is_err());
+}
+
 #[tokio::test]
 async fn a_key_seen_is_forgotten_after_its_time_in_either_store() {
     let memory = MemoryStore::new();
@@ -505,6 +572,25 @@ fn concurrent_reservations_never_pass_the_cap_in_memory() {
                 cap_runs,
                 workers,
                 "m",
+            )
+        })
+        .expect("the cap holds");
+}
+
+#[test]
+fn concurrent_reservations_never_pass_the_cap_through_messages() {
+    let mut runner = TestRunner::new(Config {
+        cases: 32,
+        ..Config::default()
+    });
+    runner
+        .run(&(1u64..12, ops()), |(cap_runs, workers)| {
+            spend_never_passes_the_cap(
+                || async { Messages(Restarted::default()) },
+                support::wall_clock_ms(),
+                cap_runs,
+                workers,
+                "w",
             )
         })
         .expect("the cap holds");

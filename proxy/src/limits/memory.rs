@@ -76,11 +76,13 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Everything held that has not expired by `now_ms`, as JSON: what a Durable Object
-    /// keeps on disk after each change ([`super::ops`]).
-    pub fn snapshot(&self, now_ms: u64) -> String {
+    /// Everything held (less what expired by `now_ms`, when given), as JSON: what a
+    /// Durable Object keeps on disk after each change ([`super::ops`]).
+    pub fn snapshot(&self, now_ms: Option<u64>) -> String {
         let mut inner = self.lock();
-        inner.sweep_all(now_ms);
+        if let Some(now_ms) = now_ms {
+            inner.sweep_all(now_ms);
+        }
         serde_json::to_string(&*inner).unwrap_or_default()
     }
 

@@ -7,6 +7,8 @@
 //! bytes, a spent token, an upload's pass, the site's burst) in one of [`SHARDS`]
 //! objects chosen by its key, so a visitor's counters never wait on another's.
 
+use std::future::Future;
+
 use serde::{Deserialize, Serialize};
 
 use super::gcra::Rate;
@@ -196,6 +198,22 @@ impl Op {
     pub fn writes(&self) -> bool {
         !matches!(self, Op::Tat { .. } | Op::Spend { .. } | Op::Ping)
     }
+
+    /// The caller's "now", when the operation has one.
+    pub fn now_ms(&self) -> Option<u64> {
+        match self {
+            Op::Rate { now_ms, .. }
+            | Op::GiveBack { now_ms, .. }
+            | Op::AddWithin { now_ms, .. }
+            | Op::RecordTask { now_ms, .. }
+            | Op::Settle { now_ms, .. }
+            | Op::Spend { now_ms, .. }
+            | Op::FirstSight { now_ms, .. }
+            | Op::Take { now_ms, .. } => Some(*now_ms),
+            Op::Reserve { run } => Some(run.now_ms),
+            Op::Tat { .. } | Op::Release { .. } | Op::Ping => None,
+        }
+    }
 }
 
 /// FNV-1a: a stable spread of keys over objects (the same on every instance and
@@ -284,6 +302,157 @@ pub async fn apply(store: &MemoryStore, op: Op) -> Answer {
     answer.unwrap_or_else(|e| Answer::Failed { error: e.0 })
 }
 
+/// The object's side of a message: runs the operation `message` holds on `store`;
+/// returns the answer's text and, when the operation changed something, the state to
+/// save (swept of what expired by the operation's own "now") before the answer leaves.
+pub async fn handle(store: &MemoryStore, message: &str) -> (String, Option<String>) {
+    let (answer, save) = match serde_json::from_str::<Op>(message) {
+        Err(e) => (
+            Answer::Failed {
+                error: format!("a message that is not an operation: {e}"),
+            },
+            None,
+        ),
+        Ok(op) => {
+            let writes = op.writes();
+            let now_ms = op.now_ms();
+            let answer = apply(store, op).await;
+            let save = (writes && !matches!(answer, Answer::Failed { .. }))
+                .then(|| store.snapshot(now_ms));
+            (answer, save)
+        }
+    };
+    (answer.to_text(), save)
+}
+
+/// How a message reaches the object that holds its counters: in the Worker, a Durable
+/// Object's `fetch` ([`super::durable`]); in the tests, a call in the process.
+pub trait Carrier: Send + Sync + 'static {
+    /// Delivers `message` to the object named `object`; its answer's text.
+    fn carry(
+        &self,
+        object: String,
+        message: String,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+}
+
+/// A [`Store`] whose every operation is a message carried to the object holding it.
+pub struct Messages<C>(pub C);
+
+impl<C: Carrier> Messages<C> {
+    async fn ask(&self, op: Op) -> Result<Answer, StoreError> {
+        let object = op.object();
+        let message = serde_json::to_string(&op).map_err(|e| StoreError(e.to_string()))?;
+        let reply = self.0.carry(object, message).await?;
+        serde_json::from_str::<Answer>(&reply)
+            .map_err(|e| StoreError(format!("the counters answered nonsense: {e}")))
+    }
+}
+
+impl<C: Carrier> Store for Messages<C> {
+    async fn rate(&self, key: &str, rate: Rate, now_ms: u64) -> Result<Decision, StoreError> {
+        let key = key.to_owned();
+        self.ask(Op::Rate { key, rate, now_ms }).await?.decision()
+    }
+    async fn give_back(&self, key: &str, rate: Rate, now_ms: u64) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.ask(Op::GiveBack { key, rate, now_ms }).await?.done()
+    }
+    async fn tat(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let key = key.to_owned();
+        self.ask(Op::Tat { key }).await?.tat()
+    }
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        cap: u64,
+        period: &Period,
+        now_ms: u64,
+    ) -> Result<Decision, StoreError> {
+        self.ask(Op::AddWithin {
+            key: key.to_owned(),
+            amount,
+            cap,
+            period: period.clone(),
+            now_ms,
+        })
+        .await?
+        .decision()
+    }
+    async fn reserve(&self, run: &RunRequest) -> Result<Result<Reservation, Refusal>, StoreError> {
+        self.ask(Op::Reserve { run: run.clone() }).await?.reserved()
+    }
+    async fn release(&self, reservation: &Reservation) -> Result<(), StoreError> {
+        let reservation = reservation.clone();
+        self.ask(Op::Release { reservation }).await?.done()
+    }
+    async fn record_task(
+        &self,
+        task_id: &str,
+        reservation: &Reservation,
+        ttl_s: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.ask(Op::RecordTask {
+            task_id: task_id.to_owned(),
+            reservation: reservation.clone(),
+            ttl_s,
+            now_ms,
+        })
+        .await?
+        .done()
+    }
+    async fn settle(
+        &self,
+        task_id: &str,
+        outcome: Outcome,
+        now_ms: u64,
+    ) -> Result<Option<Micros>, StoreError> {
+        let task_id = task_id.to_owned();
+        self.ask(Op::Settle {
+            task_id,
+            outcome,
+            now_ms,
+        })
+        .await?
+        .settled()
+    }
+    async fn spend(
+        &self,
+        day: &Period,
+        month: &Period,
+        now_ms: u64,
+        running_max_age_ms: u64,
+    ) -> Result<Spend, StoreError> {
+        self.ask(Op::Spend {
+            day: day.clone(),
+            month: month.clone(),
+            now_ms,
+            running_max_age_ms,
+        })
+        .await?
+        .spend()
+    }
+    async fn first_sight(&self, key: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.ask(Op::FirstSight {
+            key,
+            ttl_ms,
+            now_ms,
+        })
+        .await?
+        .flag()
+    }
+    async fn take(&self, key: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.ask(Op::Take { key, now_ms }).await?.flag()
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.ask(Op::Ping).await?.done()
+    }
+}
+
 /// Anything but the answer expected: the store answered nonsense.
 fn unexpected(answer: Answer) -> StoreError {
     match answer {
@@ -293,6 +462,13 @@ fn unexpected(answer: Answer) -> StoreError {
 }
 
 impl Answer {
+    /// The answer as the message sent back.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"answer":"failed","error":"an answer that cannot be written: {e}"}}"#)
+        })
+    }
+
     /// The decision of [`Op::Rate`] or [`Op::AddWithin`].
     pub fn decision(self) -> Result<Decision, StoreError> {
         match self {

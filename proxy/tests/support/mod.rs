@@ -300,10 +300,39 @@ pub struct ProxyProcess {
     pub output: tokio::task::JoinHandle<String>,
 }
 
+/// Where a proxy process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// `multishot-proxy`, the binary.
+    Binary,
+    /// The Cloudflare Worker in workerd (`proxy-worker/run-local`, which builds it when
+    /// its sources changed): the same command line.
+    Worker,
+}
+
+/// `proxy-worker/run-local`.
+pub fn run_local() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proxy-worker/run-local")
+}
+
 impl ProxyProcess {
     pub async fn start(upstream: &str, flags: &[&str]) -> ProxyProcess {
+        Self::start_in(Home::Binary, upstream, flags, &[]).await
+    }
+
+    /// Starts a proxy in `home` with these flags and extra environment.
+    pub async fn start_in(
+        home: Home,
+        upstream: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProxyProcess {
         within_one_utc_day().await;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_multishot-proxy"))
+        let program = match home {
+            Home::Binary => PathBuf::from(env!("CARGO_BIN_EXE_multishot-proxy")),
+            Home::Worker => run_local(),
+        };
+        let mut child = Command::new(program)
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -315,20 +344,32 @@ impl ProxyProcess {
             .args(flags)
             .env("WAVESPEED_API_KEY", KEY)
             .env("MULTISHOT_TOKEN_SECRET", SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("the proxy binary starts");
+            .expect("the proxy starts");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
-        // Its first line on standard error says where it listens (or why it cannot).
-        let first = lines.next_line().await.ok().flatten().unwrap_or_default();
-        let url = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the proxy did not start: {first}"))
-            .trim()
-            .to_owned();
+        // Its first line on standard error says where it listens (or why it cannot);
+        // run-local may first say that it builds the Worker.
+        let mut said = String::new();
+        let url = loop {
+            let Some(line) = lines.next_line().await.ok().flatten() else {
+                panic!("the proxy did not start: {said}");
+            };
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_owned();
+            }
+            if home == Home::Binary {
+                panic!("the proxy did not start: {line}");
+            }
+            said.push_str(&line);
+            said.push('\n');
+        };
+        // The rest of standard error is read (and dropped) so workerd never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let stdout = child.stdout.take().expect("stdout");
         let output = tokio::spawn(async move {
             let mut all = String::new();
