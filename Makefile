@@ -11,12 +11,18 @@ PUBLIC_URL ?= /
 DIST ?= dist
 FIXTURES := target/fixtures
 
-.PHONY: serve dist screenshots test lint test-native test-browser test-sdk test-e2e test-clock test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
+.PHONY: serve serve-worker worker dist screenshots test lint test-native test-browser test-sdk test-e2e test-clock test-size bench bench-proxy soak fuzz fixtures tools test-tools clean
 
 SANDBOX_PORT ?= 8787
 PROXY_PORT ?= 8788
 # The sandbox's pretend key: the fake checks it, the proxy holds it, the page never sees it.
 SANDBOX_KEY := wsk_sandbox_local_0000
+# Where the proxy runs: `binary` (multishot-proxy) or `worker` (the Cloudflare Worker in
+# workerd, by proxy-worker/run-local: the same command line).
+PROXY_HOME ?= binary
+PROXY_COMMAND = $(if $(filter worker,$(PROXY_HOME)),proxy-worker/run-local,target/debug/multishot-proxy)
+# The e2e files that start a proxy: run against both homes.
+PROXY_E2E = $(shell grep -l startProxy tests/e2e/*.test.mjs)
 
 ## serve: install what is missing, then serve the app on http://127.0.0.1:8080 (a debug
 ## build in target/serve: dist/ is left alone) with the local sandbox as its proxy:
@@ -26,12 +32,24 @@ SANDBOX_KEY := wsk_sandbox_local_0000
 ## images, as the model most likely does (video shots: a test scenario's `shots_kind`)
 serve: tools
 	cargo build --quiet -p fake-wavespeed -p multishot-proxy
+	@[ "$(PROXY_HOME)" != worker ] || { scripts/ensure-tools.sh worker && proxy-worker/build.sh; }
 	target/debug/fake-wavespeed --image-shots --key $(SANDBOX_KEY) --sandbox-proxy http://127.0.0.1:$(PROXY_PORT) --port $(SANDBOX_PORT) & fake=$$!; \
-	WAVESPEED_API_KEY=$(SANDBOX_KEY) target/debug/multishot-proxy --listen 127.0.0.1:$(PROXY_PORT) \
+	WAVESPEED_API_KEY=$(SANDBOX_KEY) MULTISHOT_WORKER_STATE=$(CURDIR)/target/worker-state $(PROXY_COMMAND) --listen 127.0.0.1:$(PROXY_PORT) \
 	  --upstream http://127.0.0.1:$(SANDBOX_PORT) --allow-origin http://127.0.0.1:8080 --allow-origin http://localhost:8080 \
 	  --daily-budget-usd 100 --monthly-budget-usd 1000 --runs-per-ip-per-hour 100 --runs-per-ip-per-day 1000 --runs-per-minute 60 --uploads-per-ip-per-hour 100 & proxy=$$!; \
 	trap 'kill $$fake $$proxy' EXIT INT TERM; \
 	trunk serve --dist target/serve --proxy-backend=http://127.0.0.1:$(SANDBOX_PORT)/__sandbox/config.json --proxy-rewrite=/config.json
+
+## serve-worker: as `make serve`, with the proxy as the Cloudflare Worker in workerd
+## (proxy-worker/run-local: page → Worker → fake; its counters kept in target/worker-state)
+serve-worker:
+	$(MAKE) --no-print-directory serve PROXY_HOME=worker
+
+## worker: build the proxy's Cloudflare Worker into proxy-worker/build/ (when its
+## sources changed), as `wrangler deploy` uploads it
+worker:
+	scripts/ensure-tools.sh worker
+	proxy-worker/build.sh
 
 ## dist: release build into $(DIST) (PUBLIC_URL=/sub/path/ for a sub-path; the wasm
 ## built with the pinned nightly of scripts/release-toolchain.sh, std rebuilt), with
@@ -58,10 +76,12 @@ lint:
 	cargo clippy -p multishot-repair --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
 	cargo clippy -p multishot-film --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
 	cargo clippy -p multishot-studio --features prerender --all-targets -- -D warnings
+	cargo clippy -p multishot-proxy -p multishot-proxy-worker --target wasm32-unknown-unknown --lib -- -D warnings
 
-## test-native: the pure core, natively (unit and property tests), and the build-time
-## render of the first view
+## test-native: the pure core, natively (unit and property tests), the proxy in both its
+## homes (the Worker built first), and the build-time render of the first view
 test-native:
+	proxy-worker/build.sh
 	cargo test --workspace
 	cargo test -p multishot-studio --features prerender --test prerender
 
@@ -75,7 +95,10 @@ test-e2e: fixtures
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/
 	# The GitHub Pages build, as .github/workflows/pages.yml runs it, under a sub-path.
 	$(MAKE) --no-print-directory dist PUBLIC_URL=/multishot/ DIST=target/dist-multishot
-	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+	PROXY_HOME=binary node --test --test-concurrency=1 tests/e2e/*.test.mjs
+	# The proxy's second home: every e2e file that starts a proxy, against the Worker.
+	proxy-worker/build.sh
+	PROXY_HOME=worker node --test --test-concurrency=1 $(PROXY_E2E)
 
 # The moments test-clock moves every process's clock to: the last seconds of next year,
 # and back over a leap day. A run crosses midnight into a new year, or into March.

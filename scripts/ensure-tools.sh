@@ -8,11 +8,16 @@
 #   scripts/ensure-tools.sh test    the above, plus Chromium, ChromeDriver, Playwright, and
 #                                   redis-server (the proxy's shared-counter tests), ffmpeg
 #                                   (ffprobe reads the films back)
+#   scripts/ensure-tools.sh worker  the proxy's Cloudflare Worker: worker-build, the pinned
+#                                   nightly's wasm target, workerd (npm)
+#   scripts/ensure-tools.sh test    adds the worker's tools too
 #   scripts/ensure-tools.sh bench   the test tools, plus nginx (make bench-proxy compares)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRUNK_VERSION=0.21.14
+# Builds the proxy's Worker (proxy-worker/build.sh); its version matches the worker crate.
+WORKER_BUILD_VERSION=0.8.7
 # The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -69,6 +74,19 @@ ensure_npm_packages() {
   cp package-lock.json "$stamp"
 }
 
+# worker-build, and the wasm target of the pinned nightly it builds the Worker with
+# (panic=unwind rebuilds std: proxy-worker/toolchain/pin).
+ensure_worker_build() {
+  if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
+    say "installing worker-build $WORKER_BUILD_VERSION (about 4 minutes on 2 cores)"
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+  fi
+  if ! rustup target list --installed --toolchain "$RELEASE_TOOLCHAIN" | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target to $RELEASE_TOOLCHAIN (the Worker's build)"
+    rustup target add wasm32-unknown-unknown --toolchain "$RELEASE_TOOLCHAIN"
+  fi
+}
+
 APT_UPDATED=""
 # apt_install COMMAND PACKAGE...: installs the Debian packages unless COMMAND is there.
 apt_install() {
@@ -117,13 +135,21 @@ case "${1:-build}" in
     ensure_ffmpeg
     ensure_wasm_bindgen
     ensure_trunk
+    ensure_worker_build
+    ;;
+  worker)
+    ensure_wasm_target
+    ensure_release_toolchain
+    ensure_npm_packages
+    ensure_wasm_bindgen
+    ensure_worker_build
     ;;
   bench)
     "$0" test
     ensure_nginx
     ;;
   *)
-    echo "usage: $0 build|test|bench" >&2
+    echo "usage: $0 build|test|worker|bench" >&2
     exit 2
     ;;
 esac

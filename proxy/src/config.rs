@@ -670,6 +670,115 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// A command line as the Worker sees it: through run-local's variables.
+    fn through_the_worker(args: &[&str], key: &str) -> Result<Settings, String> {
+        use clap::CommandFactory;
+        let matches = Flags::command()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        let mut vars = vars_of(&matches)?;
+        vars.push(("WAVESPEED_API_KEY".into(), key.into()));
+        from_vars(|name| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_worker_reads_the_flags_own_variables_through_the_flags_own_checks() {
+        let args = [
+            "multishot-proxy",
+            "--allow-origin",
+            "https://a.example",
+            "--allow-origin",
+            "https://b.example",
+            "--daily-budget-usd",
+            "0.49",
+            "--runs-per-minute",
+            "9",
+            "--trust-proxy",
+            "127.0.0.1",
+            "--paused",
+            "--turnstile-secret",
+            "s3cret",
+        ];
+        let direct = Settings::from_flags(
+            Flags::try_parse_from(args).unwrap(),
+            Some("wsk_k".into()),
+            None,
+        )
+        .unwrap();
+        let worker = through_the_worker(&args, "wsk_k").unwrap();
+        // Everything but where it listens (the platform's) is the same.
+        assert_eq!(
+            format!("{worker:?}").replace(&worker.listen.to_string(), ""),
+            format!("{direct:?}").replace(&direct.listen.to_string(), "")
+        );
+        assert_eq!(worker.origins.iter().count(), 2);
+        assert!(worker.paused);
+        assert_eq!(worker.day_cap, Micros(490_000));
+        assert_eq!(worker.burst.count, 9);
+        assert_eq!(
+            worker.signer.sign("t", 1),
+            direct.signer.sign("t", 1),
+            "tokens agree"
+        );
+        // Defaults are the binary's; a switch's variable reads as clap reads it.
+        let plain = from_vars(|name| match name {
+            "WAVESPEED_API_KEY" => Some("wsk_k".into()),
+            "MULTISHOT_ALLOW_ORIGINS" => Some("https://a.example,https://b.example".into()),
+            "MULTISHOT_PAUSED" => Some("false".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(!plain.paused);
+        assert_eq!(plain.day_cap, Micros(5_000_000));
+        assert_eq!(plain.origins.iter().count(), 2);
+    }
+
+    #[test]
+    fn the_worker_refuses_what_the_binary_refuses_and_what_has_no_meaning_there() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let no_key = from_vars(vars(&[("MULTISHOT_ALLOW_ORIGINS", "https://a.example")]));
+        assert!(no_key.unwrap_err().contains("no API key"));
+        let no_origin = from_vars(vars(&[("WAVESPEED_API_KEY", "k")]));
+        assert!(no_origin.unwrap_err().contains("no allowed origin"));
+        let bad = from_vars(vars(&[
+            ("WAVESPEED_API_KEY", "k"),
+            ("MULTISHOT_ALLOW_ORIGINS", "https://a.example"),
+            ("MULTISHOT_DAILY_BUDGET_USD", "five"),
+        ]));
+        assert!(bad.unwrap_err().contains("daily-budget-usd"));
+        for name in [
+            "MULTISHOT_REDIS",
+            "WAVESPEED_API_KEY_FILE",
+            "MULTISHOT_LISTEN",
+        ] {
+            let refused = from_vars(|n| match n {
+                "WAVESPEED_API_KEY" => Some("k".into()),
+                "MULTISHOT_ALLOW_ORIGINS" => Some("https://a.example".into()),
+                n if n == name => Some("x".into()),
+                _ => None,
+            });
+            assert!(refused.unwrap_err().starts_with(name), "{name}");
+        }
+        let redis = through_the_worker(
+            &[
+                "multishot-proxy",
+                "--allow-origin",
+                "https://a.example",
+                "--redis",
+                "redis://x",
+            ],
+            "k",
+        );
+        assert!(redis.unwrap_err().contains("Durable Objects"));
+    }
+
     #[test]
     fn the_bot_check_is_on_with_a_secret_and_checks_its_addresses() {
         let parse = |extra: &[&str]| {
