@@ -155,10 +155,13 @@ bench: test-tools fixtures
 	node scripts/bench.mjs
 
 ## bench-proxy: multishot-proxy's poll throughput, added latency and memory, side by
-## side with the fake alone and with nginx (Debian's) in front of it; prints a table and
-## writes target/bench-proxy.json (BENCH_SECONDS per run, default 8). Not a test.
-bench-proxy:
+## side with the fake alone, with nginx (Debian's) in front of it, and with the proxy as
+## the Cloudflare Worker in workerd; then CPU time per route in both homes; prints tables
+## and writes target/bench-proxy.json (BENCH_SECONDS per run, default 8). Not a test.
+bench-proxy: fixtures
 	scripts/ensure-tools.sh bench
+	proxy-worker/build.sh
+	cargo build --quiet -p multishot-proxy-worker --bin multishot-proxy-worker-local
 	cargo build --quiet --release -p fake-wavespeed -p multishot-proxy --bins --example bench
 	target/release/examples/bench
 

@@ -3,13 +3,18 @@
 //!
 //! 1. client → fake WaveSpeed directly (the floor: no proxy at all);
 //! 2. client → nginx (Debian's, a reverse proxy that adds the key) → fake;
-//! 3. client → multishot-proxy (release build, in-memory store) → fake.
+//! 3. client → multishot-proxy (release build, in-memory store) → fake;
+//! 4. client → the same proxy as a Cloudflare Worker in workerd (`proxy-worker/run-local`,
+//!    its counters in Durable Objects on local disk) → fake.
 //!
 //! For each: latency of polls one at a time (p50, p99, p99.9), and throughput with 64
-//! connections polling as fast as they can. Then the proxy's resident memory with 1,000
-//! visitors (each its own connection and address) polling at once every 1.5 s, as pages
-//! do. Prints a table and writes `target/bench-proxy.json`. A benchmark, not a test:
-//! nothing is asserted. `BENCH_SECONDS` (default 8) sets each throughput run's length.
+//! connections polling as fast as they can, with the CPU time each proxy spent per
+//! request. Then the proxy's resident memory with 1,000 visitors (each its own
+//! connection and address) polling at once every 1.5 s, as pages do; and the CPU time
+//! per route of both homes (what Cloudflare's 10 ms of CPU per request on the free plan
+//! means: workerd's whole process is counted, an upper bound of what Cloudflare bills).
+//! Prints tables and writes `target/bench-proxy.json`. A benchmark, not a test: nothing
+//! is asserted. `BENCH_SECONDS` (default 8) sets each throughput run's length.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -95,6 +100,8 @@ struct Target {
     path: String,
     /// Add `X-Forwarded-For` (the proxy counts visitors by it behind a trusted hop).
     visitors: bool,
+    /// The proxy's process (its CPU time is read around the throughput run).
+    pid: Option<u32>,
 }
 
 impl Target {
@@ -111,6 +118,49 @@ struct Figures {
     p999_us: f64,
     rps: f64,
     errors: u64,
+    /// CPU time of the proxy's processes per request in the throughput run.
+    cpu_us_per_request: Option<f64>,
+}
+
+/// Clock ticks per second of /proc's CPU times.
+fn ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU time (user + system) of a process and all its descendants, in microseconds.
+fn cpu_us(pid: u32) -> f64 {
+    let mut total = 0u64;
+    let mut stack = vec![pid];
+    while let Some(pid) = stack.pop() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis; utime and stime are 14 and 15.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            for i in [11, 12] {
+                total += fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                stack.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    total as f64 * 1e6 / ticks_per_second()
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -173,9 +223,14 @@ async fn throughput(target: &Target, seconds: u64, figures: &mut Figures) {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (start_count, started) = (done.load(Ordering::Relaxed), Instant::now());
+    let cpu_before = target.pid.map(cpu_us);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let count = done.load(Ordering::Relaxed) - start_count;
     let elapsed = started.elapsed().as_secs_f64();
+    figures.cpu_us_per_request = target
+        .pid
+        .zip(cpu_before)
+        .map(|(pid, before)| (cpu_us(pid) - before) / count.max(1) as f64);
     stop.store(true, Ordering::Relaxed);
     for l in loops {
         let _ = l.await;
@@ -216,14 +271,22 @@ async fn start(
         command.stdout(Stdio::piped()).stderr(Stdio::null());
     }
     let mut child = command.spawn().unwrap_or_else(|e| panic!("{program}: {e}"));
-    let first = if on_stderr {
-        let stderr = child.stderr.take().expect("stderr");
-        BufReader::new(stderr).lines().next_line().await
-    } else {
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout).lines().next_line().await
-    };
-    let line = first.ok().flatten().unwrap_or_default();
+    let mut lines: tokio::io::Lines<BufReader<Box<dyn tokio::io::AsyncRead + Unpin + Send>>> =
+        if on_stderr {
+            BufReader::new(Box::new(child.stderr.take().expect("stderr")) as Box<_>).lines()
+        } else {
+            BufReader::new(Box::new(child.stdout.take().expect("stdout")) as Box<_>).lines()
+        };
+    // run-local may first say that it builds the Worker.
+    let mut line = String::new();
+    while let Ok(Some(next)) = lines.next_line().await {
+        line = next;
+        if line.starts_with("listening on ") {
+            break;
+        }
+    }
+    // Whatever follows is read and dropped, so the program never blocks on its output.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let address = line
         .trim()
         .strip_prefix("listening on http://")
@@ -304,6 +367,92 @@ http {{
     (child, address, dir)
 }
 
+/// One request on a new connection; its status and reply.
+async fn send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Bytes,
+    visitor: &str,
+) -> (u16, String) {
+    let failed = (0, String::new());
+    let Ok(stream) = TcpStream::connect(address).await else {
+        return failed;
+    };
+    let Ok((mut sender, connection)) =
+        http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await
+    else {
+        return failed;
+    };
+    tokio::spawn(connection);
+    let Ok(request) = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", address.to_string())
+        .header("origin", ORIGIN)
+        .header("content-type", content_type)
+        .header("x-forwarded-for", visitor)
+        .body(Full::new(body))
+    else {
+        return failed;
+    };
+    match sender.send_request(request).await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let reply = match response.into_body().collect().await {
+                Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+                Err(_) => String::new(),
+            };
+            (status, reply)
+        }
+        Err(_) => failed,
+    }
+}
+
+/// One route's request, for the CPU table.
+struct Route {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    content_type: String,
+    body: Bytes,
+    times: usize,
+}
+
+/// The proxy's CPU time per request of `route` (sent `times` times, one after another,
+/// each from its own visitor); `None` when a request failed.
+async fn route_cpu(pid: u32, address: SocketAddr, route: &Route) -> Option<f64> {
+    // One first, outside the measure (an isolate's first request builds the proxy).
+    send(
+        address,
+        route.method,
+        &route.path,
+        &route.content_type,
+        route.body.clone(),
+        "192.0.2.1",
+    )
+    .await;
+    let before = cpu_us(pid);
+    for i in 0..route.times {
+        let visitor = format!("192.0.{}.{}", 3 + i / 250, i % 250 + 1);
+        let (status, reply) = send(
+            address,
+            route.method,
+            &route.path,
+            &route.content_type,
+            route.body.clone(),
+            &visitor,
+        )
+        .await;
+        if status != 200 {
+            eprintln!("{} (request {i}): HTTP {status} {reply}", route.name);
+            return None;
+        }
+    }
+    Some((cpu_us(pid) - before) / route.times as f64)
+}
+
 /// `POST` a submit; the task id (or token) from the reply.
 async fn submit(address: SocketAddr) -> String {
     let stream = TcpStream::connect(address).await.expect("connect");
@@ -348,52 +497,77 @@ async fn main() {
     .await;
     let (mut nginx_child, nginx, nginx_dir) = start_nginx(fake).await;
     let upstream = format!("http://{fake}");
-    let (proxy_child, proxy) = start(
-        &bin("multishot-proxy"),
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--allow-origin",
-            ORIGIN,
-            "--trust-proxy",
-            "127.0.0.1",
-            "--polls-per-ip-per-second",
-            "1000000",
-            "--runs-per-ip-per-hour",
-            "100",
-        ],
-        &[("WAVESPEED_API_KEY", KEY), ("MULTISHOT_LOG", "warn")],
+    let proxy_flags = [
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+        "--allow-origin",
+        ORIGIN,
+        "--trust-proxy",
+        "127.0.0.1",
+        "--polls-per-ip-per-second",
+        "1000000",
+        "--runs-per-ip-per-hour",
+        "100",
+        "--runs-per-minute",
+        "100000",
+        "--daily-budget-usd",
+        "100000",
+        "--monthly-budget-usd",
+        "100000",
+        "--uploads-per-ip-per-hour",
+        "100000",
+        "--upload-mb-per-ip-per-day",
+        "100000",
+    ];
+    let proxy_env = [("WAVESPEED_API_KEY", KEY), ("MULTISHOT_LOG", "warn")];
+    let (proxy_child, proxy) = start(&bin("multishot-proxy"), &proxy_flags, &proxy_env, true).await;
+    let proxy_pid = proxy_child.id().expect("a pid");
+    let (worker_child, worker) = start(
+        &format!("{root}/proxy-worker/run-local"),
+        &proxy_flags,
+        &proxy_env,
         true,
     )
     .await;
-    let proxy_pid = proxy_child.id().expect("a pid");
+    let worker_pid = worker_child.id().expect("a pid");
 
     let id = submit(fake).await;
     let token = submit(proxy).await;
+    let worker_token = submit(worker).await;
     let targets = [
         Target {
             name: "client → fake (no proxy)",
             address: fake,
             path: format!("/api/v3/predictions/{id}/result"),
             visitors: false,
+            pid: None,
         },
         Target {
             name: "client → nginx → fake",
             address: nginx,
             path: format!("/api/v3/predictions/{id}/result"),
             visitors: false,
+            pid: None,
         },
         Target {
             name: "client → multishot-proxy → fake",
             address: proxy,
             path: format!("/api/v3/predictions/{token}/result"),
             visitors: true,
+            pid: Some(proxy_pid),
+        },
+        Target {
+            name: "client → Worker in workerd → fake",
+            address: worker,
+            path: format!("/api/v3/predictions/{worker_token}/result"),
+            visitors: true,
+            pid: Some(worker_pid),
         },
     ];
     let mut results = vec![Figures::default(); targets.len()];
-    eprintln!("latency, one poll at a time, the three paths in turn …");
+    eprintln!("latency, one poll at a time, the four paths in turn …");
     latencies(&targets, &mut results).await;
     for (target, figures) in targets.iter().zip(results.iter_mut()) {
         eprintln!("throughput {} …", target.name);
@@ -447,13 +621,13 @@ async fn main() {
     );
     let _ = writeln!(
         table,
-        "| path | p50 | p99 | p99.9 | added p99 | throughput ({CONNECTIONS} conns) | errors |"
+        "| path | p50 | p99 | p99.9 | added p99 | throughput ({CONNECTIONS} conns) | proxy CPU per poll | errors |"
     );
-    let _ = writeln!(table, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(table, "|---|---|---|---|---|---|---|---|");
     for (target, f) in targets.iter().zip(&results) {
         let _ = writeln!(
             table,
-            "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {} | {:.0} req/s | {} |",
+            "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {} | {:.0} req/s | {} | {} |",
             target.name,
             f.p50_us,
             f.p99_us,
@@ -464,6 +638,9 @@ async fn main() {
                 format!("{:+.0} µs", f.p99_us - base.p99_us)
             },
             f.rps,
+            f.cpu_us_per_request
+                .map(|us| format!("{us:.0} µs"))
+                .unwrap_or_else(|| "—".into()),
             f.errors
         );
     }
@@ -483,11 +660,101 @@ async fn main() {
         hwm,
         if hwm < 50.0 { "met" } else { "missed" },
     );
+    // CPU time per route, in both homes.
+    eprintln!("CPU time per route, both homes …");
+    let fixtures = format!("{root}/target/fixtures");
+    let image = |name: &str| {
+        std::fs::read(format!("{fixtures}/{name}"))
+            .unwrap_or_else(|e| panic!("{name}: {e} (make fixtures)"))
+    };
+    let upload = |name: &'static str, bytes: Vec<u8>, times: usize| {
+        let kind = if name.ends_with(".png") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
+        let (content_type, body) = multishot_proxy::platform::multipart_file(
+            "file",
+            name,
+            kind,
+            &bytes,
+            "bench-boundary-7f3a",
+        );
+        Route {
+            name,
+            method: "POST",
+            path: "/api/v3/media/upload/binary".into(),
+            content_type,
+            body: Bytes::from(body),
+            times,
+        }
+    };
+    let mut cpu_rows = Vec::new();
+    for (home, pid, address, token) in [
+        ("multishot-proxy", proxy_pid, proxy, &token),
+        ("Worker in workerd", worker_pid, worker, &worker_token),
+    ] {
+        let routes = [
+            Route {
+                name: "GET /quota",
+                method: "GET",
+                path: "/quota".into(),
+                content_type: "text/plain".into(),
+                body: Bytes::new(),
+                times: 300,
+            },
+            Route {
+                name: "GET result (poll)",
+                method: "GET",
+                path: format!("/api/v3/predictions/{token}/result"),
+                content_type: "text/plain".into(),
+                body: Bytes::new(),
+                times: 300,
+            },
+            Route {
+                name: "POST submit",
+                method: "POST",
+                path: "/api/v3/kwaivgi/kling-v1/ai-multi-shot".into(),
+                content_type: "application/json".into(),
+                body: Bytes::from_static(br#"{"image":"https://images.example/a.jpg"}"#),
+                // The fake's account pays for 177 runs ($12.40): 60 in each home.
+                times: 60,
+            },
+            upload("valid.jpg", image("valid.jpg"), 50),
+            upload("exactly-10mib.png", image("exactly-10mib.png"), 10),
+        ];
+        for route in &routes {
+            let cpu = route_cpu(pid, address, route).await;
+            cpu_rows.push((home, route.name, route.body.len(), cpu));
+        }
+    }
+    let _ = writeln!(
+        table,
+        "\nCPU time per request by route (the whole process, all threads; sequential requests, each its own connection and visitor):"
+    );
+    let _ = writeln!(table, "| home | route | request body | CPU per request |");
+    let _ = writeln!(table, "|---|---|---|---|");
+    for (home, route, bytes, cpu) in &cpu_rows {
+        let _ = writeln!(
+            table,
+            "| {home} | {route} | {} | {} |",
+            if *bytes == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.1} KB", *bytes as f64 / 1024.0)
+            },
+            cpu.map(|us| format!("{:.2} ms", us / 1000.0))
+                .unwrap_or_else(|| "failed".into())
+        );
+    }
     println!("{table}");
     let json = serde_json::json!({
+        "cpu_per_route": cpu_rows.iter().map(|(home, route, bytes, cpu)| serde_json::json!({
+            "home": home, "route": route, "body_bytes": bytes, "cpu_us": cpu,
+        })).collect::<Vec<_>>(),
         "paths": targets.iter().zip(&results).map(|(t, f)| serde_json::json!({
             "path": t.name, "p50_us": f.p50_us, "p99_us": f.p99_us, "p999_us": f.p999_us,
-            "throughput_rps": f.rps, "errors": f.errors,
+            "throughput_rps": f.rps, "errors": f.errors, "cpu_us_per_request": f.cpu_us_per_request,
         })).collect::<Vec<_>>(),
         "proxy_memory_mb": {"idle": rss_before, "peak_with_visitors": peak_during, "high_water": hwm, "visitors": VISITORS},
     });
@@ -501,4 +768,10 @@ async fn main() {
         let _ = tokio::time::timeout(Duration::from_secs(5), nginx_child.wait()).await;
     }
     let _ = std::fs::remove_dir_all(nginx_dir);
+    // run-local stops workerd on SIGTERM.
+    if let Some(pid) = worker_child.id() {
+        let _ = Command::new("kill").arg(pid.to_string()).status().await;
+    }
+    let mut worker_child = worker_child;
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker_child.wait()).await;
 }

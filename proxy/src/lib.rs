@@ -13,8 +13,9 @@
 //! Every other path is 404; every upstream URL is built here. Modules:
 //! [`config`] (flags), [`origin`] (CORS allow-list), [`visitor`] (who a request is from),
 //! [`filter`] (what passes), [`envelope`] (replies rewritten), [`token`] (signed ids),
-//! [`limits`] (every counter, in memory or Redis), [`money`] (shared with the page), [`clock`], [`metrics`],
-//! [`log`], [`upstream`] (WaveSpeed), [`app`] (shared state, CORS, the router),
+//! [`limits`] (every counter, in memory, Redis or Durable Objects), [`money`] (shared with the page), [`clock`], [`metrics`],
+//! [`log`], [`upstream`] (WaveSpeed), [`platform`] (what differs between the binary and
+//! the Cloudflare Worker, `proxy-worker/`), [`app`] (shared state, CORS, the router),
 //! [`routes`] (a file per route), [`refusal`] (a refused request: its answer, log line
 //! and count), [`server`] (connections).
 

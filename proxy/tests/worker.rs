@@ -243,3 +243,61 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir
 }
+
+/// `proxy-worker/wrangler.toml`'s `[vars]` table and top-level keys, read as plain
+/// `key = "value"` lines (all the file uses).
+fn wrangler() -> (Vec<(String, String)>, String) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proxy-worker/wrangler.toml"),
+    )
+    .expect("proxy-worker/wrangler.toml");
+    let mut section = String::new();
+    let mut vars = Vec::new();
+    let mut top = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.to_owned();
+            continue;
+        }
+        let Some((key, value)) = line.split_once(" = ") else {
+            continue;
+        };
+        let value = value.trim_matches('"').to_owned();
+        match section.as_str() {
+            "[vars]" => vars.push((key.to_owned(), value)),
+            "" => top.push_str(&format!("{key}={value}\n")),
+            _ => top.push_str(&format!("{section}{key}={value}\n")),
+        }
+    }
+    (vars, top)
+}
+
+#[test]
+fn wrangler_toml_deploys_what_run_local_serves() {
+    let (vars, top) = wrangler();
+    // Its variables are the flags' own, and read into valid settings with a key.
+    let settings = multishot_proxy::config::from_vars(|name| {
+        if name == "WAVESPEED_API_KEY" {
+            return Some("wsk_x".into());
+        }
+        vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    })
+    .expect("wrangler.toml's variables are valid settings");
+    assert!(settings.origins.iter().count() >= 1);
+    assert!(
+        vars.iter().all(|(name, _)| name != "WAVESPEED_API_KEY"),
+        "the key is a secret, never a variable"
+    );
+    // The bundle run-local serves, the date it runs it at, the counters' class.
+    let launcher = include_str!("../../proxy-worker/src/bin/local.rs");
+    let date = top
+        .lines()
+        .find_map(|l| l.strip_prefix("compatibility_date="))
+        .expect("a compatibility date");
+    assert!(launcher.contains(&format!("const COMPATIBILITY_DATE: &str = \"{date}\"")));
+    assert!(top.contains("main=build/index.js"));
+    assert!(top.contains("[[durable_objects.bindings]]name=COUNTERS"));
+    assert!(top.contains("[[durable_objects.bindings]]class_name=Counters"));
+    assert!(top.contains(r#"[[migrations]]new_sqlite_classes=["Counters"]"#));
+    assert!(launcher.contains(r#"durableObjectNamespace = "Counters""#));
+}
