@@ -83,6 +83,8 @@ lint:
 test-native:
 	proxy-worker/build.sh
 	cargo test --workspace
+	# The proxy's behaviour suite once more, against the Worker in workerd.
+	PROXY_HOME=worker cargo test -p multishot-proxy --test proxy
 	cargo test -p multishot-studio --features prerender --test prerender
 
 ## test-browser: wasm-bindgen-test in headless Chromium (glue and components)

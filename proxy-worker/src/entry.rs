@@ -102,6 +102,37 @@ fn peer(request: &HttpRequest) -> Peer {
     Peer(SocketAddr::new(ip, 0))
 }
 
+/// The Workers request body, telling the length its `Content-Length` declares (as
+/// hyper's body does in the binary), so a body declared too large is refused before any
+/// of it is read — by the router's own check, the same in both homes.
+struct Declared {
+    body: worker::Body,
+    length: Option<u64>,
+}
+
+impl http_body::Body for Declared {
+    type Data = axum::body::Bytes;
+    type Error = worker::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.length {
+            Some(length) => http_body::SizeHint::with_exact(length),
+            None => self.body.size_hint(),
+        }
+    }
+}
+
 /// A Worker whose variables are wrong answers every request so, and says why in its log.
 fn not_configured(why: &str) -> Response<Body> {
     worker::console_error!("multishot-proxy-worker: {why}");
@@ -128,7 +159,12 @@ async fn fetch(request: HttpRequest, env: Env, ctx: Context) -> worker::Result<R
         return crate::counters::panic_once(&env).await;
     }
     let peer = peer(&request);
-    let mut request = request.map(Body::new);
+    let length = request
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut request = request.map(|body| Body::new(Declared { body, length }));
     request.extensions_mut().insert(peer);
     Ok(router
         .oneshot(request)

@@ -427,6 +427,15 @@ async fn uploads_outside_the_rules_are_refused_before_wavespeed_sees_them() {
         )
         .await;
         assert_eq!(refused.status, status, "{what}: {}", refused.text);
+        // A body declared too large is refused before it is read, while the client is
+        // still sending it. The binary's server answers and then reads on; workerd (the
+        // Worker's local runtime) closes the connection at once, and the client's kernel
+        // drops the unread reply on the reset. The status is what the client then has;
+        // the reply's text is checked here in the binary, and by hand with curl, which
+        // reads it, against workerd (docs/worker.md).
+        if support::in_worker() && status == 413 && refused.text.is_empty() {
+            continue;
+        }
         let message = refused.json["message"].as_str().unwrap_or_default();
         assert!(message.starts_with(rule), "{what}: {message}");
     }
@@ -1367,8 +1376,12 @@ async fn with_the_bot_check_a_token_runs_once_and_nothing_else_runs() {
 }
 
 /// The same against Redis: every refusal takes nothing from the shared budget either.
+/// (The binary's store: the Worker's is its Durable Objects, in the test above.)
 #[tokio::test]
 async fn with_the_bot_check_against_redis_a_token_runs_once_and_nothing_else_runs() {
+    if support::in_worker() {
+        return;
+    }
     let redis = support::Redis::start().await;
     a_token_runs_once_and_nothing_else_runs(&["--redis", &redis.url, "--redis-prefix", "bot:"])
         .await;

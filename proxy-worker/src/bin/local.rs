@@ -151,6 +151,20 @@ async fn main() -> ExitCode {
     code
 }
 
+/// `GET /healthz`, its answer read (whatever it says: a Worker whose variables are wrong
+/// still starts, and says why on each request).
+fn warm_up(listen: SocketAddr) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect_timeout(&listen, Duration::from_secs(5)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
+    }
+}
+
 /// Runs workerd until it ends or a signal asks this process to stop.
 async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr) -> ExitCode {
     let workerd = std::env::var("WORKERD_BIN").unwrap_or_else(|_| "workerd".into());
@@ -183,6 +197,9 @@ async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // One request first, so the Worker reads its settings and asks the price before it
+    // is announced, as the binary does before it listens.
+    warm_up(listen);
     // The first line on standard error, as the binary's, for scripts and tests.
     eprintln!("listening on http://{listen}");
     let mut terminate =

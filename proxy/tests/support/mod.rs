@@ -82,11 +82,19 @@ impl Fake {
     }
 }
 
-/// A proxy running in this process.
+/// A proxy running in this process — or, with `PROXY_HOME=worker`, the same proxy as
+/// the Cloudflare Worker in workerd (`proxy-worker/run-local`, the same flags), so the
+/// in-process suite runs against both homes (`make test-native` runs it twice).
 pub struct Proxy {
     pub url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    worker: Option<ProxyProcess>,
+}
+
+/// Whether `PROXY_HOME=worker` asks the suite to run against the Worker.
+pub fn in_worker() -> bool {
+    std::env::var("PROXY_HOME").as_deref() == Ok("worker")
 }
 
 impl Proxy {
@@ -104,6 +112,18 @@ impl Proxy {
             ORIGIN,
         ];
         args.extend_from_slice(flags);
+        if in_worker() {
+            let env: Vec<(&str, &str)> = secret
+                .map(|s| vec![("MULTISHOT_TOKEN_SECRET", s)])
+                .unwrap_or_default();
+            let worker = ProxyProcess::start_in(Home::Worker, upstream, flags, &env).await;
+            return Proxy {
+                url: worker.url.clone(),
+                stop: None,
+                done: None,
+                worker: Some(worker),
+            };
+        }
         within_one_utc_day().await;
         let flags = Flags::try_parse_from(args).expect("flags parse");
         let settings = Settings::from_flags(flags, Some(KEY.into()), secret.map(str::to_owned))
@@ -118,11 +138,16 @@ impl Proxy {
             url: format!("http://127.0.0.1:{port}"),
             stop: Some(stop),
             done: Some(done),
+            worker: None,
         }
     }
 
     /// Stops it gracefully and waits.
     pub async fn stop(mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await;
+            return;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
