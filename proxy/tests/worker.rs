@@ -201,6 +201,27 @@ async fn the_test_hook_is_off_unless_asked_for() {
 }
 
 #[tokio::test]
+async fn run_local_stops_workerd_on_sigterm() {
+    let fake = Fake::start().await;
+    let mut worker = ProxyProcess::start_in(Home::Worker, &fake.url, &flags("0.21"), &[]).await;
+    let address = worker.url.trim_start_matches("http://").to_owned();
+    let pid = worker.child.id().expect("a pid");
+    let _ = tokio::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .await;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), worker.child.wait())
+        .await
+        .expect("run-local stops within 15 s")
+        .expect("an exit status");
+    assert!(status.success(), "{status}");
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "workerd stopped with it"
+    );
+}
+
+#[tokio::test]
 async fn run_local_refuses_what_the_binary_refuses_with_exit_code_2() {
     let cases: [(&[&str], Option<&str>, &str); 4] = [
         (&["--allow-origin", ORIGIN], None, "no API key"),

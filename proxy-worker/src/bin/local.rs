@@ -168,13 +168,22 @@ fn warm_up(listen: SocketAddr) {
 /// Runs workerd until it ends or a signal asks this process to stop.
 async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr) -> ExitCode {
     let workerd = std::env::var("WORKERD_BIN").unwrap_or_else(|_| "workerd".into());
-    let mut child = match tokio::process::Command::new(&workerd)
+    let mut command = tokio::process::Command::new(&workerd);
+    command
         .arg("serve")
         .arg(config_path)
         .envs(vars.iter().map(|(n, v)| (n, v)))
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe, and nothing else runs between fork and exec.
+    // workerd gets SIGTERM when this process dies, however it dies (a test's SIGKILL
+    // included): no workerd is left holding a port.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
             return fail(
