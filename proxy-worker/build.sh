@@ -13,7 +13,7 @@ built="$here/build/index_bg.wasm"
 fresh() {
   [[ "${FORCE:-0}" != 1 && -f "$built" ]] && [[ -z "$(find "$root/proxy/src" "$root/proxy/Cargo.toml" \
     "$here/src" "$here/Cargo.toml" "$here/build.sh" "$root/crates/rules/src" "$root/Cargo.lock" \
-    -newer "$built" -print -quit)" ]]
+    -newer "$built" -not -path "$here/src/bin/*" -print -quit)" ]]
 }
 fresh && exit 0
 mkdir -p "$root/target"
