@@ -6,8 +6,9 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{answer, Fake, ProxyProcess, Redis, KEY, ORIGIN};
+use support::{poll_token as poll, submit_as as submit};
 
-const SUBMIT: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
+use support::SUBMIT_PATH as SUBMIT;
 /// The cap: N runs of $0.07.
 const N: usize = 7;
 const BURST: usize = 200;
@@ -56,33 +57,6 @@ async fn start(fake: &Fake, redis: &Redis) -> ProxyProcess {
     let flags = flags(redis);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     ProxyProcess::start(&fake.url, &flags).await
-}
-
-async fn submit(client: &reqwest::Client, base: &str, visitor: &str) -> support::Answer {
-    answer(
-        client
-            .post(format!("{base}{SUBMIT}"))
-            .header("Origin", ORIGIN)
-            .header("Content-Type", "application/json")
-            .header("X-Forwarded-For", visitor)
-            .body(json!({"image": "https://images.example/photo.jpg"}).to_string())
-            .send()
-            .await
-            .expect("the proxy answers"),
-    )
-    .await
-}
-
-async fn poll(client: &reqwest::Client, base: &str, token: &str) -> support::Answer {
-    answer(
-        client
-            .get(format!("{base}/api/v3/predictions/{token}/result"))
-            .header("Origin", ORIGIN)
-            .send()
-            .await
-            .expect("the proxy answers"),
-    )
-    .await
 }
 
 async fn metric(base: &str, name: &str) -> Option<u64> {
@@ -252,32 +226,7 @@ async fn a_flood_through_two_instances_starts_exactly_the_burst_limit() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let a = ProxyProcess::start(&fake.url, &flags).await;
     let b = ProxyProcess::start(&fake.url, &flags).await;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("a client");
-    let mut flood = Vec::new();
-    for i in 0..BURST {
-        let base = if i % 2 == 0 {
-            a.url.clone()
-        } else {
-            b.url.clone()
-        };
-        let visitor = format!("198.51.{}.{}", i / 250, i % 250 + 1);
-        let client = client.clone();
-        flood.push(tokio::spawn(async move {
-            submit(&client, &base, &visitor).await
-        }));
-    }
-    let mut accepted = 0;
-    for request in flood {
-        let answer = request.await.expect("a request");
-        match answer.status {
-            200 => accepted += 1,
-            429 => assert_eq!(answer.json["reason"], "burst", "{}", answer.text),
-            other => panic!("unexpected {other}: {}", answer.text),
-        }
-    }
+    let accepted = support::flood(&[&a.url, &b.url], BURST, "burst").await;
     assert_eq!(accepted, N, "exactly the burst limit's runs start");
     assert_eq!(fake.kinds("submit").await.len(), N, "and reach WaveSpeed");
     let refused: u64 = [

@@ -11,8 +11,8 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 use support::{answer, Fake, Home, ProxyProcess, ORIGIN};
+use support::{poll_token as poll, submit_as as submit};
 
-const SUBMIT: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
 const BURST: usize = 200;
 /// The cap: N runs of $0.07.
 const N: usize = 7;
@@ -36,33 +36,6 @@ fn flags(day_usd: &'static str) -> Vec<&'static str> {
     ]
 }
 
-async fn submit(client: &reqwest::Client, base: &str, visitor: &str) -> support::Answer {
-    answer(
-        client
-            .post(format!("{base}{SUBMIT}"))
-            .header("Origin", ORIGIN)
-            .header("Content-Type", "application/json")
-            .header("X-Forwarded-For", visitor)
-            .body(json!({"image": "https://images.example/photo.jpg"}).to_string())
-            .send()
-            .await
-            .expect("the Worker answers"),
-    )
-    .await
-}
-
-async fn poll(client: &reqwest::Client, base: &str, token: &str) -> support::Answer {
-    answer(
-        client
-            .get(format!("{base}/api/v3/predictions/{token}/result"))
-            .header("Origin", ORIGIN)
-            .send()
-            .await
-            .expect("the Worker answers"),
-    )
-    .await
-}
-
 async fn site_runs_left_today(client: &reqwest::Client, base: &str) -> Value {
     let quota = answer(
         client
@@ -82,27 +55,8 @@ async fn site_runs_left_today(client: &reqwest::Client, base: &str) -> Value {
 async fn two_hundred_concurrent_submits_against_a_cap_of_seven_start_exactly_seven() {
     let fake = Fake::start().await;
     let worker = ProxyProcess::start_in(Home::Worker, &fake.url, &flags("0.49"), &[]).await;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("a client");
-    let mut burst = Vec::new();
-    for i in 0..BURST {
-        let (client, base) = (client.clone(), worker.url.clone());
-        let visitor = format!("198.51.100.{}", i % 250 + 1);
-        burst.push(tokio::spawn(async move {
-            submit(&client, &base, &visitor).await
-        }));
-    }
-    let mut accepted = 0;
-    for request in burst {
-        let answer = request.await.expect("a request");
-        match answer.status {
-            200 => accepted += 1,
-            429 => assert_eq!(answer.json["reason"], "daily_budget", "{}", answer.text),
-            other => panic!("unexpected {other}: {}", answer.text),
-        }
-    }
+    let client = reqwest::Client::new();
+    let accepted = support::flood(&[&worker.url], BURST, "daily_budget").await;
     assert_eq!(accepted, N, "exactly the cap's runs are accepted");
     assert_eq!(
         fake.kinds("submit").await.len(),

@@ -201,6 +201,66 @@ pub struct Answer {
     pub json: Value,
 }
 
+/// The model's submit path.
+pub const SUBMIT_PATH: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
+
+/// A submit of a web-address image from [`ORIGIN`], as `visitor` behind a trusted hop.
+pub async fn submit_as(client: &reqwest::Client, base: &str, visitor: &str) -> Answer {
+    answer(
+        client
+            .post(format!("{base}{SUBMIT_PATH}"))
+            .header("Origin", ORIGIN)
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", visitor)
+            .body(serde_json::json!({"image": "https://images.example/photo.jpg"}).to_string())
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
+/// `count` submits at once, the i-th to `bases[i % len]` from its own visitor; every one
+/// not accepted must be a 429 for `reason`. How many were accepted.
+pub async fn flood(bases: &[&str], count: usize, reason: &str) -> usize {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    let mut requests = Vec::new();
+    for i in 0..count {
+        let base = bases[i % bases.len()].to_owned();
+        let visitor = format!("198.51.{}.{}", i / 250, i % 250 + 1);
+        let client = client.clone();
+        requests.push(tokio::spawn(async move {
+            submit_as(&client, &base, &visitor).await
+        }));
+    }
+    let mut accepted = 0;
+    for request in requests {
+        let answer = request.await.expect("a request");
+        match answer.status {
+            200 => accepted += 1,
+            429 => assert_eq!(answer.json["reason"], reason, "{}", answer.text),
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+    }
+    accepted
+}
+
+/// A poll of a task by its token, from [`ORIGIN`].
+pub async fn poll_token(client: &reqwest::Client, base: &str, token: &str) -> Answer {
+    answer(
+        client
+            .get(format!("{base}/api/v3/predictions/{token}/result"))
+            .header("Origin", ORIGIN)
+            .send()
+            .await
+            .expect("the proxy answers"),
+    )
+    .await
+}
+
 pub async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = format!("{:?}", response.headers());
