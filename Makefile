@@ -112,14 +112,19 @@ CLOCK_E2E ?= tests/e2e/history.test.mjs tests/e2e/proxy.test.mjs
 
 ## test-clock: the tests that hold on any day, run on other days (scripts/at.sh moves the
 ## wall clock of the tests and of everything they start: proxy, fake, Redis, Chromium):
-## the proxy's and the fake's native tests, and CLOCK_E2E against the release build
+## the proxy's and the fake's native tests, and CLOCK_E2E against the release build;
+## the proxy's Worker tests at the moment ahead only (workerd refuses to run a Worker
+## before its compatibility date, 2025-09-01: "Can't set compatibility date in the future")
 test-clock: fixtures
 	cargo build --quiet -p fake-wavespeed -p multishot-proxy
 	@[ -f dist/index.html ] || $(MAKE) --no-print-directory dist PUBLIC_URL=/
 	@for when in "$(CLOCK_AHEAD)" "$(CLOCK_BACK)"; do \
-	  scripts/at.sh "$$when" cargo test --quiet -p multishot-proxy -p fake-wavespeed || exit 1; \
+	  scripts/at.sh "$$when" cargo test --quiet -p fake-wavespeed || exit 1; \
+	  scripts/at.sh "$$when" cargo test --quiet -p multishot-proxy --lib --bins \
+	    --test cli --test distributed --test proxy --test store_contract || exit 1; \
 	  scripts/at.sh "$$when" node --test --test-concurrency=1 $(CLOCK_E2E) || exit 1; \
 	done
+	scripts/at.sh "$(CLOCK_AHEAD)" cargo test --quiet -p multishot-proxy --test worker
 
 ## test-size: the first load's brotli total against the budget in size-budget.json
 test-size:

@@ -24,8 +24,10 @@ const STATE_VAR: &str = "MULTISHOT_WORKER_STATE";
 const PASSED_ON: &[&str] = &["MULTISHOT_WORKER_TEST_HOOKS"];
 /// The compatibility date the Worker is written for (also in wrangler.toml).
 const COMPATIBILITY_DATE: &str = "2025-09-01";
-/// How long workerd may take to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long workerd may take to answer its first request.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// The descriptor workerd is given the listening socket as.
+const SOCKET_FD: i32 = 3;
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("run-local: {message}");
@@ -77,12 +79,10 @@ const proxy :Workerd.Worker = (
     )
 }
 
-/// `listen`, with port 0 replaced by a free port (workerd does not say which it took).
-fn with_port(listen: SocketAddr) -> std::io::Result<SocketAddr> {
-    if listen.port() != 0 {
-        return Ok(listen);
-    }
-    TcpListener::bind(listen)?.local_addr()
+/// The socket workerd serves on, bound here and handed to it (`--socket-fd`): bound
+/// once, so two launchers started at once can never be given the same port.
+fn bind(listen: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(listen)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -123,8 +123,8 @@ async fn main() -> ExitCode {
             "the Worker is not built: run proxy-worker/run-local (it builds it)",
         );
     }
-    let listen = match with_port(settings.listen) {
-        Ok(listen) => listen,
+    let (socket, listen) = match bind(settings.listen).and_then(|l| Ok((l.local_addr()?, l))) {
+        Ok((listen, socket)) => (socket, listen),
         Err(e) => return fail(1, format!("cannot listen on {}: {e}", settings.listen)),
     };
     let (state, keep_state) = match std::env::var(STATE_VAR) {
@@ -143,7 +143,7 @@ async fn main() -> ExitCode {
     if let Err(e) = std::fs::write(&config_path, workerd_config(&names, listen, &state)) {
         return fail(1, format!("{}: {e}", config_path.display()));
     }
-    let code = serve(&config_path, &vars, listen).await;
+    let code = serve(&config_path, &vars, socket, listen).await;
     let _ = std::fs::remove_file(&config_path);
     if !keep_state {
         let _ = std::fs::remove_dir_all(&state);
@@ -151,35 +151,49 @@ async fn main() -> ExitCode {
     code
 }
 
-/// `GET /healthz`, its answer read (whatever it says: a Worker whose variables are wrong
-/// still starts, and says why on each request).
-fn warm_up(listen: SocketAddr) {
+/// `GET /healthz`: whether an HTTP answer came (whatever it says: a Worker whose
+/// variables are wrong still starts, and says why on each request).
+fn warm_up(listen: SocketAddr) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = TcpStream::connect_timeout(&listen, Duration::from_secs(5)) else {
-        return;
+        return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let request = format!("GET /healthz HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
     if stream.write_all(request.as_bytes()).is_ok() {
-        let _ = stream.read_to_end(&mut Vec::new());
+        let _ = stream.read_to_end(&mut answer);
     }
+    answer.starts_with(b"HTTP/1.1 ")
 }
 
 /// Runs workerd until it ends or a signal asks this process to stop.
-async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr) -> ExitCode {
+async fn serve(
+    config_path: &Path,
+    vars: &[(String, String)],
+    socket: TcpListener,
+    listen: SocketAddr,
+) -> ExitCode {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
     let workerd = std::env::var("WORKERD_BIN").unwrap_or_else(|_| "workerd".into());
     let mut command = tokio::process::Command::new(&workerd);
     command
         .arg("serve")
         .arg(config_path)
+        .arg(format!("--socket-fd=http={SOCKET_FD}"))
         .envs(vars.iter().map(|(n, v)| (n, v)))
         .kill_on_drop(true);
     // SAFETY: prctl is async-signal-safe, and nothing else runs between fork and exec.
     // workerd gets SIGTERM when this process dies, however it dies (a test's SIGKILL
     // included): no workerd is left holding a port.
+    // The bound socket becomes workerd's descriptor SOCKET_FD (dup2 clears close-on-exec).
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::dup2(fd, SOCKET_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
@@ -192,23 +206,21 @@ async fn serve(config_path: &Path, vars: &[(String, String)], listen: SocketAddr
             )
         }
     };
+    // One request first, so the Worker reads its settings and asks the price before it
+    // is announced, as the binary does before it listens. The socket accepts before
+    // workerd serves it: the answer is what says workerd is up.
     let started = Instant::now();
-    loop {
-        if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
-            break;
-        }
+    while !warm_up(listen) {
         if let Ok(Some(status)) = child.try_wait() {
             return fail(1, format!("workerd stopped: {status}"));
         }
         if started.elapsed() > START_TIMEOUT {
             let _ = child.kill().await;
-            return fail(1, "workerd did not start listening in time");
+            return fail(1, "workerd did not answer in time");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // One request first, so the Worker reads its settings and asks the price before it
-    // is announced, as the binary does before it listens.
-    warm_up(listen);
+    drop(socket);
     // The first line on standard error, as the binary's, for scripts and tests.
     eprintln!("listening on http://{listen}");
     let mut terminate =
