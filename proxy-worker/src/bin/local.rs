@@ -191,7 +191,13 @@ async fn serve(
     unsafe {
         command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            if libc::dup2(fd, SOCKET_FD) < 0 {
+            // dup2 onto itself would keep close-on-exec: then it is cleared by hand.
+            let handed = if fd == SOCKET_FD {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, SOCKET_FD)
+            };
+            if handed < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
