@@ -33,24 +33,12 @@ fn flags(redis: &Redis) -> Vec<String> {
 }
 
 fn flags_with(redis: &Redis, more: &[&str]) -> Vec<String> {
-    [
-        "--redis",
-        &redis.url,
-        "--redis-prefix",
-        "dist:",
-        "--trust-proxy",
-        "127.0.0.1",
-        "--runs-per-ip-per-hour",
-        "1000",
-        "--runs-per-ip-per-day",
-        "1000",
-        "--polls-per-ip-per-second",
-        "1000",
-    ]
-    .iter()
-    .chain(more)
-    .map(|s| s.to_string())
-    .collect()
+    ["--redis", &redis.url, "--redis-prefix", "dist:"]
+        .iter()
+        .chain(support::MANY_VISITORS)
+        .chain(more)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 async fn start(fake: &Fake, redis: &Redis) -> ProxyProcess {

@@ -17,23 +17,11 @@ const BURST: usize = 200;
 /// The cap: N runs of $0.07.
 const N: usize = 7;
 
-/// Generous per-visitor limits, a budget of `day_usd`, visitors told apart by
-/// X-Forwarded-For.
+/// A budget of `day_usd` for many visitors ([`support::MANY_VISITORS`]).
 fn flags(day_usd: &'static str) -> Vec<&'static str> {
-    vec![
-        "--daily-budget-usd",
-        day_usd,
-        "--runs-per-minute",
-        "1000",
-        "--trust-proxy",
-        "127.0.0.1",
-        "--runs-per-ip-per-hour",
-        "1000",
-        "--runs-per-ip-per-day",
-        "1000",
-        "--polls-per-ip-per-second",
-        "1000",
-    ]
+    let mut flags = vec!["--daily-budget-usd", day_usd, "--runs-per-minute", "1000"];
+    flags.extend_from_slice(support::MANY_VISITORS);
+    flags
 }
 
 async fn site_runs_left_today(client: &reqwest::Client, base: &str) -> Value {

@@ -201,6 +201,19 @@ pub struct Answer {
     pub json: Value,
 }
 
+/// Per-visitor limits out of the way, visitors told apart by X-Forwarded-For from
+/// loopback: for tests of the site-wide limits (budget, burst) under many visitors.
+pub const MANY_VISITORS: &[&str] = &[
+    "--trust-proxy",
+    "127.0.0.1",
+    "--runs-per-ip-per-hour",
+    "1000",
+    "--runs-per-ip-per-day",
+    "1000",
+    "--polls-per-ip-per-second",
+    "1000",
+];
+
 /// The model's submit path.
 pub const SUBMIT_PATH: &str = "/api/v3/kwaivgi/kling-v1/ai-multi-shot";
 
