@@ -93,9 +93,51 @@ pub fn pasted_address(text: &str, into_field: bool) -> Option<String> {
     parse_image_url(text).ok()
 }
 
+/// The addresses a paste of several lines loads (a batch): every non-empty line an image
+/// address, at least two of them; `None` otherwise (pasted into a text field, one line,
+/// or a line that is not an image address).
+pub fn pasted_addresses(text: &str, into_field: bool) -> Option<Vec<String>> {
+    if into_field {
+        return None;
+    }
+    let urls: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| parse_image_url(l).ok())
+        .collect::<Option<_>>()?;
+    (urls.len() >= 2).then_some(urls)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_addresses_pasted_one_a_line_are_a_batch() {
+        let two = "https://a.example/1.jpg\n\n  https://b.example/2.png \r\n";
+        assert_eq!(
+            pasted_addresses(two, false),
+            Some(vec![
+                "https://a.example/1.jpg".into(),
+                "https://b.example/2.png".into()
+            ])
+        );
+        assert_eq!(
+            pasted_addresses(two, true),
+            None,
+            "a text field's own paste"
+        );
+        assert_eq!(
+            pasted_addresses("https://a.example/1.jpg", false),
+            None,
+            "one is not a batch"
+        );
+        assert_eq!(
+            pasted_addresses("https://a.example/1.jpg\nnot an address", false),
+            None
+        );
+    }
 
     #[test]
     fn the_field_loads_a_new_address_once_and_says_what_is_wrong() {

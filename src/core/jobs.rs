@@ -295,6 +295,17 @@ pub enum Command {
     Delete(TaskId),
     /// Delete the whole history.
     Clear,
+    /// A task the batch made (its module sent it through this page, [`crate::core::batch`]):
+    /// kept, saved at once and waited for as one made by Generate is, without becoming
+    /// the current generation.
+    Adopt {
+        /// Where it was sent.
+        sent: Sent,
+        /// The submit's answer.
+        reply: Prediction,
+        /// The input's thumbnail.
+        thumbnail: Option<String>,
+    },
 }
 
 /// What the glue does.
@@ -740,6 +751,17 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             if state.view.as_ref().is_some_and(|v| v.task().is_some()) {
                 state.view = None;
             }
+        }
+        Command::Adopt {
+            sent,
+            reply,
+            thumbnail,
+        } => {
+            let id = reply.id.clone();
+            let record = record_of(sent, &reply, now).with_thumbnail(thumbnail);
+            let (mut wait, _) = Wait::start(id, now, policy);
+            wait.last = Some(reply);
+            claim(state, record, wait, (now, policy), &mut fx);
         }
     }
     fx
@@ -1699,6 +1721,38 @@ mod tests {
                 ..s
             },
             keyed()
+        );
+    }
+
+    #[test]
+    fn a_task_the_batch_made_is_kept_saved_and_polled_without_becoming_the_current_job() {
+        let mut s = keyed();
+        let fx = apply(
+            &mut s,
+            Command::Adopt {
+                sent: direct(),
+                reply: reply(7, "created"),
+                thumbnail: Some("data:image/jpeg;base64,/9j/4AAQ".into()),
+            },
+            NOW,
+            &P,
+        );
+        assert_eq!(s.view, None, "the Generate section is left as it is");
+        let kept = s.task(&id(7)).expect("kept");
+        assert!(kept.record.thumbnail.is_some());
+        assert!(
+            fx.contains(&Effect::Persist(kept.record.clone())),
+            "saved at once"
+        );
+        assert!(fx.contains(&Effect::Lock {
+            task: id(7),
+            wait: false
+        }));
+        let fx = apply(&mut s, locked(7, Lock::Held, None), NOW, &P);
+        assert_eq!(
+            fx,
+            vec![Effect::PollIn(id(7), P.poll_interval_ms)],
+            "polled"
         );
     }
 

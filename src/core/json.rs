@@ -205,6 +205,11 @@ impl Object {
         object
     }
 
+    /// A member already written as JSON (by this module: an array of objects, say).
+    pub fn json(self, key: &str, json: &str) -> Self {
+        self.raw(key, json)
+    }
+
     /// A member already written as JSON.
     fn raw(self, key: &str, json: &str) -> Self {
         let mut object = self.key(key);
@@ -647,6 +652,8 @@ mod tests {
         /// Any text is written as serde_json writes it, and read back as it was.
         #[test]
         fn any_string_is_written_as_serde_json_writes_it(text in any::<String>(), n in any::<u64>()) {
+            // A member named "n" would be given twice (the last one counts on reading).
+            prop_assume!(text != "n");
             let written = Object::new().str(&text, &text).num("n", n).end();
             let mut expected = serde_json::Map::new();
             expected.insert(text.clone(), serde_json::Value::String(text.clone()));

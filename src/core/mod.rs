@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assessment;
 pub mod base64;
+pub mod batch;
 pub mod bot_check;
 pub mod config;
 pub mod connection;

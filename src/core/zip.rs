@@ -51,43 +51,81 @@ pub enum ZipError {
 
 /// An archive of `files` (name, bytes), in order, stored uncompressed.
 pub fn zip(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ZipError> {
-    let count = u16::try_from(files.len()).map_err(|_| ZipError::TooLarge)?;
+    let mut writer = ZipWriter::new();
     let mut out = Vec::new();
-    let mut directory = Vec::new();
     for (name, bytes) in files {
-        let offset = u32::try_from(out.len()).map_err(|_| ZipError::TooLarge)?;
-        let size = u32::try_from(bytes.len()).map_err(|_| ZipError::TooLarge)?;
+        out.extend_from_slice(&writer.entry(name, crc32(bytes), bytes.len() as u64)?);
+        out.extend_from_slice(bytes);
+    }
+    out.extend_from_slice(&writer.finish()?);
+    Ok(out)
+}
+
+/// An archive written a file at a time, without holding the files (**Download all
+/// results** of a batch: the page puts each header beside the file's own `Blob`, so the
+/// shots of 200 photos never sit in memory at once): [`ZipWriter::entry`] gives the
+/// header that goes before a file's bytes, [`ZipWriter::finish`] what ends the archive.
+#[derive(Debug, Default)]
+pub struct ZipWriter {
+    /// Bytes written so far.
+    written: u64,
+    /// The central directory so far.
+    directory: Vec<u8>,
+    /// Files so far.
+    count: u16,
+}
+
+impl ZipWriter {
+    /// An empty archive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The local header of a file named `name` of `size` bytes whose CRC-32 is `crc`;
+    /// the file's bytes go right after it.
+    pub fn entry(&mut self, name: &str, crc: u32, size: u64) -> Result<Vec<u8>, ZipError> {
+        let offset = u32::try_from(self.written).map_err(|_| ZipError::TooLarge)?;
+        let size = u32::try_from(size).map_err(|_| ZipError::TooLarge)?;
         let name_len = u16::try_from(name.len()).map_err(|_| ZipError::TooLarge)?;
-        let crc = crc32(bytes);
+        self.count = self.count.checked_add(1).ok_or(ZipError::TooLarge)?;
+        let mut out = Vec::with_capacity(30 + name.len());
         push32(&mut out, 0x0403_4b50);
         common(&mut out, crc, size, name_len);
         push16(&mut out, 0); // extra field length
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(bytes);
 
-        push32(&mut directory, 0x0201_4b50);
-        push16(&mut directory, 20); // made by: 2.0
-        common(&mut directory, crc, size, name_len);
-        push16(&mut directory, 0); // extra field length
-        push16(&mut directory, 0); // comment length
-        push16(&mut directory, 0); // disk number
-        push16(&mut directory, 0); // internal attributes
-        push32(&mut directory, 0); // external attributes
-        push32(&mut directory, offset);
+        let directory = &mut self.directory;
+        push32(directory, 0x0201_4b50);
+        push16(directory, 20); // made by: 2.0
+        common(directory, crc, size, name_len);
+        push16(directory, 0); // extra field length
+        push16(directory, 0); // comment length
+        push16(directory, 0); // disk number
+        push16(directory, 0); // internal attributes
+        push32(directory, 0); // external attributes
+        push32(directory, offset);
         directory.extend_from_slice(name.as_bytes());
+        self.written += out.len() as u64 + u64::from(size);
+        Ok(out)
     }
-    let directory_at = u32::try_from(out.len()).map_err(|_| ZipError::TooLarge)?;
-    let directory_len = u32::try_from(directory.len()).map_err(|_| ZipError::TooLarge)?;
-    out.extend_from_slice(&directory);
-    push32(&mut out, 0x0605_4b50);
-    push16(&mut out, 0); // this disk
-    push16(&mut out, 0); // the directory's disk
-    push16(&mut out, count);
-    push16(&mut out, count);
-    push32(&mut out, directory_len);
-    push32(&mut out, directory_at);
-    push16(&mut out, 0); // comment length
-    Ok(out)
+
+    /// The central directory and the end record.
+    pub fn finish(self) -> Result<Vec<u8>, ZipError> {
+        let directory_at = u32::try_from(self.written).map_err(|_| ZipError::TooLarge)?;
+        let directory_len = u32::try_from(self.directory.len()).map_err(|_| ZipError::TooLarge)?;
+        // The end record's offset must be a u32 too.
+        u32::try_from(self.written + u64::from(directory_len)).map_err(|_| ZipError::TooLarge)?;
+        let mut out = self.directory;
+        push32(&mut out, 0x0605_4b50);
+        push16(&mut out, 0); // this disk
+        push16(&mut out, 0); // the directory's disk
+        push16(&mut out, self.count);
+        push16(&mut out, self.count);
+        push32(&mut out, directory_len);
+        push32(&mut out, directory_at);
+        push16(&mut out, 0); // comment length
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +189,19 @@ mod tests {
             zip(&[]).unwrap().len(),
             22,
             "an empty archive is its end record"
+        );
+    }
+
+    #[test]
+    fn an_archive_past_four_gibibytes_is_refused_not_wrapped() {
+        let mut writer = ZipWriter::new();
+        writer
+            .entry("a/shot-1.jpg", 0, u64::from(u32::MAX) - 10)
+            .unwrap();
+        assert_eq!(writer.entry("b/shot-1.jpg", 0, 10), Err(ZipError::TooLarge));
+        assert_eq!(
+            ZipWriter::new().entry("big", 0, u64::from(u32::MAX) + 1),
+            Err(ZipError::TooLarge)
         );
     }
 
