@@ -1273,6 +1273,90 @@ async fn a_repair_applies_the_exif_orientation_and_drops_the_metadata() {
 }
 
 #[wasm_bindgen_test]
+async fn several_files_picked_dropped_or_pasted_go_to_the_batch_and_one_to_the_single_image() {
+    use multishot_studio::components::{ImagePicker, Many};
+    use send_wrapper::SendWrapper;
+
+    let document = document();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let single = RwSignal::new(Vec::<String>::new());
+    let many = RwSignal::new(Vec::<Vec<String>>::new());
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <ImagePicker
+                on_file={move |file: SendWrapper<web_sys::File>| single.update(|s| s.push(file.name()))}
+                on_url={|_: String| {}}
+                on_many=Some(Callback::new(move |m: SendWrapper<Many>| {
+                    let names = m.files.iter().map(web_sys::File::name).collect();
+                    many.update(|all| all.push(names));
+                }))
+            >
+                ""
+            </ImagePicker>
+        }
+        .into_any()
+    });
+    tick().await;
+    let input: web_sys::HtmlInputElement = root
+        .query_selector("input[type=file]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert!(input.multiple(), "the full page's Image file takes several");
+    let pick = |names: &[&str]| {
+        let transfer = web_sys::DataTransfer::new().unwrap();
+        for name in names {
+            transfer.items().add_with_file(&fixture_file(name)).unwrap();
+        }
+        input.set_files(transfer.files().as_ref());
+        input
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+    };
+    pick(&["valid.jpg", "valid.png", "too-small.png"]);
+    pick(&["valid.jpg"]);
+    tick().await;
+    assert_eq!(
+        many.get_untracked(),
+        vec![vec![
+            "valid.jpg".to_owned(),
+            "valid.png".into(),
+            "too-small.png".into()
+        ]]
+    );
+    assert_eq!(
+        single.get_untracked(),
+        vec!["valid.jpg".to_owned()],
+        "one stays one image"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_photo_is_checked_by_the_same_rules_and_drawn_as_a_small_thumbnail() {
+    use multishot_studio::browser::batch_check::check_file;
+
+    let fit = check_file(&fixture_file("valid.jpg")).await;
+    assert_eq!(fit.refused, None);
+    let thumb = fit.thumbnail.expect("a thumbnail");
+    assert!(multishot_studio::core::history::is_thumbnail(&thumb));
+    let small = check_file(&fixture_file("too-small.png")).await;
+    let (why, repair) = small.refused.expect("refused");
+    assert!(why.starts_with("Minimum size: The image is"), "{why}");
+    assert_eq!(
+        repair.as_deref(),
+        Some("dimensions"),
+        "a repair of that kind fits it"
+    );
+    let broken = check_file(&fixture_file("truncated.jpg")).await;
+    assert_eq!(
+        broken.refused.expect("refused").1,
+        None,
+        "nothing repairs a broken file"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
     use multishot_studio::browser::assess::{choose_file, Chosen};
     use multishot_studio::components::{ImagePicker, ValidationReport};
@@ -1292,6 +1376,7 @@ async fn make_it_fit_offers_the_repair_makes_it_and_undoes_it() {
             <ImagePicker
                 on_file={move |file: SendWrapper<web_sys::File>| choose_file(chosen, file.take())}
                 on_url={|_: String| {}}
+                on_many=None
             >
                 <ValidationReport assessment=assessment chosen=chosen />
             </ImagePicker>

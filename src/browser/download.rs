@@ -10,7 +10,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::object_url::ObjectUrl;
 use super::AbortOnDrop;
-use crate::core::zip::zip;
+use crate::core::batch::ResultFile;
+use crate::core::zip::{crc32, zip, ZipWriter};
 
 /// Reads `url` (CORS) into a Blob; `None` when the server does not allow it or fails.
 pub async fn read_blob(url: &str) -> Option<web_sys::Blob> {
@@ -51,7 +52,7 @@ fn save_url(url: ObjectUrl, name: &str) -> Option<()> {
     link.set_download(name);
     link.click();
     // The browser reads the Blob after the click; free it a little later.
-    leptos::task::spawn_local(async move {
+    wasm_bindgen_futures::spawn_local(async move {
         TimeoutFuture::new(10_000).await;
         drop(url);
     });
@@ -80,6 +81,40 @@ pub async fn save_all(shots: &[(usize, String, String, Option<String>)], name: &
     ObjectUrl::from_bytes(&archive, "application/zip")
         .and_then(|url| save_url(url, name))
         .is_some()
+}
+
+/// Saves a batch's results as one zip named `name`, a shot at a time: each is read, its
+/// CRC taken and its bytes let go, and the archive is a `Blob` of the headers and the
+/// shots' own `Blob`s (the browser keeps those, on disk when large), so the results of
+/// 200 photos never sit in the page's memory at once. `Err` names the first shot that
+/// cannot be read from this page.
+pub async fn save_results(files: &[ResultFile], name: &str) -> Result<(), String> {
+    let parts = js_sys::Array::new();
+    let mut writer = ZipWriter::new();
+    for file in files {
+        let unread = || format!("{} could not be read from this page", file.path);
+        let blob = read_shot(&file.src, file.relay.as_deref())
+            .await
+            .ok_or_else(unread)?;
+        let buffer = JsFuture::from(blob.array_buffer())
+            .await
+            .map_err(|_| unread())?;
+        let crc = crc32(&js_sys::Uint8Array::new(&buffer).to_vec());
+        let header = writer
+            .entry(&file.path, crc, blob.size() as u64)
+            .map_err(|e| e.to_string())?;
+        parts.push(&js_sys::Uint8Array::from(&header[..]));
+        parts.push(&blob);
+    }
+    let end = writer.finish().map_err(|e| e.to_string())?;
+    parts.push(&js_sys::Uint8Array::from(&end[..]));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/zip");
+    let archive = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|_| "the archive could not be made".to_owned())?;
+    ObjectUrl::new(&archive)
+        .and_then(|url| save_url(url, name))
+        .ok_or_else(|| "the archive could not be saved".to_owned())
 }
 
 /// Saves the file at `url` as `name` without leaving the page: handed to the browser's

@@ -3,12 +3,16 @@
 
 pub mod api_client;
 pub mod assess;
+pub mod batch_check;
+pub mod batch_files;
+pub mod batch_link;
 pub mod config_loader;
 pub mod decode;
 pub mod download;
 pub mod embed;
 pub mod file;
 pub mod film_module;
+pub mod folder;
 pub mod funds;
 pub mod listen;
 pub mod object_url;

@@ -1,6 +1,6 @@
 //! The one place the app touches `localStorage`: the job history (one entry per task,
-//! see [`crate::core::history`]) and the API key, the latter only when the user ticks
-//! "Remember key on this device".
+//! see [`crate::core::history`]), the open batch ([`crate::core::batch`]) and the API
+//! key, the latter only when the user ticks "Remember key on this device".
 //!
 //! In a cross-site frame whose browser blocks third-party storage, the history is kept
 //! by the host page instead, when it runs `frame.js` ([`open_host`]): the entries are
@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 
 use crate::core::api::TaskId;
+use crate::core::batch::{self, Batch, BatchError};
 use crate::core::embed::EmbedEvent;
 use crate::core::history::{self, entry_name, Record, Skipped, ENTRY_PREFIX};
 
@@ -288,5 +289,27 @@ pub fn clear_history() {
             }
         }
         None => host_remove(|n| n.starts_with(ENTRY_PREFIX)),
+    }
+}
+
+/// The saved batch, if there is one: read, or why it cannot be (the entry is left as it
+/// is, so a newer page can still read it).
+pub fn load_batch() -> Option<Result<Batch, BatchError>> {
+    let raw = local()?.get_item(batch::ENTRY).ok().flatten()?;
+    Some(batch::decode(&raw))
+}
+
+/// Saves the batch (replacing the one saved before).
+pub fn save_batch(saved: &Batch) -> Result<(), StoreError> {
+    let storage = local().ok_or(StoreError::Unavailable)?;
+    storage
+        .set_item(batch::ENTRY, &saved.to_json())
+        .map_err(|_| StoreError::Full)
+}
+
+/// Removes the saved batch.
+pub fn remove_batch() {
+    if let Some(storage) = local() {
+        let _ = storage.remove_item(batch::ENTRY);
     }
 }

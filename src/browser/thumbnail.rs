@@ -28,11 +28,37 @@ pub async fn thumbnail(src: &str, cross_origin: bool) -> Option<String> {
         image.set_src("");
         return None;
     }
-    let (width, height) = thumbnail_size(
+    let drawn = draw(
         image.natural_width(),
         image.natural_height(),
-        THUMBNAIL_SIDE,
+        |context, w, h| {
+            context.draw_image_with_html_image_element_and_dw_and_dh(&image, 0.0, 0.0, w, h)
+        },
     );
+    image.set_src("");
+    drawn
+}
+
+/// A thumbnail of an image decoded already (a batch's photo, measured by the same
+/// decode).
+pub fn thumbnail_of_bitmap(bitmap: &web_sys::ImageBitmap) -> Option<String> {
+    draw(bitmap.width(), bitmap.height(), |context, w, h| {
+        context.draw_image_with_image_bitmap_and_dw_and_dh(bitmap, 0.0, 0.0, w, h)
+    })
+}
+
+/// Draws an image of `width` × `height` by `paint` (context, width and height drawn) at
+/// most `THUMBNAIL_SIDE` a side, as a small JPEG data URI.
+fn draw(
+    width: u32,
+    height: u32,
+    paint: impl FnOnce(
+        &web_sys::CanvasRenderingContext2d,
+        f64,
+        f64,
+    ) -> Result<(), wasm_bindgen::JsValue>,
+) -> Option<String> {
+    let (width, height) = thumbnail_size(width, height, THUMBNAIL_SIDE);
     let canvas: web_sys::HtmlCanvasElement = crate::browser::window()?
         .document()?
         .create_element("canvas")
@@ -43,15 +69,7 @@ pub async fn thumbnail(src: &str, cross_origin: bool) -> Option<String> {
     canvas.set_height(height);
     let context: web_sys::CanvasRenderingContext2d =
         canvas.get_context("2d").ok()??.dyn_into().ok()?;
-    context
-        .draw_image_with_html_image_element_and_dw_and_dh(
-            &image,
-            0.0,
-            0.0,
-            f64::from(width),
-            f64::from(height),
-        )
-        .ok()?;
+    paint(&context, f64::from(width), f64::from(height)).ok()?;
     let uri = canvas
         .to_data_url_with_type_and_encoder_options("image/jpeg", &0.7.into())
         .ok()?;

@@ -7,10 +7,11 @@ use wasm_bindgen::JsCast;
 
 use super::{
     BotCheck, BotCheckState, ConnectionSettings, ConnectionState, GeneratePanel, History,
-    ImagePicker, ImagePreview, JobProgress, Requirements, ShotPlayer, ValidationReport,
+    ImagePicker, ImagePreview, JobProgress, Many, Requirements, ShotPlayer, ValidationReport,
     TOKEN_EVENT,
 };
 use crate::browser::assess::{choose_file, choose_url, Chosen, Preview};
+use crate::browser::batch_link;
 use crate::browser::config_loader::load_settings;
 use crate::browser::embed::{
     content_height, dispatch_on, from_parent, post_to_parent, script_base, watch_height,
@@ -18,6 +19,7 @@ use crate::browser::embed::{
 use crate::browser::funds::watch_funds;
 use crate::browser::runner::{Jobs, Press};
 use crate::browser::storage;
+use crate::core::batch;
 use crate::core::bot_check;
 use crate::core::config::{self, apply_attributes, ConfigProblem, Host, Settings, UploadMode};
 use crate::core::connection::{self, Choices};
@@ -277,6 +279,39 @@ pub fn App(
         }
     });
 
+    // The batch (the full page's): its module is handed several photos, and told where
+    // jobs go and what pays for them; it asks this page to send each one.
+    let batch_slot = NodeRef::<leptos::html::Div>::new();
+    let batch_context = Memo::new(move |_| {
+        batch::Context {
+            plan: connection.get().map(|c| batch::Plan {
+                sent: (&c).into(),
+                upload: if connection_state.inline_upload.get() {
+                    UploadMode::Inline
+                } else {
+                    UploadMode::Binary
+                },
+                base64: connection_state.base64.get(),
+            }),
+            key: jobs.state.with(|s| s.key),
+            pay: funds.with(batch::Pay::of),
+        }
+        .to_json()
+    });
+    // (Two effects: the listener lives as long as the first, which runs once the slot
+    // is there; the second runs again at each change of the context.)
+    Effect::new(move |_| {
+        if let Some(slot) = batch_slot.get() {
+            batch_link::serve(slot.into(), jobs, connection);
+        }
+    });
+    Effect::new(move |_| {
+        let context = batch_context.get();
+        if let Some(slot) = batch_slot.get_untracked() {
+            batch_link::tell(&slot, &context);
+        }
+    });
+
     // `data-face`: what the style shows. An embed shows the developer controls (marked
     // `ms-dev`) only once its settings say it is not the consumer face.
     let face = move || embed::face(compact, ready.get(), consumer.get());
@@ -343,12 +378,18 @@ pub fn App(
                             choose_file(chosen, file.take())
                         }}
                         on_url={move |url: String| choose_url(chosen, url)}
+                        on_many=(!compact).then(|| Callback::new(move |many: SendWrapper<Many>| {
+                            if let Some(slot) = batch_slot.get_untracked() {
+                                batch_link::hand(&slot, many.take());
+                            }
+                        }))
                     >
                         {compact.then(|| view! { <p class="ms-hint ms-rules-line">{rules::in_one_line()}</p> })}
                         <ImagePreview chosen=chosen />
                         <ValidationReport assessment=assessment chosen=chosen />
                     </ImagePicker>
                 </section>
+                {(!compact).then(|| view! { <div class=batch::SLOT node_ref=batch_slot></div> })}
                 <section class="ms-card ms-generate" aria-labelledby="ms-generate-heading">
                     <h2 id="ms-generate-heading">
                         <span class="ms-step" aria-hidden="true">"2"</span>

@@ -5,13 +5,28 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
-use crate::core::image_url::{entered, from_uri_list, pasted_address, Entered};
+use crate::browser::folder;
+use crate::core::image_url::{entered, from_uri_list, pasted_address, pasted_addresses, Entered};
+
+/// Several photos at once, for the batch: files, addresses, or the entries of dropped
+/// folders (whose files the batch reads).
+#[derive(Default)]
+pub struct Many {
+    /// Files picked, dropped or pasted.
+    pub files: Vec<web_sys::File>,
+    /// Addresses pasted one a line.
+    pub urls: Vec<String>,
+    /// A drop's entries, folders among them.
+    pub entries: Vec<web_sys::FileSystemEntry>,
+}
 
 /// The four ways an image comes in: the **Image file** picker, a drop anywhere on the
 /// area, a paste (Ctrl/Cmd+V) anywhere on the page, and the **Image URL** field (loaded
 /// on Enter or when the field is left). The consumer face shows only the picker and the
 /// drop area (the style hides what is marked `ms-dev`); a touch screen is told nothing
-/// about dropping or pasting.
+/// about dropping or pasting. With `on_many` (the full page), several files picked,
+/// dropped or pasted, a dropped folder, or several addresses pasted one a line go to
+/// the batch.
 #[component]
 pub fn ImagePicker(
     /// Receives a file the user picked, dropped or pasted.
@@ -20,9 +35,32 @@ pub fn ImagePicker(
     /// Receives an image URL that passed [`crate::core::image_url::parse_image_url`].
     #[prop(into)]
     on_url: Callback<String>,
+    /// Receives several files, or several addresses (a batch); `None`: one image at a
+    /// time (the embed).
+    on_many: Option<Callback<SendWrapper<Many>>>,
     /// Shown inside the drop area, below the controls (preview, verdict).
     children: Children,
 ) -> impl IntoView {
+    let many = on_many.is_some();
+    // Several files: the batch's, else the first as one image.
+    let take_files = move |list: Option<web_sys::FileList>| -> bool {
+        let files: Vec<web_sys::File> = list
+            .map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
+            .unwrap_or_default();
+        match (on_many, files.len()) {
+            (_, 0) => return false,
+            (Some(on_many), n) if n > 1 => on_many.run(SendWrapper::new(Many {
+                files,
+                ..Many::default()
+            })),
+            _ => {
+                if let Some(file) = files.into_iter().next() {
+                    on_file.run(SendWrapper::new(file));
+                }
+            }
+        }
+        true
+    };
     let zone = NodeRef::<Div>::new();
     let url_text = RwSignal::new(String::new());
     let url_error = RwSignal::new(None::<String>);
@@ -41,11 +79,6 @@ pub fn ImagePicker(
             Entered::Refuse(why) => url_error.set(Some(why)),
         }
     };
-    let take_file = move |file: web_sys::File| {
-        last_loaded.set_value(String::new());
-        on_file.run(SendWrapper::new(file));
-    };
-
     // The drop area: a file or an image's address dropped on it. Entering and leaving
     // its children fires enter/leave too, so they are counted: it is "over" until as
     // many leaves as enters (or a drop) came.
@@ -74,8 +107,17 @@ pub fn ImagePicker(
             let Some(data) = e.unchecked_into::<web_sys::DragEvent>().data_transfer() else {
                 return;
             };
-            if let Some(file) = data.files().and_then(|files| files.get(0)) {
-                take_file(file);
+            // A folder (its files go to the batch).
+            let entries = folder::entries(&data);
+            if let Some(on_many) = on_many.filter(|_| folder::has_folder(&entries)) {
+                on_many.run(SendWrapper::new(Many {
+                    entries,
+                    ..Many::default()
+                }));
+                return;
+            }
+            if take_files(data.files()) {
+                last_loaded.set_value(String::new());
             } else if let Some(text) = data
                 .get_data("text/uri-list")
                 .ok()
@@ -97,13 +139,23 @@ pub fn ImagePicker(
         let Some(data) = e.clipboard_data() else {
             return;
         };
-        if let Some(file) = data.files().and_then(|files| files.get(0)) {
+        if data.files().is_some_and(|f| f.length() > 0) {
             e.prevent_default();
-            take_file(file);
+            last_loaded.set_value(String::new());
+            take_files(data.files());
             return;
         }
         let text = data.get_data("text").unwrap_or_default();
-        if pasted_address(&text, is_editable(e.target())).is_some() {
+        let into_field = is_editable(e.target());
+        if let Some(urls) = on_many.and_then(|m| Some((m, pasted_addresses(&text, into_field)?))) {
+            e.prevent_default();
+            urls.0.run(SendWrapper::new(Many {
+                urls: urls.1,
+                ..Many::default()
+            }));
+            return;
+        }
+        if pasted_address(&text, into_field).is_some() {
             e.prevent_default();
             url_text.set(text.trim().to_owned());
             load_url(true);
@@ -112,9 +164,8 @@ pub fn ImagePicker(
 
     let on_file_change = move |e: ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&e);
-        if let Some(file) = input.files().and_then(|files| files.get(0)) {
-            take_file(file);
-        }
+        last_loaded.set_value(String::new());
+        take_files(input.files());
         // Lets the same file be picked again after a change.
         input.set_value("");
     };
@@ -144,6 +195,7 @@ pub fn ImagePicker(
                     class="ms-visually-hidden"
                     type="file"
                     accept="image/png,image/jpeg"
+                    multiple=many
                     aria-label="Image file"
                     on:change=on_file_change
                 />

@@ -23,7 +23,7 @@ pub use copy_button::{copy_button, share_button};
 pub use film::{FilmMaker, VideoMark};
 pub use generate_panel::GeneratePanel;
 pub use history::History;
-pub use image_picker::ImagePicker;
+pub use image_picker::{ImagePicker, Many};
 pub use image_preview::ImagePreview;
 pub use job_progress::JobProgress;
 pub use requirements::Requirements;
