@@ -75,6 +75,7 @@ lint:
 	cargo clippy -p multishot-studio --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy -p multishot-repair --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
 	cargo clippy -p multishot-film --target wasm32-unknown-unknown --features module --all-targets -- -D warnings
+	cargo clippy -p multishot-batch --target wasm32-unknown-unknown --features module -- -D warnings
 	cargo clippy -p multishot-studio --features prerender --all-targets -- -D warnings
 	cargo clippy -p multishot-proxy -p multishot-proxy-worker --target wasm32-unknown-unknown --lib -- -D warnings
 

@@ -218,6 +218,15 @@ pub struct Scenario {
     /// Faults to answer with, per endpoint (`upload`, `submit`, `poll`), one per request
     /// in order; when a queue is empty the endpoint behaves normally.
     faults: HashMap<String, VecDeque<Fault>>,
+    /// A task takes this long (ms from its submit) instead of going one status per poll:
+    /// `processing` until then, then `completed` (or the last of `statuses`).
+    task_ms: Option<u64>,
+    /// The account runs at most this many tasks at once: a submit beyond is answered 429
+    /// "too many tasks" (with `Retry-After: 1`), nothing made, nothing charged.
+    max_running: Option<usize>,
+    /// Submits whose image names this text (an uploaded file's name, an address) make a
+    /// task that fails: "one failing task" among many.
+    fail_image: Option<String>,
 }
 
 /// One injected fault.
@@ -265,6 +274,10 @@ impl Fault {
 
 struct Task {
     polls: usize,
+    /// When it was submitted.
+    started: std::time::Instant,
+    /// It has been answered with a final status.
+    over: bool,
     base64: bool,
     created_at: String,
     scenario: Scenario,
@@ -282,9 +295,29 @@ struct State {
     next_id: u64,
     /// Charged for runs so far (less refunds), in micro-dollars.
     charged: u64,
+    /// Tasks made so far.
+    submits: u64,
+    /// The most tasks running at once so far.
+    peak_running: usize,
+    /// Submits refused with 429 for too many running.
+    refused_busy: u64,
 }
 
 impl State {
+    /// Tasks running now: made, and not yet answered with a final status (nor due to
+    /// be, for a task that takes a time).
+    fn running(&self) -> usize {
+        self.tasks
+            .values()
+            .filter(|t| {
+                !t.over
+                    && t.scenario
+                        .task_ms
+                        .is_none_or(|ms| (t.started.elapsed().as_millis() as u64) < ms)
+            })
+            .count()
+    }
+
     /// The price of a run in micro-dollars, as the pricing reply gives it.
     fn price(&self) -> u64 {
         self.scenario
@@ -577,6 +610,16 @@ impl Fake {
             }
             ("GET", "/__fake/log") => {
                 return (json_reply(200, &Value::Array(self.state().log.clone())), 0)
+            }
+            ("GET", "/__fake/stats") => {
+                let state = self.state();
+                let stats = json!({
+                    "submits": state.submits,
+                    "running": state.running(),
+                    "peak_running": state.peak_running,
+                    "refused_busy": state.refused_busy,
+                });
+                return (json_reply(200, &stats), 0);
             }
             ("GET", "/__sandbox/config.json")
                 if self.mode == Mode::Sandbox || self.sandbox_proxy.is_some() =>
@@ -913,6 +956,14 @@ impl Fake {
             Some(_) => return error(400, "enable_base64_output must be a boolean"),
         };
         let mut state = self.state();
+        // Past the account's tasks at once, a submit is refused: nothing is made.
+        if let Some(max) = state.scenario.max_running {
+            if state.running() >= max {
+                state.refused_busy += 1;
+                return error(429, "Too many tasks running at once; try again shortly")
+                    .with_header("Retry-After", "1");
+            }
+        }
         // WaveSpeed charges at the submit: an account that cannot pay makes no task.
         let price = state.price();
         if state.balance().is_some_and(|b| b.0 < price) {
@@ -930,10 +981,24 @@ impl Fake {
             )
         });
         let created_at = now_iso();
-        let scenario = state.scenario.clone();
+        let mut scenario = state.scenario.clone();
+        if scenario
+            .fail_image
+            .as_deref()
+            // An uploaded file's address ends in its name.
+            .is_some_and(|f| image.contains(f))
+        {
+            scenario.statuses = Some(vec!["processing".into(), "failed".into()]);
+            scenario
+                .error
+                .get_or_insert_with(|| "The model could not use this image.".into());
+        }
+        state.submits += 1;
         state.tasks.insert(
             id.clone(),
             Task {
+                started: std::time::Instant::now(),
+                over: false,
                 polls: 0,
                 base64,
                 created_at: created_at.clone(),
@@ -941,6 +1006,7 @@ impl Fake {
                 charged: price,
             },
         );
+        state.peak_running = state.peak_running.max(state.running());
         entry["task"] = json!(id);
         json_reply(
             200,
@@ -997,11 +1063,24 @@ impl Fake {
             .statuses
             .clone()
             .unwrap_or_else(|| vec!["created".into(), "processing".into(), "completed".into()]);
-        let status = statuses
-            .get(task.polls - 1)
-            .or(statuses.last())
-            .cloned()
-            .unwrap_or_else(|| "completed".into());
+        let status = match task.scenario.task_ms {
+            Some(ms) if (task.started.elapsed().as_millis() as u64) < ms => "processing".into(),
+            Some(_) => statuses
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "completed".into()),
+            None => statuses
+                .get(task.polls - 1)
+                .or(statuses.last())
+                .cloned()
+                .unwrap_or_else(|| "completed".into()),
+        };
+        if matches!(
+            status.as_str(),
+            "completed" | "failed" | "cancelled" | "timeout" | "deleted"
+        ) {
+            task.over = true;
+        }
         let error_text = task.scenario.error.clone().unwrap_or_default();
         // A failed task is refunded, once.
         let refund = if status == "failed" {

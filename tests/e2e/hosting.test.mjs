@@ -416,7 +416,10 @@ describe('script mount', () => {
     // No key field at all; only the proxy is used.
     assert.equal(await page.locator('#ms-api-key').isVisible(), false);
     assert.equal(await page.getByLabel('Proxy URL').isVisible(), false);
-    // data-lock-proxy: the consumer face, as in a frame with lock_proxy.
+    // data-lock-proxy: the consumer face, as in a frame with lock_proxy — once the
+    // settings have arrived (until then the face is `loading`, which looks the same; on a
+    // busy machine they may come after the checks above).
+    await page.locator('#mount .ms-app[data-face="consumer"]').waitFor({ timeout: 10_000 });
     assert.equal(await app.getAttribute('data-face'), 'consumer');
     assert.equal(await page.getByLabel('Image URL').isVisible(), false);
     assert.equal(await page.getByLabel('Look up a task').isVisible(), false);

@@ -30,6 +30,8 @@ export async function startFake(args) {
     reset: () => call('/__fake/reset', {}),
     /** Every request the fake saw, oldest first. */
     log: () => call('/__fake/log'),
+    /** Tasks made, running now, the most running at once, submits refused as too many. */
+    stats: () => call('/__fake/stats'),
     stop: () => child.kill(),
   };
 }

@@ -7,8 +7,9 @@ import { serveStatic } from './static-server.mjs';
 
 /** The repository. */
 export const ROOT = new URL('../../..', import.meta.url).pathname;
-/** The release build the tests drive (`make dist`). */
-export const DIST = join(ROOT, 'dist');
+/** The release build the tests drive (`make dist`; MULTISHOT_DIST: another build, say a
+ * debug one while working on a test). */
+export const DIST = process.env.MULTISHOT_DIST ?? join(ROOT, 'dist');
 /** The test images (`make fixtures`). */
 export const FIXTURES = join(ROOT, 'target/fixtures');
 
