@@ -417,22 +417,25 @@ async fn uploads_outside_the_rules_are_refused_before_wavespeed_sees_them() {
         ),
     ];
     for (what, bytes, status, rule) in cases {
-        let refused = answer(
-            browser()
-                .post(format!("{}{UPLOAD}", proxy.url))
-                .multipart(file_form(bytes, "photo.png"))
-                .send()
-                .await
-                .expect("the proxy answers"),
-        )
-        .await;
-        assert_eq!(refused.status, status, "{what}: {}", refused.text);
+        let sent = browser()
+            .post(format!("{}{UPLOAD}", proxy.url))
+            .multipart(file_form(bytes, "photo.png"))
+            .send()
+            .await;
         // A body declared too large is refused before it is read, while the client is
         // still sending it. The binary's server answers and then reads on; workerd (the
         // Worker's local runtime) closes the connection at once, and the client's kernel
-        // drops the unread reply on the reset. The status is what the client then has;
-        // the reply's text is checked here in the binary, and by hand with curl, which
-        // reads it, against workerd (docs/worker.md).
+        // drops the unread reply on the reset — or, when the reset comes while it still
+        // writes, the client has no reply at all (a broken pipe: seen on a busy machine).
+        // Against workerd the status is then what the client has, if any; the reply is
+        // checked here in the binary, and by hand with curl, which reads it, against
+        // workerd (docs/worker.md). Nothing of it reaches WaveSpeed in either (below).
+        let refused = match sent {
+            Ok(reply) => answer(reply).await,
+            Err(e) if support::in_worker() && status == 413 && e.is_request() => continue,
+            Err(e) => panic!("the proxy answers ({what}): {e:?}"),
+        };
+        assert_eq!(refused.status, status, "{what}: {}", refused.text);
         if support::in_worker() && status == 413 && refused.text.is_empty() {
             continue;
         }
