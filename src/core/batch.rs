@@ -580,6 +580,16 @@ impl Batch {
         self.count(State::retryable)
     }
 
+    /// The items refused for the rule `code` that a repair can make fit, in the list's
+    /// order: what **Apply to all that need it** repairs the way one of them was.
+    pub fn needing(&self, code: &str) -> Vec<u32> {
+        self.items
+            .iter()
+            .filter(|i| matches!(&i.state, State::Refused { repair: Some(c), .. } if c == code))
+            .map(|i| i.number)
+            .collect()
+    }
+
     /// How many are waiting.
     pub fn waiting(&self) -> usize {
         self.count(|s| *s == State::Waiting)
@@ -838,6 +848,27 @@ pub fn refusal(assessment: &Assessment) -> Option<(String, Option<String>)> {
         format!("{}: {broken}", rule.name()),
         repairable.then(|| rule.code().to_owned()),
     ))
+}
+
+/// The line beside **Apply to all that need it**, once a refused photo was made to fit
+/// with `choice` (the repair's words: "Crop", "Pad #1a2b3c", …) and `others` more are
+/// refused for the same rule; `None` when none are.
+pub fn apply_offer(choice: &str, others: usize) -> Option<String> {
+    let (verb, colour) = choice.split_once(' ').unwrap_or((choice, ""));
+    let how = match (verb, colour) {
+        ("Pad", "") => "Pad (on a blurred copy)".to_owned(),
+        ("Pad", colour) => format!("Pad (on {colour})"),
+        (verb, _) => verb.to_owned(),
+    };
+    match others {
+        0 => None,
+        1 => Some(format!(
+            "1 more photo is refused for the same reason: {how} it too?"
+        )),
+        n => Some(format!(
+            "{n} more photos are refused for the same reason: {how} them too?"
+        )),
+    }
 }
 
 /// The line above Generate all: what `runs` runs cost and what pays for them, and
@@ -1463,6 +1494,46 @@ mod tests {
 
     fn states(b: &Batch) -> Vec<&State> {
         b.items.iter().map(|i| &i.state).collect()
+    }
+
+    #[test]
+    fn apply_to_all_finds_the_photos_refused_for_the_same_rule() {
+        let mut b = Batch::new("b1".into());
+        let refused = |name: &str, code: Option<&str>| NewItem {
+            refused: Some((format!("{name} is refused"), code.map(str::to_owned))),
+            ..file(name)
+        };
+        apply(
+            &mut b,
+            Command::Add(vec![
+                refused("wide-1.png", Some("aspect_ratio")),
+                file("fit.jpg"),
+                refused("small.png", Some("dimensions")),
+                refused("broken.jpg", None),
+                refused("wide-2.png", Some("aspect_ratio")),
+                refused("wide-3.png", Some("aspect_ratio")),
+            ]),
+            NOW,
+        );
+        assert_eq!(b.needing("aspect_ratio"), vec![1, 5, 6]);
+        assert_eq!(b.needing("dimensions"), vec![3]);
+        assert_eq!(b.needing("file_type"), Vec::<u32>::new());
+        // One made fit: two left.
+        apply(&mut b, Command::Replace(1, file("wide-1-fit.jpg")), NOW);
+        assert_eq!(b.needing("aspect_ratio"), vec![5, 6]);
+        assert_eq!(
+            apply_offer("Crop", 2).as_deref(),
+            Some("2 more photos are refused for the same reason: Crop them too?")
+        );
+        assert_eq!(
+            apply_offer("Pad #1a2b3c", 1).as_deref(),
+            Some("1 more photo is refused for the same reason: Pad (on #1a2b3c) it too?")
+        );
+        assert_eq!(
+            apply_offer("Pad", 1).as_deref(),
+            Some("1 more photo is refused for the same reason: Pad (on a blurred copy) it too?")
+        );
+        assert_eq!(apply_offer("Crop", 0), None);
     }
 
     #[test]

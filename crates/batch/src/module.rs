@@ -53,6 +53,12 @@ struct Engine {
     /// Photos waiting to be checked and added, one at a time.
     adding: VecDeque<Adding>,
     checking: bool,
+    /// The last repair a person chose in a row: the rule it mended and the repair's
+    /// words (`offer::CHOICE`), for **Apply to all that need it**.
+    choice: Option<(String, String)>,
+    /// The rows **Apply to all that need it** still has to make fit, one at a time,
+    /// and the repair's words.
+    applying: Option<(VecDeque<u32>, String)>,
 }
 
 enum Adding {
@@ -213,6 +219,8 @@ fn begin(slot: web_sys::Element) {
             rows: HashMap::new(),
             adding: VecDeque::new(),
             checking: false,
+            choice: None,
+            applying: None,
         })
     });
     build(&slot);
@@ -518,28 +526,34 @@ fn run(effect: Effect) {
 
 /// Make it fit, in a refused row: the repairs module (loaded by the page's script at
 /// its first offer) offers its repairs in a slot of the row, and answers with the
-/// repaired photo through the row's own file input, which takes it in its place.
-fn make_it_fit(number: u32) {
-    let Some((id, slot, name)) = ENGINE.with_borrow(|e| {
+/// repaired photo through the row's own file input, which takes it in its place. With
+/// `apply` (a repair's words), that repair is made at once, without a press, and the
+/// next row of **Apply to all that need it** follows when it is over.
+fn make_it_fit(number: u32, apply: Option<String>) {
+    let applying = apply.is_some();
+    let found = ENGINE.with_borrow(|e| {
         let e = e.as_ref()?;
-        Some((
-            e.batch.id.clone(),
-            e.slot.clone(),
-            e.batch.item(number)?.name.clone(),
-        ))
-    }) else {
-        return;
-    };
-    let Some(row) = slot
-        .query_selector(&format!(".ms-batch-row[data-number='{number}']"))
-        .ok()
-        .flatten()
-    else {
+        let item = e.batch.item(number)?;
+        let row = e
+            .slot
+            .query_selector(&format!(".ms-batch-row[data-number='{number}']"))
+            .ok()
+            .flatten()?;
+        Some((e.batch.id.clone(), row, item.name.clone()))
+    });
+    let Some((id, row, name)) = found else {
+        if applying {
+            apply_next();
+        }
         return;
     };
     spawn_local(async move {
         let Some(file) = batch_files::read(&id, number, &name).await else {
-            return send(Command::Lost(number));
+            send(Command::Lost(number));
+            if applying {
+                apply_next();
+            }
+            return;
         };
         let repairs = match row
             .query_selector(&format!(".{}", offer::SLOT))
@@ -556,14 +570,21 @@ fn make_it_fit(number: u32) {
                 let _ = input.set_attribute("type", "file");
                 let _ = input.set_attribute("hidden", "");
                 let _ = input.set_attribute("aria-label", &format!("Repaired {name}"));
-                let taken = input.clone();
+                let (taken, answered) = (input.clone(), repairs.clone());
                 on(&input.clone().into(), "change", move |_| {
                     let file = taken
                         .dyn_ref::<web_sys::HtmlInputElement>()
                         .and_then(|i| i.files()?.get(0));
                     if let Some(file) = file {
+                        let choice = js_sys::Reflect::get(&answered, &offer::CHOICE.into())
+                            .ok()
+                            .and_then(|c| c.as_string());
+                        chosen(number, choice);
                         replace(number, file);
                     }
+                });
+                on(&repairs.clone().into(), offer::APPLIED_EVENT, |_| {
+                    apply_next()
                 });
                 let _ = row.append_child(&input);
                 let _ = row.append_child(&repairs);
@@ -571,10 +592,63 @@ fn make_it_fit(number: u32) {
             }
         };
         let _ = js_sys::Reflect::set(&repairs, &offer::FILE.into(), &file);
+        let apply = apply.map_or(JsValue::UNDEFINED, JsValue::from);
+        let _ = js_sys::Reflect::set(&repairs, &offer::APPLY.into(), &apply);
         if let Ok(event) = web_sys::Event::new(offer::OFFER_EVENT) {
             let _ = repairs.dispatch_event(&event);
         }
     });
+}
+
+/// A row was made to fit by a person's choice (not Undo, not Apply to all): kept with
+/// the rule it mended, so that **Apply to all that need it** can make the others alike.
+fn chosen(number: u32, choice: Option<String>) {
+    ENGINE.with_borrow_mut(|e| {
+        let Some(engine) = e.as_mut() else { return };
+        if engine.applying.is_some() {
+            return;
+        }
+        let code = match &engine.batch.item(number).map(|i| &i.state) {
+            Some(State::Refused {
+                repair: Some(code), ..
+            }) => code.clone(),
+            _ => return,
+        };
+        engine.choice = choice.map(|choice| (code, choice));
+    });
+}
+
+/// **Apply to all that need it**: every other row refused for the rule the last
+/// choice mended is made fit the same way, one after another (one image decoded at a
+/// time).
+fn apply_to_all() {
+    ENGINE.with_borrow_mut(|e| {
+        let Some(engine) = e.as_mut() else { return };
+        let Some((code, choice)) = engine.choice.take() else {
+            return;
+        };
+        engine.applying = Some((engine.batch.needing(&code).into(), choice));
+    });
+    apply_next();
+}
+
+/// The next row of **Apply to all that need it**, or the end of it.
+fn apply_next() {
+    let next = ENGINE.with_borrow_mut(|e| {
+        let engine = e.as_mut()?;
+        let (left, choice) = engine.applying.as_mut()?;
+        match left.pop_front() {
+            Some(number) => Some((number, choice.clone())),
+            None => {
+                engine.applying = None;
+                None
+            }
+        }
+    });
+    if let Some((number, choice)) = next {
+        make_it_fit(number, Some(choice));
+    }
+    render();
 }
 
 /// Takes a repaired photo in item `number`'s place: checked again, kept under its number.
@@ -633,6 +707,7 @@ fn build(slot: &web_sys::Element) {
         element("p", "ms-status ms-batch-holding").inspect(|p| {
             let _ = p.set_attribute("role", "status");
         }),
+        apply_bar(),
         element("p", "ms-status ms-batch-download").inspect(|p| {
             let _ = p.set_attribute("role", "status");
         }),
@@ -685,6 +760,23 @@ fn controls() -> Option<web_sys::Element> {
     for b in buttons.into_iter().flatten() {
         let _ = bar.append_child(&b);
     }
+    Some(bar)
+}
+
+/// The offer to make every photo refused for the same rule fit the way one was.
+fn apply_bar() -> Option<web_sys::Element> {
+    let bar = element("div", "ms-controls ms-batch-apply")?;
+    let said = element("p", "ms-hint ms-batch-apply-text")?;
+    let _ = said.set_attribute("role", "status");
+    let _ = bar.append_child(&said);
+    let press = button(
+        "Apply to all that need it",
+        "ms-button",
+        "apply",
+        apply_to_all,
+    )?;
+    let _ = bar.append_child(&press);
+    let _ = bar.set_attribute("hidden", "");
     Some(bar)
 }
 
@@ -850,6 +942,22 @@ fn render() {
             problem.cloned().filter(|_| b.ready() > 0).or_else(|| b.holding(now_ms()))
         };
         text(find(&card, ".ms-batch-holding"), holding.as_deref());
+        let (offered, working) = match (&engine.applying, &engine.choice) {
+            (Some((left, _)), _) => (
+                Some(format!(
+                    "Making photos fit the same way… {} left.",
+                    left.len() + 1
+                )),
+                true,
+            ),
+            (None, Some((code, choice))) if here => {
+                (batch::apply_offer(choice, b.needing(code).len()), false)
+            }
+            _ => (None, false),
+        };
+        show(find(&card, ".ms-batch-apply"), offered.is_some());
+        text(find(&card, ".ms-batch-apply-text"), offered.as_deref());
+        set("apply", offered.is_some() && !working, true, None);
         text(find(&card, ".ms-batch-download"), engine.download.as_deref());
         text(find(&card, ".ms-batch-note"), engine.note.as_deref());
         if let Some(list) = find(&card, ".ms-batch-list") {
@@ -1006,7 +1114,7 @@ fn draw_row(
     if let Some(actions) = &actions {
         if fits {
             if let Some(b) = button("Make it fit", "ms-button ms-small", "fit", move || {
-                make_it_fit(number)
+                make_it_fit(number, None)
             }) {
                 let _ = actions.append_child(&b);
             }

@@ -14,6 +14,10 @@
 //!   the repaired file, which the page checks by the same rules, or for **Undo repair**
 //!   the refused file itself — and sets the slot's [`ANSWER`] property to the repaired
 //!   file first, so that the page leaves the module's before/now view in place;
+//! - the answer's [`CHOICE`] says which kind of repair made it; a page with many
+//!   images (the batch) sets another slot's [`APPLY`] to those words before its
+//!   [`OFFER_EVENT`] to have the same kind made there at once, and hears
+//!   [`APPLIED_EVENT`] when it is over;
 //! - the page empties the slot and sets [`FILE`] to `undefined` when it should show
 //!   nothing: a repair still at work is then dropped (it checks that [`FILE`] is still
 //!   its file before it draws or answers).
@@ -42,7 +46,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::canvas::{may_skip_drawing, repair, RepairError, Repaired};
 use crate::decode::{bitmap_of_blob, js_error_text};
 use crate::plan::{
-    advice, made_at_once, offers, parse_colour, Backdrop, Chosen, CropRange, Plan, Verb,
+    advice, choice, like, made_at_once, offers, parse_colour, Backdrop, Chosen, CropRange, Plan,
+    Verb,
 };
 use crate::svg::{bitmap_of_svg, SVG_BYTE_CAP};
 
@@ -57,6 +62,17 @@ pub const FILE: &str = "msFile";
 pub const OFFER_EVENT: &str = "multishot-offer";
 /// The slot's property that holds the repaired file, while it is the one chosen.
 pub const ANSWER: &str = "msAnswer";
+/// The slot's property that says which kind of repair made [`ANSWER`]
+/// ([`crate::plan::choice`]: "Crop", "Pad #1a2b3c", …), so that the page can offer to
+/// make others alike.
+pub const CHOICE: &str = "msChoice";
+/// The slot's property the page sets, before [`OFFER_EVENT`], to have the repair of
+/// that kind ([`CHOICE`]'s words) made at once, without a press: **Apply to all that need
+/// it**. The module clears it, and dispatches [`APPLIED_EVENT`] on the slot when done.
+pub const APPLY: &str = "msApply";
+/// Dispatched on the slot once a repair asked by [`APPLY`] is over: answered, failed
+/// (its alert shown), or not offered for this image (its offers shown).
+pub const APPLIED_EVENT: &str = "multishot-applied";
 
 /// How long what an offer made for its image is kept for the press of a button before
 /// it is let go (a press then makes it again): a 24-megapixel image decoded holds 96 MB,
@@ -159,13 +175,17 @@ fn current(slot: &web_sys::Element, file: &web_sys::File) -> bool {
 /// Chooses `file` in the page, through the file input of the slot's nearest ancestor
 /// that has one (a `change` event, as when a person picks a file): the repaired file,
 /// recorded first as the slot's [`ANSWER`], or the refused one for Undo.
-fn answer(slot: &web_sys::Element, file: &web_sys::File, repaired: bool) -> Result<(), String> {
-    let recorded: &JsValue = if repaired {
-        file.as_ref()
-    } else {
-        &JsValue::UNDEFINED
+fn answer(
+    slot: &web_sys::Element,
+    file: &web_sys::File,
+    made: Option<&Plan>,
+) -> Result<(), String> {
+    let (recorded, chosen): (&JsValue, JsValue) = match made {
+        Some(plan) => (file.as_ref(), choice(plan).into()),
+        None => (&JsValue::UNDEFINED, JsValue::UNDEFINED),
     };
     let _ = js_sys::Reflect::set(slot, &ANSWER.into(), recorded);
+    let _ = js_sys::Reflect::set(slot, &CHOICE.into(), &chosen);
     let mut at = slot.parent_element();
     let input = loop {
         let Some(ancestor) = at else {
@@ -201,72 +221,125 @@ pub fn offer(slot: &web_sys::Element) {
     else {
         return;
     };
+    // A repair asked for at once (Apply to all): told as over however this ends.
+    let apply = js_sys::Reflect::get(slot, &APPLY.into())
+        .ok()
+        .and_then(|a| a.as_string());
+    if apply.is_some() {
+        let _ = js_sys::Reflect::set(slot, &APPLY.into(), &JsValue::UNDEFINED);
+    }
     let slot = slot.clone();
     spawn_local(async move {
-        let (sniffed, undrawn) = match read_head(&file).await {
-            Ok(head) => (sniff(&head), may_skip_drawing(&head)),
-            Err(_) => return,
-        };
-        let format = sniffed.format;
-        // Measured as the page measured it (the decode the rules use), and only what the
-        // page decodes: never a decompression bomb, text or a file over the cap.
-        let facts = Facts::from_head(&sniffed, Some(file.size() as u64));
-        let bitmap = if may_decode(format, &facts) {
-            bitmap_of_blob(web_sys::window(), &file).await.ok()
-        } else if format == Format::Svg && file.size() as u64 <= SVG_BYTE_CAP {
-            bitmap_of_svg(&file).await.ok()
-        } else {
-            None
-        };
-        let decoded = bitmap
-            .as_ref()
-            .map(|b| Dimensions::new(b.width(), b.height()));
-        let plans = decoded
-            .map(|decoded| {
-                offers(&Chosen {
-                    format,
-                    decoded,
-                    bytes: file.size() as u64,
-                })
-            })
-            .unwrap_or_default();
-        // A repair to make at once, and whether it is made already (the same image
-        // offered again after Undo).
-        let at_once = made_at_once(&plans);
-        let made = at_once
-            .is_some_and(|plan| kept(&PREPARED, &file).is_some_and(|(made, _)| made == plan));
-        match bitmap {
-            // Kept for the repair, which then starts drawing at once.
-            Some(bitmap) if !plans.is_empty() && !made && current(&slot, &file) => {
-                keep(&DECODED, &file, bitmap)
-            }
-            Some(bitmap) => bitmap.close(),
-            None => {}
-        }
-        if !current(&slot, &file) {
-            return;
-        }
-        if let Some(text) = advice(format) {
-            let note = element("p", "ms-note");
-            note.set_text_content(Some(text));
-            let _ = slot.append_child(&note);
-        }
-        if !plans.is_empty() {
-            let before = Rc::new(Before {
-                file,
-                decoded,
-                format,
-                undrawn,
-            });
-            // Made now, while the person reads the offer.
-            if let (Some(plan), false) = (at_once, made) {
-                let prepared = make(before.clone(), plan).boxed_local().shared();
-                spawn_local(prepared.clone().map(drop));
-                keep(&PREPARED, &before.file, (plan, prepared));
-            }
-            show_offers(&slot, before, plans);
+        let asked = apply.is_some();
+        offer_now(&slot, file, apply).await;
+        if asked {
+            applied(&slot);
         }
     });
+}
+
+/// [`offer`]'s work, once the file is read: the offers shown, or with `apply` the
+/// repair of that kind made and answered at once.
+async fn offer_now(slot: &web_sys::Element, file: web_sys::File, apply: Option<String>) {
+    let (sniffed, undrawn) = match read_head(&file).await {
+        Ok(head) => (sniff(&head), may_skip_drawing(&head)),
+        Err(_) => return,
+    };
+    let format = sniffed.format;
+    // Measured as the page measured it (the decode the rules use), and only what the
+    // page decodes: never a decompression bomb, text or a file over the cap.
+    let facts = Facts::from_head(&sniffed, Some(file.size() as u64));
+    let bitmap = if may_decode(format, &facts) {
+        bitmap_of_blob(web_sys::window(), &file).await.ok()
+    } else if format == Format::Svg && file.size() as u64 <= SVG_BYTE_CAP {
+        bitmap_of_svg(&file).await.ok()
+    } else {
+        None
+    };
+    let decoded = bitmap
+        .as_ref()
+        .map(|b| Dimensions::new(b.width(), b.height()));
+    let plans = decoded
+        .map(|decoded| {
+            offers(&Chosen {
+                format,
+                decoded,
+                bytes: file.size() as u64,
+            })
+        })
+        .unwrap_or_default();
+    // A repair to make at once, and whether it is made already (the same image
+    // offered again after Undo).
+    let at_once = made_at_once(&plans);
+    let made =
+        at_once.is_some_and(|plan| kept(&PREPARED, &file).is_some_and(|(made, _)| made == plan));
+    match bitmap {
+        // Kept for the repair, which then starts drawing at once.
+        Some(bitmap) if !plans.is_empty() && !made && current(slot, &file) => {
+            keep(&DECODED, &file, bitmap)
+        }
+        Some(bitmap) => bitmap.close(),
+        None => {}
+    }
+    if !current(slot, &file) {
+        return;
+    }
+    if let Some(text) = advice(format) {
+        let note = element("p", "ms-note");
+        note.set_text_content(Some(text));
+        let _ = slot.append_child(&note);
+    }
+    if !plans.is_empty() {
+        let before = Rc::new(Before {
+            file,
+            decoded,
+            format,
+            undrawn,
+        });
+        if let Some(plan) = apply.as_deref().and_then(|choice| like(&plans, choice)) {
+            // Asked for at once: made and answered without a press.
+            let result = make(before.clone(), plan).await;
+            if current(slot, &before.file) {
+                match result {
+                    Ok(repaired) => match answer(slot, &repaired.file, Some(&plan)) {
+                        Ok(()) => show_repaired(slot, before, &plan, &repaired),
+                        Err(e) => show_failed(slot, before, plans, &plan, &e),
+                    },
+                    Err(e) => show_failed(slot, before, plans, &plan, &e.to_string()),
+                }
+            }
+            return;
+        }
+        // Made now, while the person reads the offer.
+        if let (Some(plan), false) = (at_once, made) {
+            let prepared = make(before.clone(), plan).boxed_local().shared();
+            spawn_local(prepared.clone().map(drop));
+            keep(&PREPARED, &before.file, (plan, prepared));
+        }
+        show_offers(slot, before, plans);
+    }
+}
+
+/// Tells the page that a repair asked by [`APPLY`] is over.
+fn applied(slot: &web_sys::Element) {
+    if let Ok(event) = web_sys::Event::new(APPLIED_EVENT) {
+        let _ = slot.dispatch_event(&event);
+    }
+}
+
+/// The offers, with why the repair asked for at once did not work.
+fn show_failed(
+    slot: &web_sys::Element,
+    before: Rc<Before>,
+    plans: Vec<Plan>,
+    plan: &Plan,
+    error: &str,
+) {
+    show_offers(slot, before, plans);
+    if let Ok(Some(alert)) = slot.query_selector(".ms-alert") {
+        alert.set_text_content(Some(&format!("{} did not work: {error}.", plan.label())));
+        let _ = alert.remove_attribute("hidden");
+    }
 }
 
 /// Answers [`OFFER_EVENT`] on any slot of `document` (the module does so from its
@@ -478,7 +551,7 @@ fn show_offers(slot: &web_sys::Element, before: Rc<Before>, plans: Vec<Plan>) {
                 }
                 status.set_text_content(None);
                 match result {
-                    Ok(repaired) => match answer(&slot, &repaired.file, true) {
+                    Ok(repaired) => match answer(&slot, &repaired.file, Some(&plan)) {
                         Ok(()) => show_repaired(&slot, before, &plan, &repaired),
                         Err(e) => failed(&buttons, &alert, &format!("{label} did not work: {e}.")),
                     },
@@ -719,7 +792,7 @@ fn show_repaired(slot: &web_sys::Element, before: Rc<Before>, plan: &Plan, repai
     let slot_ = slot.clone();
     on_click(&undo, move || {
         if current(&slot_, &before.file) {
-            let _ = answer(&slot_, &before.file, false);
+            let _ = answer(&slot_, &before.file, None);
         }
     });
     for part in [&thumbnail, &line, &undo] {

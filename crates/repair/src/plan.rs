@@ -212,6 +212,34 @@ impl Plan {
     }
 }
 
+/// The kind of repair a person chose, as words another image's offers are matched
+/// against ([`like`]): the verb, and for a pad its backdrop — "Crop", "Pad", "Pad
+/// #1a2b3c", "Convert", "Shrink", "Enlarge". Not the geometry: another image has its
+/// own (a crop of it is centred).
+pub fn choice(plan: &Plan) -> String {
+    match (plan.verb, plan.backdrop.css()) {
+        (Verb::Pad, Some(colour)) => format!("Pad {colour}"),
+        (verb, _) => verb.word().to_owned(),
+    }
+}
+
+/// Among an image's `plans`, the one of the kind [`choice`] wrote: the same verb, and
+/// for a pad the same backdrop (the colour set on it). `None` when the image has no such
+/// repair (it is refused for something else) or the words are not a choice.
+pub fn like(plans: &[Plan], choice: &str) -> Option<Plan> {
+    let (word, colour) = match choice.split_once(' ') {
+        Some((word, colour)) => (word, Some(parse_colour(colour)?)),
+        None => (choice, None),
+    };
+    let mut plan = *plans.iter().find(|p| {
+        p.verb.word() == word && (colour.is_some() == matches!(p.backdrop, Backdrop::Colour(_)))
+    })?;
+    if let Some(rgb) = colour {
+        plan.backdrop = Backdrop::Colour(rgb);
+    }
+    Some(plan)
+}
+
 /// Which way a crop's box moves, and how far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CropRange {
@@ -609,6 +637,30 @@ mod tests {
     }
 
     #[test]
+    fn a_choice_made_on_one_image_is_made_alike_on_another() {
+        let wide = offers(&chosen(Format::Jpeg, 4000, 1000, 900_000));
+        let other = offers(&chosen(Format::Png, 3000, 600, 400_000));
+        let mut coloured = wide[2];
+        coloured.backdrop = Backdrop::Colour([0x1a, 0x2b, 0x3c]);
+        assert_eq!(choice(&wide[0]), "Crop");
+        assert_eq!(choice(&wide[1]), "Pad");
+        assert_eq!(choice(&coloured), "Pad #1a2b3c");
+        // The other image's own geometry, the same kind of repair.
+        assert_eq!(like(&other, "Crop"), Some(other[0]));
+        assert_eq!(like(&other, "Pad"), Some(other[1]));
+        let padded = like(&other, &choice(&coloured)).expect("a colour pad");
+        assert_eq!(padded.backdrop, Backdrop::Colour([0x1a, 0x2b, 0x3c]));
+        assert_eq!(padded.canvas, other[2].canvas);
+        // An image refused for something else has no such repair.
+        let small = offers(&chosen(Format::Png, 200, 200, 40_000));
+        assert_eq!(like(&small, "Crop"), None);
+        assert_eq!(like(&small, "Enlarge"), Some(small[0]));
+        for nonsense in ["", "crop", "Pad red", "Pad #12345", "Enlarge #000000 x"] {
+            assert_eq!(like(&wide, nonsense), None, "{nonsense:?}");
+        }
+    }
+
+    #[test]
     fn only_a_lone_repair_without_choices_is_made_at_once() {
         let at_once = |c: &Chosen| made_at_once(&offers(c)).map(|p| p.verb);
         assert_eq!(
@@ -899,6 +951,21 @@ mod tests {
     }
 
     proptest! {
+        /// Every repair offered, written as a choice and read back against the same
+        /// image's offers, is that repair (a crop as offered: centred).
+        #[test]
+        fn a_choice_reads_back_as_itself(
+            width in 1u32..12_000,
+            height in 1u32..12_000,
+            bytes in 1u64..30_000_000,
+            png in any::<bool>(),
+        ) {
+            let plans = offers(&chosen(if png { Format::Png } else { Format::Jpeg }, width, height, bytes));
+            for plan in &plans {
+                prop_assert_eq!(like(&plans, &choice(plan)), Some(*plan));
+            }
+        }
+
 
         /// Scaled down to get lighter, a size within the rules stays within them.
         #[test]
