@@ -324,6 +324,8 @@ fn fetches() -> f64 {
 
 #[wasm_bindgen_test]
 async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
+    // The runner spawns: the executor a mounted app would start (run alone too).
+    let _ = any_spawner::Executor::init_wasm_bindgen();
     use multishot_studio::browser::runner::Jobs;
     use multishot_studio::browser::storage;
     use multishot_studio::core::api::TaskId;
@@ -381,6 +383,109 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
         after_cleanup,
         "no request after the owner went away"
     );
+}
+
+#[wasm_bindgen_test]
+async fn every_tasks_poll_goes_through_one_timer_at_most_four_a_second() {
+    // The runner spawns: the executor a mounted app would start (run alone too).
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    use multishot_studio::browser::runner::Jobs;
+    use multishot_studio::browser::storage;
+    use multishot_studio::core::api::TaskId;
+    use multishot_studio::core::history::Record;
+    use multishot_studio::core::job::Policy;
+    use multishot_studio::core::pace::GAP_MS;
+
+    // Note when each fetch goes, and where.
+    js_sys::eval(
+        "window.__polls = []; if (!window.__pollsWrapped) { window.__pollsWrapped = true; \
+         const f = window.fetch.bind(window); \
+         window.fetch = (...a) => { window.__polls.push([performance.now(), String(a[0].url ?? a[0])]); return f(...a); }; }",
+    )
+    .unwrap();
+    // Eight unfinished tasks through a proxy on a closed port: every poll fails at once
+    // and each task would ask again 50 ms later, 160 requests a second in all.
+    let policy = Policy {
+        poll_interval_ms: 50,
+        max_retries: 1000,
+        backoff_step_ms: 50,
+        backoff_max_ms: 50,
+        wait_cap_ms: 60_000,
+    };
+    let ids: Vec<TaskId> = (0..8)
+        .map(|n| TaskId::parse(&format!("t-pace-{n}")).unwrap())
+        .collect();
+    for id in &ids {
+        let record = Record::new(
+            id.clone(),
+            multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
+            true,
+            js_sys::Date::now() as u64,
+        );
+        storage::save_record(&record).expect("storage works in the test browser");
+    }
+    let owner = Owner::new();
+    let jobs = owner.with(|| Jobs::new(Signal::stored(String::new())));
+    owner.with(|| {
+        jobs.set_policy(policy);
+        jobs.restore();
+    });
+    TimeoutFuture::new(2_000).await;
+    owner.cleanup();
+    for id in &ids {
+        storage::delete_record(id);
+    }
+    let polls: Vec<(f64, String)> = noted_polls();
+    assert!(
+        polls.len() >= 6,
+        "polling goes on for every task ({} polls)",
+        polls.len()
+    );
+    assert!(
+        polls.len() <= 2 * 1000 / GAP_MS as usize + 1,
+        "at most four a second: {} polls in 2 s",
+        polls.len()
+    );
+    // Noted when each request leaves, a little after its timer (the first request of a
+    // page the slowest): a gap may look a few ms short, the whole span may not.
+    for pair in polls.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap >= GAP_MS as f64 - 30.0,
+            "two polls {gap} ms apart: {polls:?}"
+        );
+    }
+    let span = polls[polls.len() - 1].0 - polls[0].0;
+    assert!(
+        span >= ((polls.len() - 1) as u64 * GAP_MS) as f64 - 30.0,
+        "{} polls in {span} ms: {polls:?}",
+        polls.len()
+    );
+    let asked: std::collections::HashSet<&str> = polls
+        .iter()
+        .filter_map(|(_, url)| ids.iter().find(|id| url.contains(id.as_str())))
+        .map(|id| id.as_str())
+        .collect();
+    assert!(
+        asked.len() >= 6,
+        "each task takes its turn: {} of 8 polled",
+        asked.len()
+    );
+}
+
+/// The polls noted by the test's fetch wrapper: when, and where to.
+fn noted_polls() -> Vec<(f64, String)> {
+    let polls = js_sys::Reflect::get(&js_sys::global(), &"__polls".into()).unwrap();
+    js_sys::Array::from(&polls)
+        .iter()
+        .map(|p| {
+            let p = js_sys::Array::from(&p);
+            (
+                p.get(0).as_f64().unwrap_or(0.0),
+                p.get(1).as_string().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 #[wasm_bindgen_test]

@@ -5,9 +5,11 @@
 //! hold (the chosen file, the connection with its key, where the thumbnail is drawn
 //! from) and hands the outcome of each effect back as it came.
 //!
-//! Per task at most one thing is pending (a lock request, a timer or a request); a new
-//! one, or [`Effect::Stop`], drops the one before, which aborts its request. Everything
-//! stops when the owner of [`Jobs`] is cleaned up.
+//! Per task at most one thing is pending (a lock request, its next poll or a request); a
+//! new one, or [`Effect::Stop`], drops the one before, which aborts its request. Every
+//! task's next poll waits in one [`Pace`], which one timer serves: polls go at most
+//! [`crate::core::pace::MAX_POLLS_PER_SECOND`] a second however many tasks run (a
+//! batch). Everything stops when the owner of [`Jobs`] is cleaned up.
 
 use crate::browser::listen::{self, listen};
 use futures::future::{abortable, AbortHandle};
@@ -26,6 +28,7 @@ use crate::core::connection::{for_task, given_key};
 use crate::core::embed::EmbedEvent;
 use crate::core::job::Policy;
 use crate::core::jobs::{apply, change_of, Command, Effect, Generation, JobsState, Lock};
+use crate::core::pace::Pace;
 use crate::core::task_view::typical_ms;
 
 /// What the reducer cannot hold of a press of Generate: where it is sent (with the key),
@@ -67,8 +70,8 @@ pub struct Jobs {
     /// Work of the generations and look-ups under way, by a number of its own (aborted
     /// with the owner).
     work: StoredValue<(u64, Vec<(u64, AbortHandle)>)>,
-    /// Per task, the lock request, timer or request pending.
-    pending: StoredValue<Vec<(TaskId, AbortHandle)>>,
+    /// What each task waits for.
+    pending: StoredValue<Waiting>,
     /// The tab locks this tab holds.
     locks: StoredValue<Vec<(TaskId, Held)>, LocalStorage>,
 }
@@ -93,10 +96,28 @@ fn navigator_online() -> bool {
     crate::browser::window().is_none_or(|w| w.navigator().on_line())
 }
 
-/// Takes task `id`'s entry out of `list`.
+/// What the tasks wait for: per task its lock request or request, every task's next
+/// poll, and the one timer that takes them (when it fires).
+#[derive(Default)]
+struct Waiting {
+    work: Vec<(TaskId, AbortHandle)>,
+    pace: Pace,
+    timer: Option<(u64, AbortHandle)>,
+}
+
 /// Work under way, boxed.
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
+/// Runs `work` until it ends or the handle returned aborts it.
+fn spawn_abortable(work: Pending) -> AbortHandle {
+    let (work, handle) = abortable(work);
+    spawn_local(async move {
+        let _ = work.await;
+    });
+    handle
+}
+
+/// Takes task `id`'s entry out of `list`.
 fn take<T>(list: &mut Vec<(TaskId, T)>, id: &TaskId) -> Option<T> {
     let at = list.iter().position(|(k, _)| k == id)?;
     Some(list.swap_remove(at).1)
@@ -123,7 +144,7 @@ impl Jobs {
             press: StoredValue::new(None),
             current: StoredValue::new(None),
             work: StoredValue::new((0, Vec::new())),
-            pending: StoredValue::new(Vec::new()),
+            pending: StoredValue::new(Waiting::default()),
             locks: StoredValue::new_local(Vec::new()),
         };
         // (Each listener is removed with the owner.)
@@ -149,8 +170,14 @@ impl Jobs {
             if let Some((_, work)) = jobs.work.try_update_value(std::mem::take) {
                 work.iter().for_each(|(_, handle)| handle.abort());
             }
-            if let Some(pending) = jobs.pending.try_update_value(std::mem::take) {
-                pending.iter().for_each(|(_, handle)| handle.abort());
+            if let Some(waiting) = jobs.pending.try_update_value(std::mem::take) {
+                let timer = waiting.timer.map(|(_, handle)| handle);
+                waiting
+                    .work
+                    .iter()
+                    .map(|(_, handle)| handle)
+                    .chain(&timer)
+                    .for_each(AbortHandle::abort);
             }
         });
         jobs
@@ -297,10 +324,12 @@ impl Jobs {
             }
             Effect::Erase(id) => storage::delete_record(&id),
             Effect::EraseAll => storage::clear_history(),
-            Effect::PollIn(id, ms) => self.pend(id.clone(), async move {
-                sleep_ms(ms).await;
-                jobs.send(Command::Due(id));
-            }),
+            Effect::PollIn(id, ms) => {
+                self.drop_pending(&id);
+                self.pending
+                    .try_update_value(|w| w.pace.schedule(id, now_ms().saturating_add(ms)));
+                self.tick();
+            }
             Effect::Fetch { task, base, proxy } => {
                 let connection = self.connection_for(base, proxy);
                 self.pend(task.clone(), async move {
@@ -311,11 +340,7 @@ impl Jobs {
                     jobs.send(Command::Polled(task, outcome));
                 });
             }
-            Effect::Stop(id) => {
-                if let Some(Some(handle)) = self.pending.try_update_value(|p| take(p, &id)) {
-                    handle.abort();
-                }
-            }
+            Effect::Stop(id) => self.drop_pending(&id),
             Effect::Lock { task, wait } => {
                 // Asked now, before any record saved after it tells the other tabs.
                 let asked = self.take_lock(&task, wait);
@@ -382,17 +407,55 @@ impl Jobs {
 
     /// [`Jobs::pend`] for one type of future.
     fn pend_boxed(&self, id: TaskId, work: Pending) {
-        let (work, handle) = abortable(work);
-        if let Some(Some(old)) = self.pending.try_update_value(|p| {
-            let old = take(p, &id);
-            p.push((id, handle));
-            old
+        self.drop_pending(&id);
+        let handle = spawn_abortable(work);
+        self.pending.try_update_value(|w| w.work.push((id, handle)));
+    }
+
+    /// Drops what is pending for task `id`: its poll to come, its lock request or
+    /// request (aborted).
+    fn drop_pending(&self, id: &TaskId) {
+        if let Some(Some(old)) = self.pending.try_update_value(|w| {
+            w.pace.remove(id);
+            take(&mut w.work, id)
         }) {
             old.abort();
         }
-        spawn_local(async move {
-            let _ = work.await;
-        });
+    }
+
+    /// Sets the one poll timer for the next poll [`Pace`] lets go (unless it is set for
+    /// then or sooner); when it fires, that task is due, and the timer is set again.
+    fn tick(&self) {
+        let Some(Some(wake)) = self.pending.try_update_value(|w| {
+            let wake = w.pace.wake()?;
+            w.timer
+                .as_ref()
+                .is_none_or(|(at, _)| *at > wake)
+                .then_some(wake)
+        }) else {
+            return;
+        };
+        let jobs = *self;
+        let handle = spawn_abortable(Box::pin(async move {
+            sleep_ms(wake.saturating_sub(now_ms())).await;
+            let due = jobs
+                .pending
+                .try_update_value(|w| {
+                    w.timer = None;
+                    w.pace.take(now_ms())
+                })
+                .flatten();
+            if let Some(id) = due {
+                jobs.send(Command::Due(id));
+            }
+            jobs.tick();
+        }));
+        if let Some(Some((_, old))) = self
+            .pending
+            .try_update_value(|w| w.timer.replace((wake, handle)))
+        {
+            old.abort();
+        }
     }
 
     /// Asks for task `id`'s tab lock now, keeping it when granted.

@@ -656,8 +656,9 @@ pub fn apply(state: &mut JobsState, command: Command, now: u64, policy: &Policy)
             if online {
                 for id in std::mem::take(&mut state.due_offline) {
                     let polled = state.task(&id).filter(|t| t.is_polling());
-                    if let Some(t) = polled.filter(|_| !state.claiming.contains(&id)) {
-                        fx.push(fetch(&t.record));
+                    // Each goes as soon as the pace of polls allows (one timer for all).
+                    if polled.is_some() && !state.claiming.contains(&id) {
+                        fx.push(Effect::PollIn(id, 0));
                     }
                 }
             }
@@ -1509,7 +1510,11 @@ mod tests {
         assert!(apply(&mut s, Command::Due(id(1)), NOW, &P).is_empty());
         assert!(apply(&mut s, Command::Due(id(1)), NOW, &P).is_empty());
         let fx = apply(&mut s, Command::Online(true), NOW, &P);
-        assert_eq!(fx, [fetch(&s.tasks[0].record)], "polled once, at once");
+        assert_eq!(fx, [Effect::PollIn(id(1), 0)], "polled once, at once");
+        assert_eq!(
+            apply(&mut s, Command::Due(id(1)), NOW, &P),
+            [fetch(&s.tasks[0].record)]
+        );
         assert!(apply(&mut s, Command::Online(true), NOW, &P).is_empty());
         // A task cancelled while offline is not polled when back online.
         apply(&mut s, Command::Online(false), NOW, &P);

@@ -16,6 +16,7 @@ pub mod job;
 pub mod jobs;
 pub mod json;
 pub mod output;
+pub mod pace;
 pub mod task_view;
 pub mod web_address;
 pub mod zip;
