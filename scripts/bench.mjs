@@ -5,7 +5,8 @@
 //   first-load sizes (raw / gzip -9 / brotli -q 11), first contentful paint and the
 //   app interactive, validation verdicts (header and decoded) for three images, memory
 //   after 20 jobs, requests and CPU while waiting on a job, Download video's film beside
-//   ffmpeg's, the on-demand modules' sizes, Lighthouse scores.
+//   ffmpeg's, the on-demand modules' sizes, a batch of 50 photos and the list at 200,
+//   Lighthouse scores.
 //
 // BENCH_RUNS (default 7) and BENCH_WAIT_S (default 60) tune the length. The goals of
 // issue 14 are printed beside the figures, with the numbers before it (BEFORE) and those
@@ -20,6 +21,7 @@ import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
 import { photoBytes } from '../tests/e2e/support/photo.mjs';
 import { benchFilm, ms, stats } from './bench-film.mjs';
+import { benchBatch } from './bench-batch.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DIST = join(ROOT, 'dist');
@@ -266,6 +268,9 @@ try {
 
   // Download video beside ffmpeg, and the on-demand modules' sizes (scripts/bench-film.mjs).
   Object.assign(results, await benchFilm({ freshPage: () => freshPage(fastApp.url), fake, runs: RUNS, say, ms, stats }));
+
+  // A batch of 50 photos, and the list at 200 (scripts/bench-batch.mjs).
+  results.batch = await benchBatch({ browser, say });
 
   // Memory after 20 jobs with video outputs, every other one as base64.
   {
