@@ -112,28 +112,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
 
-ensure_browser() {
-  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
-  apt_install chromedriver chromium chromium-driver
-}
-
-# The tests start their own redis-server (a temporary one, on a free port).
-ensure_redis() { apt_install redis-server redis-server; }
-
 # The film tests read the saved videos back with ffprobe and decode frames with ffmpeg;
 # make bench compares the page's film with ffmpeg's (Debian's, libx264).
 ensure_ffmpeg() { apt_install ffprobe --no-install-recommends ffmpeg; }
 
-# The tests' Debian packages in one apt-get run (one download, one set of triggers):
-# Chromium and ChromeDriver, redis-server, ffmpeg — those not there yet.
+# The tests' Debian packages, those not there yet: Chromium and ChromeDriver with
+# redis-server (the tests start their own, on a free port) in one apt-get run (one
+# download, one set of triggers; Chromium with its recommended packages, as before),
+# then ffmpeg without its recommended ones.
 ensure_test_packages() {
   local missing=()
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
   command -v redis-server >/dev/null || [ -x /usr/sbin/redis-server ] || missing+=(redis-server)
-  command -v ffprobe >/dev/null || missing+=(ffmpeg)
-  [ ${#missing[@]} -gt 0 ] || return 0
-  # apt_install's own check is for a command none of these has.
-  apt_install multishot-no-such-command --no-install-recommends "${missing[@]}"
+  # (apt_install's own check is for a command none of these has.)
+  [ ${#missing[@]} -eq 0 ] || apt_install multishot-no-such-command "${missing[@]}"
+  ensure_ffmpeg
 }
 
 # The three tools built from crates.io (the wasm-bindgen CLI, Trunk, worker-build) are
