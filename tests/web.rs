@@ -322,6 +322,30 @@ fn fetches() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Polling every 50 ms, a failed poll retried for ever 50 ms later (the jobs glue tests).
+fn eager_policy() -> multishot_studio::core::job::Policy {
+    multishot_studio::core::job::Policy {
+        poll_interval_ms: 50,
+        max_retries: 1000,
+        backoff_step_ms: 50,
+        backoff_max_ms: 50,
+        wait_cap_ms: 60_000,
+    }
+}
+
+/// Saves task `id` as an unfinished job of an earlier visit, sent through a proxy on a
+/// closed port: every poll of it fails at once.
+fn save_unfinished(id: &multishot_studio::core::api::TaskId) {
+    let record = multishot_studio::core::history::Record::new(
+        id.clone(),
+        multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
+        true,
+        js_sys::Date::now() as u64,
+    );
+    multishot_studio::browser::storage::save_record(&record)
+        .expect("storage works in the test browser");
+}
+
 #[wasm_bindgen_test]
 async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
     // The runner spawns: the executor a mounted app would start (run alone too).
@@ -329,8 +353,7 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
     use multishot_studio::browser::runner::Jobs;
     use multishot_studio::browser::storage;
     use multishot_studio::core::api::TaskId;
-    use multishot_studio::core::history::Record;
-    use multishot_studio::core::job::{Policy, Run};
+    use multishot_studio::core::job::Run;
 
     // Count every fetch the page makes.
     js_sys::eval(
@@ -338,23 +361,11 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
          window.fetch = (...a) => { window.__fetches++; return f(...a); };",
     )
     .unwrap();
-    let policy = Policy {
-        poll_interval_ms: 50,
-        max_retries: 1000,
-        backoff_step_ms: 50,
-        backoff_max_ms: 50,
-        wait_cap_ms: 60_000,
-    };
+    let policy = eager_policy();
     // An unfinished job left by an earlier visit, sent through a proxy on a closed port:
     // every poll fails at once and is retried.
     let id = TaskId::parse("t-owner").unwrap();
-    let record = Record::new(
-        id.clone(),
-        multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
-        true,
-        js_sys::Date::now() as u64,
-    );
-    storage::save_record(&record).expect("storage works in the test browser");
+    save_unfinished(&id);
     let owner = Owner::new();
     let jobs = owner.with(|| Jobs::new(Signal::stored(String::new())));
     owner.with(|| {
@@ -392,8 +403,6 @@ async fn every_tasks_poll_goes_through_one_timer_at_most_four_a_second() {
     use multishot_studio::browser::runner::Jobs;
     use multishot_studio::browser::storage;
     use multishot_studio::core::api::TaskId;
-    use multishot_studio::core::history::Record;
-    use multishot_studio::core::job::Policy;
     use multishot_studio::core::pace::GAP_MS;
 
     // Note when each fetch goes, and where.
@@ -405,24 +414,12 @@ async fn every_tasks_poll_goes_through_one_timer_at_most_four_a_second() {
     .unwrap();
     // Eight unfinished tasks through a proxy on a closed port: every poll fails at once
     // and each task would ask again 50 ms later, 160 requests a second in all.
-    let policy = Policy {
-        poll_interval_ms: 50,
-        max_retries: 1000,
-        backoff_step_ms: 50,
-        backoff_max_ms: 50,
-        wait_cap_ms: 60_000,
-    };
+    let policy = eager_policy();
     let ids: Vec<TaskId> = (0..8)
         .map(|n| TaskId::parse(&format!("t-pace-{n}")).unwrap())
         .collect();
     for id in &ids {
-        let record = Record::new(
-            id.clone(),
-            multishot_studio::core::config::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
-            true,
-            js_sys::Date::now() as u64,
-        );
-        storage::save_record(&record).expect("storage works in the test browser");
+        save_unfinished(id);
     }
     let owner = Owner::new();
     let jobs = owner.with(|| Jobs::new(Signal::stored(String::new())));

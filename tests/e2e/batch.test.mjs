@@ -50,8 +50,11 @@ after(async () => {
 
 beforeEach(() => cleanSlate({ browser, app, fakes: [fake] }));
 
-async function openApp() {
+/** The app with the test's key given and its balance shown; `init` runs in the page
+ * before the app's own scripts. */
+async function openApp(init) {
   const page = await browser.context.newPage();
+  if (init) await page.addInitScript(init);
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   await page.goto(app.url);
@@ -207,19 +210,12 @@ describe('a batch of photos', () => {
       await copyFile(join(FIXTURES, 'valid.jpg'), join(photos, name));
       many.push(name);
     }
-    const page = await browser.context.newPage();
-    await page.addInitScript(() => {
+    const page = await openApp(() => {
       window.__tasks = [];
       new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) window.__tasks.push(entry.duration);
       }).observe({ type: 'longtask', buffered: true });
     });
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    await page.goto(app.url);
-    await appMounted(page);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('status').filter({ hasText: /your balance \$/ }).waitFor();
     await page.evaluate(() => { window.__tasks = []; });
     await page.getByLabel('Image file').setInputFiles(many.map((n) => join(photos, n)));
     await page.waitForFunction(() => document.querySelectorAll('.ms-batch-row[data-state="ready"]').length === 200, null, { timeout: 120_000 });
