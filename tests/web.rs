@@ -397,6 +397,27 @@ async fn a_restored_jobs_timers_and_requests_stop_when_its_owner_goes_away() {
 }
 
 #[wasm_bindgen_test]
+async fn a_key_typed_while_the_page_starts_is_known_to_the_jobs() {
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    use multishot_studio::browser::runner::Jobs;
+
+    // Typed after the jobs were made and before their effects first ran (a person, or a
+    // test, typing while the page starts): a batch must not wait for a key it has.
+    let owner = Owner::new();
+    let key = RwSignal::new(String::new());
+    let jobs = owner.with(|| Jobs::new(key.into()));
+    key.set("sk-typed-early".to_owned());
+    for _ in 0..3 {
+        tick().await;
+    }
+    assert!(jobs.state.with_untracked(|s| s.key), "the key is told");
+    key.set(String::new());
+    tick().await;
+    assert!(!jobs.state.with_untracked(|s| s.key), "and its removal");
+    owner.cleanup();
+}
+
+#[wasm_bindgen_test]
 async fn every_tasks_poll_goes_through_one_timer_at_most_four_a_second() {
     // The runner spawns: the executor a mounted app would start (run alone too).
     let _ = any_spawner::Executor::init_wasm_bindgen();

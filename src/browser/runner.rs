@@ -161,10 +161,13 @@ impl Jobs {
                 jobs.send(Command::Stored(change));
             }
         });
+        // At its first run too: a key typed between this and that first run (the page
+        // still starting) would otherwise never be told, and a batch would wait for a
+        // key the page has.
         leptos::prelude::Effect::watch(
             move || key.with(|k| given_key(k).is_some()),
             move |given, _, _| jobs.send(Command::KeyGiven(*given)),
-            false,
+            true,
         );
         on_cleanup(move || {
             if let Some((_, work)) = jobs.work.try_update_value(std::mem::take) {
