@@ -12,7 +12,8 @@ import { serveStatic } from '../tests/e2e/support/static-server.mjs';
 import { startFake } from '../tests/e2e/support/fake.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const DIST = join(ROOT, 'dist');
+// The release build (`make dist`); MULTISHOT_DIST names another, as for the e2e tests.
+const DIST = process.env.MULTISHOT_DIST ?? join(ROOT, 'dist');
 const KEY = 'sk-bench-batch-0000';
 /** How long each task runs at the fake. */
 const TASK_MS = 2000;

@@ -15,8 +15,9 @@
 //! - **None is forgotten.** Every item stays in the list in its order until removed;
 //!   while the batch runs here, items wait only for a free place, a back-off, a pause or
 //!   a reason said on the page.
-//! - **At the pace the account allows.** At most [`Batch::at_once`] items are uploading,
-//!   submitting or running at once; a 429 (or a proxy's "slow down") puts the item back
+//! - **At the pace the account allows.** At most [`Batch::at_once`] items are submitting
+//!   or running at once (uploads, which cost nothing, go ahead: one for each free place
+//!   and [`AHEAD`] more, so that a place is taken again the moment it frees); a 429 (or a proxy's "slow down") puts the item back
 //!   at its place, holds the queue for `Retry-After` (or a growing delay) and lowers
 //!   how many run at once to what the server took, raised again by one as each ends.
 //! - **Nothing lost on a reload.** The batch is saved ([`Effect::Save`]) before any
@@ -185,6 +186,10 @@ pub enum State {
     Waiting,
     /// Its file is being uploaded (nothing is created yet).
     Uploading,
+    /// Its file is uploaded (or it is an address): the image that its submit sends,
+    /// held until a place is free — so that the submit goes the moment one frees. Saved
+    /// as waiting (an upload is free; a data URI is not kept).
+    Staged(String),
     /// Its submit is sent (once).
     Submitting,
     /// Its task exists and is being waited for (by [`super::jobs`]).
@@ -204,12 +209,22 @@ pub enum State {
 }
 
 impl State {
-    /// Uploading, submitting or running: it takes one of the places at once.
+    /// Uploading, submitting or running: under way (it cannot be taken out of the list).
     pub fn in_flight(&self) -> bool {
         matches!(
             self,
             State::Uploading | State::Submitting | State::Running(_)
         )
+    }
+
+    /// Submitting or running: it takes one of the places at WaveSpeed.
+    pub fn takes_place(&self) -> bool {
+        matches!(self, State::Submitting | State::Running(_))
+    }
+
+    /// Waiting for its turn, uploaded or not.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, State::Waiting | State::Staged(_))
     }
 
     /// Its task, if it has one.
@@ -560,9 +575,14 @@ impl Batch {
         self.items.iter_mut().find(|i| i.number == number)
     }
 
-    /// How many take a place now (uploading, submitting, running).
+    /// How many are under way (uploading, submitting, running).
     pub fn in_flight(&self) -> usize {
-        self.items.iter().filter(|i| i.state.in_flight()).count()
+        self.count(State::in_flight)
+    }
+
+    /// How many take a place at WaveSpeed now (submitting, running).
+    pub fn places_taken(&self) -> usize {
+        self.count(State::takes_place)
     }
 
     /// How many are in state `pred`.
@@ -590,9 +610,9 @@ impl Batch {
             .collect()
     }
 
-    /// How many are waiting.
+    /// How many are waiting (uploaded ahead of their turn or not).
     pub fn waiting(&self) -> usize {
-        self.count(|s| *s == State::Waiting)
+        self.count(State::is_waiting)
     }
 
     /// How many may run at once now.
@@ -665,7 +685,7 @@ impl Item {
             State::Refused { why, repair } => ("refused", None, Some(why), repair.as_ref(), false),
             State::Ready => ("ready", None, None, None, false),
             State::Waiting => ("waiting", None, None, None, false),
-            State::Uploading => ("uploading", None, None, None, false),
+            State::Uploading | State::Staged(_) => ("uploading", None, None, None, false),
             State::Submitting => ("submitting", None, None, None, false),
             State::Running(t) => ("running", Some(t), None, None, false),
             State::Done(t) => ("done", Some(t), None, None, false),
@@ -922,6 +942,7 @@ pub fn status_line(item: &Item, status: Option<&Status>) -> (String, bool) {
         State::Ready => ("Ready".to_owned(), false),
         State::Waiting => ("Waiting for its turn".to_owned(), false),
         State::Uploading => ("Uploading…".to_owned(), false),
+        State::Staged(_) => ("Uploaded · starts when a place is free".to_owned(), false),
         State::Submitting => ("Starting…".to_owned(), false),
         State::Running(_) => (
             match status {
@@ -1126,7 +1147,7 @@ pub fn apply(batch: &mut Batch, command: Command, now: u64) -> Vec<Effect> {
         }
         Command::CancelWaiting if runs_here => {
             for item in &mut batch.items {
-                if item.state == State::Waiting {
+                if item.state.is_waiting() {
                     item.state = State::Ready;
                 }
             }
@@ -1149,9 +1170,9 @@ pub fn apply(batch: &mut Batch, command: Command, now: u64) -> Vec<Effect> {
         | Command::Pause(_)
         | Command::AtOnce(_) => {}
         Command::Uploaded(number, outcome) => {
-            let Some(plan) = batch.plan.clone() else {
+            if batch.plan.is_none() {
                 return fx;
-            };
+            }
             let Some(item) = batch
                 .item_mut(number)
                 .filter(|i| i.state == State::Uploading)
@@ -1160,15 +1181,9 @@ pub fn apply(batch: &mut Batch, command: Command, now: u64) -> Vec<Effect> {
             };
             match outcome {
                 Outcome::Done(image) => {
-                    item.state = State::Submitting;
+                    // Submitted below, by `pump`, at once if a place is free.
+                    item.state = State::Staged(image);
                     batch.run.strikes = 0;
-                    fx.push(Effect::Submit {
-                        number,
-                        request: SubmitRequest {
-                            image,
-                            enable_base64_output: plan.base64,
-                        },
-                    });
                 }
                 other => refused(batch, number, other, now, &mut fx),
             }
@@ -1260,7 +1275,7 @@ pub fn apply(batch: &mut Batch, command: Command, now: u64) -> Vec<Effect> {
                     // What the tab before left under way never got its answer.
                     for item in &mut batch.items {
                         match item.state {
-                            State::Uploading => item.state = State::Waiting,
+                            State::Uploading | State::Staged(_) => item.state = State::Waiting,
                             State::Submitting => {
                                 item.state = State::Failed {
                                     task: None,
@@ -1355,8 +1370,14 @@ fn refused(batch: &mut Batch, number: u32, outcome: Outcome, now: u64, fx: &mut 
             (State::Waiting, None)
         }
         Outcome::SlowDown(after) => {
-            // What the server took, then: at least one.
-            let took = (batch.in_flight() - 1).max(1) as u32;
+            // What the server took, then (not counting this item's refused submit): at
+            // least one.
+            let took = batch
+                .places_taken()
+                .saturating_sub(usize::from(
+                    batch.item(number).is_some_and(|i| i.state.takes_place()),
+                ))
+                .max(1) as u32;
             batch.run.ceiling = Some(took.min(batch.limit()));
             (State::Waiting, Some(after))
         }
@@ -1379,8 +1400,13 @@ fn refused(batch: &mut Batch, number: u32, outcome: Outcome, now: u64, fx: &mut 
     }
 }
 
-/// Starts waiting items, in list order, while there is a free place and nothing holds
-/// the queue.
+/// How many photos are uploaded ahead of their turn, beyond one for each free place: so
+/// that the next submit goes the moment a place frees, not after its upload.
+pub const AHEAD: usize = 1;
+
+/// Moves the queue, in list order, while nothing holds it: uploaded photos take the free
+/// places (their submits are sent), and waiting photos are uploaded — one for each free
+/// place and [`AHEAD`] more.
 fn pump(batch: &mut Batch, now: u64, fx: &mut Vec<Effect>) {
     if !batch.run.here || batch.paused || batch.stopped.is_some() || !batch.can_send() {
         return;
@@ -1392,30 +1418,47 @@ fn pump(batch: &mut Batch, now: u64, fx: &mut Vec<Effect>) {
         return;
     };
     let limit = batch.limit() as usize;
-    let mut running = batch.in_flight();
+    submit_staged(batch, limit, &plan, fx);
+    let free = limit.saturating_sub(batch.places_taken());
+    let mut coming = batch.count(|s| matches!(s, State::Uploading | State::Staged(_)));
     for item in &mut batch.items {
-        if running >= limit {
+        if coming >= free + AHEAD {
             break;
         }
         if item.state != State::Waiting {
             continue;
         }
-        running += 1;
+        coming += 1;
         match &item.input {
             Input::File => {
                 item.state = State::Uploading;
                 fx.push(Effect::Upload(item.number, plan.upload));
             }
-            Input::Url(url) => {
-                item.state = State::Submitting;
-                fx.push(Effect::Submit {
-                    number: item.number,
-                    request: SubmitRequest {
-                        image: url.clone(),
-                        enable_base64_output: plan.base64,
-                    },
-                });
-            }
+            // Nothing to upload: its address is its image.
+            Input::Url(url) => item.state = State::Staged(url.clone()),
+        }
+    }
+    submit_staged(batch, limit, &plan, fx);
+}
+
+/// Sends the submits of uploaded photos, in list order, while fewer than `limit` take a
+/// place.
+fn submit_staged(batch: &mut Batch, limit: usize, plan: &Plan, fx: &mut Vec<Effect>) {
+    let mut taken = batch.places_taken();
+    for item in &mut batch.items {
+        if taken >= limit {
+            break;
+        }
+        if let State::Staged(image) = &item.state {
+            fx.push(Effect::Submit {
+                number: item.number,
+                request: SubmitRequest {
+                    image: image.clone(),
+                    enable_base64_output: plan.base64,
+                },
+            });
+            item.state = State::Submitting;
+            taken += 1;
         }
     }
 }
@@ -1537,11 +1580,11 @@ mod tests {
     }
 
     #[test]
-    fn generate_all_runs_two_at_once_in_order_and_the_next_upload_starts_as_one_ends() {
+    fn generate_all_runs_two_at_once_in_order_and_the_next_submit_goes_as_one_ends() {
         let mut b = held(4);
         let fx = apply(&mut b, Command::GenerateAll(plan(true)), NOW);
         assert_eq!(fx[0], Effect::Save, "saved before any request");
-        assert_eq!(uploads(&fx), vec![1, 2]);
+        assert_eq!(uploads(&fx), vec![1, 2, 3], "two places, and one ahead");
         let fx = apply(
             &mut b,
             Command::Uploaded(1, Outcome::Done("https://u/1.jpg".into())),
@@ -1559,9 +1602,35 @@ mod tests {
             NOW,
         );
         assert_eq!(b.item(1).unwrap().state, State::Running(task(1)));
-        assert!(
-            uploads(&fx).is_empty(),
-            "two take their places: none starts"
+        assert!(uploads(&fx).is_empty(), "three are coming already");
+        apply(
+            &mut b,
+            Command::Uploaded(2, Outcome::Done("https://u/2.jpg".into())),
+            NOW,
+        );
+        apply(
+            &mut b,
+            Command::Submitted(2, Outcome::Done(task(2).to_string())),
+            NOW,
+        );
+        let fx = apply(
+            &mut b,
+            Command::Uploaded(3, Outcome::Done("https://u/3.jpg".into())),
+            NOW,
+        );
+        assert!(submits(&fx).is_empty(), "both places are taken: it waits");
+        assert_eq!(
+            uploads(&fx),
+            Vec::<u32>::new(),
+            "one ahead is enough while no place is free"
+        );
+        assert_eq!(
+            b.item(3).unwrap().state,
+            State::Staged("https://u/3.jpg".into())
+        );
+        assert_eq!(
+            status_line(b.item(3).unwrap(), None).0,
+            "Uploaded · starts when a place is free"
         );
         let fx = apply(
             &mut b,
@@ -1578,18 +1647,77 @@ mod tests {
             vec![
                 Effect::Save,
                 Effect::Discard(1),
-                Effect::Upload(3, UploadMode::Binary)
-            ]
+                Effect::Submit {
+                    number: 3,
+                    request: SubmitRequest {
+                        image: "https://u/3.jpg".into(),
+                        enable_base64_output: false,
+                    },
+                },
+                Effect::Upload(4, UploadMode::Binary)
+            ],
+            "the uploaded photo takes the place at once; the next one is uploaded ahead"
         );
         assert_eq!(
             states(&b),
             vec![
                 &State::Done(task(1)),
-                &State::Uploading,
-                &State::Uploading,
-                &State::Waiting
+                &State::Running(task(2)),
+                &State::Submitting,
+                &State::Uploading
             ]
         );
+        let saved = decode(&b.to_json()).unwrap();
+        assert_eq!(
+            saved.items[3].state,
+            State::Waiting,
+            "an upload ahead is saved as waiting"
+        );
+    }
+
+    #[test]
+    fn an_uploaded_photo_is_not_kept_when_its_wait_is_cancelled_nor_after_a_reload() {
+        let mut b = held(4);
+        b.at_once = 1;
+        apply(&mut b, Command::GenerateAll(plan(true)), NOW);
+        apply(
+            &mut b,
+            Command::Uploaded(1, Outcome::Done("https://u/1".into())),
+            NOW,
+        );
+        apply(
+            &mut b,
+            Command::Uploaded(2, Outcome::Done("https://u/2".into())),
+            NOW,
+        );
+        assert_eq!(
+            b.item(2).unwrap().state,
+            State::Staged("https://u/2".into())
+        );
+        let mut again = decode(&b.to_json()).unwrap();
+        apply(&mut again, Command::Locked(Lock::Held, None), NOW);
+        assert_eq!(
+            again.item(2).unwrap().state,
+            State::Uploading,
+            "saved as waiting: uploaded again"
+        );
+        let fx = apply(&mut b, Command::Remove(2), NOW);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Save,
+                Effect::Discard(2),
+                Effect::Upload(3, UploadMode::Binary)
+            ],
+            "taken out, its file let go, the next one uploaded ahead instead"
+        );
+        apply(
+            &mut b,
+            Command::Uploaded(3, Outcome::Done("https://u/3".into())),
+            NOW,
+        );
+        apply(&mut b, Command::CancelWaiting, NOW);
+        assert_eq!(b.item(3).unwrap().state, State::Ready);
     }
 
     #[test]
@@ -1773,7 +1901,7 @@ mod tests {
         apply(&mut b, Command::GenerateAll(plan(true)), NOW);
         apply(&mut b, Command::CancelWaiting, NOW);
         assert_eq!(b.waiting(), 0);
-        assert_eq!(b.ready(), 3);
+        assert_eq!(b.ready(), 2, "three uploading (one ahead) go on");
         let fx = apply(
             &mut b,
             Command::Uploaded(
@@ -1791,7 +1919,7 @@ mod tests {
         );
         apply(&mut b, Command::Pause(true), NOW);
         let fx = apply(&mut b, Command::GenerateAll(plan(true)), NOW);
-        assert_eq!(uploads(&fx), vec![3], "Generate all goes on after a pause");
+        assert_eq!(uploads(&fx), vec![4], "Generate all goes on after a pause");
     }
 
     #[test]
@@ -2380,10 +2508,34 @@ mod tests {
                 _ => {}
             }
         }
-        // A new start only into a free place (lowering how many at once stops nothing).
-        let started = fx.iter().any(|e| matches!(e, Effect::Upload(..)))
-            || fx.iter().any(|e| matches!(e, Effect::Submit { request, .. } if !request.image.starts_with("https://u")));
-        prop_assert!(!started || b.in_flight() <= b.limit() as usize);
+        // A submit only into a free place, uploads only one ahead of the free places
+        // (lowering how many at once stops nothing).
+        let limit = b.limit() as usize;
+        if fx.iter().any(|e| matches!(e, Effect::Submit { .. })) {
+            prop_assert!(
+                b.places_taken() <= limit,
+                "more submitting or running than allowed"
+            );
+        }
+        if fx.iter().any(|e| matches!(e, Effect::Upload(..))) {
+            let coming = b.count(|s| matches!(s, State::Uploading | State::Staged(_)));
+            prop_assert!(
+                coming <= limit.saturating_sub(b.places_taken()) + AHEAD,
+                "uploads too far ahead"
+            );
+        }
+        // An uploaded photo never waits while a place is free and nothing holds the queue.
+        let moving = b.run.here
+            && !b.paused
+            && b.stopped.is_none()
+            && b.can_send()
+            && now >= b.run.hold_until;
+        if moving && b.count(|s| matches!(s, State::Staged(_))) > 0 {
+            prop_assert!(
+                b.places_taken() >= limit,
+                "an uploaded photo waits beside a free place"
+            );
+        }
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use multishot_studio::core::batch::{
     MAX_AT_ONCE, SEND_EVENT, SLOT, URLS,
 };
 use multishot_studio::core::config::UploadMode;
-use multishot_studio::core::history::is_thumbnail;
+use multishot_studio::core::history::{self, is_thumbnail};
 use multishot_studio::core::jobs::Lock;
 use multishot_studio::core::output::{classify, MediaKind, Output};
 use wasm_bindgen::prelude::*;
@@ -227,6 +227,11 @@ fn begin(slot: web_sys::Element) {
     let target: web_sys::EventTarget = slot.clone().into();
     on(&target, CONTEXT_EVENT, move |_| context_changed());
     on(&target, ANSWER_EVENT, |e| answered(&e));
+    // A record saved: a running task may have ended (read at once, not at the next
+    // watch).
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        on(&document.into(), history::SAVED_EVENT, |_| watch());
+    }
     context_changed();
     if saved {
         ENGINE.with_borrow_mut(|e| {
@@ -890,8 +895,9 @@ fn render() {
         for (n, word) in [
             (count(|s| matches!(s, State::Refused { .. })), "refused"),
             (count(|s| matches!(s, State::Done(_))), "done"),
-            (count(State::in_flight), "running"),
-            (count(|s| *s == State::Waiting), "waiting"),
+            (count(State::takes_place), "running"),
+            (count(|s| *s == State::Uploading), "uploading"),
+            (count(State::is_waiting), "waiting"),
             (count(|s| matches!(s, State::Failed { .. })), "failed"),
         ] {
             if n > 0 {
@@ -1011,6 +1017,7 @@ fn rows(
                 State::Refused { .. } => "refused",
                 State::Ready => "ready",
                 State::Waiting => "waiting",
+                State::Staged(_) => "uploaded",
                 State::Uploading | State::Submitting => "sending",
                 State::Running(_) => "running",
                 State::Done(_) => "done",
