@@ -26,6 +26,7 @@ use super::timer::sleep_ms;
 use crate::core::api::{ApiError, TaskId};
 use crate::core::connection::{for_task, given_key};
 use crate::core::embed::EmbedEvent;
+use crate::core::history;
 use crate::core::job::Policy;
 use crate::core::jobs::{apply, change_of, Command, Effect, Generation, JobsState, Lock};
 use crate::core::pace::Pace;
@@ -321,6 +322,12 @@ impl Jobs {
             }
             Effect::Persist(record) => {
                 let result = storage::save_record(&record).err();
+                if result.is_none() {
+                    let saved = web_sys::Event::new(history::SAVED_EVENT).ok();
+                    if let (Some(document), Some(saved)) = (listen::document(), saved) {
+                        let _ = document.dispatch_event(&saved);
+                    }
+                }
                 if self.store_error.try_get_untracked() != Some(result) {
                     self.store_error.try_set(result);
                 }

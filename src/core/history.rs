@@ -15,6 +15,9 @@ use super::config::{parse_base_url, BaseUrl};
 pub const SCHEMA_VERSION: u32 = 1;
 /// Storage entries of the history are named `multishot.job.<task id>`.
 pub const ENTRY_PREFIX: &str = "multishot.job.";
+/// Dispatched on the document by the page once it has saved a task's record (a poll's
+/// news): the batch's module reads its running tasks' records then, not a second later.
+pub const SAVED_EVENT: &str = "multishot-record-saved";
 /// The number of jobs kept; older finished ones are pruned past it (running ones never).
 pub const HISTORY_LIMIT: usize = 50;
 /// WaveSpeed keeps outputs for 7 days.

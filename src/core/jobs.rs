@@ -16,6 +16,7 @@ use super::connection::Connection;
 use super::embed::{EmbedEvent, Stage};
 use super::history::{self, Record, Skipped, HISTORY_LIMIT};
 use super::job::{Event, Next, Phase, Policy, Run, Tracked, Wait, Watch};
+use super::{pace, task_view};
 
 /// Everything the page knows about its jobs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -949,6 +950,7 @@ fn feed(
     fx: &mut Vec<Effect>,
 ) {
     let claiming = state.claiming.contains(id);
+    let typical = task_view::typical_ms(state.tasks.iter().map(|t| &t.record));
     let Some(t) = state.tasks.iter_mut().find(|t| &t.record.id == id) else {
         return;
     };
@@ -972,7 +974,17 @@ fn feed(
     match next {
         // While its lock is asked for, the answer schedules the next poll.
         Next::PollIn(_) if claiming => {}
-        Next::PollIn(ms) => fx.push(Effect::PollIn(id.clone(), ms)),
+        Next::PollIn(ms) => {
+            // A poll at the interval is aimed at the task's typical end (not one after a
+            // failure, nor one cut short by the wait cap).
+            let aimed = match &t.watch {
+                Watch::Here(w) if w.retrying.is_none() && ms == policy.poll_interval_ms => {
+                    pace::aim(now.saturating_sub(t.record.created_ms), typical, ms)
+                }
+                _ => ms,
+            };
+            fx.push(Effect::PollIn(id.clone(), aimed));
+        }
         Next::Stop => {
             fx.push(Effect::Stop(id.clone()));
             // Over: another tab may follow it from storage. Paused or stopped: this tab
@@ -1417,6 +1429,61 @@ mod tests {
         apply(&mut s, generate(true), NOW, &P);
         apply(&mut s, Command::Dismiss, NOW, &P);
         assert_eq!(s.view, Some(Run::Uploading));
+    }
+
+    #[test]
+    fn a_poll_is_aimed_at_the_end_of_a_task_as_long_as_the_earlier_ones_took() {
+        let mut s = submitted(1);
+        // Three tasks seen from start to end here took 2 s (the median).
+        for (n, took) in [(7, 1_900), (8, 2_000), (9, 9_000)] {
+            let mut r = record(n, "completed", NOW - 60_000);
+            r.finished_ms = Some(NOW - 60_000 + took);
+            apply(
+                &mut s,
+                Command::Restored {
+                    records: vec![r],
+                    skipped: Vec::new(),
+                },
+                NOW,
+                &P,
+            );
+        }
+        apply(&mut s, Command::Due(id(1)), NOW + 1_000, &P);
+        let fx = apply(
+            &mut s,
+            Command::Polled(id(1), Ok(reply(1, "processing"))),
+            NOW + 1_000,
+            &P,
+        );
+        assert_eq!(
+            fx.last(),
+            Some(&Effect::PollIn(id(1), 600)),
+            "at four fifths of 2 s, not an interval later"
+        );
+        apply(&mut s, Command::Due(id(1)), NOW + 1_600, &P);
+        let fx = apply(
+            &mut s,
+            Command::Polled(id(1), Ok(reply(1, "processing"))),
+            NOW + 1_600,
+            &P,
+        );
+        assert_eq!(
+            fx.last(),
+            Some(&Effect::PollIn(id(1), 500)),
+            "due: more often"
+        );
+        // After a failed poll, the back-off is kept as it is.
+        apply(&mut s, Command::Due(id(1)), NOW + 2_100, &P);
+        let fx = apply(
+            &mut s,
+            Command::Polled(id(1), Err(ApiError::Network("reset".into()))),
+            NOW + 2_100,
+            &P,
+        );
+        assert!(
+            matches!(fx.last(), Some(Effect::PollIn(_, ms)) if *ms == P.backoff_step_ms.min(P.backoff_max_ms)),
+            "{fx:?}"
+        );
     }
 
     #[test]

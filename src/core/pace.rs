@@ -71,6 +71,40 @@ impl Pace {
     }
 }
 
+/// How far before a task's typical end its poll is aimed (a fifth of it): a task as
+/// quick as usual is seen done the moment it is, not up to an interval later.
+const AIM_EARLY_DIV: u64 = 5;
+
+/// The least wait between two polls of one task, whatever [`aim`] works out.
+pub const MIN_AIM_MS: u64 = 250;
+
+/// When task's next poll is due, `elapsed` ms after it was made, when a task here
+/// typically takes `typical` ms (`None`: not known yet) and the page polls every
+/// `interval` ms:
+/// - long before its typical end, every interval (as without a typical time);
+/// - within an interval of it, at four fifths of the typical time (the last interval
+///   is cut short, never lengthened);
+/// - from there to twice the typical time, three times an interval (it is due: seen done
+///   within a third of an interval);
+/// - after that, every interval again (a slow one does not poll fast for long).
+///
+/// Never less than [`MIN_AIM_MS`] nor more than `interval`; [`Pace`] still keeps the
+/// page's polls under [`MAX_POLLS_PER_SECOND`] in all.
+pub fn aim(elapsed: u64, typical: Option<u64>, interval: u64) -> u64 {
+    let Some(typical) = typical.filter(|&t| t > 0) else {
+        return interval;
+    };
+    let at = typical - typical / AIM_EARLY_DIV;
+    let wait = if elapsed < at {
+        at - elapsed
+    } else if elapsed < typical.saturating_mul(2) {
+        interval / 3
+    } else {
+        interval
+    };
+    wait.clamp(MIN_AIM_MS.min(interval), interval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +150,56 @@ mod tests {
         assert!(pace.is_empty());
         assert_eq!(pace.wake(), None);
         assert_eq!(pace.take(9_000), None);
+    }
+
+    #[test]
+    fn a_poll_is_aimed_at_a_tasks_typical_end_and_comes_often_while_it_is_due() {
+        // Not known yet: every interval.
+        assert_eq!(aim(0, None, 1_500), 1_500);
+        assert_eq!(aim(0, Some(0), 1_500), 1_500);
+        // Typically 2 s: the second poll at 1.6 s, then every 500 ms until 4 s.
+        assert_eq!(aim(0, Some(2_000), 1_500), 1_500);
+        assert_eq!(
+            aim(1_500, Some(2_000), 1_500),
+            250,
+            "at least the least wait"
+        );
+        assert_eq!(aim(1_000, Some(2_000), 1_500), 600);
+        assert_eq!(aim(1_600, Some(2_000), 1_500), 500);
+        assert_eq!(aim(3_999, Some(2_000), 1_500), 500);
+        assert_eq!(
+            aim(4_000, Some(2_000), 1_500),
+            1_500,
+            "a slow one: every interval"
+        );
+        // Typically two minutes: every interval until 96 s, every 500 ms until 240 s.
+        assert_eq!(aim(30_000, Some(120_000), 1_500), 1_500);
+        assert_eq!(aim(95_000, Some(120_000), 1_500), 1_000);
+        assert_eq!(aim(100_000, Some(120_000), 1_500), 500);
+        assert_eq!(aim(250_000, Some(120_000), 1_500), 1_500);
+        // An interval shorter than the least wait is kept.
+        assert_eq!(aim(0, Some(2_000), 100), 100);
+    }
+
+    proptest! {
+        /// Whatever the times: never longer than the interval, never shorter than the
+        /// least wait (or the interval if it is shorter), and never past the aimed moment.
+        #[test]
+        fn an_aimed_poll_is_never_later_than_an_interval(
+            elapsed in 0u64..1_000_000,
+            typical in proptest::option::of(0u64..1_000_000),
+            interval in 1u64..60_000,
+        ) {
+            let wait = aim(elapsed, typical, interval);
+            prop_assert!(wait <= interval);
+            prop_assert!(wait >= MIN_AIM_MS.min(interval));
+            if let Some(t) = typical.filter(|&t| t > 0) {
+                let at = t - t / 5;
+                if elapsed < at {
+                    prop_assert!(elapsed + wait <= at.max(elapsed + MIN_AIM_MS.min(interval)));
+                }
+            }
+        }
     }
 
     #[derive(Clone, Debug)]
