@@ -83,38 +83,72 @@ pub async fn save_all(shots: &[(usize, String, String, Option<String>)], name: &
         .is_some()
 }
 
-/// Saves a batch's results as one zip named `name`, a shot at a time: each is read, its
-/// CRC taken and its bytes let go, and the archive is a `Blob` of the headers and the
-/// shots' own `Blob`s (the browser keeps those, on disk when large), so the results of
-/// 200 photos never sit in the page's memory at once. `Err` names the first shot that
-/// cannot be read from this page.
-pub async fn save_results(files: &[ResultFile], name: &str) -> Result<(), String> {
-    let parts = js_sys::Array::new();
-    let mut writer = ZipWriter::new();
-    for file in files {
-        let unread = || format!("{} could not be read from this page", file.path);
-        let blob = read_shot(&file.src, file.relay.as_deref())
-            .await
-            .ok_or_else(unread)?;
+/// A zip made a file at a time: each is read, its CRC taken and its bytes let go, and the
+/// archive is a `Blob` of the headers and the files' own `Blob`s (the browser keeps
+/// those, on disk when large), so the results of 200 photos never sit in the page's
+/// memory at once.
+#[derive(Default)]
+pub struct ZipBlob {
+    parts: Vec<js_sys::Object>,
+    writer: ZipWriter,
+}
+
+impl ZipBlob {
+    /// An empty archive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `blob` at `path`.
+    pub async fn add(&mut self, path: &str, blob: &web_sys::Blob) -> Result<(), String> {
+        let unread = || format!("{path} could not be read from this page");
         let buffer = JsFuture::from(blob.array_buffer())
             .await
             .map_err(|_| unread())?;
         let crc = crc32(&js_sys::Uint8Array::new(&buffer).to_vec());
-        let header = writer
-            .entry(&file.path, crc, blob.size() as u64)
+        let header = self
+            .writer
+            .entry(path, crc, blob.size() as u64)
             .map_err(|e| e.to_string())?;
-        parts.push(&js_sys::Uint8Array::from(&header[..]));
-        parts.push(&blob);
+        self.parts
+            .push(js_sys::Uint8Array::from(&header[..]).into());
+        self.parts.push(blob.clone().into());
+        Ok(())
     }
-    let end = writer.finish().map_err(|e| e.to_string())?;
-    parts.push(&js_sys::Uint8Array::from(&end[..]));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/zip");
-    let archive = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-        .map_err(|_| "the archive could not be made".to_owned())?;
-    ObjectUrl::new(&archive)
-        .and_then(|url| save_url(url, name))
-        .ok_or_else(|| "the archive could not be saved".to_owned())
+
+    /// Reads a batch's shot and adds it at its path; `Err` names it when it cannot be
+    /// read from this page.
+    pub async fn add_shot(&mut self, file: &ResultFile) -> Result<(), String> {
+        let blob = read_shot(&file.src, file.relay.as_deref())
+            .await
+            .ok_or_else(|| format!("{} could not be read from this page", file.path))?;
+        self.add(&file.path, &blob).await
+    }
+
+    /// Ends the archive and saves it as `name`.
+    pub fn save(self, name: &str) -> Result<(), String> {
+        let mut parts = self.parts;
+        let end = self.writer.finish().map_err(|e| e.to_string())?;
+        parts.push(js_sys::Uint8Array::from(&end[..]).into());
+        let sequence: js_sys::Array = parts.into_iter().collect();
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("application/zip");
+        let archive = web_sys::Blob::new_with_u8_array_sequence_and_options(&sequence, &options)
+            .map_err(|_| "the archive could not be made".to_owned())?;
+        ObjectUrl::new(&archive)
+            .and_then(|url| save_url(url, name))
+            .ok_or_else(|| "the archive could not be saved".to_owned())
+    }
+}
+
+/// Saves a batch's results as one zip named `name`, a shot at a time ([`ZipBlob`]).
+/// `Err` names the first shot that cannot be read from this page.
+pub async fn save_results(files: &[ResultFile], name: &str) -> Result<(), String> {
+    let mut zip = ZipBlob::new();
+    for file in files {
+        zip.add_shot(file).await?;
+    }
+    zip.save(name)
 }
 
 /// Saves the file at `url` as `name` without leaving the page: handed to the browser's

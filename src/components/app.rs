@@ -295,6 +295,7 @@ pub fn App(
             }),
             key: jobs.state.with(|s| s.key),
             pay: funds.with(batch::Pay::of),
+            mark: settings.with(|s| s.video_mark.clone()),
         }
         .to_json()
     });

@@ -62,6 +62,7 @@ pub fn FilmMaker(
                 .and_then(|name| Shape::from_name(&name))
                 .unwrap_or_default(),
             mark: mark.and_then(|VideoMark(m)| m.get_untracked()),
+            back: false,
         };
         film_module::ask(&slot, &request);
     };

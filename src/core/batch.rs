@@ -35,6 +35,8 @@ use super::json::{self, Json};
 use super::output::{self, Output};
 use super::rules::Violation;
 use crate::core::config::BaseUrl;
+use multishot_film::request::{clean_mark, Request as FilmRequest, ShotRef};
+use multishot_film::shape::Shape;
 use multishot_rules::money::Micros;
 
 /// The page's element the batch's module draws its card into (the full page's; the
@@ -81,6 +83,8 @@ pub struct Context {
     pub key: bool,
     /// The price and what pays.
     pub pay: Pay,
+    /// The site owner's mark for films (`video_mark`), drawn on each photo's film.
+    pub mark: Option<String>,
 }
 
 impl Context {
@@ -102,6 +106,7 @@ impl Context {
             .opt_num("balance", self.pay.balance.map(|b| b.0))
             .opt_num("runs_left", self.pay.runs_left.map(|r| r.0))
             .bool("this_hour", self.pay.runs_left.is_some_and(|r| r.1))
+            .opt_str("mark", self.mark.as_deref())
             .end()
     }
 
@@ -135,6 +140,7 @@ impl Context {
                     .and_then(Json::as_u64)
                     .map(|n| (n, flag("this_hour"))),
             },
+            mark: doc.get("mark").and_then(Json::as_str).map(str::to_owned),
         })
     }
 }
@@ -966,6 +972,10 @@ pub fn status_line(item: &Item, status: Option<&Status>) -> (String, bool) {
 /// One file of Download all results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResultFile {
+    /// Its item's folder in the zip (`red-sneaker`).
+    pub folder: String,
+    /// Its number among its task's outputs (from 1).
+    pub number: usize,
     /// Its path in the zip: the item's folder and the shot's name
     /// (`red-sneaker/shot-1.jpg`).
     pub path: String,
@@ -993,6 +1003,8 @@ pub fn result_files(batch: &Batch) -> (Vec<ResultFile>, usize) {
                         continue;
                     };
                     files.push(ResultFile {
+                        folder: folder.clone(),
+                        number: n + 1,
                         path: format!("{folder}/{}", shot.file_name(n + 1)),
                         src: url.clone(),
                         relay: via.filter(|s| s.proxy).map(|s| {
@@ -1005,6 +1017,64 @@ pub fn result_files(batch: &Batch) -> (Vec<ResultFile>, usize) {
         }
     }
     (files, left_out)
+}
+
+/// Each photo's film for Download all results, in the items' order: its folder and the
+/// film module's request for it — its shots (those in the zip) in their order, the
+/// first shot's own shape, handed back to be put in the zip (not saved by itself).
+pub fn films(files: &[ResultFile], mark: Option<&str>) -> Vec<(String, FilmRequest)> {
+    let mut films: Vec<(String, FilmRequest)> = Vec::new();
+    for file in files {
+        let shot = ShotRef {
+            number: file.number,
+            src: file.src.clone(),
+            relay: file.relay.clone(),
+        };
+        match films.last_mut() {
+            Some((folder, request)) if *folder == file.folder => request.shots.push(shot),
+            _ => films.push((
+                file.folder.clone(),
+                FilmRequest {
+                    shots: vec![shot],
+                    shape: Shape::Original,
+                    mark: mark.and_then(clean_mark),
+                    back: true,
+                },
+            )),
+        }
+    }
+    films
+}
+
+/// What Download all results says once its zip is saved: the shots and films in it, the
+/// films not made (and the first reason), and the shots left out (sent inline: not
+/// kept).
+pub fn zip_said(shots: usize, films: usize, missed: &[String], left_out: usize) -> String {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut said = format!("Saved {} ", plural(shots, "shot", "shots"));
+    if films > 0 {
+        said.push_str(&format!("and {} ", plural(films, "film", "films")));
+    }
+    said.push_str("in one zip.");
+    if let Some(first) = missed.first() {
+        said.push_str(&format!(
+            " {} not made: {first}",
+            plural(missed.len(), "film was", "films were")
+        ));
+    }
+    if left_out > 0 {
+        said.push_str(&format!(
+            " {} could not be put in it (shots sent inline are not kept: open their task in History).",
+            plural(left_out, "shot", "shots")
+        ));
+    }
+    said
 }
 
 /// The cost of `runs` runs at `price` each (`None` past what a `u64` of micro-dollars
@@ -2254,6 +2324,7 @@ mod tests {
                 balance: Some(Micros(12_400_000)),
                 runs_left: None,
             },
+            mark: Some("Shop \"of the\" week".into()),
         };
         let proxy = Context {
             plan: Ok(Plan {
@@ -2267,16 +2338,38 @@ mod tests {
                 balance: None,
                 runs_left: Some((5, true)),
             },
+            mark: None,
         };
         let none = Context {
             plan: Err("Enter an API key or a proxy URL.".into()),
             key: false,
             pay: Pay::default(),
+            mark: None,
         };
         for c in [direct, proxy, none] {
             assert_eq!(Context::parse(&c.to_json()), Some(c));
         }
         assert_eq!(Context::parse("{}"), None);
+    }
+
+    #[test]
+    fn download_all_results_says_what_its_zip_holds_and_what_it_does_not() {
+        assert_eq!(zip_said(1, 0, &[], 0), "Saved 1 shot in one zip.");
+        assert_eq!(
+            zip_said(27, 9, &[], 0),
+            "Saved 27 shots and 9 films in one zip."
+        );
+        assert_eq!(
+            zip_said(
+                6,
+                1,
+                &["Cancelled: no file was made.".into(), "x".into()],
+                2
+            ),
+            "Saved 6 shots and 1 film in one zip. 2 films were not made: Cancelled: no file \
+             was made. 2 shots could not be put in it (shots sent inline are not kept: open \
+             their task in History)."
+        );
     }
 
     #[test]
@@ -2320,11 +2413,15 @@ mod tests {
             files,
             vec![
                 ResultFile {
+                    folder: "red-sneaker".into(),
+                    number: 1,
                     path: "red-sneaker/shot-1.jpg".into(),
                     src: "https://cdn.x/a.jpg".into(),
                     relay: relay(1, 1),
                 },
                 ResultFile {
+                    folder: "red-sneaker-2".into(),
+                    number: 1,
                     path: "red-sneaker-2/shot-1.png".into(),
                     src: "https://cdn.x/b.png?sig=1".into(),
                     relay: relay(3, 1),
@@ -2332,6 +2429,31 @@ mod tests {
             ]
         );
         assert_eq!(left_out, 1, "the script address");
+
+        // Each photo's film: its shots in the zip, handed back, the site's mark on it.
+        b.items[0].outputs = vec![
+            "https://cdn.x/a.jpg".into(),
+            "javascript:alert(1)".into(),
+            "https://cdn.x/c.mp4".into(),
+        ];
+        let (files, _) = result_files(&b);
+        let films = films(&files, Some(" shop.example\n"));
+        assert_eq!(
+            films
+                .iter()
+                .map(|(folder, r)| (folder.as_str(), r.shots.iter().map(|s| s.number).collect()))
+                .collect::<Vec<(&str, Vec<usize>)>>(),
+            vec![("red-sneaker", vec![1, 3]), ("red-sneaker-2", vec![1])]
+        );
+        let (_, first) = &films[0];
+        assert!(first.back, "handed back to the zip, not saved");
+        assert_eq!(first.mark.as_deref(), Some("shop.example"));
+        assert_eq!(first.shots[1].relay, relay(1, 3));
+        assert_eq!(
+            FilmRequest::parse(&first.to_text()).as_ref(),
+            Some(first),
+            "crosses to the film module whole"
+        );
     }
 
     #[test]

@@ -239,26 +239,55 @@ describe('a batch of photos', () => {
     assert.deepEqual(page.errors, []);
   });
 
-  test('Download all results: one zip, a folder per photo with its shots', async () => {
+  test('Download all results: one zip, a folder per photo with its shots and its film', async () => {
     await fake.scenario({ task_ms: 500 });
     const page = await openApp();
     await chooseAll(page, FIT.slice(0, 3));
     await batch(page).getByRole('button', { name: 'Generate all' }).click();
     await settle(page, 3);
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      batch(page).getByRole('button', { name: 'Download all results' }).click(),
-    ]);
-    assert.equal(download.suggestedFilename(), 'multishot-results.zip');
-    const path = await download.path();
-    const entries = zipEntries(await readFile(path));
-    assert.deepEqual(
-      entries.map(([name]) => name).sort(),
-      FIT.slice(0, 3).flatMap((n) => [1, 2, 3].map((k) => `${n.replace('.jpg', '')}/shot-${k}.jpg`)).sort(),
-    );
-    // Every entry's CRC and size hold, as an unzip checks them.
-    const bad = execFileSync('python3', ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).testzip())', path]);
-    assert.equal(bad.toString().trim(), 'None');
+    const films = batch(page).getByLabel('Films in Download all results');
+    assert.equal(await films.isChecked(), true, 'films are in it unless the box is cleared');
+    const folders = FIT.slice(0, 3).map((n) => n.replace('.jpg', ''));
+    const save = async () => {
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 120_000 }),
+        batch(page).getByRole('button', { name: 'Download all results' }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), 'multishot-results.zip');
+      const path = await download.path();
+      // Every entry's CRC and size hold, as an unzip checks them.
+      const bad = execFileSync('python3', ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).testzip())', path]);
+      assert.equal(bad.toString().trim(), 'None');
+      return { path, names: zipEntries(await readFile(path)).map(([name]) => name) };
+    };
+
+    // With the films: each folder has its three shots, then its film. While they are
+    // made, the button waits (a second press would make a second zip).
+    const pressed = save();
+    await page.getByText(/Making the film of/).waitFor();
+    assert.equal(await batch(page).getByRole('button', { name: 'Download all results' }).isDisabled(), true);
+    const withFilms = await pressed;
+    const shots = (n) => [1, 2, 3].map((k) => `${n}/shot-${k}.jpg`);
+    const film = withFilms.names.find((n) => n.startsWith(`${folders[0]}/film.`));
+    assert.ok(film, `a film in ${folders[0]}/ (${withFilms.names})`);
+    const extension = film.split('.').pop();
+    assert.deepEqual(withFilms.names, folders.flatMap((n) => [...shots(n), `${n}/film.${extension}`]));
+    await page.getByText('Saved 9 shots and 3 films in one zip.').waitFor();
+    // The film is the photo's three shots, 4 s each, as Download video makes it.
+    const out = await mkdtemp(join(tmpdir(), 'ms-batch-zip-'));
+    try {
+      execFileSync('python3', ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', withFilms.path, out]);
+      const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration,format_name', '-of', 'json', join(out, film)]));
+      assert.ok(Math.abs(Number(probe.format.duration) - 12) < 0.5, `12 s (${probe.format.duration})`);
+      assert.match(probe.format.format_name, extension === 'mp4' ? /mp4/ : /webm|matroska/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+
+    // The box cleared: the shots alone.
+    await films.uncheck();
+    const shotsOnly = await save();
+    assert.deepEqual(shotsOnly.names, folders.flatMap(shots));
     await page.getByText('Saved 9 shots in one zip.').waitFor();
   });
 });

@@ -7,15 +7,16 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use gloo_timers::callback::{Interval, Timeout};
+use multishot_film::request::{self as film, Request as FilmRequest, SLOT as FILM_SLOT};
 use multishot_repair::offer;
 use multishot_studio::browser::storage::{load_batch, read_record, remove_batch, save_batch};
 use multishot_studio::browser::tab_lock::{self, Held};
-use multishot_studio::browser::{batch_check, batch_files, download, folder};
+use multishot_studio::browser::{batch_check, batch_files, download, film_module, folder};
 use multishot_studio::core::api::{Status, TaskId};
 use multishot_studio::core::batch::{
-    self, apply, quote, result_files, status_line, Batch, Command, Context, Effect, Outcome, State,
-    ANSWER_EVENT, CONTEXT, CONTEXT_EVENT, DEFAULT_AT_ONCE, ENTRIES, ENTRY, EVENT, FILES, LOADER,
-    MAX_AT_ONCE, SEND_EVENT, SLOT, URLS,
+    self, apply, quote, result_files, status_line, zip_said, Batch, Command, Context, Effect,
+    Outcome, ResultFile, State, ANSWER_EVENT, CONTEXT, CONTEXT_EVENT, DEFAULT_AT_ONCE, ENTRIES,
+    ENTRY, EVENT, FILES, LOADER, MAX_AT_ONCE, SEND_EVENT, SLOT, URLS,
 };
 use multishot_studio::core::config::UploadMode;
 use multishot_studio::core::history::{self, is_thumbnail};
@@ -48,6 +49,8 @@ struct Engine {
     /// What the card says beside the rows (a save that failed, a download's progress).
     note: Option<String>,
     download: Option<String>,
+    /// Download all results is making its zip (pressed again, it would make a second).
+    zipping: bool,
     /// The rows drawn, by item number: the element and what it shows.
     rows: HashMap<u32, (web_sys::Element, String)>,
     /// Photos waiting to be checked and added, one at a time.
@@ -216,6 +219,7 @@ fn begin(slot: web_sys::Element) {
             statuses: HashMap::new(),
             note,
             download: None,
+            zipping: false,
             rows: HashMap::new(),
             adding: VecDeque::new(),
             checking: false,
@@ -716,6 +720,9 @@ fn build(slot: &web_sys::Element) {
         element("p", "ms-status ms-batch-download").inspect(|p| {
             let _ = p.set_attribute("role", "status");
         }),
+        // Where the film module draws each film's progress (and its Cancel) while
+        // Download all results makes them.
+        element("div", &format!("{FILM_SLOT} ms-batch-film")),
         element("p", "ms-note ms-batch-note"),
         element("ol", "ms-batch-list"),
         settings(),
@@ -808,6 +815,19 @@ fn settings() -> Option<web_sys::Element> {
     });
     let _ = label.append_child(&select);
     let _ = bar.append_child(&label);
+    // Where the browser can make a video: each photo's film goes in the zip too.
+    if film_module::offered() {
+        if let (Some(label), Some(films)) =
+            (element("label", ""), element("input", "ms-batch-films"))
+        {
+            let _ = films.set_attribute("type", "checkbox");
+            let _ = films.set_attribute("checked", "");
+            let _ = label.append_child(&films);
+            let _ =
+                label.append_child(&document()?.create_text_node(" Films in Download all results"));
+            let _ = bar.append_child(&label);
+        }
+    }
     if let Some(close) = button("New batch", "ms-button ms-quiet", "close", close) {
         let _ = bar.append_child(&close);
     }
@@ -824,24 +844,146 @@ fn close() {
     render();
 }
 
+/// Download all results: one zip, a folder per photo with its shots and, where the
+/// browser makes videos and the box is ticked, its film — made one at a time by the film
+/// module and put in the zip as it comes.
 fn download_all() {
-    let Some((files, left_out)) =
-        ENGINE.with_borrow(|e| e.as_ref().map(|e| result_files(&e.batch)))
-    else {
+    let Some((files, left_out, films, slot)) = ENGINE.with_borrow(|e| {
+        let e = e.as_ref()?;
+        let (files, left_out) = result_files(&e.batch);
+        let ticked = find(&e.slot, ".ms-batch-films")
+            .and_then(|b| b.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .is_some_and(|b| b.checked());
+        let mark = e.context.as_ref().and_then(|c| c.mark.as_deref());
+        let films = if ticked {
+            batch::films(&files, mark)
+        } else {
+            Vec::new()
+        };
+        Some((files, left_out, films, find(&e.slot, ".ms-batch-film")?))
+    }) else {
         return;
     };
+    zipping(true);
     set_download(format!("Putting {} shots in one zip…", files.len()));
     spawn_local(async move {
-        let said = match download::save_results(&files, "multishot-results.zip").await {
-            Ok(()) if left_out == 0 => format!("Saved {} shots in one zip.", files.len()),
-            Ok(()) => format!(
-                "Saved {} shots in one zip; {left_out} could not be put in it (shots sent inline are not kept: open their task in History).",
-                files.len()
-            ),
+        let said = match zip_all(&files, films, &slot).await {
+            Ok((made, missed)) => zip_said(files.len(), made, &missed, left_out),
             Err(why) => format!("The zip could not be made: {why}."),
         };
+        slot.set_text_content(None);
+        zipping(false);
         set_download(said);
     });
+}
+
+fn zipping(on: bool) {
+    ENGINE.with_borrow_mut(|e| {
+        if let Some(engine) = e.as_mut() {
+            engine.zipping = on;
+        }
+    });
+}
+
+/// Puts every shot in the zip, each photo's film after its shots, and saves it: how many
+/// films were made, and why the others were not (a cancel stops the films, not the zip).
+async fn zip_all(
+    files: &[ResultFile],
+    films: Vec<(String, FilmRequest)>,
+    slot: &web_sys::Element,
+) -> Result<(usize, Vec<String>), String> {
+    let mut zip = download::ZipBlob::new();
+    let of = films.len();
+    let mut films = films.into_iter().enumerate().peekable();
+    let (mut made, mut missed) = (0, Vec::new());
+    let mut cancelled = false;
+    for (i, file) in files.iter().enumerate() {
+        zip.add_shot(file).await?;
+        let last_of_photo = files
+            .get(i + 1)
+            .is_none_or(|next| next.folder != file.folder);
+        let Some((k, (folder, request))) =
+            films.next_if(|(_, (f, _))| last_of_photo && *f == file.folder)
+        else {
+            continue;
+        };
+        if cancelled {
+            missed.push(FILMS_CANCELLED.to_owned());
+            continue;
+        }
+        set_download(format!("Making the film of {folder} ({} of {of})…", k + 1));
+        match make_film(slot, &request).await {
+            Ok(film) => {
+                let extension = film
+                    .name()
+                    .rsplit_once('.')
+                    .map_or("mp4".to_owned(), |(_, e)| e.to_owned());
+                zip.add(&format!("{folder}/film.{extension}"), &film)
+                    .await?;
+                made += 1;
+            }
+            Err(why) => {
+                cancelled = why.starts_with("Cancelled");
+                missed.push(if cancelled {
+                    FILMS_CANCELLED.to_owned()
+                } else {
+                    why
+                });
+            }
+        }
+    }
+    set_download("Saving the zip…".to_owned());
+    zip.save("multishot-results.zip")?;
+    Ok((made, missed))
+}
+
+/// Why the films after a cancel were not made.
+const FILMS_CANCELLED: &str = "cancelled (the zip has the shots).";
+
+/// Asks the film module for `request`'s film (loading it the first time) in `slot`, and
+/// waits for it to be handed back.
+async fn make_film(
+    slot: &web_sys::Element,
+    request: &FilmRequest,
+) -> Result<web_sys::File, String> {
+    let answer: std::rc::Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>> =
+        Default::default();
+    let keep = answer.clone();
+    let promise = js_sys::Promise::new(&mut move |resolve, reject| {
+        *keep.borrow_mut() = Some((resolve, reject));
+    });
+    let Some((resolve, reject)) = answer.borrow_mut().take() else {
+        return Err("the film could not be asked for".to_owned());
+    };
+    let target: &web_sys::EventTarget = slot.as_ref();
+    let from = slot.clone();
+    let made = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        let file = js_sys::Reflect::get(&from, &film::FILE.into()).unwrap_or_default();
+        let _ = resolve.call1(&JsValue::NULL, &file);
+    });
+    let from = slot.clone();
+    let failed = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+        let why = js_sys::Reflect::get(&from, &film::WHY.into()).unwrap_or_default();
+        let _ = reject.call1(&JsValue::NULL, &why);
+    });
+    let _ =
+        target.add_event_listener_with_callback(film::MADE_EVENT, made.as_ref().unchecked_ref());
+    let _ = target
+        .add_event_listener_with_callback(film::FAILED_EVENT, failed.as_ref().unchecked_ref());
+    film_module::ask(slot, request);
+    let answered = wasm_bindgen_futures::JsFuture::from(promise).await;
+    let _ =
+        target.remove_event_listener_with_callback(film::MADE_EVENT, made.as_ref().unchecked_ref());
+    let _ = target
+        .remove_event_listener_with_callback(film::FAILED_EVENT, failed.as_ref().unchecked_ref());
+    match answered {
+        Ok(file) => file
+            .dyn_into()
+            .map_err(|_| "the film came back empty".to_owned()),
+        Err(why) => Err(why
+            .as_string()
+            .unwrap_or_else(|| "the film could not be made".to_owned())),
+    }
 }
 
 fn set_download(said: String) {
@@ -934,7 +1076,12 @@ fn render() {
             here,
             Some(if paused { "Resume" } else { "Pause" }),
         );
-        set("download", count(|s| matches!(s, State::Done(_))) > 0, true, None);
+        set(
+            "download",
+            count(|s| matches!(s, State::Done(_))) > 0,
+            !engine.zipping,
+            None,
+        );
         set("close", true, batch::close(b).is_some(), None);
         if let Some(select) = find(&card, "select").and_then(|s| s.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
             let value = b.at_once.to_string();

@@ -22,7 +22,10 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::camera::{move_for, view_at, View};
 use crate::encoding::{bitrate, Container, CODECS, KEY_EVERY};
 use crate::mp4::{self, Sample, Track};
-use crate::request::{is_still, unread, Miss, Request, ShotRef, EVENT, LOADER, REQUEST, SLOT};
+use crate::request::{
+    is_still, unread, Miss, Request, ShotRef, EVENT, FAILED_EVENT, FILE, LOADER, MADE_EVENT,
+    REQUEST, SLOT, WHY,
+};
 use crate::shape::{cover, frame_size};
 use crate::timeline::{frame_micros, Layer, Piece, Timeline, FPS};
 use crate::webm;
@@ -170,9 +173,13 @@ fn answer(slot: web_sys::Element) {
     let Some((text, request)) = text.and_then(|t| Request::parse(&t).map(|r| (t, r))) else {
         return;
     };
-    // Made already this session: saved again at once.
+    // Made already this session: saved (or handed back) again at once.
     if let Some(film) = MADE.with(|m| m.borrow().get(&text).cloned()) {
-        show_made(&slot, &film, true);
+        if request.back {
+            hand_back(&slot, Ok(&film.file));
+        } else {
+            show_made(&slot, &film, true);
+        }
         return;
     }
     // The same film on its way: nothing more to do; another one: that one stops (one
@@ -209,16 +216,39 @@ fn answer(slot: web_sys::Element) {
             WORKING.with(|w| *w.borrow_mut() = None);
         }
         match made {
+            Ok(film) if request.back => {
+                // Handed back, not kept: the asker keeps it (a batch's films would
+                // otherwise all stay in memory).
+                ui.clear();
+                hand_back(&slot, Ok(&film.file));
+            }
             Ok(film) => {
                 MADE.with(|m| m.borrow_mut().insert(text, film.clone()));
                 if !superseded {
                     show_made(&slot, &film, false);
                 }
             }
+            Err(why) if request.back => {
+                ui.clear();
+                hand_back(&slot, Err(&why.to_string()));
+            }
             Err(_) if superseded => {}
             Err(why) => ui.fail(&why.to_string()),
         }
     });
+}
+
+/// Hands a film asked for back to the asker: the `File` in the slot's [`FILE`] and
+/// [`MADE_EVENT`], or why not in [`WHY`] and [`FAILED_EVENT`].
+fn hand_back(slot: &web_sys::Element, made: Result<&web_sys::File, &str>) {
+    let (key, value, event): (&str, JsValue, &str) = match made {
+        Ok(file) => (FILE, file.into(), MADE_EVENT),
+        Err(why) => (WHY, why.into(), FAILED_EVENT),
+    };
+    let _ = js_sys::Reflect::set(slot, &key.into(), &value);
+    if let Ok(event) = web_sys::Event::new(event) {
+        let _ = slot.dispatch_event(&event);
+    }
 }
 
 /// The slot while a film is made: a progress bar with the frames done, and **Cancel**.
@@ -281,6 +311,11 @@ impl Progress {
         if let Some(said) = &self.said {
             said.set_text_content(Some(&format!("Making the video: frame {done} of {of}.")));
         }
+    }
+
+    /// Takes the progress out of the slot (a film handed back: the asker says the rest).
+    fn clear(&self) {
+        self.slot.set_text_content(None);
     }
 
     fn say(&self, text: &str) {

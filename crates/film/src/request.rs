@@ -6,7 +6,11 @@
 //!   (index.html, embed.js) loads the module at the first such event, and the module,
 //!   once started, also answers a request made before it was there;
 //! - the module draws its progress, **Cancel**, the saved film and **Share video** into
-//!   the slot, as plain text and buttons.
+//!   the slot, as plain text and buttons;
+//! - a request that asks for the film back ([`Request::back`]: the batch's **Download all
+//!   results**, which puts each photo's film in its zip) is not saved: the module sets the
+//!   slot's [`FILE`] to the film's `File` and dispatches [`MADE_EVENT`] on the slot, or
+//!   sets [`WHY`] to the reason and dispatches [`FAILED_EVENT`].
 
 use crate::shape::Shape;
 
@@ -18,6 +22,14 @@ pub const SLOT: &str = "ms-film-slot";
 pub const EVENT: &str = "multishot-film";
 /// The slot's property that holds the request, as text.
 pub const REQUEST: &str = "msFilm";
+/// The event the module dispatches on the slot with a film asked for back.
+pub const MADE_EVENT: &str = "multishot-film-made";
+/// The slot's property that holds the film asked for back (a `File`).
+pub const FILE: &str = "msFilmFile";
+/// The event the module dispatches on the slot when a film asked for back was not made.
+pub const FAILED_EVENT: &str = "multishot-film-failed";
+/// The slot's property that says why (text).
+pub const WHY: &str = "msFilmWhy";
 /// The longest mark drawn on a film, in characters.
 pub const MARK_CHARS: usize = 60;
 
@@ -43,6 +55,8 @@ pub struct Request {
     pub shape: Shape,
     /// The site owner's mark, drawn small in a corner of every frame.
     pub mark: Option<String>,
+    /// Hand the film back to the asker ([`MADE_EVENT`]) instead of saving it.
+    pub back: bool,
 }
 
 /// Why one read of a shot gave no bytes.
@@ -124,6 +138,9 @@ impl Request {
             out.push_str(&field(mark));
             out.push('\n');
         }
+        if self.back {
+            out.push_str("back\n");
+        }
         for shot in &self.shots {
             out.push_str(&shot.number.to_string());
             out.push('\t');
@@ -143,6 +160,7 @@ impl Request {
             match parts.as_slice() {
                 ["shape", name] => request.shape = Shape::from_name(name)?,
                 ["mark", mark] => request.mark = clean_mark(mark),
+                ["back"] => request.back = true,
                 [number, src, relay] => request.shots.push(ShotRef {
                     number: number.parse().ok()?,
                     src: (*src).to_owned(),
@@ -182,6 +200,7 @@ mod tests {
             ],
             shape: Shape::Portrait,
             mark: Some("Shop\tof the\nweek".into()),
+            back: false,
         }
     }
 
@@ -193,6 +212,18 @@ mod tests {
         assert_eq!(back.shape, Shape::Portrait);
         assert_eq!(back.mark.as_deref(), Some("Shop of the week"));
         assert_eq!(back.file_name("mp4"), "multi-shot-sequence-9x16.mp4");
+        assert!(!back.back);
+        let asked_back = Request {
+            back: true,
+            ..sample()
+        };
+        let again = Request::parse(&asked_back.to_text()).unwrap();
+        assert!(again.back, "a film asked for back reads back as one");
+        assert_ne!(
+            asked_back.to_text(),
+            sample().to_text(),
+            "and is not the same film as one saved"
+        );
     }
 
     #[test]
