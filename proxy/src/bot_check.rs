@@ -31,8 +31,8 @@ pub const TOKEN_HEADER: &str = "x-turnstile-token";
 pub const SITEVERIFY_URL: &str = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 /// How long a token lives at Cloudflare (and is remembered here once used).
 pub const TOKEN_LIFETIME_MS: u64 = 300_000;
-/// How long an upload's pass waits for its submit.
-pub const PASS_LIFETIME_MS: u64 = 300_000;
+/// How long an upload's pass waits for its submit (the page counts on it: shared).
+pub use multishot_rules::turnstile::PASS_LIFETIME_MS;
 /// How long siteverify may take before the check fails closed.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest siteverify reply read.

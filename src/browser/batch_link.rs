@@ -13,13 +13,18 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::api_client::{data_uri, submit, upload_binary};
 use super::listen::listen;
 use super::runner::Jobs;
+use crate::components::BotCheckState;
 use crate::core::api::{SubmitRequest, TaskId};
 use crate::core::batch::{
     outcome_of, Outcome, ANSWER_EVENT, CONTEXT, CONTEXT_EVENT, ENTRIES, ENTRY, EVENT, FILES,
     SEND_EVENT, URLS,
 };
+use crate::core::bot_check;
 use crate::core::connection::Connection;
 use crate::core::jobs::{Action, Command, Sent};
+use gloo_timers::future::TimeoutFuture;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 fn dispatch(slot: &web_sys::Element, name: &str) {
     if let Ok(event) = web_sys::Event::new(name) {
@@ -48,11 +53,39 @@ pub fn tell(slot: &web_sys::Element, context: &str) {
     dispatch(slot, CONTEXT_EVENT);
 }
 
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The next token of the site's bot check, when the page shows one (through a proxy with
+/// a site key): taken now, or as soon as the widget gives one (a check that needs the
+/// visitor waits for them, in the widget beside Generate). `None` without a check.
+async fn next_token(bot: BotCheckState) -> Option<String> {
+    loop {
+        if bot.key.try_with_untracked(Option::is_none).unwrap_or(true) {
+            return None;
+        }
+        if let Some(token) = bot.take() {
+            return Some(token);
+        }
+        TimeoutFuture::new(100).await;
+    }
+}
+
 /// Answers the batch's requests in `slot` with `connection`, keeping its tasks in `jobs`;
-/// shows the batch at once when one is saved.
-pub fn serve(slot: web_sys::Element, jobs: Jobs, connection: Signal<Result<Connection, String>>) {
+/// shows the batch at once when one is saved. Through a proxy with a bot check, each
+/// upload carries a token of the widget, and so does each submit its upload's pass no
+/// longer covers ([`bot_check::pass_covers`]: a photo may wait long for a place).
+pub fn serve(
+    slot: web_sys::Element,
+    jobs: Jobs,
+    connection: Signal<Result<Connection, String>>,
+    bot: BotCheckState,
+) {
     let target: web_sys::EventTarget = slot.clone().into();
     let answering = slot.clone();
+    // The images this page uploaded for the batch, and when (for their passes).
+    let uploaded: Rc<RefCell<Vec<(String, u64)>>> = Rc::default();
     listen(Some(target), SEND_EVENT, move |e| {
         let Some(detail) = e.dyn_ref::<web_sys::CustomEvent>().map(|e| e.detail()) else {
             return;
@@ -70,6 +103,7 @@ pub fn serve(slot: web_sys::Element, jobs: Jobs, connection: Signal<Result<Conne
         }
         let connection = connection.get_untracked();
         let slot = answering.clone();
+        let uploaded = uploaded.clone();
         let (file, image, inline, base64, thumbnail) = (
             get("file").dyn_into::<web_sys::File>().ok(),
             get("image").as_string(),
@@ -83,7 +117,17 @@ pub fn serve(slot: web_sys::Element, jobs: Jobs, connection: Signal<Result<Conne
                 (Ok(c), "upload") => {
                     let sent = match file {
                         Some(file) if inline => data_uri(&file).await,
-                        Some(file) => upload_binary(&c, &file, None).await,
+                        Some(file) => {
+                            let token = next_token(bot).await;
+                            let sent = upload_binary(&c, &file, token.as_deref()).await;
+                            if let (Ok(image), Some(_)) = (&sent, &token) {
+                                let now = now_ms();
+                                let mut list = uploaded.borrow_mut();
+                                list.retain(|(_, at)| bot_check::pass_covers(Some(*at), now));
+                                list.push((image.clone(), now));
+                            }
+                            sent
+                        }
                         // (The module hands a file with every upload: it says "lost" itself
                         // when it has none.)
                         None => return,
@@ -95,7 +139,17 @@ pub fn serve(slot: web_sys::Element, jobs: Jobs, connection: Signal<Result<Conne
                         image: image.unwrap_or_default(),
                         enable_base64_output: base64,
                     };
-                    match submit(&c, &request, None).await {
+                    let at = uploaded
+                        .borrow()
+                        .iter()
+                        .find(|(image, _)| *image == request.image)
+                        .map(|(_, at)| *at);
+                    let token = if bot_check::pass_covers(at, now_ms()) {
+                        None
+                    } else {
+                        next_token(bot).await
+                    };
+                    match submit(&c, &request, token.as_deref()).await {
                         Ok(reply) => {
                             let id = reply.id.to_string();
                             // Kept (saved at once) and polled as every task is.

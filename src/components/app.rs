@@ -303,7 +303,7 @@ pub fn App(
     // is there; the second runs again at each change of the context.)
     Effect::new(move |_| {
         if let Some(slot) = batch_slot.get() {
-            batch_link::serve(slot.into(), jobs, connection);
+            batch_link::serve(slot.into(), jobs, connection, bot);
         }
     });
     Effect::new(move |_| {

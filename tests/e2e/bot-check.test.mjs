@@ -4,8 +4,8 @@
 // stand-in (tests/e2e/support/turnstile-stand-in.js), served at Cloudflare's own address.
 // Generate waits for the widget's token; one token runs one generation (the upload's
 // pass covers its submit); an expired token is renewed without a word; a refused token
-// shows the proxy's sentence and keeps the image; a page without a site key has nothing
-// of Turnstile.
+// shows the proxy's sentence and keeps the image; a batch takes a token a photo; a page
+// without a site key has nothing of Turnstile.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -48,6 +48,8 @@ before(async () => {
       '--turnstile-verify-url', `${fake.url}/turnstile/v0/siteverify`,
       '--polls-per-ip-per-second', '20',
       '--runs-per-minute', '100',
+      // A batch of three runs beside the single ones.
+      '--runs-per-ip-per-hour', '20',
     ],
   });
   // The site owner's config.json, then the policy written for it (as make dist does).
@@ -125,6 +127,31 @@ describe('the bot check', () => {
     // The used token was given back for a fresh one.
     await page.waitForFunction(() => window.__standIn.tokens.length === 2);
     assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+    assert.deepEqual(page.seen.errors, []);
+  });
+
+  test('a batch through the checked proxy: a token of the widget for each photo, its pass covering its submit', async () => {
+    const page = await openApp(checked.url);
+    await page.waitForFunction(() => window.__standIn?.tokens.length === 1);
+    const names = ['red-sneaker.jpg', 'blue-bag.jpg', 'lamp.jpg'];
+    const folder = await mkdtemp(join(tmpdir(), 'ms-bot-batch-'));
+    try {
+      for (const name of names) await cp(join(FIXTURES, 'valid.jpg'), join(folder, name));
+      await page.getByLabel('Image file').setInputFiles(names.map((n) => join(folder, n)));
+      const card = page.locator('.ms-batch');
+      await page.waitForFunction(() => document.querySelectorAll('.ms-batch-row[data-state="ready"]').length === 3);
+      await card.getByRole('button', { name: 'Generate all' }).click();
+      await page.waitForFunction(() => document.querySelectorAll('.ms-batch-row[data-state="done"]').length === 3, null, { timeout: 60_000 });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    const log = await fake.log();
+    assert.equal(log.filter((e) => e.kind === 'upload').length, 3);
+    assert.equal(log.filter((e) => e.kind === 'submit').length, 3);
+    const tokens = (await siteverified()).map((e) => e.token);
+    assert.equal(tokens.length, 3, 'one check a photo: each upload\'s pass covered its submit');
+    assert.equal(new Set(tokens).size, 3, 'a fresh token each time');
+    assert.equal(await page.getByText('Please complete the check above').count(), 0);
     assert.deepEqual(page.seen.errors, []);
   });
 

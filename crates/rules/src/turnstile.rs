@@ -4,6 +4,10 @@
 /// the proxy requires siteverify to give back.
 pub const ACTION: &str = "multishot_generate";
 
+/// How long the pass of a verified upload waits at the proxy for the submit of the image
+/// it uploaded (the submit then needs no token of its own).
+pub const PASS_LIFETIME_MS: u64 = 300_000;
+
 /// A Turnstile site key as Cloudflare issues them (`0x…`, `1x…`): letters, digits, `_`
 /// and `-`, at most 64 characters (it goes into an attribute and a script's call).
 pub fn is_sitekey(key: &str) -> bool {
