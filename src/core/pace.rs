@@ -84,8 +84,8 @@ pub const MIN_AIM_MS: u64 = 250;
 /// - long before its typical end, every interval (as without a typical time);
 /// - within an interval of it, at four fifths of the typical time (the last interval
 ///   is cut short, never lengthened);
-/// - from there to twice the typical time, three times an interval (it is due: seen done
-///   within a third of an interval);
+/// - for one interval from there, three times an interval (it is due: seen done within
+///   a third of an interval) — a few polls more than without aiming, not more;
 /// - after that, every interval again (a slow one does not poll fast for long).
 ///
 /// Never less than [`MIN_AIM_MS`] nor more than `interval`; [`Pace`] still keeps the
@@ -97,7 +97,7 @@ pub fn aim(elapsed: u64, typical: Option<u64>, interval: u64) -> u64 {
     let at = typical - typical / AIM_EARLY_DIV;
     let wait = if elapsed < at {
         at - elapsed
-    } else if elapsed < typical.saturating_mul(2) {
+    } else if elapsed < at.saturating_add(interval) {
         interval / 3
     } else {
         interval
@@ -157,33 +157,27 @@ mod tests {
         // Not known yet: every interval.
         assert_eq!(aim(0, None, 1_500), 1_500);
         assert_eq!(aim(0, Some(0), 1_500), 1_500);
-        // Typically 2 s: the second poll at 1.6 s, then every 500 ms until 4 s.
+        // Typically 2 s: the second poll at 1.6 s, then every 500 ms until 3.1 s.
         assert_eq!(aim(0, Some(2_000), 1_500), 1_500);
-        assert_eq!(
-            aim(1_500, Some(2_000), 1_500),
-            250,
-            "at least the least wait"
-        );
+        assert_eq!(aim(1_500, Some(2_000), 1_500), 250, "the least wait");
         assert_eq!(aim(1_000, Some(2_000), 1_500), 600);
         assert_eq!(aim(1_600, Some(2_000), 1_500), 500);
-        assert_eq!(aim(3_999, Some(2_000), 1_500), 500);
-        assert_eq!(
-            aim(4_000, Some(2_000), 1_500),
-            1_500,
-            "a slow one: every interval"
-        );
-        // Typically two minutes: every interval until 96 s, every 500 ms until 240 s.
+        assert_eq!(aim(3_099, Some(2_000), 1_500), 500);
+        assert_eq!(aim(3_100, Some(2_000), 1_500), 1_500, "a slow one");
+        // Typically two minutes: every interval until 96 s, every 500 ms until 97.5 s.
         assert_eq!(aim(30_000, Some(120_000), 1_500), 1_500);
         assert_eq!(aim(95_000, Some(120_000), 1_500), 1_000);
-        assert_eq!(aim(100_000, Some(120_000), 1_500), 500);
-        assert_eq!(aim(250_000, Some(120_000), 1_500), 1_500);
+        assert_eq!(aim(96_000, Some(120_000), 1_500), 500);
+        assert_eq!(aim(97_500, Some(120_000), 1_500), 1_500);
         // An interval shorter than the least wait is kept.
         assert_eq!(aim(0, Some(2_000), 100), 100);
     }
 
     proptest! {
         /// Whatever the times: never longer than the interval, never shorter than the
-        /// least wait (or the interval if it is shorter), and never past the aimed moment.
+        /// least wait (or the interval if it is shorter), never past the aimed moment, and
+        /// a task polled from its start to its end costs at most four polls more than
+        /// one polled every interval.
         #[test]
         fn an_aimed_poll_is_never_later_than_an_interval(
             elapsed in 0u64..1_000_000,
@@ -199,6 +193,13 @@ mod tests {
                     prop_assert!(elapsed + wait <= at.max(elapsed + MIN_AIM_MS.min(interval)));
                 }
             }
+            let (mut t, mut aimed) = (0u64, 0u64);
+            while t < elapsed {
+                t += aim(t, typical, interval);
+                aimed += 1;
+            }
+            let plain = elapsed.div_ceil(interval);
+            prop_assert!(aimed <= plain + 4, "{} polls against {}", aimed, plain);
         }
     }
 
