@@ -18,6 +18,8 @@ export CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
 # `{:?}` prints nothing.
 export CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true
 export CARGO_PROFILE_WASM_RELEASE_PANIC=immediate-abort
+# (The modules' profile, Cargo.toml's wasm-module, too.)
+export CARGO_PROFILE_WASM_MODULE_PANIC=immediate-abort
 # `erase_components`: Leptos type-erases each component's view (AnyView) instead of
 # monomorphising the whole tree's type, as cargo-leptos can: −5.9 KB brotli.
 # EXTRA_RUSTFLAGS: for measuring a further flag (see docs/performance.md).
