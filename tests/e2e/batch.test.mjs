@@ -284,6 +284,13 @@ describe('a batch of photos', () => {
       await rm(out, { recursive: true, force: true });
     }
 
+    // Cancel, pressed while the first film is made: the films are left out, not the shots.
+    const cancelled = save();
+    await page.getByText(/Making the film of/).waitFor();
+    await batch(page).locator('.ms-batch-film').getByRole('button', { name: 'Cancel' }).click();
+    assert.deepEqual((await cancelled).names, folders.flatMap(shots));
+    await page.getByText('Saved 9 shots in one zip. 3 films were not made: cancelled (the zip has the shots).').waitFor();
+
     // The box cleared: the shots alone.
     await films.uncheck();
     const shotsOnly = await save();

@@ -923,7 +923,7 @@ async fn zip_all(
                 made += 1;
             }
             Err(why) => {
-                cancelled = why.starts_with("Cancelled");
+                cancelled = why == film::CANCELLED;
                 missed.push(if cancelled {
                     FILMS_CANCELLED.to_owned()
                 } else {
@@ -940,8 +940,13 @@ async fn zip_all(
 /// Why the films after a cancel were not made.
 const FILMS_CANCELLED: &str = "cancelled (the zip has the shots).";
 
+/// The longest wait for one film (a 3-shot film takes some 7 s here; a slow phone, many
+/// times that): past it — the film module could not be loaded, say — the film is left
+/// out and the zip goes on.
+const FILM_WAIT_MS: u32 = 5 * 60 * 1000;
+
 /// Asks the film module for `request`'s film (loading it the first time) in `slot`, and
-/// waits for it to be handed back.
+/// waits for it to be handed back (at most [`FILM_WAIT_MS`]).
 async fn make_film(
     slot: &web_sys::Element,
     request: &FilmRequest,
@@ -955,6 +960,7 @@ async fn make_film(
     let Some((resolve, reject)) = answer.borrow_mut().take() else {
         return Err("the film could not be asked for".to_owned());
     };
+    let give_up = reject.clone();
     let target: &web_sys::EventTarget = slot.as_ref();
     let from = slot.clone();
     let made = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
@@ -970,6 +976,12 @@ async fn make_film(
         target.add_event_listener_with_callback(film::MADE_EVENT, made.as_ref().unchecked_ref());
     let _ = target
         .add_event_listener_with_callback(film::FAILED_EVENT, failed.as_ref().unchecked_ref());
+    let _timer = Timeout::new(FILM_WAIT_MS, move || {
+        let _ = give_up.call1(
+            &JsValue::NULL,
+            &"it was not made within 5 minutes (Download video may not load here)".into(),
+        );
+    });
     film_module::ask(slot, request);
     let answered = wasm_bindgen_futures::JsFuture::from(promise).await;
     let _ =

@@ -23,8 +23,8 @@ use crate::camera::{move_for, view_at, View};
 use crate::encoding::{bitrate, Container, CODECS, KEY_EVERY};
 use crate::mp4::{self, Sample, Track};
 use crate::request::{
-    is_still, unread, Miss, Request, ShotRef, EVENT, FAILED_EVENT, FILE, LOADER, MADE_EVENT,
-    REQUEST, SLOT, WHY,
+    is_still, unread, Miss, Request, ShotRef, CANCELLED, EVENT, FAILED_EVENT, FILE, LOADER,
+    MADE_EVENT, REQUEST, SLOT, WHY,
 };
 use crate::shape::{cover, frame_size};
 use crate::timeline::{frame_micros, Layer, Piece, Timeline, FPS};
@@ -89,7 +89,7 @@ enum FilmError {
     NoEncoder(String),
     #[error("The video could not be made: {0}. Try again, or Download all for the shots.")]
     Encoder(String),
-    #[error("Cancelled: no file was made.")]
+    #[error("{}", CANCELLED)]
     Cancelled,
 }
 

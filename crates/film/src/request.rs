@@ -30,6 +30,8 @@ pub const FILE: &str = "msFilmFile";
 pub const FAILED_EVENT: &str = "multishot-film-failed";
 /// The slot's property that says why (text).
 pub const WHY: &str = "msFilmWhy";
+/// What [`WHY`] says of a film cancelled by its **Cancel** (the asker stops asking).
+pub const CANCELLED: &str = "Cancelled: no file was made.";
 /// The longest mark drawn on a film, in characters.
 pub const MARK_CHARS: usize = 60;
 
