@@ -13,6 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::api_client::{data_uri, submit, upload_binary};
 use super::listen::listen;
 use super::runner::Jobs;
+use super::timer::now_ms;
 use crate::components::BotCheckState;
 use crate::core::api::{SubmitRequest, TaskId};
 use crate::core::batch::{
@@ -51,10 +52,6 @@ pub fn hand(slot: &web_sys::Element, many: Many) {
 pub fn tell(slot: &web_sys::Element, context: &str) {
     let _ = js_sys::Reflect::set(slot, &CONTEXT.into(), &context.into());
     dispatch(slot, CONTEXT_EVENT);
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 /// The next token of the site's bot check, when the page shows one (through a proxy with

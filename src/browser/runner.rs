@@ -22,7 +22,7 @@ use super::api_client::{data_uri, poll, submit, upload_binary, Connection};
 use super::storage::{self, StoreError};
 use super::tab_lock::{self, Held};
 use super::thumbnail::thumbnail;
-use super::timer::sleep_ms;
+use super::timer::{now_ms, sleep_ms};
 use crate::core::api::{ApiError, TaskId};
 use crate::core::connection::{for_task, given_key};
 use crate::core::embed::EmbedEvent;
@@ -83,10 +83,6 @@ pub struct Jobs {
 /// Outside the app (no [`Jobs`] in the context).
 pub fn use_jobs() -> Jobs {
     use_context().expect("the app provides its jobs")
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 fn lock_name(id: &TaskId) -> String {

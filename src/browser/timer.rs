@@ -12,3 +12,9 @@ use crate::core::job::timer_ms;
 pub async fn sleep_ms(ms: u64) {
     TimeoutFuture::new(timer_ms(ms)).await;
 }
+
+/// The browser's clock now, in milliseconds since the epoch (the clock every "now" of the
+/// page's glue is read from).
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}

@@ -11,6 +11,7 @@ use multishot_film::request::{self as film, Request as FilmRequest, SLOT as FILM
 use multishot_repair::offer;
 use multishot_studio::browser::storage::{load_batch, read_record, remove_batch, save_batch};
 use multishot_studio::browser::tab_lock::{self, Held};
+use multishot_studio::browser::timer::now_ms;
 use multishot_studio::browser::{batch_check, batch_files, download, film_module, folder};
 use multishot_studio::core::api::{Status, TaskId};
 use multishot_studio::core::batch::{
@@ -73,10 +74,6 @@ thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
     /// The timer that reads running tasks' records.
     static WATCHER: RefCell<Option<Interval>> = const { RefCell::new(None) };
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 fn document() -> Option<web_sys::Document> {
